@@ -1,0 +1,51 @@
+"""The village marketplace service."""
+
+from flask import Flask
+
+
+def create_app(config: object | None = None) -> Flask:
+    """Build the application. ``config`` is a Config class or object; tests pass TestConfig."""
+    from marketplace import cli, health, pii, request_cycle
+    from marketplace.config import Config
+    from marketplace.errors import register_error_handlers
+    from marketplace.extensions import api, db, migrate
+
+    app = Flask(__name__, instance_relative_config=False)
+
+    # 1. Configuration: the class given, else the environment-driven default.
+    app.config.from_object(config or Config)
+
+    # 2. Logging first, so everything after it logs as JSON with secrets masked.
+    request_cycle.configure_logging(app)
+
+    # 3. Database and migrations. Importing the models registers every table with Alembic.
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")))
+    import marketplace.models  # noqa: F401
+
+    # 4. Personal-data encryption key (refuses to start in production without one).
+    pii.init_app(app)
+
+    # 5. The API: flask-smorest serves the OpenAPI document and the docs page.
+    api.init_app(app)
+    register_blueprints(api)
+    app.register_blueprint(health.blp)
+
+    # 6. One error format, one commit per request, a request id and an access log line.
+    register_error_handlers(app)
+    request_cycle.register_request_cycle(app)
+
+    # 7. Command-line tools: flask seed, flask households import, ...
+    cli.register(app)
+    return app
+
+
+def register_blueprints(api) -> None:
+    from marketplace.accounts.api import blp as accounts
+    from marketplace.catalog.api import blp as catalog
+    from marketplace.households.api import blp as households
+    from marketplace.producers.api import blp as producers
+    from marketplace.regions.api import blp as regions
+
+    for blueprint in (accounts, regions, households, producers, catalog):
+        api.register_blueprint(blueprint, url_prefix="/api/v1")

@@ -1,0 +1,132 @@
+"""Who is calling: bearer tokens to an ``Actor``, and the decorator views use to require one.
+
+Services receive the ``Actor`` explicitly; only views read it from the request.
+"""
+
+import functools
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import g, request
+
+from marketplace.accounts.models import ApiToken, Role, User
+from marketplace.db import utcnow
+from marketplace.errors import NotAuthenticated, PermissionDenied
+from marketplace.extensions import db
+from marketplace.producers.models import Station
+from marketplace.regions.models import Region
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The acting user with everything scoping needs, loaded once per request."""
+
+    user_id: int
+    username: str
+    role: Role
+    station_id: int | None = None
+    #: the village of the station a ``station`` user operates
+    station_village_id: int | None = None
+    region_id: int | None = None
+    #: materialized path of an official's region (``/1/4/``): their subtree's prefix
+    region_path: str | None = None
+    unit_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.admin
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh bearer token and the hash that is stored for it."""
+    token = "mkt_" + secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def actor_for_token(session, token: str) -> Actor | None:
+    station_village = sa.select(Station.village_id).where(Station.id == User.station_id)
+    row = session.execute(
+        sa.select(
+            User.id,
+            User.username,
+            User.role,
+            User.station_id,
+            station_village.scalar_subquery(),
+            User.region_id,
+            Region.path,
+            User.unit_id,
+        )
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .outerjoin(Region, Region.id == User.region_id)
+        .where(
+            ApiToken.token_hash == hash_token(token),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > utcnow(),
+            User.is_active.is_(True),
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return Actor(*row)
+
+
+def actor_from_request() -> Actor | None:
+    """The request's actor, or None when it carries no bearer token."""
+    if "actor" in g:
+        return g.actor
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        g.actor = None
+        return None
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("Send 'Authorization: Bearer <token>'.")
+    actor = actor_for_token(db.session, token.strip())
+    if actor is None:
+        raise NotAuthenticated("The token is unknown, expired or revoked.")
+    g.actor = actor
+    return actor
+
+
+def current_actor() -> Actor:
+    actor = g.get("actor")
+    if actor is None:
+        raise NotAuthenticated("Log in first: POST /api/v1/auth/tokens.")
+    return actor
+
+
+def login_required(*roles: Role):
+    """Require a valid token, and one of ``roles`` when given."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            actor = actor_from_request()
+            if actor is None:
+                raise NotAuthenticated("Log in first: POST /api/v1/auth/tokens.")
+            if roles and actor.role not in roles:
+                allowed = ", ".join(sorted(r.value for r in roles))
+                raise PermissionDenied(f"This needs one of the roles: {allowed}.")
+            return view(*args, **kwargs)
+
+        wrapper._login_roles = roles
+        return wrapper
+
+    return decorate
+
+
+def optional_login(view):
+    """Resolve a token if one is sent (a bad one is still a 401), allow anonymous calls."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        actor_from_request()
+        return view(*args, **kwargs)
+
+    return wrapper

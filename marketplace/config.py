@@ -1,0 +1,91 @@
+"""Configuration from the environment.
+
+The embedded default is a SQLite file under ``instance/`` so that ``make run`` works on a bare
+machine; production sets ``DATABASE_URL`` (``postgresql+psycopg://...``).
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("MARKETPLACE_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the usual ``postgres://`` spellings and always drive PostgreSQL through psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    #: "development" or "production"; production refuses to start without real secrets.
+    ENV_NAME = os.environ.get("MARKETPLACE_ENV", "development")
+    SQLALCHEMY_DATABASE_URI = normalize_database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'marketplace.sqlite3'}")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_RECORD_QUERIES = False
+
+    #: base64 of 32 random bytes; encrypts national ID and card numbers at rest. Without it, a
+    #: development key is generated once into the instance folder.
+    DATA_ENCRYPTION_KEY = os.environ.get("DATA_ENCRYPTION_KEY")
+    DATA_KEY_FILE = INSTANCE_DIR / "data.key"
+
+    TOKEN_LIFETIME = timedelta(hours=_env_int("TOKEN_LIFETIME_HOURS", 12))
+    #: Failed logins allowed per username (and, x4, per client address) within the window.
+    LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_FAILURE_WINDOW = timedelta(minutes=_env_int("LOGIN_FAILURE_WINDOW_MINUTES", 15))
+
+    UPLOAD_FOLDER = Path(os.environ.get("UPLOAD_FOLDER", INSTANCE_DIR / "uploads"))
+    MAX_IMAGE_BYTES = _env_int("MAX_IMAGE_BYTES", 5 * 1024 * 1024)
+    MAX_CONTENT_LENGTH = MAX_IMAGE_BYTES + 64 * 1024
+
+    #: How long a cached anonymous catalog page may show old stock figures (prices and
+    #: listings invalidate it at once).
+    CATALOG_CACHE_SECONDS = _env_int("CATALOG_CACHE_SECONDS", 5)
+
+    PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "offline")
+    STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY")
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET")
+
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+    API_TITLE = "Village marketplace"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "v1/openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    # Served from the package's own copy when present, so the docs need no internet.
+    OPENAPI_SWAGGER_UI_URL = os.environ.get(
+        "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    )
+    API_SPEC_OPTIONS = {
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+        "info": {
+            "description": "Consumption poverty alleviation marketplace: registry, catalog, "
+            "orders and the money trail to registered households."
+        },
+    }
+
+    JSON_SORT_KEYS = False
+
+
+class TestConfig(Config):
+    TESTING = True
+    ENV_NAME = "test"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    # A fixed key so encrypted fixtures are reproducible; never used outside tests.
+    DATA_ENCRYPTION_KEY = "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMTIzNDU="
+    LOGIN_MAX_FAILURES = 5
+    CATALOG_CACHE_SECONDS = 5

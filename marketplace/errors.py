@@ -1,0 +1,186 @@
+"""One error vocabulary for the whole service, rendered once as RFC 9457 problem+json.
+
+Services raise ``DomainError`` subclasses; views never build error responses themselves.
+"""
+
+import logging
+from http import HTTPStatus
+
+from flask import Response, current_app, g, json
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://village-market.example/problems/"
+
+
+class DomainError(Exception):
+    """A rule of the domain refused the operation. ``code`` is stable for clients."""
+
+    status = 400
+    code = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: dict | None = None, **extra):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.extra = extra
+
+
+class ValidationFailed(DomainError):
+    status, code, title = 422, "validation-failed", "The request has invalid fields"
+
+    def __init__(self, errors: dict, detail: str | None = None):
+        fields = ", ".join(sorted(errors))
+        super().__init__(detail or f"Invalid fields: {fields}", errors=errors)
+
+
+class NotAuthenticated(DomainError):
+    status, code, title = 401, "not-authenticated", "Authentication required"
+
+
+class PermissionDenied(DomainError):
+    status, code, title = 403, "permission-denied", "Not allowed"
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "Conflict with the current state"
+
+
+class StaleVersion(Conflict):
+    code, title = "stale-version", "The object was changed by someone else"
+
+
+class TooManyRequests(DomainError):
+    status, code, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+def problem_response(
+    status: int,
+    *,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    errors: dict | None = None,
+    extra: dict | None = None,
+    headers: dict | None = None,
+) -> Response:
+    body = {"type": PROBLEM_BASE + code, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    request_id = g.get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    if extra:
+        body.update(extra)
+    response = current_app.response_class(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MEDIA_TYPE
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten_field_errors(messages, prefix: str = "") -> dict[str, list[str]]:
+    """``{"skus": {0: {"price_fen": ["..."]}}}`` -> ``{"skus.0.price_fen": ["..."]}``."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(flatten_field_errors(value, name))
+    elif isinstance(messages, list | tuple) and all(isinstance(m, str) for m in messages):
+        flat[prefix or "_schema"] = list(messages)
+    elif isinstance(messages, list | tuple):
+        for index, value in enumerate(messages):
+            flat.update(flatten_field_errors(value, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        flat[prefix or "_schema"] = [str(messages)]
+    return flat
+
+
+def webargs_errors(messages: dict) -> dict[str, list[str]]:
+    """webargs nests errors by location (json, query, files...); clients want field names."""
+    flat: dict[str, list[str]] = {}
+    for location, fields in messages.items():
+        if location in ("json", "form", "query", "files", "path"):
+            flat.update(flatten_field_errors(fields))
+        else:  # headers, cookies: keep the location so "Idempotency-Key" is unambiguous
+            flat.update(flatten_field_errors(fields, location))
+    return flat
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api with every HTTP error rendered as problem+json."""
+
+    def handle_http_exception(self, error: HTTPException):
+        status = error.code or 500
+        data = getattr(error, "data", None) or {}
+        messages = data.get("messages")
+        if messages is not None:
+            errors = webargs_errors(messages)
+            return problem_response(
+                422,
+                code="validation-failed",
+                title="The request has invalid fields",
+                detail="Invalid fields: " + ", ".join(sorted(errors)),
+                errors=errors,
+            )
+        headers = {}
+        if status == 405 and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+        detail = data.get("message") or error.description
+        if status == 404 and not data.get("message"):
+            detail = "No such resource."
+        return problem_response(
+            status,
+            code=phrase.lower().replace(" ", "-").replace("'", ""),
+            title=phrase,
+            detail=detail,
+            headers=headers,
+        )
+
+
+def handle_domain_error(error: DomainError):
+    headers = {}
+    if isinstance(error, TooManyRequests):
+        headers["Retry-After"] = str(error.retry_after)
+    return problem_response(
+        error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
+        extra=error.extra,
+        headers=headers,
+    )
+
+
+def handle_unexpected_error(error: Exception):
+    logger.exception("unhandled error", extra={"request_id": g.get("request_id")})
+    return problem_response(
+        500,
+        code="internal-server-error",
+        title="Internal Server Error",
+        detail="An unexpected error occurred; it has been logged.",
+    )
+
+
+def register_error_handlers(app) -> None:
+    app.register_error_handler(DomainError, handle_domain_error)
+    # Under test an unexpected exception propagates, so the failing test shows its traceback.
+    if not app.testing:
+        app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,3 @@
+from flask_smorest import Blueprint
+
+blp = Blueprint("households", __name__, description="households")

@@ -1,0 +1,143 @@
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.db import Base, UTCDateTime, created_at, intpk, utcnow
+
+
+class HouseholdStatus(enum.StrEnum):
+    #: 贫困户: registered and not yet lifted out
+    in_poverty = "in_poverty"
+    #: 已脱贫: lifted out of poverty
+    lifted = "lifted"
+    #: 监测对象: under monitoring against falling back (one of MonitoringType)
+    monitoring = "monitoring"
+
+
+class MonitoringType(enum.StrEnum):
+    """The three kinds of monitored household (三类监测对象)."""
+
+    #: 脱贫不稳定户
+    unstable_lifted = "unstable_lifted"
+    #: 边缘易致贫户
+    marginal = "marginal"
+    #: 突发严重困难户
+    sudden_hardship = "sudden_hardship"
+
+
+class PovertyCause(enum.StrEnum):
+    illness = "illness"  # 因病
+    disability = "disability"  # 因残
+    schooling = "schooling"  # 因学
+    disaster = "disaster"  # 因灾
+    lack_of_land = "lack_of_land"  # 缺土地
+    lack_of_water = "lack_of_water"  # 缺水
+    lack_of_skills = "lack_of_skills"  # 缺技术
+    lack_of_labour = "lack_of_labour"  # 缺劳力
+    lack_of_funds = "lack_of_funds"  # 缺资金
+    poor_transport = "poor_transport"  # 交通条件落后
+    lack_of_motivation = "lack_of_motivation"  # 自身发展动力不足
+    other = "other"  # 其他
+
+
+def _enum(cls, length=24):
+    return sa.Enum(cls, native_enum=False, length=length, validate_strings=True)
+
+
+class Household(Base):
+    """A registered household (建档立卡户)."""
+
+    __tablename__ = "households"
+
+    id: Mapped[intpk]
+    #: 建档立卡编号, unique in the national system
+    registry_number: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    head_name: Mapped[str] = mapped_column(sa.String(50))
+    #: AES-GCM ciphertext of the head's national ID number (see marketplace.pii)
+    head_id_encrypted: Mapped[str] = mapped_column(sa.String(255))
+    #: keyed hash of the ID number, for exact lookup without decrypting every row
+    head_id_lookup: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    #: the masked form shown to everyone but admins (220***********1234)
+    head_id_masked: Mapped[str] = mapped_column(sa.String(18))
+    phone: Mapped[str | None] = mapped_column(sa.String(20))
+    members_count: Mapped[int]
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("regions.id"), index=True)
+    address: Mapped[str | None] = mapped_column(sa.String(200))
+    #: list of PovertyCause values, most important first
+    poverty_causes: Mapped[list] = mapped_column(sa.JSON, default=list)
+    #: 帮扶责任人: the cadre assigned to help this household
+    helper_name: Mapped[str | None] = mapped_column(sa.String(50))
+    helper_phone: Mapped[str | None] = mapped_column(sa.String(20))
+    #: the status in force today, kept equal to the latest effective status change
+    status: Mapped[HouseholdStatus] = mapped_column(_enum(HouseholdStatus), index=True)
+    monitoring_type: Mapped[MonitoringType | None] = mapped_column(_enum(MonitoringType))
+    created_at: Mapped[created_at]
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    #: optimistic concurrency: an edit naming an older version is refused with 409
+    version: Mapped[int] = mapped_column(default=1)
+
+    village = relationship("Region", lazy="raise")
+    status_history: Mapped[list["HouseholdStatusChange"]] = relationship(
+        back_populates="household",
+        order_by="(HouseholdStatusChange.effective_from, HouseholdStatusChange.id)",
+        lazy="raise",
+    )
+    payout_account: Mapped["PayoutAccount | None"] = relationship(
+        back_populates="household", lazy="raise", uselist=False
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (sa.CheckConstraint("members_count > 0", name="members_positive"),)
+
+
+class HouseholdStatusChange(Base):
+    """Append-only: the household's status from ``effective_from`` until the next change."""
+
+    __tablename__ = "household_status_changes"
+
+    id: Mapped[intpk]
+    household_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("households.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[HouseholdStatus] = mapped_column(_enum(HouseholdStatus))
+    monitoring_type: Mapped[MonitoringType | None] = mapped_column(_enum(MonitoringType))
+    effective_from: Mapped[date]
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    recorded_at: Mapped[created_at]
+
+    household: Mapped[Household] = relationship(back_populates="status_history", lazy="raise")
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(status = 'monitoring') = (monitoring_type IS NOT NULL)", name="monitoring_type"
+        ),
+    )
+
+
+class PayoutAccount(Base):
+    """The household's one-card account (惠民惠农一卡通) that payouts go to.
+
+    The card holder may be a relative, so the holder's name and ID are kept beside the card.
+    """
+
+    __tablename__ = "payout_accounts"
+
+    id: Mapped[intpk]
+    household_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("households.id", ondelete="CASCADE"), unique=True
+    )
+    bank_name: Mapped[str] = mapped_column(sa.String(100))
+    card_encrypted: Mapped[str] = mapped_column(sa.String(255))
+    card_lookup: Mapped[str] = mapped_column(sa.String(64), index=True)
+    card_masked: Mapped[str] = mapped_column(sa.String(19))
+    holder_name: Mapped[str] = mapped_column(sa.String(50))
+    holder_id_encrypted: Mapped[str] = mapped_column(sa.String(255))
+    holder_id_masked: Mapped[str] = mapped_column(sa.String(18))
+    #: the holder's relation to the head of household (本人, 配偶, 子女...)
+    holder_relation: Mapped[str] = mapped_column(sa.String(20), default="本人")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    household: Mapped[Household] = relationship(back_populates="payout_account", lazy="raise")

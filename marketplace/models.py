@@ -1,0 +1,7 @@
+"""Every table, imported in dependency order so Alembic and the mappers see the whole schema."""
+
+from marketplace.accounts.models import *  # noqa: F403
+from marketplace.catalog.models import *  # noqa: F403
+from marketplace.households.models import *  # noqa: F403
+from marketplace.producers.models import *  # noqa: F403
+from marketplace.regions.models import *  # noqa: F403

@@ -1,0 +1,42 @@
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from marketplace.accounts.auth import login_required
+from marketplace.accounts.models import Role
+from marketplace.extensions import db
+from marketplace.regions import service
+from marketplace.regions.schemas import RegionIn, RegionOut, RegionQuery
+
+blp = Blueprint("regions", __name__, description="County, township and village tree")
+
+
+@blp.route("/regions")
+class Regions(MethodView):
+    @blp.arguments(RegionQuery, location="query")
+    @blp.response(200, RegionOut(many=True))
+    @blp.paginate()
+    def get(self, filters, pagination_parameters):
+        """List regions, in tree order; filter by level, parent or subtree (``within``)."""
+        regions, total = service.list_regions(
+            db.session,
+            filters,
+            page=pagination_parameters.page,
+            page_size=pagination_parameters.page_size,
+        )
+        pagination_parameters.item_count = total
+        return regions
+
+    @login_required(Role.admin)
+    @blp.arguments(RegionIn)
+    @blp.response(201, RegionOut)
+    @blp.doc(security=[{"bearerAuth": []}])
+    def post(self, data):
+        """Add a region under ``parent_id`` (none: a county). Its level follows the parent's."""
+        return service.create_region(db.session, data)
+
+
+@blp.route("/regions/<int:region_id>")
+class RegionById(MethodView):
+    @blp.response(200, RegionOut)
+    def get(self, region_id):
+        return service.get_region(db.session, region_id)

@@ -1,0 +1,28 @@
+from marshmallow import Schema, fields, validate
+
+from marketplace.regions.models import RegionLevel
+
+
+class RegionOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    level = fields.Enum(RegionLevel)
+    parent_id = fields.Integer(allow_none=True)
+    path = fields.String()
+
+
+class RegionIn(Schema):
+    code = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9]{12}$", error="must be the 12-digit division code"),
+    )
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    parent_id = fields.Integer(load_default=None)
+
+
+class RegionQuery(Schema):
+    level = fields.Enum(RegionLevel)
+    within = fields.Integer(metadata={"description": "Only regions in this region's subtree."})
+    parent_id = fields.Integer()
+    q = fields.String(validate=validate.Length(min=1, max=50))

@@ -1,0 +1,147 @@
+"""What happens around every request: a request id, one commit at the boundary, a log line.
+
+Services flush but never commit; the request commits once, after the view succeeded, so a
+failed request leaves nothing half-written.
+"""
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, g, request
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from marketplace.errors import problem_response
+from marketplace.extensions import db
+
+access_log = logging.getLogger("marketplace.access")
+logger = logging.getLogger(__name__)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+#: 18-character national ID numbers (17 digits + digit or X); bank cards of 16-19 digits.
+_SENSITIVE_NUMBER = re.compile(r"(?<![0-9])([0-9]{3})[0-9]{10,12}([0-9]{3}[0-9Xx])(?![0-9Xx])")
+
+
+def mask_sensitive_numbers(text: str) -> str:
+    """Defence in depth for logs: whatever a message contains, long ID-like numbers are masked."""
+    return _SENSITIVE_NUMBER.sub(
+        lambda m: m.group(1) + "*" * (len(m.group(0)) - 7) + m.group(2), text
+    )
+
+
+class MaskingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_sensitive_numbers(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: easy to grep locally, easy to ship to a log store."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("request_id", "method", "path", "status", "duration_ms", "user_id"):
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = mask_sensitive_numbers(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(app: Flask) -> None:
+    root = logging.getLogger("marketplace")
+    root.setLevel(app.config["LOG_LEVEL"])
+    if not any(getattr(h, "_marketplace", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler._marketplace = True
+        handler.setFormatter(JsonFormatter())
+        handler.addFilter(MaskingFilter())
+        root.addHandler(handler)
+    if not any(isinstance(f, MaskingFilter) for f in root.filters):
+        root.addFilter(MaskingFilter())
+
+
+def _start_request():
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.started_at = time.perf_counter()
+
+
+def _commit_or_rollback(response):
+    """Commit what a successful request did; roll back what a failed one did."""
+    session = db.session
+    survivors = session.info.pop("keep_despite_failure", [])
+    if response.status_code >= 400:
+        session.rollback()
+        if not survivors:
+            return response
+    try:
+        for statement in survivors:
+            session.execute(statement)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        logger.warning("commit refused by a database constraint", exc_info=True)
+        return problem_response(
+            409,
+            code="conflict",
+            title="Conflict with the current state",
+            detail="The change conflicts with existing data (a duplicate or a removed reference).",
+        )
+    except OperationalError:
+        session.rollback()
+        logger.exception("commit failed")
+        return problem_response(
+            503,
+            code="service-unavailable",
+            title="Service Unavailable",
+            detail="The database is busy; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    return response
+
+
+def _finish_request(response):
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    started = g.get("started_at")
+    actor = g.get("actor")
+    access_log.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "request_id": g.get("request_id"),
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+            "user_id": actor.user_id if actor else None,
+        },
+    )
+    return response
+
+
+def _discard_session(exc):
+    db.session.info.pop("keep_despite_failure", None)
+    if exc is not None:
+        db.session.rollback()
+
+
+def register_request_cycle(app: Flask) -> None:
+    app.before_request(_start_request)
+    # after_request handlers run in reverse order of registration: commit first, then log.
+    app.after_request(_finish_request)
+    app.after_request(_commit_or_rollback)
+    app.teardown_request(_discard_session)

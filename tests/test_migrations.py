@@ -1,0 +1,51 @@
+"""The migrations build the whole schema from empty and take it down again, on each backend."""
+
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+
+from marketplace import create_app
+from marketplace.config import TestConfig
+from marketplace.db import Base
+from tests.conftest import BACKEND, _server_engine
+
+
+def _fresh_database(tmp_path):
+    if BACKEND != "postgres":
+        return f"sqlite:///{tmp_path}/migrations.sqlite3", None
+    import uuid
+
+    from tests.conftest import PG_SERVER_URL, normalize_database_url
+
+    name = f"mkt_migr_{uuid.uuid4().hex[:10]}"
+    server = _server_engine()
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(normalize_database_url(PG_SERVER_URL)).set(database=name)
+    return url.render_as_string(hide_password=False), (server, name)
+
+
+def test_upgrade_to_head_then_downgrade_to_base(tmp_path):
+    url, cleanup = _fresh_database(tmp_path)
+
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = url
+
+    app = create_app(Config)
+    try:
+        with app.app_context():
+            from marketplace.extensions import db
+
+            upgrade()
+            tables = set(sa.inspect(db.engine).get_table_names())
+            assert set(Base.metadata.tables) <= tables
+            assert db.session.execute(sa.text("SELECT count(*) FROM categories")).scalar() > 0
+            db.session.remove()
+            downgrade(revision="base")
+            assert set(sa.inspect(db.engine).get_table_names()) <= {"alembic_version"}
+            db.engine.dispose()
+    finally:
+        if cleanup:
+            server, name = cleanup
+            with server.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            server.dispose()
