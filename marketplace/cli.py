@@ -4,6 +4,8 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from marketplace.households.commands import households_cli
     from seed.commands import seed_cli
 
-    app.cli.add_command(seed_cli)
+    for group in (seed_cli, households_cli):
+        app.cli.add_command(group)

@@ -8,6 +8,7 @@ from http import HTTPStatus
 
 from flask import Response, current_app, g, json
 from flask_smorest import Api
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,16 @@ def handle_domain_error(error: DomainError):
     )
 
 
+def handle_stale_data(error):
+    """Two writers raced on a versioned row: the second one loses with a 409, never a 500."""
+    return problem_response(
+        409,
+        code="stale-version",
+        title="The object was changed by someone else",
+        detail="It changed while you were saving; reload it and apply your change again.",
+    )
+
+
 def handle_unexpected_error(error: Exception):
     logger.exception("unhandled error", extra={"request_id": g.get("request_id")})
     return problem_response(
@@ -181,6 +192,7 @@ def handle_unexpected_error(error: Exception):
 
 def register_error_handlers(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(StaleDataError, handle_stale_data)
     # Under test an unexpected exception propagates, so the failing test shows its traceback.
     if not app.testing:
         app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,3 @@
+from flask.cli import AppGroup
+
+households_cli = AppGroup("households", help="The household registry.")
