@@ -73,6 +73,9 @@ def configure_logging(app: Flask) -> None:
 
 
 def _start_request():
+    # g lives on the app context, which an enclosing context (a CLI command, a test) may share
+    # across requests: never let one request's caller leak into the next.
+    g.pop("actor", None)
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
     g.started_at = time.perf_counter()

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session
@@ -83,7 +84,9 @@ def app(database_url, tmp_path_factory):
     with app.app_context():
         upgrade()  # the schema comes from the migrations, never create_all()
         flask_db.engine.dispose()
-    return app
+    yield app
+    with app.app_context():
+        flask_db.engine.dispose()  # before the database is dropped
 
 
 @pytest.fixture
@@ -111,8 +114,18 @@ def session(app):
             connection.close()
 
 
+class _CommittingClient(FlaskClient):
+    """Commits the test's pending rows (into the outer, rolled-back transaction) before each
+    request, so a request that fails and rolls back undoes only its own work, as in production."""
+
+    def open(self, *args, **kwargs):
+        flask_db.session.commit()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app, session):
+    app.test_client_class = _CommittingClient
     return app.test_client()
 
 
@@ -206,39 +219,39 @@ def regions(make_region):
 
 
 @pytest.fixture
-def make_household(session, app):
+def make_household(session):
+    # No app_context() here: popping one would remove the shared test session.
     def make(village: Region, **over) -> Household:
-        with app.app_context():
-            cipher = pii.cipher()
-            id_number = over.pop("id_number", None) or _valid_id_number()
-            status = over.pop("status", HouseholdStatus.lifted)
-            fields = {
-                "registry_number": f"2205240{_next():09d}",
-                "head_name": "王春花",
-                "head_id_encrypted": cipher.encrypt(id_number),
-                "head_id_lookup": cipher.lookup_hash(id_number),
-                "head_id_masked": pii.mask(id_number),
-                "members_count": 3,
-                "village_id": village.id,
-                "poverty_causes": ["illness"],
-                "status": status,
-                "monitoring_type": over.pop("monitoring_type", None),
-            }
-            fields.update(over)
-            household = Household(**fields)
-            session.add(household)
-            session.flush()
-            session.add(
-                HouseholdStatusChange(
-                    household_id=household.id,
-                    status=household.status,
-                    monitoring_type=household.monitoring_type,
-                    effective_from=date(2016, 1, 1),
-                )
+        cipher = pii.cipher()
+        id_number = over.pop("id_number", None) or _valid_id_number()
+        status = over.pop("status", HouseholdStatus.lifted)
+        fields = {
+            "registry_number": f"2205240{_next():09d}",
+            "head_name": "王春花",
+            "head_id_encrypted": cipher.encrypt(id_number),
+            "head_id_lookup": cipher.lookup_hash(id_number),
+            "head_id_masked": pii.mask(id_number),
+            "members_count": 3,
+            "village_id": village.id,
+            "poverty_causes": ["illness"],
+            "status": status,
+            "monitoring_type": over.pop("monitoring_type", None),
+        }
+        fields.update(over)
+        household = Household(**fields)
+        session.add(household)
+        session.flush()
+        session.add(
+            HouseholdStatusChange(
+                household_id=household.id,
+                status=household.status,
+                monitoring_type=household.monitoring_type,
+                effective_from=date(2016, 1, 1),
             )
-            session.flush()
-            household.plain_id_number = id_number  # for assertions only; not a column
-            return household
+        )
+        session.flush()
+        household.plain_id_number = id_number  # for assertions only; not a column
+        return household
 
     return make
 
