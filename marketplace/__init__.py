@@ -19,6 +19,7 @@ def create_app(config: object | None = None) -> Flask:
     request_cycle.configure_logging(app)
 
     # 3. Database and migrations. Importing the models registers every table with Alembic.
+    ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")))
     import marketplace.models  # noqa: F401
@@ -38,6 +39,17 @@ def create_app(config: object | None = None) -> Flask:
     # 7. Command-line tools: flask seed, flask households import, ...
     cli.register(app)
     return app
+
+
+def ensure_sqlite_folder(url: str) -> None:
+    """SQLite creates the file but not its folder; a fresh clone has no instance/ yet."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def register_blueprints(api) -> None:
