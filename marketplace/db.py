@@ -3,6 +3,7 @@
 Knows no domain. Money is always an integer number of fen in a ``*_fen`` column.
 """
 
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -74,10 +75,16 @@ def _configure_sqlite(dbapi_connection, connection_record):
     cursor.close()
 
 
+#: Set while serving a request that writes. SQLite then takes its write lock when the transaction
+#: begins, so concurrent writers queue on the busy timeout; a deferred transaction that reads
+#: first and writes later fails at once with "database is locked" when another writer got in.
+sqlite_write_intent: ContextVar[bool] = ContextVar("sqlite_write_intent", default=False)
+
+
 @event.listens_for(Engine, "begin")
 def _begin_sqlite(connection):
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_write_intent.get() else "BEGIN")
 
 
 def keep_despite_failure(session, statement) -> None:

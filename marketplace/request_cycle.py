@@ -13,6 +13,7 @@ import uuid
 from flask import Flask, g, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from marketplace.db import sqlite_write_intent
 from marketplace.errors import problem_response
 from marketplace.extensions import db
 
@@ -76,6 +77,7 @@ def _start_request():
     # g lives on the app context, which an enclosing context (a CLI command, a test) may share
     # across requests: never let one request's caller leak into the next.
     g.pop("actor", None)
+    sqlite_write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
     g.started_at = time.perf_counter()
