@@ -8,6 +8,7 @@ from http import HTTPStatus
 
 from flask import Response, current_app, g, json
 from flask_smorest import Api
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -180,6 +181,18 @@ def handle_stale_data(error):
     )
 
 
+def handle_integrity_error(error):
+    """A uniqueness or reference check lost a race with a concurrent request: the database's
+    constraint caught it at flush, so it is a conflict to retry, not a server error."""
+    logger.warning("constraint refused a write: %s", error.orig)
+    return problem_response(
+        409,
+        code="conflict",
+        title="Conflict with the current state",
+        detail="The change conflicts with existing data (a duplicate or a removed reference).",
+    )
+
+
 def handle_unexpected_error(error: Exception):
     logger.exception("unhandled error", extra={"request_id": g.get("request_id")})
     return problem_response(
@@ -193,6 +206,7 @@ def handle_unexpected_error(error: Exception):
 def register_error_handlers(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(StaleDataError, handle_stale_data)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     # Under test an unexpected exception propagates, so the failing test shows its traceback.
     if not app.testing:
         app.register_error_handler(Exception, handle_unexpected_error)

@@ -4,6 +4,7 @@ The backend is SQLite unless TEST_BACKEND=postgres, in which case a fresh databa
 on the server named by TEST_DATABASE_URL and dropped after the run (``make test`` runs both).
 """
 
+import functools
 import itertools
 import os
 import tempfile
@@ -183,9 +184,9 @@ def make_region(session):
         if parent is None:
             level, code = RegionLevel.county, f"{220500 + n % 99:06d}000000"
         elif parent.level is RegionLevel.county:
-            level, code = RegionLevel.township, f"{parent.code[:6]}{n % 999:03d}000"
+            level, code = RegionLevel.township, f"{parent.code[:6]}{n % 999 + 1:03d}000"
         else:
-            level, code = RegionLevel.village, f"{parent.code[:9]}{n % 999:03d}"
+            level, code = RegionLevel.village, f"{parent.code[:9]}{n % 999 + 1:03d}"
         fields = {"code": code, "name": f"{level.value}-{n}", "level": level, "parent_id": None}
         fields["parent_id"] = parent.id if parent else None
         fields.update(over)
@@ -295,13 +296,19 @@ def make_producer(session):
     return make
 
 
+@functools.cache
+def _password_hash(password: str) -> str:
+    # argon2 is slow on purpose; hashing each fixture user's password once per run is enough.
+    return hash_password(password)
+
+
 @pytest.fixture
 def make_user(session):
     def make(role: Role = Role.buyer, **over) -> User:
         n = _next()
         fields = {
             "username": f"{role.value}{n}",
-            "password_hash": hash_password(over.pop("password", "correct horse battery")),
+            "password_hash": _password_hash(over.pop("password", "correct horse battery")),
             "display_name": f"用户{n}",
             "role": role,
         }

@@ -125,12 +125,13 @@ def _check_role_scope(session, data: dict) -> None:
         raise ValidationFailed(errors)
 
 
+def _username_taken(session, username: str) -> bool:
+    return session.execute(sa.select(User.id).where(User.username == username)).first() is not None
+
+
 def create_user(session, actor: Actor, data: dict) -> User:
     _check_role_scope(session, data)
-    exists = session.execute(
-        sa.select(User.id).where(User.username == data["username"])
-    ).scalar_one_or_none()
-    if exists is not None:
+    if _username_taken(session, data["username"]):
         raise ValidationFailed({"username": ["already taken"]})
     password = data.pop("password")
     user = User(**data, password_hash=hash_password(password))

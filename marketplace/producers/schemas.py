@@ -1,0 +1,247 @@
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from marketplace.producers.models import ProducerKind, UnitKind
+from marketplace.regions.schemas import RegionOut
+
+_PHONE = validate.Regexp(r"^[0-9+\- ]{5,20}$", error="5 to 20 digits, spaces, + or -")
+_CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="1 to 32 letters, digits, _ or -")
+#: shape only; the check character (GB 32100) is verified by the service
+_CREDIT_CODE = validate.Length(equal=18, error="must be 18 characters")
+#: the column is a 32-bit integer
+_SHARES = validate.Range(min=1, max=2**31 - 1)
+#: a trillion yuan: far beyond any unit's budget, far below the 64-bit column's limit
+_MAX_QUOTA_FEN = 10**14
+
+
+def _version():
+    return fields.Integer(
+        required=True,
+        strict=True,
+        metadata={"description": "The version you read; a newer one on the server is a 409."},
+    )
+
+
+# --- stations --------------------------------------------------------------------------------
+
+
+class StationBrief(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+
+
+class StationOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    village_id = fields.Integer()
+    village = fields.Nested(RegionOut)
+    address = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    is_active = fields.Boolean()
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class StationIn(Schema):
+    code = fields.String(required=True, validate=_CODE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    village_id = fields.Integer(required=True, strict=True)
+    address = fields.String(load_default=None, validate=validate.Length(max=200))
+    phone = fields.String(load_default=None, validate=_PHONE)
+
+
+class StationUpdateIn(Schema):
+    version = _version()
+    code = fields.String(validate=_CODE)
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    village_id = fields.Integer(strict=True)
+    address = fields.String(allow_none=True, validate=validate.Length(max=200))
+    phone = fields.String(allow_none=True, validate=_PHONE)
+    is_active = fields.Boolean()
+
+
+class StationQuery(Schema):
+    within = fields.Integer(metadata={"description": "Only stations in this region's subtree."})
+    q = fields.String(validate=validate.Length(min=1, max=50))
+    is_active = fields.Boolean()
+
+
+# --- producers -------------------------------------------------------------------------------
+
+
+class ProducerOut(Schema):
+    id = fields.Integer()
+    kind = fields.Enum(ProducerKind)
+    name = fields.String()
+    region_id = fields.Integer()
+    region = fields.Nested(RegionOut)
+    station_id = fields.Integer()
+    station = fields.Nested(StationBrief)
+    household_id = fields.Integer(allow_none=True)
+    credit_code = fields.String(allow_none=True)
+    legal_representative = fields.String(allow_none=True)
+    contact_phone = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    is_active = fields.Boolean()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class ProducerIn(Schema):
+    kind = fields.Enum(ProducerKind, required=True)
+    name = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Required, except for a household: the head's name by default."},
+    )
+    region_id = fields.Integer(
+        strict=True,
+        metadata={"description": "Required, except for a household: its own village."},
+    )
+    station_id = fields.Integer(
+        strict=True,
+        metadata={"description": "The managing station; admins only (a station manages its own)."},
+    )
+    household_id = fields.Integer(strict=True, metadata={"description": "For kind household."})
+    credit_code = fields.String(
+        validate=_CREDIT_CODE,
+        metadata={"description": "统一社会信用代码, for co-operatives and enterprises."},
+    )
+    legal_representative = fields.String(validate=validate.Length(min=1, max=50))
+    contact_phone = fields.String(validate=_PHONE)
+    description = fields.String(validate=validate.Length(max=2000))
+
+
+class ProducerUpdateIn(Schema):
+    version = _version()
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    region_id = fields.Integer(strict=True)
+    station_id = fields.Integer(strict=True, metadata={"description": "Admins only."})
+    credit_code = fields.String(validate=_CREDIT_CODE)
+    legal_representative = fields.String(allow_none=True, validate=validate.Length(max=50))
+    contact_phone = fields.String(allow_none=True, validate=_PHONE)
+    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    is_active = fields.Boolean()
+
+
+class ProducerQuery(Schema):
+    kind = fields.Enum(ProducerKind)
+    within = fields.Integer(metadata={"description": "Only producers in this region's subtree."})
+    station_id = fields.Integer()
+    q = fields.String(validate=validate.Length(min=1, max=50))
+    is_active = fields.Boolean()
+
+
+# --- co-operative memberships ----------------------------------------------------------------
+
+
+class MembershipOut(Schema):
+    id = fields.Integer()
+    cooperative_id = fields.Integer()
+    household_id = fields.Integer()
+    household_name = fields.String(attribute="household.head_name")
+    shares = fields.Integer()
+    joined_on = fields.Date()
+    left_on = fields.Date(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class MembershipIn(Schema):
+    household_id = fields.Integer(required=True, strict=True)
+    shares = fields.Integer(required=True, strict=True, validate=_SHARES)
+    joined_on = fields.Date(required=True)
+
+
+class MembershipChangeIn(Schema):
+    """Either new ``shares`` from ``effective_from``, or ``left_on`` to end the membership."""
+
+    shares = fields.Integer(strict=True, validate=_SHARES)
+    effective_from = fields.Date(metadata={"description": "The first day of the new share count."})
+    left_on = fields.Date(metadata={"description": "The last day of membership."})
+
+    @validates_schema
+    def one_change(self, data, **kwargs):
+        if "left_on" in data and ("shares" in data or "effective_from" in data):
+            raise ValidationError("end the membership or change its shares, not both", "left_on")
+        if "shares" in data and "effective_from" not in data:
+            raise ValidationError("required when changing shares", "effective_from")
+        if "effective_from" in data and "shares" not in data:
+            raise ValidationError("required with effective_from", "shares")
+        if not data:
+            raise ValidationError("send shares with effective_from, or left_on", "shares")
+
+
+class MembershipQuery(Schema):
+    on = fields.Date(metadata={"description": "Only the memberships in force on this day."})
+    household_id = fields.Integer()
+
+
+# --- buying units ----------------------------------------------------------------------------
+
+
+class UnitOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.Enum(UnitKind)
+    credit_code = fields.String(allow_none=True)
+    contact_name = fields.String(allow_none=True)
+    contact_phone = fields.String(allow_none=True)
+    region_id = fields.Integer(allow_none=True)
+    is_active = fields.Boolean()
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class UnitIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    kind = fields.Enum(UnitKind, required=True)
+    credit_code = fields.String(load_default=None, validate=_CREDIT_CODE)
+    contact_name = fields.String(load_default=None, validate=validate.Length(min=1, max=50))
+    contact_phone = fields.String(load_default=None, validate=_PHONE)
+    region_id = fields.Integer(load_default=None, strict=True)
+
+
+class UnitUpdateIn(Schema):
+    version = _version()
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    kind = fields.Enum(UnitKind)
+    credit_code = fields.String(allow_none=True, validate=_CREDIT_CODE)
+    contact_name = fields.String(allow_none=True, validate=validate.Length(min=1, max=50))
+    contact_phone = fields.String(allow_none=True, validate=_PHONE)
+    region_id = fields.Integer(allow_none=True, strict=True)
+    is_active = fields.Boolean()
+
+
+class UnitQuery(Schema):
+    kind = fields.Enum(UnitKind)
+    within = fields.Integer(metadata={"description": "Only units seated in this subtree."})
+    q = fields.String(validate=validate.Length(min=1, max=50))
+    is_active = fields.Boolean()
+
+
+class PairingOut(Schema):
+    id = fields.Integer()
+    unit_id = fields.Integer()
+    village_id = fields.Integer()
+    village = fields.Nested(RegionOut)
+    since = fields.Date()
+
+
+class PairingIn(Schema):
+    village_id = fields.Integer(required=True, strict=True)
+    since = fields.Date(required=True)
+
+
+class QuotaOut(Schema):
+    unit_id = fields.Integer()
+    year = fields.Integer()
+    quota_fen = fields.Integer()
+    currency = fields.String()
+
+
+class QuotaIn(Schema):
+    quota_fen = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=_MAX_QUOTA_FEN)
+    )
+    currency = fields.String(load_default="CNY", validate=validate.OneOf(["CNY"]))
