@@ -13,7 +13,7 @@ import uuid
 from flask import Flask, g, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from marketplace.db import sqlite_write_intent
+from marketplace.db import run_after_commit, sqlite_write_intent
 from marketplace.errors import problem_response
 from marketplace.extensions import db
 
@@ -21,8 +21,8 @@ access_log = logging.getLogger("marketplace.access")
 logger = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-#: 18-character national ID numbers (17 digits + digit or X); bank cards of 16-19 digits.
-_SENSITIVE_NUMBER = re.compile(r"(?<![0-9])([0-9]{3})[0-9]{10,12}([0-9]{3}[0-9Xx])(?![0-9Xx])")
+#: 18-character national ID numbers (17 digits + digit or X) and bank cards of 16-19 digits.
+_SENSITIVE_NUMBER = re.compile(r"(?<![0-9])([0-9]{3})[0-9]{9,12}([0-9]{3}[0-9Xx])(?![0-9Xx])")
 
 
 def mask_sensitive_numbers(text: str) -> str:
@@ -32,13 +32,37 @@ def mask_sensitive_numbers(text: str) -> str:
     )
 
 
+def _mask_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):
+        return  # a malformed call; logging reports it itself
+    masked = mask_sensitive_numbers(message)
+    if masked != message:
+        record.msg, record.args = masked, None
+
+
 class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = mask_sensitive_numbers(message)
-        if masked != message:
-            record.msg, record.args = masked, None
+        _mask_record(record)
         return True
+
+
+def _install_masking_record_factory() -> None:
+    """Mask at the source: every record any logger creates (ours, werkzeug's request lines,
+    a library's) is masked before any handler, ours or not, can see it. A filter on our
+    logger would miss its children's records and other loggers entirely."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "_masks_numbers", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = current(*args, **kwargs)
+        _mask_record(record)
+        return record
+
+    factory._masks_numbers = True
+    logging.setLogRecordFactory(factory)
 
 
 class JsonFormatter(logging.Formatter):
@@ -61,6 +85,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(app: Flask) -> None:
+    _install_masking_record_factory()
     root = logging.getLogger("marketplace")
     root.setLevel(app.config["LOG_LEVEL"])
     if not any(getattr(h, "_marketplace", False) for h in root.handlers):
@@ -69,8 +94,6 @@ def configure_logging(app: Flask) -> None:
         handler.setFormatter(JsonFormatter())
         handler.addFilter(MaskingFilter())
         root.addHandler(handler)
-    if not any(isinstance(f, MaskingFilter) for f in root.filters):
-        root.addFilter(MaskingFilter())
 
 
 def _start_request():
@@ -89,12 +112,15 @@ def _commit_or_rollback(response):
     survivors = session.info.pop("keep_despite_failure", [])
     if response.status_code >= 400:
         session.rollback()
+        session.info.pop("after_commit", None)
         if not survivors:
             return response
     try:
         for statement in survivors:
             session.execute(statement)
         session.commit()
+        if response.status_code < 400:
+            run_after_commit(session, logger)
     except IntegrityError:
         session.rollback()
         logger.warning("commit refused by a database constraint", exc_info=True)
@@ -140,6 +166,7 @@ def _finish_request(response):
 
 def _discard_session(exc):
     db.session.info.pop("keep_despite_failure", None)
+    db.session.info.pop("after_commit", None)
     if exc is not None:
         db.session.rollback()
 

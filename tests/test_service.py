@@ -72,3 +72,18 @@ def test_access_log_is_structured_with_request_id(client, caplog):
     records = [r for r in caplog.records if r.name == "marketplace.access"]
     assert records and records[-1].request_id == "trace-0001"
     assert records[-1].status == 200
+
+
+def test_any_logger_masks_id_numbers_at_the_source(app, caplog, id_number):
+    number = id_number()
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("marketplace.access").info("lookup %s", number)
+        logging.getLogger("werkzeug").info("GET /api/v1/households?id_number=%s", number)
+        logging.getLogger("some.library").warning(f"raw {number}")
+        logging.getLogger("marketplace").info("card 9999123412341234 paid")
+    assert "9999123412341234" not in caplog.text
+    assert "999*********1234" in caplog.text
+    caplog.records.pop()
+    for record in caplog.records:
+        assert number not in record.getMessage()
+        assert number[:3] + "*" in record.getMessage()

@@ -1,0 +1,226 @@
+"""Request and response shapes of the household registry.
+
+National ID and card numbers leave the service masked unless the response is serialized inside
+``personal_numbers_revealed(True)``. The API turns that on only for the roles the registry
+service allows, so any other use of these schemas (an export, a log line) masks by default.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from marketplace import pii
+from marketplace.households.models import HouseholdStatus, MonitoringType, PovertyCause
+
+_reveal_personal_numbers: ContextVar[bool] = ContextVar("reveal_personal_numbers", default=False)
+
+
+@contextmanager
+def personal_numbers_revealed(reveal: bool) -> Iterator[None]:
+    token = _reveal_personal_numbers.set(reveal)
+    try:
+        yield
+    finally:
+        _reveal_personal_numbers.reset(token)
+
+
+class ProtectedNumber(fields.String):
+    """The stored mask, or the decrypted number when the caller may see it."""
+
+    def __init__(self, *, encrypted: str, masked: str, **kwargs):
+        kwargs.setdefault(
+            "metadata", {"description": "Masked (220***********1234) except for admins."}
+        )
+        super().__init__(attribute=masked, dump_only=True, **kwargs)
+        self.encrypted = encrypted
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if _reveal_personal_numbers.get():
+            return pii.cipher().decrypt(getattr(obj, self.encrypted))
+        return value
+
+
+class IdNumber(fields.String):
+    """A national ID number (GB 11643): 18 characters with a valid check digit.
+
+    Error messages never repeat the number, since they end up in responses and logs.
+    """
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        number = pii.normalize_id_number(super()._deserialize(value, attr, data, **kwargs))
+        problem = pii.id_number_problem(number)
+        if problem:
+            raise ValidationError(problem)
+        return number
+
+
+class CardNumber(fields.String):
+    """A bank card number; spaces, as printed on the card, are dropped."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        number = "".join(super()._deserialize(value, attr, data, **kwargs).split())
+        problem = pii.card_number_problem(number)
+        if problem:
+            raise ValidationError(problem)
+        return number
+
+
+MOBILE_PHONE = validate.Regexp(
+    r"^1[3-9][0-9]{9}$", error="must be a mainland mobile number: 11 digits starting 13-19"
+)
+REGISTRY_NUMBER = validate.Regexp(
+    r"^[0-9A-Za-z-]{6,32}$", error="must be 6 to 32 letters, digits or hyphens"
+)
+
+
+def _no_duplicates(values: list) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("lists a cause more than once")
+
+
+def check_monitoring_type(status, monitoring_type) -> None:
+    """A monitored household has one of the three monitoring types; no other status has one."""
+    if status is HouseholdStatus.monitoring and monitoring_type is None:
+        raise ValidationError({"monitoring_type": ["required when the status is monitoring"]})
+    if status is not None and status is not HouseholdStatus.monitoring and monitoring_type:
+        raise ValidationError({"monitoring_type": ["only for the status monitoring"]})
+
+
+class VillageOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+
+
+class HouseholdOut(Schema):
+    id = fields.Integer()
+    registry_number = fields.String()
+    head_name = fields.String()
+    head_id_number = ProtectedNumber(encrypted="head_id_encrypted", masked="head_id_masked")
+    phone = fields.String(allow_none=True)
+    members_count = fields.Integer()
+    village_id = fields.Integer()
+    village = fields.Nested(VillageOut)
+    address = fields.String(allow_none=True)
+    poverty_causes = fields.List(fields.String())
+    helper_name = fields.String(allow_none=True)
+    helper_phone = fields.String(allow_none=True)
+    status = fields.Enum(HouseholdStatus)
+    monitoring_type = fields.Enum(MonitoringType, allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class HouseholdIn(Schema):
+    registry_number = fields.String(required=True, validate=REGISTRY_NUMBER)
+    head_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    head_id_number = IdNumber(required=True)
+    members_count = fields.Integer(required=True, strict=True, validate=validate.Range(1, 99))
+    village_id = fields.Integer(required=True, strict=True)
+    phone = fields.String(load_default=None, allow_none=True, validate=MOBILE_PHONE)
+    address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    poverty_causes = fields.List(
+        fields.Enum(PovertyCause), load_default=list, validate=_no_duplicates
+    )
+    helper_name = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=50)
+    )
+    helper_phone = fields.String(load_default=None, allow_none=True, validate=MOBILE_PHONE)
+    status = fields.Enum(HouseholdStatus, required=True)
+    monitoring_type = fields.Enum(MonitoringType, load_default=None, allow_none=True)
+    status_effective_from = fields.Date(
+        load_default=None,
+        metadata={"description": "When the initial status took effect; default today."},
+    )
+
+    @validates_schema(skip_on_field_errors=False)
+    def _monitoring_type(self, data, **kwargs):
+        check_monitoring_type(data.get("status"), data.get("monitoring_type"))
+
+
+class HouseholdUpdateIn(Schema):
+    """Changes to the registry entry. The status changes only through status changes."""
+
+    version = fields.Integer(
+        required=True,
+        strict=True,
+        metadata={"description": "The version you read; a newer one on the server is a 409."},
+    )
+    registry_number = fields.String(validate=REGISTRY_NUMBER)
+    head_name = fields.String(validate=validate.Length(min=1, max=50))
+    head_id_number = IdNumber()
+    members_count = fields.Integer(strict=True, validate=validate.Range(1, 99))
+    village_id = fields.Integer(strict=True)
+    phone = fields.String(allow_none=True, validate=MOBILE_PHONE)
+    address = fields.String(allow_none=True, validate=validate.Length(max=200))
+    poverty_causes = fields.List(fields.Enum(PovertyCause), validate=_no_duplicates)
+    helper_name = fields.String(allow_none=True, validate=validate.Length(min=1, max=50))
+    helper_phone = fields.String(allow_none=True, validate=MOBILE_PHONE)
+
+
+class HouseholdQuery(Schema):
+    village_id = fields.Integer()
+    within = fields.Integer(metadata={"description": "Only households in this region's subtree."})
+    status = fields.Enum(HouseholdStatus)
+    monitoring_type = fields.Enum(MonitoringType)
+    registry_number = fields.String(validate=validate.Length(min=1, max=32))
+    q = fields.String(
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "Part of the head of household's name."},
+    )
+    id_number = IdNumber(
+        metadata={"description": "The head's national ID number: an exact match."},
+    )
+
+
+class StatusChangeIn(Schema):
+    status = fields.Enum(HouseholdStatus, required=True)
+    monitoring_type = fields.Enum(MonitoringType, load_default=None, allow_none=True)
+    effective_from = fields.Date(
+        required=True,
+        metadata={
+            "description": "May be in the past or the future; the current status "
+            "follows the latest change effective today (Asia/Shanghai)."
+        },
+    )
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+    @validates_schema(skip_on_field_errors=False)
+    def _monitoring_type(self, data, **kwargs):
+        check_monitoring_type(data.get("status"), data.get("monitoring_type"))
+
+
+class StatusChangeOut(Schema):
+    id = fields.Integer()
+    household_id = fields.Integer()
+    status = fields.Enum(HouseholdStatus)
+    monitoring_type = fields.Enum(MonitoringType, allow_none=True)
+    effective_from = fields.Date()
+    note = fields.String(allow_none=True)
+    recorded_by_id = fields.Integer(allow_none=True)
+    recorded_at = fields.DateTime()
+
+
+class PayoutAccountIn(Schema):
+    bank_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    card_number = CardNumber(required=True)
+    holder_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    holder_id_number = IdNumber(required=True)
+    holder_relation = fields.String(
+        load_default="本人",
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "The holder's relation to the head: 本人, 配偶, 子女..."},
+    )
+
+
+class PayoutAccountOut(Schema):
+    household_id = fields.Integer()
+    bank_name = fields.String()
+    card_number = ProtectedNumber(encrypted="card_encrypted", masked="card_masked")
+    holder_name = fields.String()
+    holder_id_number = ProtectedNumber(encrypted="holder_id_encrypted", masked="holder_id_masked")
+    holder_relation = fields.String()
+    updated_at = fields.DateTime()

@@ -1,0 +1,395 @@
+"""The household registry: households, their status over time and their payout account.
+
+Admins manage every household; a station manages the households of its own village; officials
+read their subtree. Who reaches which row is decided in accounts.scoping; which roles may call
+what is decided by the API. National ID and card numbers are stored encrypted, with a keyed hash
+for exact lookup and the masked form beside them.
+"""
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from marketplace import pii
+from marketplace.accounts.auth import Actor
+from marketplace.accounts.scoping import get_visible, restrict
+from marketplace.clock import shanghai_today
+from marketplace.db import utcnow
+from marketplace.errors import Conflict, NotFound, StaleVersion, ValidationFailed
+from marketplace.households.models import Household, HouseholdStatusChange, PayoutAccount
+from marketplace.regions.models import Region, RegionLevel
+from marketplace.regions.service import subtree_ids
+
+#: The relation that makes the card holder the head of household.
+SELF = "本人"
+
+
+def may_see_personal_numbers(actor: Actor) -> bool:
+    """Only admins see national ID and card numbers in full; everyone else sees the mask."""
+    return actor.is_admin
+
+
+def protect_number(number: str) -> tuple[str, str, str]:
+    """``(ciphertext, keyed lookup hash, mask)`` of an ID or card number."""
+    cipher = pii.cipher()
+    return cipher.encrypt(number), cipher.lookup_hash(number), pii.mask(number)
+
+
+# ---------------------------------------------------------------------------------------------
+# Households
+
+
+def list_households(session, actor: Actor, filters: dict, *, page: int, page_size: int):
+    stmt = restrict(sa.select(Household), Household, actor)
+    if filters.get("village_id") is not None:
+        stmt = stmt.where(Household.village_id == filters["village_id"])
+    if filters.get("within") is not None:
+        root = session.get(Region, filters["within"])
+        if root is None:
+            raise ValidationFailed({"within": [f"no region with id {filters['within']}"]})
+        stmt = stmt.where(Household.village_id.in_(subtree_ids(session, root)))
+    if filters.get("status") is not None:
+        stmt = stmt.where(Household.status == filters["status"])
+    if filters.get("monitoring_type") is not None:
+        stmt = stmt.where(Household.monitoring_type == filters["monitoring_type"])
+    if filters.get("registry_number"):
+        stmt = stmt.where(Household.registry_number == filters["registry_number"])
+    if filters.get("q"):
+        stmt = stmt.where(Household.head_name.contains(filters["q"], autoescape=True))
+    if filters.get("id_number"):
+        lookup = pii.cipher().lookup_hash(filters["id_number"])
+        stmt = stmt.where(Household.head_id_lookup == lookup)
+    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = session.execute(
+        stmt.options(joinedload(Household.village))
+        .order_by(Household.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).scalars()
+    return list(rows), total
+
+
+def get_household(session, actor: Actor, household_id: int) -> Household:
+    return get_visible(
+        session, Household, household_id, actor, options=[joinedload(Household.village)]
+    )
+
+
+def _village_for(session, actor: Actor, village_id: int) -> Region:
+    """The village a household may be registered in by ``actor``; otherwise 422 on village_id."""
+    village = session.get(Region, village_id)
+    if village is None or village.level is not RegionLevel.village:
+        raise ValidationFailed({"village_id": ["must be the id of a village"]})
+    if not actor.is_admin and village.id != actor.station_village_id:
+        raise ValidationFailed(
+            {"village_id": ["a station registers households of its own village only"]}
+        )
+    return village
+
+
+def _uniqueness_errors(
+    session, *, registry_number=None, head_id_lookup=None, except_id=None
+) -> dict:
+    """Field errors for a registry number or head ID already used by another household.
+
+    The message does not say which household holds it: that one may be outside the caller's
+    scope.
+    """
+    errors = {}
+    others = sa.select(Household.id)
+    if except_id is not None:
+        others = others.where(Household.id != except_id)
+    if (
+        registry_number is not None
+        and session.execute(others.where(Household.registry_number == registry_number)).first()
+    ):
+        errors["registry_number"] = ["already used by another household"]
+    if (
+        head_id_lookup is not None
+        and session.execute(others.where(Household.head_id_lookup == head_id_lookup)).first()
+    ):
+        errors["head_id_number"] = ["already registered as the head of another household"]
+    return errors
+
+
+def _flush_or_conflict(session) -> None:
+    """A concurrent write that took the same unique value first: a 409, never a 500."""
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise Conflict(
+            "Another change registered the same registry number or ID number first."
+        ) from error
+
+
+def create_household(session, actor: Actor, data: dict, *, today: date | None = None):
+    today = today or shanghai_today()
+    errors = {}
+    try:
+        village = _village_for(session, actor, data["village_id"])
+    except ValidationFailed as failed:
+        errors.update(failed.errors)
+    encrypted, lookup, masked = protect_number(data["head_id_number"])
+    errors.update(
+        _uniqueness_errors(session, registry_number=data["registry_number"], head_id_lookup=lookup)
+    )
+    effective_from = data["status_effective_from"] or today
+    if effective_from > today:
+        errors["status_effective_from"] = [
+            "the initial status must already be in effect; record future changes as status changes"
+        ]
+    if errors:
+        raise ValidationFailed(errors)
+    household = Household(
+        registry_number=data["registry_number"],
+        head_name=data["head_name"],
+        head_id_encrypted=encrypted,
+        head_id_lookup=lookup,
+        head_id_masked=masked,
+        phone=data["phone"],
+        members_count=data["members_count"],
+        village=village,
+        address=data["address"],
+        poverty_causes=[cause.value for cause in data["poverty_causes"]],
+        helper_name=data["helper_name"],
+        helper_phone=data["helper_phone"],
+        status=data["status"],
+        monitoring_type=data["monitoring_type"],
+    )
+    session.add(household)
+    _flush_or_conflict(session)
+    session.add(
+        HouseholdStatusChange(
+            household_id=household.id,
+            status=data["status"],
+            monitoring_type=data["monitoring_type"],
+            effective_from=effective_from,
+            recorded_by_id=actor.user_id,
+        )
+    )
+    session.flush()
+    return household
+
+
+def update_household(session, actor: Actor, household_id: int, data: dict) -> Household:
+    household = get_household(session, actor, household_id)
+    if data.pop("version") != household.version:
+        raise StaleVersion(
+            f"Household {household_id} is at version {household.version}; "
+            "reload it and apply your change again."
+        )
+    changes = dict(data)
+    errors = {}
+    if "village_id" in changes:
+        try:
+            changes["village"] = _village_for(session, actor, changes.pop("village_id"))
+        except ValidationFailed as failed:
+            errors.update(failed.errors)
+    head_id_lookup = household.head_id_lookup
+    if "head_id_number" in changes:
+        encrypted, lookup, masked = protect_number(changes.pop("head_id_number"))
+        if lookup != household.head_id_lookup:
+            head_id_lookup = lookup
+            changes.update(head_id_encrypted=encrypted, head_id_lookup=lookup)
+            changes["head_id_masked"] = masked
+    errors.update(
+        _uniqueness_errors(
+            session,
+            registry_number=changes.get("registry_number"),
+            head_id_lookup=head_id_lookup,
+            except_id=household.id,
+        )
+    )
+    if errors:
+        raise ValidationFailed(errors)
+    if "poverty_causes" in changes:
+        changes["poverty_causes"] = [cause.value for cause in changes["poverty_causes"]]
+    for field, value in changes.items():
+        setattr(household, field, value)
+    _flush_or_conflict(session)
+    return household
+
+
+def delete_household(session, actor: Actor, household_id: int) -> None:
+    """Remove a household with its status history and payout account.
+
+    A household that a producer or a co-operative membership (or anything later: income,
+    payouts) still references is refused with 409. The database's foreign keys decide, so a
+    new referencing table is covered without this registry knowing about it.
+    """
+    household = get_household(session, actor, household_id)
+    try:
+        with session.begin_nested():
+            session.execute(
+                sa.delete(Household)
+                .where(Household.id == household.id)
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError as error:
+        raise Conflict(
+            f"Household {household_id} is still referenced (a producer, a co-operative "
+            "membership or income records); remove those first."
+        ) from error
+    session.expunge(household)
+
+
+# ---------------------------------------------------------------------------------------------
+# Status over time
+
+
+def list_status_history(session, actor: Actor, household_id: int, *, page: int, page_size: int):
+    household = get_household(session, actor, household_id)
+    stmt = sa.select(HouseholdStatusChange).where(
+        HouseholdStatusChange.household_id == household.id
+    )
+    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = session.execute(
+        stmt.order_by(HouseholdStatusChange.effective_from, HouseholdStatusChange.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).scalars()
+    return list(rows), total
+
+
+def _status_in_force(session, household_id: int, today: date):
+    return session.execute(
+        sa.select(HouseholdStatusChange.status, HouseholdStatusChange.monitoring_type)
+        .where(
+            HouseholdStatusChange.household_id == household_id,
+            HouseholdStatusChange.effective_from <= today,
+        )
+        .order_by(HouseholdStatusChange.effective_from.desc(), HouseholdStatusChange.id.desc())
+        .limit(1)
+    ).first()
+
+
+def record_status_change(
+    session, actor: Actor, household_id: int, data: dict, *, today: date | None = None
+) -> HouseholdStatusChange:
+    """Append a dated status change and recompute the current status from the whole history.
+
+    Back-dated changes are allowed (the registry is often updated late); a change dated in the
+    future takes effect on its day (see ``apply_due_status_changes``).
+    """
+    today = today or shanghai_today()
+    household = get_household(session, actor, household_id)
+    change = HouseholdStatusChange(
+        household_id=household.id,
+        status=data["status"],
+        monitoring_type=data["monitoring_type"],
+        effective_from=data["effective_from"],
+        note=data["note"],
+        recorded_by_id=actor.user_id,
+    )
+    session.add(change)
+    session.flush()
+    in_force = _status_in_force(session, household.id, today)
+    if in_force is not None:
+        household.status, household.monitoring_type = in_force
+    # Always a versioned UPDATE, even when the status stays: two changes appended at once
+    # then conflict (one gets 409) instead of each recomputing without the other's row.
+    household.updated_at = utcnow()
+    session.flush()
+    return change
+
+
+def apply_due_status_changes(session, *, today: date | None = None) -> int:
+    """Bring every household's current status up to date with the changes effective by
+    ``today``: future-dated changes take effect when their day comes (run daily)."""
+    today = today or shanghai_today()
+    ranked = (
+        sa.select(
+            HouseholdStatusChange.household_id,
+            HouseholdStatusChange.status,
+            HouseholdStatusChange.monitoring_type,
+            sa.func.row_number()
+            .over(
+                partition_by=HouseholdStatusChange.household_id,
+                order_by=(
+                    HouseholdStatusChange.effective_from.desc(),
+                    HouseholdStatusChange.id.desc(),
+                ),
+            )
+            .label("rank"),
+        )
+        .where(HouseholdStatusChange.effective_from <= today)
+        .subquery()
+    )
+    stale = session.execute(
+        sa.select(Household, ranked.c.status, ranked.c.monitoring_type)
+        .join(ranked, sa.and_(ranked.c.household_id == Household.id, ranked.c.rank == 1))
+        .where(
+            sa.or_(
+                Household.status != ranked.c.status,
+                Household.monitoring_type.is_distinct_from(ranked.c.monitoring_type),
+            )
+        )
+        .order_by(Household.id)
+    ).all()
+    for household, status, monitoring_type in stale:
+        household.status, household.monitoring_type = status, monitoring_type
+    session.flush()
+    return len(stale)
+
+
+# ---------------------------------------------------------------------------------------------
+# The one-card payout account
+
+
+def get_payout_account(session, actor: Actor, household_id: int) -> PayoutAccount:
+    stmt = restrict(
+        sa.select(PayoutAccount).where(PayoutAccount.household_id == household_id),
+        PayoutAccount,
+        actor,
+    )
+    account = session.execute(stmt).scalar_one_or_none()
+    if account is None:
+        raise NotFound(f"Household {household_id} has no payout account.")
+    return account
+
+
+def holder_problems(head_name: str, head_id_lookup: str, data: dict) -> dict:
+    """A card held by the head (本人) must carry the head's own name and ID number."""
+    if data["holder_relation"] != SELF:
+        return {}
+    errors = {}
+    if data["holder_name"] != head_name:
+        errors["holder_name"] = [f"must be the head's name when the holder is {SELF}"]
+    if pii.cipher().lookup_hash(data["holder_id_number"]) != head_id_lookup:
+        errors["holder_id_number"] = [f"must be the head's ID number when the holder is {SELF}"]
+    return errors
+
+
+def payout_account_columns(data: dict) -> dict:
+    card_encrypted, card_lookup, card_masked = protect_number(data["card_number"])
+    holder_encrypted, _, holder_masked = protect_number(data["holder_id_number"])
+    return {
+        "bank_name": data["bank_name"],
+        "card_encrypted": card_encrypted,
+        "card_lookup": card_lookup,
+        "card_masked": card_masked,
+        "holder_name": data["holder_name"],
+        "holder_id_encrypted": holder_encrypted,
+        "holder_id_masked": holder_masked,
+        "holder_relation": data["holder_relation"],
+    }
+
+
+def put_payout_account(session, actor: Actor, household_id: int, data: dict) -> PayoutAccount:
+    """Create the household's payout account, or replace the one it has."""
+    household = get_visible(session, Household, household_id, actor)
+    errors = holder_problems(household.head_name, household.head_id_lookup, data)
+    if errors:
+        raise ValidationFailed(errors)
+    account = session.execute(
+        sa.select(PayoutAccount).where(PayoutAccount.household_id == household.id)
+    ).scalar_one_or_none()
+    if account is None:
+        account = PayoutAccount(household_id=household.id)
+        session.add(account)
+    for column, value in payout_account_columns(data).items():
+        setattr(account, column, value)
+    _flush_or_conflict(session)
+    return account
