@@ -15,3 +15,10 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Fork after importing the app: workers share the code pages; connections are opened lazily
 # by each worker (the engine is created per process on first use).
 preload_app = False
+
+
+def post_worker_init(worker):
+    """Each worker sweeps expired order holds in the background (see orders/sweeper.py)."""
+    from marketplace.orders import sweeper
+
+    sweeper.start(worker.wsgi)

@@ -9,6 +9,7 @@ def create_app(config: object | None = None) -> Flask:
     from marketplace.config import Config
     from marketplace.errors import register_error_handlers
     from marketplace.extensions import api, db, migrate
+    from marketplace.payments import gateways as payment_gateways
 
     app = Flask(__name__, instance_relative_config=False)
 
@@ -24,8 +25,10 @@ def create_app(config: object | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")))
     import marketplace.models  # noqa: F401
 
-    # 4. Personal-data encryption key (refuses to start in production without one).
+    # 4. Personal-data encryption key (refuses to start in production without one), and the
+    #    payment gateways chosen by PAYMENT_GATEWAY.
     pii.init_app(app)
+    payment_gateways.init_app(app)
 
     # 5. The API: flask-smorest serves the OpenAPI document and the docs page.
     api.init_app(app)
@@ -56,8 +59,10 @@ def register_blueprints(api) -> None:
     from marketplace.accounts.api import blp as accounts
     from marketplace.catalog.api import blp as catalog
     from marketplace.households.api import blp as households
+    from marketplace.orders.api import blp as orders
+    from marketplace.payments.api import blp as payments
     from marketplace.producers.api import blp as producers
     from marketplace.regions.api import blp as regions
 
-    for blueprint in (accounts, regions, households, producers, catalog):
+    for blueprint in (accounts, regions, households, producers, catalog, orders, payments):
         api.register_blueprint(blueprint, url_prefix="/api/v1")

@@ -52,9 +52,19 @@ class Config:
     #: listings invalidate it at once).
     CATALOG_CACHE_SECONDS = _env_int("CATALOG_CACHE_SECONDS", 5)
 
+    #: "offline" (default: stations record cash and transfers) or "stripe"
     PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "offline")
     STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY")
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET")
+    #: another Stripe API address (a local fake in tests); empty for the real one
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None
+    STRIPE_PAYMENT_METHOD_TYPES = os.environ.get(
+        "STRIPE_PAYMENT_METHOD_TYPES", "card,alipay,wechat_pay"
+    ).split(",")
+    #: how long an unpaid order holds its stock
+    ORDER_HOLD_MINUTES = _env_int("ORDER_HOLD_MINUTES", 30)
+    #: how often each worker looks for expired holds (0 turns the automatic sweep off)
+    ORDER_SWEEP_SECONDS = _env_int("ORDER_SWEEP_SECONDS", 60)
 
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 

@@ -93,6 +93,25 @@ def keep_despite_failure(session, statement) -> None:
     session.info.setdefault("keep_despite_failure", []).append(statement)
 
 
+def after_commit(session, callback) -> None:
+    """Run ``callback()`` once the current unit of work has committed: calls to outside
+    services (a payment provider) happen after our own state is durable, never inside it."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+def run_after_commit(session, log) -> None:
+    """Run the queued callbacks, each in a transaction of its own; one failing does not stop
+    the others (what they record, such as a pending refund, can be retried)."""
+    callbacks = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        try:
+            callback()
+            session.commit()
+        except Exception:
+            session.rollback()
+            log.exception("after-commit step failed: %s", getattr(callback, "__name__", callback))
+
+
 def is_sqlite(session_or_engine) -> bool:
     bind = getattr(session_or_engine, "bind", None) or session_or_engine.get_bind()
     return bind.dialect.name == "sqlite"

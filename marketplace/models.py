@@ -1,7 +1,10 @@
-"""Every table, imported in dependency order so Alembic and the mappers see the whole schema."""
+"""Every table, imported so Alembic and the mappers see the whole schema."""
 
 from marketplace.accounts.models import *  # noqa: F403
 from marketplace.catalog.models import *  # noqa: F403
 from marketplace.households.models import *  # noqa: F403
+from marketplace.idempotency import IdempotencyKey  # noqa: F401
+from marketplace.orders.models import *  # noqa: F403
+from marketplace.payments.models import *  # noqa: F403
 from marketplace.producers.models import *  # noqa: F403
 from marketplace.regions.models import *  # noqa: F403

@@ -361,11 +361,13 @@ def make_product(session):
         product = Product(**fields)
         session.add(product)
         session.flush()
-        for i, sku in enumerate(skus):
-            session.add(
-                Sku(product_id=product.id, station_id=station.id, code=f"P{product.id}-{i}", **sku)
-            )
+        created = [
+            Sku(product_id=product.id, station_id=station.id, code=f"P{product.id}-{i}", **sku)
+            for i, sku in enumerate(skus)
+        ]
+        session.add_all(created)
         session.flush()
+        product.skus_created = created  # for tests; the relationship itself is lazy="raise"
         product.min_price_fen = min(s["price_fen"] for s in skus) if skus else None
         session.flush()
         return product

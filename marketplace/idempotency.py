@@ -1,0 +1,92 @@
+"""Idempotency keys for writes that move money or stock.
+
+The key is recorded inside the write's own transaction (a savepoint around the work), so the
+record and the work commit or vanish together. A concurrent request with the same key fails on
+the unique constraint when it tries to record, its savepoint (stock included) rolls back, and it
+replays the winner's result. The same key with another body is a 422: the client has confused
+two operations.
+"""
+
+import hashlib
+import json
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.db import Base, UTCDateTime, created_at, intpk, utcnow
+from marketplace.errors import ValidationFailed
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    #: what the key was used for ("checkout", "refund"): keys are unique per user and scope
+    scope: Mapped[str] = mapped_column(sa.String(32))
+    key: Mapped[str] = mapped_column(sa.String(MAX_KEY_LENGTH))
+    #: SHA-256 of the canonical JSON of the request body
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    #: the status of the first response, and the id of what it created, to replay it
+    response_status: Mapped[int | None]
+    resource_id: Mapped[int | None]
+    created_at: Mapped[created_at]
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "scope", "key"),)
+
+
+def request_fingerprint(body) -> str:
+    canonical = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise ValidationFailed({HEADER: ["this header is required for this request"]})
+    key = key.strip()
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ValidationFailed({HEADER: [f"must be printable and at most {MAX_KEY_LENGTH} long"]})
+    return key
+
+
+def find(session, user_id: int, scope: str, key: str, body) -> IdempotencyKey | None:
+    """The earlier request made with this key, if any; a different body under it is a 422."""
+    found = session.execute(
+        sa.select(IdempotencyKey).where(
+            IdempotencyKey.user_id == user_id,
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.key == key.strip(),
+        )
+    ).scalar_one_or_none()
+    if found is not None and found.request_hash != request_fingerprint(body):
+        raise ValidationFailed(
+            {HEADER: ["was already used with a different request body"]},
+            detail="This Idempotency-Key belongs to another request; use a new key.",
+        )
+    return found
+
+
+def record(
+    session, *, user_id: int, scope: str, key: str, body, status: int, resource_id: int
+) -> IdempotencyKey:
+    """Remember what this key produced. Call it inside the same savepoint as the work: a
+    concurrent duplicate then fails on the unique constraint and the caller replays the winner."""
+    row = IdempotencyKey(
+        user_id=user_id,
+        scope=scope,
+        key=key.strip(),
+        request_hash=request_fingerprint(body),
+        response_status=status,
+        resource_id=resource_id,
+        completed_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return row

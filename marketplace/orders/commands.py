@@ -1,0 +1,28 @@
+import click
+from flask.cli import AppGroup
+
+from marketplace.extensions import db
+from marketplace.orders import fulfilment, service
+
+orders_cli = AppGroup("orders", help="Order housekeeping.")
+
+
+@orders_cli.command("expire")
+def expire_command():
+    """Cancel unpaid orders whose hold ran out and put their stock back."""
+    total = 0
+    while True:
+        count = service.expire_unpaid(db.session)
+        db.session.commit()
+        total += count
+        if count == 0:
+            break
+    click.echo(f"expired {total} unpaid order(s)")
+
+
+@orders_cli.command("complete")
+def complete_command():
+    """Complete delivered orders whose after-sales window has passed."""
+    count = fulfilment.complete_due(db.session)
+    db.session.commit()
+    click.echo(f"completed {count} order(s)")

@@ -1,0 +1,151 @@
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from marketplace.orders.models import Channel, OrderStatus, PaymentStatus
+
+#: One line may not take more than this many units: a typo of 1000 must not empty a shelf.
+MAX_QUANTITY_PER_LINE = 200
+MAX_LINES = 50
+_MOBILE_OR_LANDLINE = r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$"
+
+
+class CheckoutLineIn(Schema):
+    """A line names the SKU and how many; prices come from the catalog, never from here."""
+
+    sku_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    quantity = fields.Integer(
+        required=True, validate=validate.Range(min=1, max=MAX_QUANTITY_PER_LINE)
+    )
+
+
+class ShippingAddressIn(Schema):
+    recipient_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    recipient_phone = fields.String(
+        required=True, validate=validate.Regexp(_MOBILE_OR_LANDLINE, error="not a phone number")
+    )
+    province = fields.String(required=True, validate=validate.Length(min=2, max=30))
+    city = fields.String(required=True, validate=validate.Length(min=2, max=30))
+    district = fields.String(required=True, validate=validate.Length(min=2, max=30))
+    address_line = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    postal_code = fields.String(
+        load_default=None, validate=validate.Regexp(r"^[0-9]{6}$", error="6 digits")
+    )
+
+
+class CheckoutIn(Schema):
+    lines = fields.List(
+        fields.Nested(CheckoutLineIn),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_LINES),
+    )
+    shipping_address = fields.Nested(ShippingAddressIn, required=True)
+    livestream_code = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="letters, digits, _ and -"),
+    )
+    note = fields.String(load_default=None, validate=validate.Length(max=200))
+
+    @validates_schema
+    def _one_line_per_sku(self, data, **kwargs):
+        seen = {}
+        for index, line in enumerate(data.get("lines", [])):
+            if line["sku_id"] in seen:
+                raise ValidationError(
+                    {"lines": {index: {"sku_id": ["appears twice; add the quantities instead"]}}}
+                )
+            seen[line["sku_id"]] = index
+
+
+class OrderLineOut(Schema):
+    id = fields.Integer()
+    sku_id = fields.Integer()
+    product_id = fields.Integer()
+    station_id = fields.Integer()
+    producer_id = fields.Integer()
+    product_name = fields.String()
+    sku_spec = fields.String()
+    unit_price_fen = fields.Integer()
+    quantity = fields.Integer()
+    line_total_fen = fields.Integer()
+    refunded_quantity = fields.Integer()
+    refunded_fen = fields.Integer()
+    carrier = fields.String(allow_none=True)
+    tracking_number = fields.String(allow_none=True)
+    shipped_at = fields.DateTime(allow_none=True)
+
+
+class OrderEventOut(Schema):
+    id = fields.Integer()
+    dimension = fields.String()
+    from_value = fields.String(allow_none=True)
+    to_value = fields.String()
+    actor_id = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class OrderView:
+    """An order as one reader sees it: its own attributes, with some replaced (a station's
+    lines only, a payment beside it). Output schemas read it like the order itself."""
+
+    def __init__(self, order, **overrides):
+        self._order = order
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, name):
+        return getattr(self._order, name)
+
+
+class OrderOut(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    buyer_id = fields.Integer()
+    unit_id = fields.Integer(allow_none=True)
+    channel = fields.Enum(Channel)
+    livestream_code = fields.String(allow_none=True)
+    status = fields.Enum(OrderStatus)
+    payment_status = fields.Enum(PaymentStatus)
+    total_fen = fields.Integer()
+    refunded_fen = fields.Integer()
+    currency = fields.String()
+    shipping_address = fields.Method("_address")
+    note = fields.String(allow_none=True)
+    hold_expires_at = fields.DateTime()
+    created_at = fields.DateTime()
+    paid_at = fields.DateTime(allow_none=True)
+    version = fields.Integer()
+    lines = fields.List(fields.Nested(OrderLineOut))
+
+    def _address(self, order):
+        return {
+            "recipient_name": order.recipient_name,
+            "recipient_phone": order.recipient_phone,
+            "province": order.province,
+            "city": order.city,
+            "district": order.district,
+            "address_line": order.address_line,
+            "postal_code": order.postal_code,
+        }
+
+
+class OrderQuery(Schema):
+    status = fields.Enum(OrderStatus)
+    payment_status = fields.Enum(PaymentStatus)
+    created_from = fields.AwareDateTime(default_timezone=None)
+    created_to = fields.AwareDateTime(default_timezone=None)
+    livestream_code = fields.String(validate=validate.Length(max=64))
+
+
+class CancelIn(Schema):
+    reason = fields.String(load_default=None, validate=validate.Length(max=300))
+
+
+class ShipmentIn(Schema):
+    carrier = fields.String(required=True, validate=validate.Length(min=2, max=50))
+    tracking_number = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9-]{6,64}$", error="6-64 letters, digits or -"),
+    )
+
+
+class OrderDetailOut(OrderOut):
+    events = fields.List(fields.Nested(OrderEventOut))

@@ -1,0 +1,99 @@
+"""The order's two state machines, and the one function that moves either.
+
+Every move is checked against the table and recorded as an append-only OrderEvent; an illegal
+move is a 409 that names both states. Concurrent moves of one order are serialized by the
+order's version column: the loser's flush fails and the request answers 409.
+"""
+
+from marketplace.errors import Conflict
+from marketplace.orders.models import (
+    EventDimension,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    PaymentStatus,
+)
+
+S, P = OrderStatus, PaymentStatus
+
+STATUS_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.pending_payment: frozenset({S.paid, S.cancelled}),
+    S.paid: frozenset({S.shipped, S.refunded}),
+    S.shipped: frozenset({S.delivered, S.refunded}),
+    S.delivered: frozenset({S.completed, S.refunded}),
+    # After-sales refunds happen after completion too (a platform refund weeks later).
+    S.completed: frozenset({S.refunded}),
+    S.cancelled: frozenset(),
+    S.refunded: frozenset(),
+}
+
+PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    P.unpaid: frozenset({P.paid, P.void}),
+    P.paid: frozenset({P.partially_refunded, P.refunded}),
+    # Each further partial refund is a move too, so it is recorded with who and why.
+    P.partially_refunded: frozenset({P.partially_refunded, P.refunded}),
+    P.refunded: frozenset(),
+    P.void: frozenset(),
+}
+
+
+class IllegalTransition(Conflict):
+    code, title = "illegal-transition", "The order cannot make that move from its state"
+
+
+def can_move(current, target) -> bool:
+    table = STATUS_TRANSITIONS if isinstance(current, OrderStatus) else PAYMENT_TRANSITIONS
+    return target in table[current]
+
+
+def move(
+    session, order: Order, target: OrderStatus | PaymentStatus, *, actor_id, reason=None
+) -> OrderEvent:
+    """Move ``order`` to ``target`` in the dimension ``target`` belongs to, and record it."""
+    is_status = isinstance(target, OrderStatus)
+    current = order.status if is_status else order.payment_status
+    if not can_move(current, target):
+        dimension = "status" if is_status else "payment status"
+        raise IllegalTransition(
+            f"Order {order.number} cannot go from {dimension} {current.value} to {target.value}.",
+            current=current.value,
+            requested=target.value,
+        )
+    if is_status:
+        order.status = target
+    else:
+        order.payment_status = target
+    event = OrderEvent(
+        order_id=order.id,
+        dimension=EventDimension.status if is_status else EventDimension.payment,
+        from_value=current.value,
+        to_value=target.value,
+        actor_id=actor_id,
+        reason=reason,
+    )
+    session.add(event)
+    return event
+
+
+def record_creation(session, order: Order, *, actor_id) -> None:
+    """The first event of every order: from nothing to its initial states."""
+    session.add_all(
+        [
+            OrderEvent(
+                order_id=order.id,
+                dimension=EventDimension.status,
+                from_value=None,
+                to_value=order.status.value,
+                actor_id=actor_id,
+                reason="placed",
+            ),
+            OrderEvent(
+                order_id=order.id,
+                dimension=EventDimension.payment,
+                from_value=None,
+                to_value=order.payment_status.value,
+                actor_id=actor_id,
+                reason="placed",
+            ),
+        ]
+    )

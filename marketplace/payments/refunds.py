@@ -1,0 +1,272 @@
+"""Giving money back: whole orders or chosen lines and quantities, never more than captured.
+
+A refund is recorded as pending first; the provider is called after that commits; the refund
+counts (on the lines, the payment and the order) only once the provider confirms it, by webhook
+for Stripe, at once for cash handed back at a station.
+"""
+
+import logging
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from marketplace.accounts.auth import Actor
+from marketplace.accounts.models import Role
+from marketplace.db import after_commit, utcnow
+from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
+from marketplace.extensions import db
+from marketplace.orders import states
+from marketplace.orders.models import Order, OrderLine, OrderStatus, PaymentStatus
+from marketplace.orders.service import get_order, return_stock
+from marketplace.payments.gateways import GatewayRefused, GatewayUnavailable, gateway_for
+from marketplace.payments.models import (
+    Gateway,
+    Payment,
+    PaymentEvent,
+    PaymentEventKind,
+    PaymentState,
+    Refund,
+    RefundLine,
+    RefundState,
+)
+from marketplace.payments.service import _lock_order
+
+logger = logging.getLogger(__name__)
+
+
+def _pending_quantities(session, order_id: int) -> dict[int, int]:
+    rows = session.execute(
+        sa.select(RefundLine.order_line_id, sa.func.sum(RefundLine.quantity))
+        .join(Refund, Refund.id == RefundLine.refund_id)
+        .where(Refund.order_id == order_id, Refund.state == RefundState.pending)
+        .group_by(RefundLine.order_line_id)
+    )
+    return dict(rows.all())
+
+
+def _captured_payment(session, order_id: int) -> Payment:
+    payment = session.execute(
+        sa.select(Payment).where(
+            Payment.order_id == order_id, Payment.state == PaymentState.succeeded
+        )
+    ).scalar_one_or_none()
+    if payment is None:
+        raise Conflict("Nothing was captured for this order, so there is nothing to refund.")
+    return payment
+
+
+def _requested_lines(order: Order, actor: Actor, requested: list[dict] | None, pending):
+    """(line, quantity) pairs to refund; ``None`` means everything the actor may refund."""
+
+    def refundable(line: OrderLine) -> int:
+        return line.quantity - line.refunded_quantity - pending.get(line.id, 0)
+
+    mine = {
+        line.id: line
+        for line in order.lines
+        if actor.role is Role.admin or line.station_id == actor.station_id
+    }
+    if requested is None:
+        chosen = [(line, refundable(line)) for line in mine.values() if refundable(line) > 0]
+        if not chosen:
+            raise Conflict(f"Order {order.number} has nothing left for you to refund.")
+        return chosen
+    errors, chosen, seen = {}, [], set()
+    for index, item in enumerate(requested):
+        line = mine.get(item["order_line_id"])
+        if line is None or line.id in seen:
+            errors[f"lines.{index}.order_line_id"] = ["not a line of this order you may refund"]
+            continue
+        seen.add(line.id)
+        if item["quantity"] > refundable(line):
+            errors[f"lines.{index}.quantity"] = [f"at most {refundable(line)} can be refunded"]
+            continue
+        chosen.append((line, item["quantity"]))
+    if errors:
+        raise ValidationFailed(errors)
+    return chosen
+
+
+def _line_amount(line: OrderLine, quantity: int) -> int:
+    # Whole units at the snapshotted price; the last units take what is left of the line, so
+    # refunding a line in pieces always adds up to exactly its total.
+    if line.refunded_quantity + quantity == line.quantity:
+        return line.line_total_fen - line.refunded_fen
+    return line.unit_price_fen * quantity
+
+
+def request_refund(
+    session, actor: Actor, order_id: int, *, lines: list[dict] | None, reason: str | None
+) -> Refund:
+    if actor.role not in (Role.admin, Role.station):
+        raise PermissionDenied("Refunds are made by an admin or the order's station.")
+    get_order(session, actor, order_id)  # scoping first: outside it, the order does not exist
+    order = _lock_order(session, order_id)
+    if order.payment_status not in (PaymentStatus.paid, PaymentStatus.partially_refunded):
+        raise states.IllegalTransition(
+            f"Order {order.number} is {order.payment_status.value}; there is no payment to refund.",
+            current=order.payment_status.value,
+            requested=PaymentStatus.refunded.value,
+        )
+    payment = _captured_payment(session, order.id)
+    chosen = _requested_lines(order, actor, lines, _pending_quantities(session, order.id))
+    amount = sum(_line_amount(line, quantity) for line, quantity in chosen)
+    pending_fen = session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_fen), 0)).where(
+            Refund.payment_id == payment.id, Refund.state == RefundState.pending
+        )
+    ).scalar_one()
+    if amount + pending_fen > payment.captured_fen - payment.refunded_fen:
+        raise Conflict("That would refund more than was captured.")
+    refund = Refund(
+        order_id=order.id,
+        payment_id=payment.id,
+        state=RefundState.pending,
+        amount_fen=amount,
+        currency=payment.currency,
+        reason=reason,
+        requested_by_id=actor.user_id,
+        lines=[
+            RefundLine(
+                order_line_id=line.id, quantity=quantity, amount_fen=_line_amount(line, quantity)
+            )
+            for line, quantity in chosen
+        ],
+    )
+    session.add(refund)
+    session.flush()
+    session.add(
+        PaymentEvent(
+            payment_id=payment.id,
+            kind=PaymentEventKind.refund_requested,
+            amount_fen=amount,
+            actor_id=actor.user_id,
+            detail=reason,
+        )
+    )
+    if payment.gateway is Gateway.stripe:
+        refund_id = refund.id
+        after_commit(session, lambda: send_to_provider(db.session, refund_id))
+    else:
+        # Cash or a transfer handed back at the station: done when it is recorded.
+        confirm_refund(session, refund, provider_reference=None, actor_id=actor.user_id)
+    session.flush()
+    return refund
+
+
+def send_to_provider(session, refund_id: int) -> None:
+    """Ask the provider to give the money back. Runs after the pending refund committed, so a
+    crash here leaves a pending refund that `flask payments retry-refunds` sends again (the
+    provider's idempotency key makes the retry safe)."""
+    refund = session.get(Refund, refund_id)
+    if refund is None or refund.state is not RefundState.pending:
+        return
+    payment = session.get(Payment, refund.payment_id)
+    try:
+        reference = gateway_for(payment.gateway).refund(
+            payment_reference=payment.provider_reference,
+            amount_fen=refund.amount_fen,
+            currency=refund.currency,
+            idempotency_key=f"refund-{refund.id}",
+            refund_id=refund.id,
+        )
+    except GatewayRefused as error:
+        logger.error("refund %s refused by the provider: %s", refund.id, error.detail)
+        fail_refund(session, refund, detail=error.detail)
+        return
+    except GatewayUnavailable as error:
+        logger.error("refund %s not sent yet, will retry: %s", refund.id, error.detail)
+        return
+    refund.provider_reference = reference
+    session.flush()
+
+
+def confirm_refund(session, refund: Refund, *, provider_reference, actor_id=None) -> bool:
+    """The provider gave the money back: now it counts. Returns False when already counted."""
+    if refund.state is RefundState.succeeded:
+        return False
+    if refund.state is RefundState.failed:
+        logger.error("refund %s confirmed by the provider after it had failed", refund.id)
+    order = _lock_order(session, refund.order_id)
+    payment = session.get(Payment, refund.payment_id)
+    lines = {line.id: line for line in order.lines}
+    refund_lines = session.execute(
+        sa.select(RefundLine).where(RefundLine.refund_id == refund.id)
+    ).scalars()
+    restock = {}
+    for item in refund_lines:
+        line = lines[item.order_line_id]
+        line.refunded_quantity += item.quantity
+        line.refunded_fen += item.amount_fen
+        if line.shipped_at is None and item.quantity:
+            restock[line.sku_id] = restock.get(line.sku_id, 0) + item.quantity
+    return_stock(session, restock)
+    refund.restocked = bool(restock)
+    refund.state = RefundState.succeeded
+    refund.completed_at = utcnow()
+    if provider_reference:
+        refund.provider_reference = provider_reference
+    payment.refunded_fen += refund.amount_fen
+    order.refunded_fen += refund.amount_fen
+    session.add(
+        PaymentEvent(
+            payment_id=payment.id,
+            kind=PaymentEventKind.refund_succeeded,
+            amount_fen=refund.amount_fen,
+            actor_id=actor_id,
+            detail=f"refund {refund.id}",
+        )
+    )
+    everything = order.refunded_fen == order.total_fen
+    target = PaymentStatus.refunded if everything else PaymentStatus.partially_refunded
+    reason = f"refund {refund.id}: {refund.reason or 'no reason given'}"
+    states.move(session, order, target, actor_id=actor_id, reason=reason)
+    if everything and order.status is not OrderStatus.cancelled:
+        states.move(session, order, OrderStatus.refunded, actor_id=actor_id, reason=reason)
+    session.flush()
+    return True
+
+
+def fail_refund(session, refund: Refund, *, detail: str) -> None:
+    if refund.state is not RefundState.pending:
+        return
+    refund.state = RefundState.failed
+    refund.completed_at = utcnow()
+    session.add(
+        PaymentEvent(
+            payment_id=refund.payment_id,
+            kind=PaymentEventKind.refund_failed,
+            amount_fen=refund.amount_fen,
+            detail=detail[:500],
+        )
+    )
+    session.flush()
+
+
+def retry_pending(session, *, older_than) -> int:
+    """Send again the refunds whose provider call never happened (a crash, a provider outage)."""
+    due = (
+        session.execute(
+            sa.select(Refund.id).where(
+                Refund.state == RefundState.pending,
+                Refund.provider_reference.is_(None),
+                Refund.created_at <= older_than,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for refund_id in due:
+        send_to_provider(session, refund_id)
+    return len(due)
+
+
+def refunds_of(session, order_id: int) -> list[Refund]:
+    return list(
+        session.execute(
+            sa.select(Refund)
+            .where(Refund.order_id == order_id)
+            .order_by(Refund.id)
+            .options(selectinload(Refund.lines))
+        ).scalars()
+    )

@@ -1,0 +1,75 @@
+from marshmallow import Schema, fields, validate
+
+from marketplace.orders.schemas import OrderOut
+from marketplace.payments.models import Gateway, PaymentState, RefundState
+from marketplace.payments.service import OFFLINE_METHODS
+
+
+class PaymentOut(Schema):
+    id = fields.Integer()
+    order_id = fields.Integer()
+    gateway = fields.Enum(Gateway)
+    state = fields.Enum(PaymentState)
+    method = fields.String(allow_none=True)
+    amount_fen = fields.Integer()
+    currency = fields.String()
+    captured_fen = fields.Integer()
+    refunded_fen = fields.Integer()
+    provider_reference = fields.String(allow_none=True)
+    #: only in the buyer's own checkout and payment responses
+    client_secret = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    succeeded_at = fields.DateTime(allow_none=True)
+
+
+class RecordedPaymentOut(PaymentOut):
+    """A payment as a station sees it: never the buyer's client secret."""
+
+    class Meta:
+        exclude = ("client_secret",)
+
+
+class CheckoutOut(OrderOut):
+    payment = fields.Nested(PaymentOut, allow_none=True)
+    payment_error = fields.String(allow_none=True)
+
+
+class OfflinePaymentIn(Schema):
+    method = fields.String(required=True, validate=validate.OneOf(OFFLINE_METHODS))
+    #: the receipt number or bank transfer reference, unique per payment
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    amount_fen = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class RefundLineIn(Schema):
+    order_line_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class RefundIn(Schema):
+    #: omit to refund everything that is left (of your lines, for a station)
+    lines = fields.List(
+        fields.Nested(RefundLineIn), load_default=None, validate=validate.Length(min=1, max=50)
+    )
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=300))
+
+
+class RefundLineOut(Schema):
+    order_line_id = fields.Integer()
+    quantity = fields.Integer()
+    amount_fen = fields.Integer()
+
+
+class RefundOut(Schema):
+    id = fields.Integer()
+    order_id = fields.Integer()
+    payment_id = fields.Integer()
+    state = fields.Enum(RefundState)
+    amount_fen = fields.Integer()
+    currency = fields.String()
+    reason = fields.String(allow_none=True)
+    restocked = fields.Boolean()
+    provider_reference = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    lines = fields.List(fields.Nested(RefundLineOut))
