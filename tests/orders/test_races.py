@@ -1,0 +1,185 @@
+"""Concurrency through the real HTTP API on a served app: the last units go to exactly as
+many buyers as there are units, and a retried request never makes a second order.
+
+They run on PostgreSQL (where the SKU row locks are what is tested) and on SQLite (where
+writers queue on the database lock): both must hold the same guarantees.
+"""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace.accounts.auth import new_token
+from marketplace.accounts.models import ApiToken, Role, User
+from marketplace.catalog.models import Category, Product, ProductStatus, Sku
+from marketplace.db import utcnow
+from marketplace.orders.models import Order, OrderLine
+from marketplace.producers.models import Producer, ProducerKind, Station
+from marketplace.regions.models import Region, RegionLevel
+from tests.orders.conftest import ADDRESS
+from tests.served import served_app
+
+BUYERS = 50
+UNITS = 10
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    with served_app(tmp_path_factory.mktemp("races")) as served:
+        yield served
+
+
+def _setup_shop(served, *, tag: int, stock: int, buyers: int):
+    """A village, a station, one SKU with ``stock`` units and ``buyers`` buyers with tokens."""
+    with served.session() as session:
+        county = Region(
+            code=f"2299{tag:02d}000000", name=f"竞速县{tag}", level=RegionLevel.county, path=""
+        )
+        session.add(county)
+        session.flush()
+        county.path = f"/{county.id}/"
+        town = Region(
+            code=f"2299{tag:02d}001000",
+            name="竞速镇",
+            level=RegionLevel.township,
+            parent_id=county.id,
+            path="",
+        )
+        session.add(town)
+        session.flush()
+        town.path = f"{county.path}{town.id}/"
+        village = Region(
+            code=f"2299{tag:02d}001001",
+            name="竞速村",
+            level=RegionLevel.village,
+            parent_id=town.id,
+            path="",
+        )
+        session.add(village)
+        session.flush()
+        village.path = f"{town.path}{village.id}/"
+        station = Station(code=f"RACE{tag}", name=f"竞速服务站{tag}", village_id=village.id)
+        session.add(station)
+        session.flush()
+        producer = Producer(
+            kind=ProducerKind.enterprise,
+            name="竞速企业",
+            region_id=village.id,
+            station_id=station.id,
+        )
+        session.add(producer)
+        session.flush()
+        category = session.execute(sa.select(Category).where(Category.code == "medicinal_herbs"))
+        product = Product(
+            station_id=station.id,
+            producer_id=producer.id,
+            origin_village_id=village.id,
+            category_id=category.scalar_one().id,
+            name="林下参 直播专享",
+            unit="盒",
+            status=ProductStatus.active,
+            min_price_fen=39900,
+        )
+        session.add(product)
+        session.flush()
+        sku = Sku(
+            product_id=product.id,
+            station_id=station.id,
+            code="LIVE-1",
+            spec="5支装",
+            price_fen=39900,
+            stock=stock,
+        )
+        session.add(sku)
+        headers = []
+        for n in range(buyers):
+            user = User(
+                username=f"racer{tag}-{n}",
+                password_hash="unused",
+                display_name=f"买家{n}",
+                role=Role.buyer,
+            )
+            session.add(user)
+            session.flush()
+            token, token_hash = new_token()
+            session.add(
+                ApiToken(
+                    user_id=user.id, token_hash=token_hash, expires_at=utcnow() + timedelta(hours=1)
+                )
+            )
+            headers.append({"Authorization": f"Bearer {token}"})
+        session.flush()
+        return sku.id, headers
+
+
+def _post_order(served, headers, sku_id, key):
+    body = json.dumps(
+        {"lines": [{"sku_id": sku_id, "quantity": 1}], "shipping_address": ADDRESS}
+    ).encode()
+    request = urllib.request.Request(
+        f"{served.base_url}/api/v1/orders",
+        data=body,
+        method="POST",
+        headers={**headers, "Content-Type": "application/json", "Idempotency-Key": key},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _all_at_once(count, work):
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def run(index):
+        barrier.wait()
+        results[index] = work(index)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+@pytest.mark.slow
+def test_fifty_buyers_ten_units(served):
+    sku_id, headers = _setup_shop(served, tag=1, stock=UNITS, buyers=BUYERS)
+    results = _all_at_once(BUYERS, lambda i: _post_order(served, headers[i], sku_id, f"race-{i}"))
+    statuses = [status for status, _ in results]
+    assert statuses.count(201) == UNITS
+    assert statuses.count(409) == BUYERS - UNITS, statuses
+    for status, body in results:
+        if status == 409:
+            assert body["shortages"][0]["sku_id"] == sku_id
+    with served.session() as session:
+        assert session.get(Sku, sku_id).stock == 0
+        sold = session.execute(
+            sa.select(sa.func.sum(OrderLine.quantity)).where(OrderLine.sku_id == sku_id)
+        ).scalar_one()
+        assert sold == UNITS
+
+
+@pytest.mark.slow
+def test_one_key_twenty_times_makes_one_order(served):
+    sku_id, headers = _setup_shop(served, tag=2, stock=5, buyers=1)
+    results = _all_at_once(20, lambda i: _post_order(served, headers[0], sku_id, "same-key"))
+    assert {status for status, _ in results} == {201}
+    assert len({body["id"] for _, body in results}) == 1
+    with served.session() as session:
+        orders = session.execute(
+            sa.select(sa.func.count())
+            .select_from(Order)
+            .join(OrderLine, OrderLine.order_id == Order.id)
+            .where(OrderLine.sku_id == sku_id)
+        ).scalar_one()
+        assert orders == 1
+        assert session.get(Sku, sku_id).stock == 4
