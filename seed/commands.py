@@ -1,3 +1,50 @@
+"""``flask seed demo`` and ``flask seed scale``: one commit each, at the end."""
+
+import click
 from flask.cli import AppGroup
 
+from marketplace.extensions import db
+
 seed_cli = AppGroup("seed", help="Load demo data.")
+
+
+@seed_cli.command("demo")
+def demo_command():
+    """Load the demo county 青松县. Idempotent: a second run creates nothing."""
+    from seed.demo import load_demo
+
+    created = load_demo(db.session)
+    db.session.commit()
+    click.echo("Demo data loaded. Created:")
+    for table, count in created.items():
+        click.echo(f"  {table:<26} {count}")
+
+
+@seed_cli.command("scale")
+@click.option("--products", default=10_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--skus-per-product", default=3, show_default=True, type=click.IntRange(1, 10))
+@click.option(
+    "--households",
+    default=400,
+    show_default=True,
+    type=click.IntRange(min=20),
+    help="Registered households of the generated county (created once, reused on later runs).",
+)
+@click.option("--seed", "random_seed", default=7, show_default=True, help="Random seed.")
+def scale_command(products, skus_per_product, households, random_seed):
+    """Generate a large catalog for benchmarks (adds PRODUCTS more on every run)."""
+    from seed.scale import BENCH_BUYER_PASSWORD, BENCH_BUYER_USERNAME, generate
+
+    summary = generate(
+        db.session,
+        products=products,
+        skus_per_product=skus_per_product,
+        households=households,
+        random_seed=random_seed,
+    )
+    db.session.commit()
+    click.echo(
+        "Generated: "
+        + ", ".join(f"{count} {table}" for table, count in summary.items())
+        + f". Buyer login: {BENCH_BUYER_USERNAME} / {BENCH_BUYER_PASSWORD}"
+    )

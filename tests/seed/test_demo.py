@@ -1,0 +1,160 @@
+"""The demo county loads completely, and loading it again changes nothing at all."""
+
+import functools
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+import seed.demo
+from marketplace import pii
+from marketplace.accounts.models import Role, User
+from marketplace.catalog.models import CatalogGeneration, Product, ProductStatus, Sku
+from marketplace.db import Base
+from marketplace.households.models import Household, HouseholdStatus, PayoutAccount
+from marketplace.producers.models import CooperativeMembership, Producer, ProducerKind, Station
+from marketplace.regions.models import Region, RegionLevel
+from seed.demo import load_demo, read_data
+
+
+def snapshot(session) -> dict[str, list[tuple]]:
+    """Every row of every table, every column, in primary-key order."""
+    session.flush()
+    return {
+        table.name: [
+            tuple(row)
+            for row in session.execute(sa.select(table).order_by(*table.primary_key.columns))
+        ]
+        for table in Base.metadata.sorted_tables
+    }
+
+
+@pytest.fixture(autouse=True)
+def hash_each_password_once(monkeypatch):
+    """argon2 is slow on purpose; a salted hash stays valid when reused, so tests share them."""
+    monkeypatch.setattr(seed.demo, "hash_password", _hash_once)
+
+
+_hash_once = functools.cache(seed.demo.hash_password)
+
+
+# The ``session`` fixture keeps an application context pushed for the whole test. Pushing
+# another one here would be wrong: popping it removes the shared session, rolling back the load.
+@pytest.fixture
+def demo(session):
+    return load_demo(session)
+
+
+def test_second_load_changes_nothing(session, demo):
+    before = snapshot(session)
+    created_again = load_demo(session)
+    session.expire_all()  # read back what the database holds, not the identity map
+
+    assert set(created_again.values()) == {0}
+    assert snapshot(session) == before
+
+
+def test_first_load_creates_every_table_it_reports(demo):
+    assert all(count > 0 for count in demo.values()), demo
+
+
+def test_counts_match_the_issue(session, demo):
+    def count(model, *where):
+        return session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
+
+    assert count(Region, Region.level == RegionLevel.county) == 1
+    assert count(Region, Region.level == RegionLevel.township) == 2
+    assert count(Region, Region.level == RegionLevel.village) == 6
+    assert 55 <= count(Household) <= 65
+    assert count(Producer, Producer.kind == ProducerKind.cooperative) == 3
+    assert count(Producer, Producer.kind == ProducerKind.enterprise) == 1
+    assert count(Producer, Producer.kind == ProducerKind.household) >= 2
+    assert count(Station) == 3
+    assert 22 <= count(Product) <= 28
+    roles = Counter(session.execute(sa.select(User.role)).scalars())
+    assert set(roles) == set(Role)
+    assert roles[Role.station] == 3
+    assert roles[Role.official] == 2
+    assert roles[Role.buyer] == 2
+
+
+def test_statuses_and_catalog_are_varied(session, demo):
+    statuses = Counter(session.execute(sa.select(Household.status, Household.monitoring_type)))
+    assert (HouseholdStatus.in_poverty, None) in statuses
+    assert (HouseholdStatus.lifted, None) in statuses
+    assert {m for s, m in statuses if s is HouseholdStatus.monitoring} == {
+        "unstable_lifted",
+        "marginal",
+        "sudden_hardship",
+    }
+    product_statuses = Counter(session.execute(sa.select(Product.status)).scalars())
+    assert product_statuses[ProductStatus.draft] == 1
+    assert product_statuses[ProductStatus.delisted] == 1
+    left = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(CooperativeMembership)
+        .where(CooperativeMembership.left_on.is_not(None))
+    )
+    assert left == 1
+
+
+def test_every_member_count_is_within_5_to_12(session, demo):
+    members = Counter(session.execute(sa.select(CooperativeMembership.cooperative_id)).scalars())
+    assert len(members) == 3
+    assert all(5 <= n <= 12 for n in members.values())
+
+
+def test_every_stored_id_number_decrypts_to_a_valid_one(session, demo):
+    cipher = pii.cipher()
+    for household in session.execute(sa.select(Household)).scalars():
+        number = cipher.decrypt(household.head_id_encrypted)
+        assert pii.id_number_problem(number) is None, household.registry_number
+        assert household.head_id_lookup == cipher.lookup_hash(number)
+        assert household.head_id_masked == pii.mask(number)
+    for account in session.execute(sa.select(PayoutAccount)).scalars():
+        holder = cipher.decrypt(account.holder_id_encrypted)
+        assert pii.id_number_problem(holder) is None
+        card = cipher.decrypt(account.card_encrypted)
+        assert card.startswith("9999")
+        assert pii.card_number_problem(card) is None
+        assert account.card_lookup == cipher.lookup_hash(card)
+
+
+def test_the_id_numbers_in_the_data_file_are_valid_and_distinct():
+    households = read_data("households")
+    heads = [h["head_id_number"] for h in households]
+    assert all(pii.id_number_problem(number) is None for number in heads)
+    assert len(set(heads)) == len(heads)
+
+
+def test_min_price_is_the_lowest_active_sku_price(session, demo):
+    lowest = dict(
+        session.execute(
+            sa.select(Sku.product_id, sa.func.min(Sku.price_fen))
+            .where(Sku.is_active)
+            .group_by(Sku.product_id)
+        ).all()
+    )
+    for product in session.execute(sa.select(Product)).scalars():
+        assert product.min_price_fen == lowest.get(product.id)
+        assert product.name in product.search_text
+
+
+def test_catalog_generation_moves_once(session):
+    def generation():
+        return session.scalar(sa.select(CatalogGeneration.value).where(CatalogGeneration.id == 1))
+
+    start = generation()
+    load_demo(session)
+    assert generation() == start + 1
+    load_demo(session)
+    assert generation() == start + 1
+
+
+def test_demo_logins_work(client, demo):
+    response = client.post(
+        "/api/v1/auth/tokens",
+        json={"username": "station_lanmeigou", "password": "lanmeigou-demo-2024"},
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["user"]["role"] == "station"
