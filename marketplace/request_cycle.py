@@ -165,6 +165,8 @@ def _finish_request(response):
 
 
 def _discard_session(exc):
+    # The thread may serve other work next (a test's own reads, a CLI step): no write intent.
+    sqlite_write_intent.set(False)
     db.session.info.pop("keep_despite_failure", None)
     db.session.info.pop("after_commit", None)
     if exc is not None:

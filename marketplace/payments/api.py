@@ -101,11 +101,18 @@ class Refunds(MethodView):
     def post(self, data, order_id):
         """Refund the whole order or chosen lines and quantities (a station: its own lines).
 
-        Goods that never shipped go back on the shelf when the refund completes.
+        Goods that never shipped go back on the shelf when the refund completes. Send an
+        Idempotency-Key to make a retry after a timeout safe.
         """
-        return refunds.request_refund(
-            db.session, current_actor(), order_id, lines=data["lines"], reason=data["reason"]
+        refund, replayed = refunds.request_refund_once(
+            db.session,
+            current_actor(),
+            order_id,
+            lines=data["lines"],
+            reason=data["reason"],
+            idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
         )
+        return refund, 201, {"Idempotent-Replayed": "true" if replayed else "false"}
 
 
 @blp.route("/payments/stripe/webhook")

@@ -37,19 +37,32 @@ def _translate(error: stripe.StripeError, what: str) -> GatewayUnavailable:
     return GatewayUnavailable(message)
 
 
+def _units_per_minor_unit(currency: str) -> int:
+    try:
+        return _STRIPE_UNITS_PER_MINOR_UNIT[currency]
+    except KeyError:
+        raise ValueError(f"no Stripe conversion for {currency!r}") from None
+
+
+def _require_integer(amount) -> None:
+    # bool is an int to Python, and a float would be money with a fraction of a fen.
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise TypeError(f"amounts are whole integers, not {type(amount).__name__}")
+
+
 def to_stripe_amount(amount_fen: int, currency: str) -> tuple[int, str]:
     """Our integer minor units to Stripe's ``(amount, currency)``: the one conversion."""
-    try:
-        factor = _STRIPE_UNITS_PER_MINOR_UNIT[currency]
-    except KeyError:
-        raise ValueError(f"no Stripe conversion for {currency}") from None
+    _require_integer(amount_fen)
+    factor = _units_per_minor_unit(currency)
     if amount_fen <= 0:
         raise ValueError("Stripe amounts are positive")
     return amount_fen * factor, currency.lower()
 
 
 def from_stripe_amount(amount: int, currency: str) -> tuple[int, str]:
-    factor = _STRIPE_UNITS_PER_MINOR_UNIT[currency.upper()]
+    """Stripe's ``(amount, currency)`` back to our fen, refusing anything inexact."""
+    _require_integer(amount)
+    factor = _units_per_minor_unit(currency.upper())
     if amount % factor:
         raise ValueError(f"{amount} {currency} is not a whole number of our minor units")
     return amount // factor, currency.upper()

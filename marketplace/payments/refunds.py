@@ -8,8 +8,10 @@ for Stripe, at once for cash handed back at a station.
 import logging
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from marketplace import idempotency
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.db import after_commit, utcnow
@@ -93,6 +95,54 @@ def _line_amount(line: OrderLine, quantity: int) -> int:
     if line.refunded_quantity + quantity == line.quantity:
         return line.line_total_fen - line.refunded_fen
     return line.unit_price_fen * quantity
+
+
+REFUND_SCOPE = "refund"
+
+
+def request_refund_once(
+    session,
+    actor: Actor,
+    order_id: int,
+    *,
+    lines: list[dict] | None,
+    reason: str | None,
+    idempotency_key: str | None,
+) -> tuple[Refund, bool]:
+    """``request_refund`` behind an optional Idempotency-Key: a client that retries a partial
+    refund after a timeout gets the first refund back instead of a second one.
+    Returns the refund and whether it is a replay."""
+    if idempotency_key is None:
+        return request_refund(session, actor, order_id, lines=lines, reason=reason), False
+    key = idempotency.validate_key(idempotency_key)
+    body = {"order_id": order_id, "lines": lines, "reason": reason}
+    earlier = idempotency.find(session, actor.user_id, REFUND_SCOPE, key, body)
+    if earlier is None:
+        try:
+            with session.begin_nested():
+                refund = request_refund(session, actor, order_id, lines=lines, reason=reason)
+                idempotency.record(
+                    session,
+                    user_id=actor.user_id,
+                    scope=REFUND_SCOPE,
+                    key=key,
+                    body=body,
+                    status=201,
+                    resource_id=refund.id,
+                )
+            return refund, False
+        except IntegrityError:
+            # The same request won the race; its refund is the answer. (An after-commit call
+            # queued for our rolled-back refund finds no row and does nothing.)
+            earlier = idempotency.find(session, actor.user_id, REFUND_SCOPE, key, body)
+            if earlier is None:
+                raise
+    refund = session.execute(
+        sa.select(Refund)
+        .where(Refund.id == earlier.resource_id)
+        .options(selectinload(Refund.lines))
+    ).scalar_one()
+    return refund, True
 
 
 def request_refund(
@@ -183,12 +233,16 @@ def send_to_provider(session, refund_id: int) -> None:
 
 def confirm_refund(session, refund: Refund, *, provider_reference, actor_id=None) -> bool:
     """The provider gave the money back: now it counts. Returns False when already counted."""
+    order = _lock_order(session, refund.order_id)
+    # Stripe reports one refund in several events that may be handled at once; whatever was
+    # read before the order lock may be stale, so the state is decided after it.
+    session.refresh(refund, ["state"])
     if refund.state is RefundState.succeeded:
         return False
     if refund.state is RefundState.failed:
         logger.error("refund %s confirmed by the provider after it had failed", refund.id)
-    order = _lock_order(session, refund.order_id)
     payment = session.get(Payment, refund.payment_id)
+    session.refresh(payment, ["refunded_fen"])
     lines = {line.id: line for line in order.lines}
     refund_lines = session.execute(
         sa.select(RefundLine).where(RefundLine.refund_id == refund.id)
@@ -217,6 +271,11 @@ def confirm_refund(session, refund: Refund, *, provider_reference, actor_id=None
             detail=f"refund {refund.id}",
         )
     )
+    if order.payment_status is PaymentStatus.void:
+        # Money that came after the order was cancelled going back (a late capture): the order
+        # was never paid, so its states stay; the payment's events tell the story.
+        session.flush()
+        return True
     everything = order.refunded_fen == order.total_fen
     target = PaymentStatus.refunded if everything else PaymentStatus.partially_refunded
     reason = f"refund {refund.id}: {refund.reason or 'no reason given'}"
@@ -228,6 +287,9 @@ def confirm_refund(session, refund: Refund, *, provider_reference, actor_id=None
 
 
 def fail_refund(session, refund: Refund, *, detail: str) -> None:
+    _lock_order(session, refund.order_id)
+    # As in confirm_refund: never fail a refund another worker counted meanwhile.
+    session.refresh(refund, ["state"])
     if refund.state is not RefundState.pending:
         return
     refund.state = RefundState.failed

@@ -89,8 +89,8 @@ def _intent_succeeded(session, event, intent) -> str:
     if payment is None:
         return "unmatched"
     try:
-        amount = from_stripe_amount(int(intent.get("amount")), str(intent.get("currency")))
-    except (TypeError, ValueError, KeyError):
+        amount = from_stripe_amount(intent.get("amount"), str(intent.get("currency")))
+    except (TypeError, ValueError):
         amount = None
     if amount != (payment.amount_fen, payment.currency):
         logger.error(
@@ -103,6 +103,8 @@ def _intent_succeeded(session, event, intent) -> str:
         )
         return "amount_mismatch"
     order = _lock_order(session, payment.order_id)
+    # Read before the lock: another worker may have applied a twin event while we waited.
+    session.refresh(payment, ["state"])
     if payment.state is PaymentState.succeeded:
         return "already_applied"
     session.add(

@@ -1,0 +1,45 @@
+"""The one conversion between our fen and Stripe's amounts."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from marketplace.payments.gateways import from_stripe_amount, to_stripe_amount
+
+
+def test_cny_fen_are_stripe_minor_units():
+    assert to_stripe_amount(26400, "CNY") == (26400, "cny")
+    assert from_stripe_amount(26400, "cny") == (26400, "CNY")
+    assert to_stripe_amount(1, "CNY") == (1, "cny")
+
+
+@given(st.integers(min_value=1, max_value=10**12))
+def test_round_trip_is_exact(amount_fen):
+    assert from_stripe_amount(*to_stripe_amount(amount_fen, "CNY")) == (amount_fen, "CNY")
+
+
+@pytest.mark.parametrize("amount", [0, -1, -26400])
+def test_nothing_but_positive_amounts_go_to_stripe(amount):
+    with pytest.raises(ValueError, match="positive"):
+        to_stripe_amount(amount, "CNY")
+
+
+@pytest.mark.parametrize("amount", [68.0, 68.5, "6800", None, True])
+def test_only_integer_fen_go_to_stripe(amount):
+    with pytest.raises(TypeError):
+        to_stripe_amount(amount, "CNY")
+
+
+@pytest.mark.parametrize("currency", ["USD", "cny", "", "JPY"])
+def test_unknown_currencies_are_refused_both_ways(currency):
+    with pytest.raises(ValueError, match="no Stripe conversion"):
+        to_stripe_amount(100, currency)
+    if currency.upper() != "CNY":
+        with pytest.raises(ValueError, match="no Stripe conversion"):
+            from_stripe_amount(100, currency)
+
+
+@pytest.mark.parametrize("amount", [68.0, "6800", None])
+def test_stripe_amounts_must_be_integers(amount):
+    with pytest.raises(TypeError):
+        from_stripe_amount(amount, "cny")
