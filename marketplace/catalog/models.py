@@ -77,8 +77,11 @@ class Product(Base):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        sa.Index("ix_products_status_category", "status", "category_id", "id"),
+        # The storefront's orders: newest first, by price, and by price within a category (an
+        # ordered index range serves a deep page without sorting every match).
+        sa.Index("ix_products_status_published", "status", "published_at", "id"),
         sa.Index("ix_products_status_price", "status", "min_price_fen", "id"),
+        sa.Index("ix_products_status_category", "status", "category_id", "min_price_fen", "id"),
         sa.CheckConstraint(
             "(certificate_number IS NULL) = (certificate_level IS NULL)"
             " AND (certificate_number IS NULL) = (certificate_valid_from IS NULL)"

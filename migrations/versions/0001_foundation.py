@@ -314,8 +314,9 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_products_origin_village_id'), ['origin_village_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_products_producer_id'), ['producer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_products_station_id'), ['station_id'], unique=False)
-        batch_op.create_index('ix_products_status_category', ['status', 'category_id', 'id'], unique=False)
+        batch_op.create_index('ix_products_status_category', ['status', 'category_id', 'min_price_fen', 'id'], unique=False)
         batch_op.create_index('ix_products_status_price', ['status', 'min_price_fen', 'id'], unique=False)
+        batch_op.create_index('ix_products_status_published', ['status', 'published_at', 'id'], unique=False)
 
     op.create_table('product_images',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -389,6 +390,7 @@ def downgrade():
 
     op.drop_table('product_images')
     with op.batch_alter_table('products', schema=None) as batch_op:
+        batch_op.drop_index('ix_products_status_published')
         batch_op.drop_index('ix_products_status_price')
         batch_op.drop_index('ix_products_status_category')
         batch_op.drop_index(batch_op.f('ix_products_station_id'))

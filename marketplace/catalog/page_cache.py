@@ -1,0 +1,183 @@
+"""The page cache of the anonymous storefront list, shared by every worker through the database.
+
+A page is stored under the hash of its query parameters with the catalog generation current
+when it was built. It is served while that generation is still current and for at most
+CATALOG_CACHE_SECONDS: any listing or price change bumps the generation in its own transaction,
+so it shows at once; stock figures may lag by those few seconds.
+"""
+
+import functools
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from marketplace.catalog.models import CatalogGeneration, CatalogPage
+from marketplace.catalog.storefront import PAGE_PARAMETERS
+
+logger = logging.getLogger(__name__)
+
+_pages = CatalogPage.__table__
+_generation = CatalogGeneration.__table__
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    etag: str
+    #: None when the lookup was told the client already holds this version
+    body: bytes | None
+    total: int
+
+
+def cache_key(args) -> str:
+    """The page's key: the parameters that shape it, in a canonical order.
+
+    Names are sorted but the values of a repeated name keep their order, because the list
+    reads the first one: ``q=a&q=b`` and ``q=b&q=a`` are different pages.
+    """
+    names = sorted(set(args) & PAGE_PARAMETERS)
+    pairs = [(name, value) for name in names for value in args.getlist(name)]
+    return hashlib.sha256(urlencode(pairs).encode()).hexdigest()
+
+
+_LOOKUP = (
+    sa.select(
+        _generation.c.value,
+        _pages.c.etag,
+        # A client that already holds the page gets a 304: do not even read the body.
+        sa.case((_pages.c.etag == sa.bindparam("held_etag"), None), else_=_pages.c.body),
+        _pages.c.total,
+    )
+    .select_from(
+        _generation.outerjoin(
+            _pages,
+            sa.and_(
+                _pages.c.cache_key == sa.bindparam("key"),
+                _pages.c.generation == _generation.c.value,
+                _pages.c.created_at > sa.bindparam("fresh_after", type_=_pages.c.created_at.type),
+            ),
+        )
+    )
+    .where(_generation.c.id == 1)
+)
+
+
+#: Per process: the lookup pools of the engines this process serves (see _lookup_engine).
+_lookup_engines: dict[sa.Engine, sa.Engine] = {}
+
+
+def _lookup_engine(engine: sa.Engine) -> sa.Engine:
+    """A small pool of autocommit connections to the same PostgreSQL database, for cache
+    lookups only. Unlike the main pool it does not ping each connection at checkout, which
+    would double the round trips of a hit; a lookup that finds its connection broken simply
+    falls back to the request's own session."""
+    lookup = _lookup_engines.get(engine)
+    if lookup is None:
+        lookup = sa.create_engine(
+            engine.url,
+            isolation_level="AUTOCOMMIT",
+            pool_size=2,
+            max_overflow=8,
+            pool_pre_ping=False,
+            pool_recycle=3600,
+        )
+        _lookup_engines[engine] = lookup
+    return lookup
+
+
+@functools.cache
+def _compiled_lookup(dialect: sa.Dialect):
+    return _LOOKUP.compile(dialect=dialect)
+
+
+def _lookup_on_postgresql(engine: sa.Engine, parameters: dict):
+    """The hottest statement of the service, run as plainly as psycopg allows: compiled once,
+    prepared by the server, with binary results (the body then crosses as raw bytes instead of
+    twice as many hex digits). None if it could not run."""
+    import psycopg
+
+    lookup = _lookup_engine(engine)
+    compiled = _compiled_lookup(lookup.dialect)
+    try:
+        with lookup.connect() as connection:
+            driver = connection.connection.driver_connection
+            try:
+                cursor = driver.execute(
+                    compiled.string, compiled.construct_params(parameters), binary=True
+                )
+                return cursor.fetchone()
+            except psycopg.Error:
+                # The pool must not hand this connection out again: it may be broken.
+                connection.invalidate()
+                raise
+    except (DBAPIError, psycopg.Error):
+        logger.warning("catalog page lookup failed; reading through the session", exc_info=True)
+        return None
+
+
+def lookup_page(
+    session, key: str, *, now: datetime, max_age: timedelta, held_etag: str | None = None
+) -> tuple[int, CachedPage | None]:
+    """The current catalog generation and the fresh page stored under ``key``, if any. A page
+    whose ETag is ``held_etag`` comes back without its body.
+
+    One statement, read before a missed page is built, so a change committed while it is
+    being built makes the stored copy stale at once. On PostgreSQL it runs outside the
+    request's transaction, in autocommit on a pooled connection of its own, so a hit costs
+    one round trip: no BEGIN, no COMMIT, no ping. (SQLite, and a session bound to a single
+    connection as in the tests, read through the session.)
+    """
+    parameters = {"key": key, "fresh_after": now - max_age, "held_etag": held_etag}
+    bind = session.get_bind()
+    row = None
+    if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql":
+        row = _lookup_on_postgresql(bind, parameters)
+    if row is None:
+        row = session.connection().execute(_LOOKUP, parameters).one()
+    generation, etag, body, total = row
+    if etag is None:
+        return generation, None
+    return generation, CachedPage(etag, bytes(body) if body is not None else None, total)
+
+
+def store_page(session, key: str, generation: int, page: CachedPage, *, now: datetime) -> None:
+    """Keep a built page for the other requests and workers. Never fails the request that
+    built it: two workers storing the same page at once, or a busy database, just skip it."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {
+        "cache_key": key,
+        "generation": generation,
+        "etag": page.etag,
+        "body": page.body,
+        "total": page.total,
+        "created_at": now,
+    }
+    statement = insert(_pages).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[_pages.c.cache_key],
+        set_={name: statement.excluded[name] for name in values if name != "cache_key"},
+        # A slow worker must not replace a page of a newer generation with an older one.
+        where=_pages.c.generation <= statement.excluded.generation,
+    )
+    try:
+        with session.begin_nested():
+            session.execute(statement)
+    except SQLAlchemyError:
+        logger.warning("catalog page not cached", exc_info=True)
+
+
+def invalidate_pages(session) -> None:
+    """A listing or a price changed: every cached page is stale from this transaction's commit.
+
+    The stale rows go too, which bounds the table by what was asked since the last change.
+    """
+    session.execute(
+        sa.update(_generation).where(_generation.c.id == 1).values(value=_generation.c.value + 1)
+    )
+    session.execute(sa.delete(_pages))

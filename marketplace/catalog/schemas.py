@@ -1,0 +1,274 @@
+from flask_smorest.fields import Upload
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from marketplace.catalog.models import CertificationLevel, ProductStatus
+from marketplace.producers.models import ProducerKind
+
+
+def Money(**kwargs) -> fields.Integer:
+    """A positive amount of fen. Strict: a lenient Integer would quietly turn 12.5 into 12."""
+    return fields.Integer(strict=True, validate=validate.Range(min=1), **kwargs)
+
+
+def Count(**kwargs) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=0), **kwargs)
+
+
+def Currency(**kwargs) -> fields.String:
+    return fields.String(validate=validate.OneOf(["CNY"]), **kwargs)
+
+
+SORTS = ("newest", "price_asc", "price_desc", "name")
+
+
+class CategoryOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+
+
+# --- certification --------------------------------------------------------------------------
+
+
+class CertificateIn(Schema):
+    """The poverty-alleviation product certificate (扶贫产品认定证书)."""
+
+    number = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    level = fields.Enum(CertificationLevel, required=True)
+    valid_from = fields.Date(required=True)
+    valid_to = fields.Date(load_default=None, metadata={"description": "null: open-ended"})
+
+    @validates_schema
+    def _period(self, data, **kwargs):
+        if data.get("valid_to") and data["valid_to"] < data["valid_from"]:
+            raise ValidationError("must not be before valid_from", field_name="valid_to")
+
+
+class CertificateOut(Schema):
+    number = fields.String(attribute="certificate_number")
+    level = fields.Enum(CertificationLevel, attribute="certificate_level")
+    valid_from = fields.Date(attribute="certificate_valid_from")
+    valid_to = fields.Date(attribute="certificate_valid_to", allow_none=True)
+
+
+class _CertificateOfProduct(fields.Nested):
+    """The certificate columns of a product as one block, or null when it has none."""
+
+    def get_value(self, obj, attr, accessor=None, default=None):
+        return obj if obj.certificate_number is not None else None
+
+
+# --- SKUs -----------------------------------------------------------------------------------
+
+
+class SkuIn(Schema):
+    code = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=64),
+            validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="letters, digits, _ . - only"),
+        ],
+        metadata={"description": "The station's own code (商家编码), unique in its catalog."},
+    )
+    spec = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    price_fen = Money(required=True)
+    currency = Currency(load_default="CNY")
+    stock = Count(required=True, metadata={"description": "Units counted on hand."})
+    weight_grams = fields.Integer(
+        strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1)
+    )
+    is_active = fields.Boolean(load_default=True)
+
+
+class SkuUpdateIn(Schema):
+    spec = fields.String(validate=validate.Length(min=1, max=100))
+    price_fen = Money()
+    stock = Count(metadata={"description": "A fresh stock count; replaces the figure."})
+    weight_grams = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
+    is_active = fields.Boolean()
+
+
+class SkuOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    spec = fields.String()
+    price_fen = fields.Integer()
+    currency = fields.String()
+    stock = fields.Integer()
+    weight_grams = fields.Integer(allow_none=True)
+    is_active = fields.Boolean()
+
+
+# --- products -------------------------------------------------------------------------------
+
+
+class ProductIn(Schema):
+    station_id = fields.Integer(
+        strict=True,
+        load_default=None,
+        metadata={"description": "Admins only (required for them); stations list their own."},
+    )
+    producer_id = fields.Integer(strict=True, required=True)
+    origin_village_id = fields.Integer(
+        strict=True,
+        load_default=None,
+        metadata={"description": "Defaults to the producer's region when that is a village."},
+    )
+    category = fields.String(required=True, metadata={"description": "A category code."})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    subtitle = fields.String(load_default=None, validate=validate.Length(max=200))
+    description = fields.String(load_default=None, validate=validate.Length(max=20000))
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=10))
+    certificate = fields.Nested(CertificateIn, load_default=None, allow_none=True)
+    skus = fields.List(fields.Nested(SkuIn), load_default=list, validate=validate.Length(max=50))
+
+
+class ProductUpdateIn(Schema):
+    version = fields.Integer(
+        strict=True, required=True, metadata={"description": "The version you read."}
+    )
+    producer_id = fields.Integer(strict=True)
+    origin_village_id = fields.Integer(strict=True)
+    category = fields.String()
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    subtitle = fields.String(allow_none=True, validate=validate.Length(max=200))
+    description = fields.String(allow_none=True, validate=validate.Length(max=20000))
+    unit = fields.String(validate=validate.Length(min=1, max=10))
+    certificate = fields.Nested(
+        CertificateIn, allow_none=True, metadata={"description": "null removes it"}
+    )
+
+
+class NamedRef(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class ProducerRef(NamedRef):
+    kind = fields.Enum(ProducerKind)
+
+
+class ImageOut(Schema):
+    id = fields.Integer()
+    url = fields.Method("_url")
+    content_type = fields.String()
+    size_bytes = fields.Integer()
+    width = fields.Integer(allow_none=True)
+    height = fields.Integer(allow_none=True)
+    position = fields.Integer()
+
+    def _url(self, image):
+        from marketplace.catalog.images import media_url
+
+        return media_url(image.storage_key)
+
+
+class ProductOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    subtitle = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    unit = fields.String()
+    status = fields.Enum(ProductStatus)
+    category = fields.Nested(CategoryOut)
+    producer = fields.Nested(ProducerRef)
+    origin_village = fields.Nested(NamedRef)
+    station = fields.Nested(NamedRef)
+    certificate = _CertificateOfProduct(CertificateOut, allow_none=True)
+    min_price_fen = fields.Integer(allow_none=True)
+    currency = fields.Constant("CNY")
+    skus = fields.List(
+        fields.Nested(SkuOut),
+        metadata={"description": "Every SKU for those who manage it; active ones for others."},
+    )
+    images = fields.List(fields.Nested(ImageOut))
+    published_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class ManagedProductQuery(Schema):
+    status = fields.Enum(ProductStatus)
+    station_id = fields.Integer(metadata={"description": "Admins and officials."})
+    producer_id = fields.Integer()
+    category = fields.String(metadata={"description": "A category code."})
+    q = fields.String(validate=validate.Length(min=1, max=50))
+
+
+# --- the public storefront ------------------------------------------------------------------
+
+
+class StorefrontQuery(Schema):
+    category = fields.String(
+        validate=validate.Length(min=1, max=32), metadata={"description": "A category code."}
+    )
+    village_id = fields.Integer(metadata={"description": "Origin village."})
+    region = fields.Integer(metadata={"description": "Origin anywhere in this region's subtree."})
+    producer_id = fields.Integer()
+    station_id = fields.Integer()
+    certified = fields.Boolean(
+        metadata={"description": "true: only products whose certificate is valid today."}
+    )
+    min_price_fen = fields.Integer(validate=validate.Range(min=0))
+    max_price_fen = fields.Integer(validate=validate.Range(min=0))
+    q = fields.String(
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "Substring of the name, subtitle, producer, village, category."},
+    )
+    sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS))
+
+    @validates_schema
+    def _price_range(self, data, **kwargs):
+        low, high = data.get("min_price_fen"), data.get("max_price_fen")
+        if low is not None and high is not None and high < low:
+            raise ValidationError("must not be below min_price_fen", field_name="max_price_fen")
+
+
+class CardCategory(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class CardSku(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    spec = fields.String()
+    price_fen = fields.Integer()
+    currency = fields.String()
+    stock = fields.Integer(metadata={"description": "May lag a few seconds; checkout decides."})
+    weight_grams = fields.Integer(allow_none=True)
+
+
+class CardCertificate(Schema):
+    number = fields.String()
+    level = fields.Enum(CertificationLevel)
+    valid_from = fields.Date()
+    valid_to = fields.Date(allow_none=True)
+    valid_today = fields.Boolean()
+
+
+class ProductCardOut(Schema):
+    """One product of the public list. Documentation of what storefront.py builds by hand."""
+
+    id = fields.Integer()
+    name = fields.String()
+    subtitle = fields.String(allow_none=True)
+    unit = fields.String()
+    min_price_fen = fields.Integer()
+    currency = fields.String()
+    published_at = fields.DateTime()
+    category = fields.Nested(CardCategory)
+    producer = fields.Nested(ProducerRef)
+    origin_village = fields.Nested(NamedRef)
+    station = fields.Nested(NamedRef)
+    certificate = fields.Nested(CardCertificate, allow_none=True)
+    image_url = fields.String(allow_none=True)
+    skus = fields.List(fields.Nested(CardSku))
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+class ImageUploadIn(Schema):
+    file = Upload(required=True, metadata={"description": "JPEG, PNG or WebP."})
