@@ -31,7 +31,10 @@ class Config:
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'marketplace.sqlite3'}")
     )
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    #: No ping on every checkout: it is a round trip per request. After a database restart
+    #: the first request on a dead connection fails (503, retry) and SQLAlchemy then
+    #: discards the whole stale pool; connections are also renewed every half hour.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": False, "pool_recycle": 1800}
     SQLALCHEMY_RECORD_QUERIES = False
 
     #: base64 of 32 random bytes; encrypts national ID and card numbers at rest. Without it, a

@@ -8,7 +8,7 @@ from http import HTTPStatus
 
 from flask import Response, current_app, g, json
 from flask_smorest import Api
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -193,6 +193,18 @@ def handle_integrity_error(error):
     )
 
 
+def handle_database_unavailable(error):
+    """The database went away or is overloaded: tell the client to retry, log the cause."""
+    logger.error("database unavailable: %s", error.orig)
+    return problem_response(
+        503,
+        code="service-unavailable",
+        title="Service Unavailable",
+        detail="The database is unavailable or busy; retry shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
 def handle_unexpected_error(error: Exception):
     logger.exception("unhandled error", extra={"request_id": g.get("request_id")})
     return problem_response(
@@ -207,6 +219,7 @@ def register_error_handlers(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(StaleDataError, handle_stale_data)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
     # Under test an unexpected exception propagates, so the failing test shows its traceback.
     if not app.testing:
         app.register_error_handler(Exception, handle_unexpected_error)

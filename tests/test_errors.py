@@ -21,3 +21,18 @@ def test_unique_constraint_lost_at_flush_is_409(client, make_user, auth, monkeyp
     )
     assert response.status_code == 409
     assert response.mimetype == "application/problem+json"
+
+
+def test_a_lost_database_connection_is_503_with_retry_after(client, monkeypatch):
+    import sqlalchemy as sa
+
+    from marketplace.regions import service as regions
+
+    def gone(session, region_id):
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(regions, "get_region", gone)
+    response = client.get("/api/v1/regions/1")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.mimetype == "application/problem+json"
