@@ -15,6 +15,8 @@ def create_app(config: object | None = None) -> Flask:
 
     # 1. Configuration: the class given, else the environment-driven default.
     app.config.from_object(config or Config)
+    # Chinese text goes out as UTF-8, readable, not as \u escapes.
+    app.json.ensure_ascii = False
 
     # 2. Logging first, so everything after it logs as JSON with secrets masked.
     request_cycle.configure_logging(app)

@@ -87,3 +87,9 @@ def test_any_logger_masks_id_numbers_at_the_source(app, caplog, id_number):
     for record in caplog.records:
         assert number not in record.getMessage()
         assert number[:3] + "*" in record.getMessage()
+
+
+def test_chinese_text_is_sent_as_utf8_not_escapes(client):
+    response = client.get("/api/v1/categories")
+    assert "水果".encode() in response.data
+    assert b"\\u" not in response.data
