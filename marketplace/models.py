@@ -4,7 +4,9 @@ from marketplace.accounts.models import *  # noqa: F403
 from marketplace.catalog.models import *  # noqa: F403
 from marketplace.households.models import *  # noqa: F403
 from marketplace.idempotency import IdempotencyKey  # noqa: F401
+from marketplace.ledger.models import *  # noqa: F403
 from marketplace.orders.models import *  # noqa: F403
 from marketplace.payments.models import *  # noqa: F403
+from marketplace.payouts.models import *  # noqa: F403
 from marketplace.producers.models import *  # noqa: F403
 from marketplace.regions.models import *  # noqa: F403

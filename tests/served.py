@@ -79,3 +79,27 @@ def served_app(tmp_path, **config):
             thread.join(timeout=10)
             with app.app_context():
                 db.engine.dispose()
+
+
+@contextmanager
+def ledger_guards_lifted(session):
+    """Let a test's clean-up delete the ledger rows it committed, which the database otherwise
+    refuses (the ledger is append-only). Test clean-up only; the guards are back afterwards."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        yield
+        return
+    triggers = session.execute(
+        sa.text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND tbl_name IN ('postings', 'journal_entries')"
+        )
+    ).all()
+    for name, _ in triggers:
+        session.execute(sa.text(f"DROP TRIGGER {name}"))
+    try:
+        yield
+    finally:
+        for _, sql in triggers:
+            session.execute(sa.text(sql))

@@ -17,6 +17,7 @@ from marketplace.accounts.models import Role
 from marketplace.db import after_commit, utcnow
 from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
 from marketplace.extensions import db
+from marketplace.ledger import posting_rules
 from marketplace.orders import states
 from marketplace.orders.models import Order, OrderLine, OrderStatus, PaymentStatus
 from marketplace.orders.service import get_order, return_stock
@@ -247,9 +248,10 @@ def confirm_refund(session, refund: Refund, *, provider_reference, actor_id=None
     refund_lines = session.execute(
         sa.select(RefundLine).where(RefundLine.refund_id == refund.id)
     ).scalars()
-    restock = {}
+    restock, reversed_lines = {}, []
     for item in refund_lines:
         line = lines[item.order_line_id]
+        reversed_lines.append((item.id, line.id, item.amount_fen, line.line_total_fen))
         line.refunded_quantity += item.quantity
         line.refunded_fen += item.amount_fen
         if line.shipped_at is None and item.quantity:
@@ -274,8 +276,22 @@ def confirm_refund(session, refund: Refund, *, provider_reference, actor_id=None
     if order.payment_status is PaymentStatus.void:
         # Money that came after the order was cancelled going back (a late capture): the order
         # was never paid, so its states stay; the payment's events tell the story.
+        posting_rules.late_capture_refunded(
+            session,
+            order_id=order.id,
+            refund_id=refund.id,
+            gateway=payment.gateway.value,
+            amount_fen=refund.amount_fen,
+        )
         session.flush()
         return True
+    posting_rules.refund_confirmed(
+        session,
+        refund_id=refund.id,
+        order_id=order.id,
+        gateway=payment.gateway.value,
+        refund_lines=reversed_lines,
+    )
     everything = order.refunded_fen == order.total_fen
     target = PaymentStatus.refunded if everything else PaymentStatus.partially_refunded
     reason = f"refund {refund.id}: {refund.reason or 'no reason given'}"

@@ -11,6 +11,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
+from marketplace.ledger import posting_rules
 from marketplace.orders import states
 from marketplace.orders.models import Order, OrderStatus, PaymentStatus
 from marketplace.orders.service import get_order
@@ -99,6 +100,8 @@ def mark_paid(session, order: Order, payment: Payment, *, actor_id, reason: str)
     states.move(session, order, OrderStatus.paid, actor_id=actor_id, reason=reason)
     states.move(session, order, PaymentStatus.paid, actor_id=actor_id, reason=reason)
     session.flush()
+    # Paid and attributed in one transaction: there is never a paid order without its trail.
+    posting_rules.order_paid(session, order, payment.gateway.value)
 
 
 OFFLINE_METHODS = ("cash", "bank_transfer", "invoice")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from marketplace.db import after_commit
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.ledger import posting_rules
 from marketplace.orders.models import OrderStatus
 from marketplace.payments import refunds
 from marketplace.payments.gateways import from_stripe_amount
@@ -129,6 +130,9 @@ def _intent_succeeded(session, event, intent) -> str:
             amount_fen=payment.amount_fen,
             detail=f"order was {order.status.value}; refunding in full",
         )
+    )
+    posting_rules.late_capture(
+        session, order_id=order.id, gateway=payment.gateway.value, amount_fen=payment.amount_fen
     )
     refund = Refund(
         order_id=order.id,

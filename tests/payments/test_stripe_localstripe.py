@@ -20,6 +20,7 @@ from marketplace.extensions import db as flask_db
 from marketplace.payments.models import Payment, PaymentEvent, Refund, WebhookReceipt
 from tests.orders.conftest import basket
 from tests.payments.conftest import WEBHOOK_PATH, event, eventually, signature_header
+from tests.served import ledger_guards_lifted
 
 pytestmark = pytest.mark.slow
 
@@ -47,8 +48,9 @@ def session(app, localstripe):
         finally:
             localstripe.reset()  # no late delivery may write after the clean-up
             flask_db.session.rollback()
-            for table, mark in reversed(marks.items()):
-                flask_db.session.execute(sa.delete(table).where(table.c.id > mark))
+            with ledger_guards_lifted(flask_db.session):
+                for table, mark in reversed(marks.items()):
+                    flask_db.session.execute(sa.delete(table).where(table.c.id > mark))
             flask_db.session.commit()
             flask_db.session.remove()
     sqlite_write_intent.reset(reads_only)

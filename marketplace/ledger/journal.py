@@ -1,0 +1,194 @@
+"""Writing to the ledger: accounts by key, and balanced entries in bulk.
+
+Everything that moves money calls ``write_entries``; it refuses an entry whose legs do not sum
+to zero before the database (which checks again, on PostgreSQL) ever sees it.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+
+from marketplace.ledger.models import AccountKind, JournalEntry, LedgerAccount, Posting
+
+
+class UnbalancedEntry(ValueError):
+    """A bug, never user input: an entry whose postings do not sum to zero."""
+
+
+# --- account keys ----------------------------------------------------------------------------
+# One account per kind and owner; the key names both, so finding or creating one is one lookup.
+
+
+def gateway_clearing(gateway: str) -> str:
+    return f"gateway_clearing:{gateway}"
+
+
+def household_income(household_id: int) -> str:
+    return f"household_income:{household_id}"
+
+
+def producer_payable(producer_id: int) -> str:
+    return f"producer_payable:{producer_id}"
+
+
+def coop_retained(producer_id: int) -> str:
+    return f"coop_retained:{producer_id}"
+
+
+def station_fee(station_id: int) -> str:
+    return f"station_fee:{station_id}"
+
+
+def assistance_fund(fund_id: int) -> str:
+    return f"assistance_fund:{fund_id}"
+
+
+def fund_source(fund_id: int) -> str:
+    return f"fund_source:{fund_id}"
+
+
+PLATFORM_FEE = "platform_fee"
+PAYOUTS_IN_TRANSIT = "payouts_in_transit"
+DISBURSED = "disbursed"
+SUSPENSE = "suspense"
+
+
+def _account_row(key: str) -> dict:
+    kind, _, owner = key.partition(":")
+    row = {"key": key, "kind": AccountKind(kind), "currency": "CNY"}
+    owner_column = {
+        AccountKind.gateway_clearing: "gateway",
+        AccountKind.household_income: "household_id",
+        AccountKind.producer_payable: "producer_id",
+        AccountKind.coop_retained: "producer_id",
+        AccountKind.station_fee: "station_id",
+        AccountKind.assistance_fund: "fund_id",
+        AccountKind.fund_source: "fund_id",
+    }.get(row["kind"])
+    for column in ("gateway", "household_id", "producer_id", "station_id", "fund_id"):
+        row[column] = None
+    if owner_column == "gateway":
+        row["gateway"] = owner
+    elif owner_column:
+        row[owner_column] = int(owner)
+    return row
+
+
+def account_ids(session, keys) -> dict[str, int]:
+    """Ids of the accounts named by ``keys``, creating the missing ones (two statements at most
+    when all exist, four when some must be made)."""
+    keys = set(keys)
+    found = dict(
+        session.execute(
+            sa.select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(keys))
+        ).all()
+    )
+    missing = sorted(keys - found.keys())
+    if missing:
+        session.execute(sa.insert(LedgerAccount), [_account_row(key) for key in missing])
+        found.update(
+            session.execute(
+                sa.select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(missing))
+            ).all()
+        )
+    return found
+
+
+# --- entries ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Leg:
+    """One posting to be written: debit positive, credit negative."""
+
+    account: str
+    amount_fen: int
+    order_line_id: int | None = None
+    refund_line_id: int | None = None
+    rule_version_id: int | None = None
+    household_id: int | None = None
+
+
+@dataclass
+class Entry:
+    kind: str
+    effective_on: date
+    legs: list[Leg] = field(default_factory=list)
+    memo: str | None = None
+    created_by_id: int | None = None
+    order_id: int | None = None
+    refund_id: int | None = None
+    payout_line_id: int | None = None
+    fund_disbursement_id: int | None = None
+    fund_contribution_id: int | None = None
+
+    def check(self) -> None:
+        total = sum(leg.amount_fen for leg in self.legs)
+        if total != 0:
+            raise UnbalancedEntry(f"{self.kind} entry is off by {total} fen: {self.legs}")
+        if any(type(leg.amount_fen) is not int for leg in self.legs):
+            raise UnbalancedEntry("ledger amounts are integers of fen")
+
+
+def write_entries(session, entries: list[Entry]) -> list[int]:
+    """Write balanced entries and their postings in a constant number of statements."""
+    entries = [entry for entry in entries if any(leg.amount_fen for leg in entry.legs)]
+    if not entries:
+        return []
+    for entry in entries:
+        entry.legs = [leg for leg in entry.legs if leg.amount_fen]
+        entry.check()
+    ids_by_key = account_ids(session, {leg.account for entry in entries for leg in entry.legs})
+    entry_rows = [
+        {
+            "kind": entry.kind,
+            "effective_on": entry.effective_on,
+            "memo": entry.memo,
+            "created_by_id": entry.created_by_id,
+            "order_id": entry.order_id,
+            "refund_id": entry.refund_id,
+            "payout_line_id": entry.payout_line_id,
+            "fund_disbursement_id": entry.fund_disbursement_id,
+            "fund_contribution_id": entry.fund_contribution_id,
+        }
+        for entry in entries
+    ]
+    entry_ids = list(
+        session.execute(
+            sa.insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
+            entry_rows,
+        ).scalars()
+    )
+    session.execute(
+        sa.insert(Posting),
+        [
+            {
+                "entry_id": entry_id,
+                "account_id": ids_by_key[leg.account],
+                "amount_fen": leg.amount_fen,
+                "currency": "CNY",
+                "order_line_id": leg.order_line_id,
+                "refund_line_id": leg.refund_line_id,
+                "rule_version_id": leg.rule_version_id,
+                "household_id": leg.household_id,
+                "effective_on": entry.effective_on,
+            }
+            for entry_id, entry in zip(entry_ids, entries, strict=True)
+            for leg in entry.legs
+        ],
+    )
+    return entry_ids
+
+
+def balances(session, keys) -> dict[str, int]:
+    """Signed balances (debit positive) of the named accounts; 0 for an account with none."""
+    keys = list(keys)
+    rows = session.execute(
+        sa.select(LedgerAccount.key, sa.func.coalesce(sa.func.sum(Posting.amount_fen), 0))
+        .outerjoin(Posting, Posting.account_id == LedgerAccount.id)
+        .where(LedgerAccount.key.in_(keys))
+        .group_by(LedgerAccount.key)
+    ).all()
+    found = dict(rows)
+    return {key: int(found.get(key, 0)) for key in keys}
