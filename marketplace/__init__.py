@@ -61,10 +61,22 @@ def register_blueprints(api) -> None:
     from marketplace.accounts.api import blp as accounts
     from marketplace.catalog.api import blp as catalog
     from marketplace.households.api import blp as households
+    from marketplace.ledger.api import blp as ledger
     from marketplace.orders.api import blp as orders
     from marketplace.payments.api import blp as payments
+    from marketplace.payouts.api import blp as payouts
     from marketplace.producers.api import blp as producers
     from marketplace.regions.api import blp as regions
 
-    for blueprint in (accounts, regions, households, producers, catalog, orders, payments):
+    for blueprint in (
+        accounts,
+        regions,
+        households,
+        producers,
+        catalog,
+        orders,
+        payments,
+        ledger,
+        payouts,
+    ):
         api.register_blueprint(blueprint, url_prefix="/api/v1")

@@ -1,0 +1,3 @@
+from flask.cli import AppGroup
+
+ledger_cli = AppGroup("ledger", help="ledger")

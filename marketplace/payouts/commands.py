@@ -1,0 +1,3 @@
+from flask.cli import AppGroup
+
+payouts_cli = AppGroup("payouts", help="payouts")
