@@ -78,9 +78,9 @@ def line_legs(line: PaidLine, order: PaidOrder, producer: Producer, book: RuleBo
     def kept(account: str, amount: int) -> Leg:
         return Leg(account, -amount, order_line_id=line.id, rule_version_id=rule_id)
 
-    if producer.kind is ProducerKind.household:
+    if producer.kind == ProducerKind.household:
         legs.append(to_household(producer.household_id, net))
-    elif producer.kind is ProducerKind.cooperative:
+    elif producer.kind == ProducerKind.cooperative:
         retained = basis_points(net, rule.retained_bp or 0) if rule else net
         members = book.members(producer.id, on)
         if not members:
@@ -91,13 +91,13 @@ def line_legs(line: PaidLine, order: PaidOrder, producer: Producer, book: RuleBo
                 legs.append(to_household(household_id, part))
     else:  # enterprise
         linked = 0
-        if rule and rule.kind is RuleKind.enterprise and rule.beneficiaries:
-            if rule.enterprise_basis is EnterpriseBasis.per_unit:
+        if rule and rule.kind == RuleKind.enterprise and rule.beneficiaries:
+            if rule.enterprise_basis == EnterpriseBasis.per_unit:
                 linked = min((rule.premium_per_unit_fen or 0) * line.quantity, net)
             else:
                 linked = basis_points(net, rule.enterprise_bp or 0)
             weights = [
-                (b.household_id, b.weight if rule.weighting is Weighting.weights else 1)
+                (b.household_id, b.weight if rule.weighting == Weighting.weights else 1)
                 for b in rule.beneficiaries
             ]
             if linked:
@@ -141,7 +141,7 @@ def attribute(session, orders: list[PaidOrder], *, created_by_id=None) -> list[i
 
 
 def reversal_legs(
-    line_postings: list[tuple[str, int, int | None, int | None]],
+    line_postings: list[tuple[str, int, int | None, int | None, bool]],
     *,
     gross: int,
     refunded_before: int,
@@ -151,39 +151,41 @@ def reversal_legs(
     refund_line_id: int,
 ) -> list[Leg]:
     """Legs that give back ``refunded_now`` of a line whose ``gross`` was attributed by
-    ``line_postings`` (``(account, amount, rule_version_id, household_id)``, credits negative,
-    reversals included).
+    ``line_postings``: ``(account, amount, rule_version_id, household_id, is_reversal)``.
 
-    Each account's cumulative reversal is the largest-remainder share of everything refunded so
-    far, so the last refund of a line reverses exactly what is left and a full refund reverses
-    exactly what was attributed.
+    The refund is split by largest remainder over what each account still holds of the line
+    (attributed minus already reversed). So no account is ever reversed past what it got, none
+    is credited again by a refund, and the refund that empties the line reverses exactly what
+    is left: after a full refund every account is back where it was.
     """
     attributed: dict[str, int] = {}
     reversed_: dict[str, int] = {}
     meta: dict[str, tuple[int | None, int | None]] = {}
-    for account, amount, rule_id, household_id in line_postings:
+    for account, amount, rule_id, household_id, is_reversal in line_postings:
         if account == clearing:
             continue
-        if amount < 0:
+        if is_reversal:
+            reversed_[account] = reversed_.get(account, 0) + amount
+        else:
             attributed[account] = attributed.get(account, 0) - amount
             meta.setdefault(account, (rule_id, household_id))
-        else:
-            reversed_[account] = reversed_.get(account, 0) + amount
-    total_after = refunded_before + refunded_now
-    if total_after > gross:
-        raise ValueError(f"refunding {total_after} of a {gross} fen line")
-    weights = [(account, amount) for account, amount in attributed.items() if amount > 0]
-    target = largest_remainder(total_after, weights) if weights and total_after else {}
+    if refunded_before + refunded_now > gross:
+        raise ValueError(f"refunding {refunded_before + refunded_now} of a {gross} fen line")
+    remaining = [
+        (account, attributed[account] - reversed_.get(account, 0))
+        for account in attributed
+        if attributed[account] - reversed_.get(account, 0) > 0
+    ]
+    parts = largest_remainder(refunded_now, remaining) if remaining else {}
     legs = [
         Leg(clearing, -refunded_now, order_line_id=order_line_id, refund_line_id=refund_line_id)
     ]
-    for account, _ in weights:
-        delta = target.get(account, 0) - reversed_.get(account, 0)
+    for account, part in parts.items():
         rule_id, household_id = meta[account]
         legs.append(
             Leg(
                 account,
-                delta,
+                part,
                 order_line_id=order_line_id,
                 refund_line_id=refund_line_id,
                 rule_version_id=rule_id,
@@ -206,6 +208,7 @@ def reverse_refund(
             Posting.amount_fen,
             Posting.rule_version_id,
             Posting.household_id,
+            JournalEntry.kind,
         )
         .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
@@ -216,14 +219,18 @@ def reverse_refund(
         .order_by(Posting.id)
     ).all()
     by_line: dict[int, list] = {}
-    for order_line_id, key, amount, rule_id, household_id in rows:
-        by_line.setdefault(order_line_id, []).append((key, amount, rule_id, household_id))
+    for order_line_id, key, amount, rule_id, household_id, kind in rows:
+        by_line.setdefault(order_line_id, []).append(
+            (key, amount, rule_id, household_id, kind is EntryKind.refund_reversal)
+        )
     clearing = journal.gateway_clearing(gateway)
     legs = []
     for refund_line_id, order_line_id, amount, line_total in refund_lines:
         postings = by_line.get(order_line_id, [])
         refunded_before = -sum(
-            amount_ for key, amount_, _, _ in postings if key == clearing and amount_ < 0
+            amount_
+            for key, amount_, _, _, is_reversal in postings
+            if key == clearing and is_reversal
         )
         legs.extend(
             reversal_legs(

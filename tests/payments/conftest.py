@@ -145,7 +145,7 @@ def send_event(client):
 
 
 @pytest.fixture
-def stripe_order(shop, place, stand_in_stripe):  # noqa: F811
+def stripe_order(shop, place, stand_in_stripe):
     """``stripe_order(*lines)`` -> a checkout response body with its (stand-in) PaymentIntent:
     by default two 500 g boxes and one 1 kg box of the first station, 26 400 fen."""
 
