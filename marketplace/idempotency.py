@@ -12,6 +12,8 @@ import json
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import Base, UTCDateTime, created_at, intpk, utcnow
@@ -71,6 +73,43 @@ def find(session, user_id: int, scope: str, key: str, body) -> IdempotencyKey | 
             detail="This Idempotency-Key belongs to another request; use a new key.",
         )
     return found
+
+
+def claim(session, *, user_id: int, scope: str, key: str, body) -> IdempotencyKey | int:
+    """Claim ``key`` for this request before doing its work, in the work's own transaction.
+
+    Returns the new claim's id: go ahead, then ``complete()`` it. Or returns the earlier
+    request's record: replay it (a different body under the key is a 422). A concurrent request
+    with the same key waits on the unique index until this transaction ends: it then finds
+    this record (committed) or claims the key itself (rolled back).
+    """
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+    claimed = session.execute(
+        insert(IdempotencyKey)
+        .values(
+            user_id=user_id,
+            scope=scope,
+            key=key.strip(),
+            request_hash=request_fingerprint(body),
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "scope", "key"])
+        .returning(IdempotencyKey.id)
+    ).scalar_one_or_none()
+    if claimed is not None:
+        return claimed
+    earlier = find(session, user_id, scope, key, body)
+    if earlier is None:  # the other request rolled back between our insert and our read
+        return claim(session, user_id=user_id, scope=scope, key=key, body=body)
+    return earlier
+
+
+def complete(session, claim_id: int, *, status: int, resource_id: int) -> None:
+    session.execute(
+        sa.update(IdempotencyKey)
+        .where(IdempotencyKey.id == claim_id)
+        .values(response_status=status, resource_id=resource_id, completed_at=utcnow())
+    )
 
 
 def record(

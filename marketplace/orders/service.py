@@ -9,7 +9,6 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -116,29 +115,14 @@ def checkout(
     if actor.role not in (Role.buyer, Role.unit):
         raise PermissionDenied("Only buyers and buying units place orders.")
     key = idempotency.validate_key(idempotency_key)
-    earlier = idempotency.find(session, actor.user_id, CHECKOUT_SCOPE, key, data)
-    if earlier is not None:
-        return get_order(session, actor, earlier.resource_id), True
-    try:
-        with session.begin_nested():
-            order = _place(session, actor, data, hold)
-            idempotency.record(
-                session,
-                user_id=actor.user_id,
-                scope=CHECKOUT_SCOPE,
-                key=key,
-                body=data,
-                status=201,
-                resource_id=order.id,
-            )
-    except (IntegrityError, OutOfStock):
-        # A concurrent request with the same key may have committed while this one waited on
-        # the SKU locks: its stock is gone and its key taken. This one's work was rolled back
-        # with the savepoint; answer with the winner's order if there is one.
-        earlier = idempotency.find(session, actor.user_id, CHECKOUT_SCOPE, key, data)
-        if earlier is None:
-            raise
-        return get_order(session, actor, earlier.resource_id), True
+    claimed = idempotency.claim(
+        session, user_id=actor.user_id, scope=CHECKOUT_SCOPE, key=key, body=data
+    )
+    if isinstance(claimed, idempotency.IdempotencyKey):
+        return get_order(session, actor, claimed.resource_id), True
+    # The key is ours until this transaction ends; if the checkout fails, the claim goes with it.
+    order = _place(session, actor, data, hold)
+    idempotency.complete(session, claimed, status=201, resource_id=order.id)
     return order, False
 
 
@@ -151,41 +135,52 @@ def _place(session, actor: Actor, data: dict, hold: timedelta) -> Order:
         # Unreachable while the rows are locked; kept so SQLite without row locks stays right.
         raise OutOfStock("Stock changed during checkout; try again.")
     now = utcnow()
-    address = data["shipping_address"]
     is_unit = actor.role is Role.unit
-    order = Order(
-        number=_order_number(),
-        buyer_id=actor.user_id,
-        unit_id=actor.unit_id if is_unit else None,
-        channel=(
+    values = {
+        "number": _order_number(),
+        "buyer_id": actor.user_id,
+        "unit_id": actor.unit_id if is_unit else None,
+        "channel": (
             Channel.unit_procurement
             if is_unit
             else Channel.livestream
             if data.get("livestream_code")
             else Channel.web
         ),
-        livestream_code=data.get("livestream_code"),
-        status=OrderStatus.pending_payment,
-        payment_status=PaymentStatus.unpaid,
-        total_fen=sum(found[line["sku_id"]].price_fen * line["quantity"] for line in requested),
-        currency="CNY",
-        note=data.get("note"),
-        hold_expires_at=now + hold,
-        created_at=now,
-        **address,
+        "livestream_code": data.get("livestream_code"),
+        "status": OrderStatus.pending_payment,
+        "payment_status": PaymentStatus.unpaid,
+        "total_fen": sum(found[line["sku_id"]].price_fen * line["quantity"] for line in requested),
+        "refunded_fen": 0,
+        "currency": "CNY",
+        "note": data.get("note"),
+        "hold_expires_at": now + hold,
+        "created_at": now,
+        "paid_at": None,
+        "version": 1,
+        **data["shipping_address"],
+    }
+    # Checkout is the hottest write there is: plain INSERTs, one per table whatever the basket
+    # size, and no unit of work. The order handed back is built from what was written.
+    orders, lines_table = Order.__table__, OrderLine.__table__
+    order_id = session.execute(sa.insert(orders).values(values).returning(orders.c.id)).scalar_one()
+    line_values = [
+        _line_values(order_id, found[line["sku_id"]], line["quantity"]) for line in requested
+    ]
+    line_ids = dict(
+        session.execute(
+            sa.insert(lines_table).returning(lines_table.c.sku_id, lines_table.c.id), line_values
+        ).all()
     )
-    session.add(order)
-    session.flush()
-    # One multi-row INSERT whatever the basket size (the ORM would insert rows one by one on
-    # SQLite to learn their ids), then one SELECT to hand the lines to the order.
-    session.execute(
-        sa.insert(OrderLine),
-        [_line_values(order.id, found[line["sku_id"]], line["quantity"]) for line in requested],
+    order = Order(id=order_id, **values)
+    set_committed_value(
+        order,
+        "lines",
+        sorted(
+            (OrderLine(id=line_ids[row["sku_id"]], **row) for row in line_values),
+            key=lambda line: line.id,
+        ),
     )
-    lines = session.execute(
-        sa.select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)
-    ).scalars()
-    set_committed_value(order, "lines", list(lines))
     states.record_creation(session, order, actor_id=actor.user_id)
     return order
 

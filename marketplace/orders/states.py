@@ -5,6 +5,8 @@ move is a 409 that names both states. Concurrent moves of one order are serializ
 order's version column: the loser's flush fails and the request answers 409.
 """
 
+import sqlalchemy as sa
+
 from marketplace.errors import Conflict
 from marketplace.orders.models import (
     EventDimension,
@@ -76,24 +78,22 @@ def move(
 
 
 def record_creation(session, order: Order, *, actor_id) -> None:
-    """The first event of every order: from nothing to its initial states."""
-    session.add_all(
+    """The first events of every order: from nothing to its initial states (one INSERT)."""
+    session.execute(
+        sa.insert(OrderEvent.__table__),
         [
-            OrderEvent(
-                order_id=order.id,
-                dimension=EventDimension.status,
-                from_value=None,
-                to_value=order.status.value,
-                actor_id=actor_id,
-                reason="placed",
-            ),
-            OrderEvent(
-                order_id=order.id,
-                dimension=EventDimension.payment,
-                from_value=None,
-                to_value=order.payment_status.value,
-                actor_id=actor_id,
-                reason="placed",
-            ),
-        ]
+            {
+                "order_id": order.id,
+                "dimension": dimension,
+                "from_value": None,
+                "to_value": value,
+                "actor_id": actor_id,
+                "reason": "placed",
+                "created_at": order.created_at,
+            }
+            for dimension, value in (
+                (EventDimension.status, order.status.value),
+                (EventDimension.payment, order.payment_status.value),
+            )
+        ],
     )
