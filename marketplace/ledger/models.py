@@ -105,7 +105,7 @@ class Posting(Base):
     __tablename__ = "postings"
 
     id: Mapped[intpk]
-    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("journal_entries.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("journal_entries.id"))
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_accounts.id"), index=True)
     #: signed: debit positive, credit negative
     amount_fen: Mapped[Fen]
@@ -124,6 +124,8 @@ class Posting(Base):
     __table_args__ = (
         sa.CheckConstraint("amount_fen <> 0", name="amount_not_zero"),
         sa.Index("ix_postings_account_effective", "account_id", "effective_on"),
+        #: an entry's postings, and its newest posting for the database's balance check
+        sa.Index("ix_postings_entry_id_id", "entry_id", "id"),
     )
 
 

@@ -305,7 +305,7 @@ def upgrade():
     with op.batch_alter_table('postings', schema=None) as batch_op:
         batch_op.create_index('ix_postings_account_effective', ['account_id', 'effective_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_postings_account_id'), ['account_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_postings_entry_id'), ['entry_id'], unique=False)
+        batch_op.create_index('ix_postings_entry_id_id', ['entry_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_postings_household_id'), ['household_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_postings_order_line_id'), ['order_line_id'], unique=False)
 
@@ -329,11 +329,18 @@ def upgrade():
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
                 "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()"
             )
+        # Every entry must balance when the transaction commits. The check is a deferred
+        # trigger on each posting, but only the entry's newest posting sums the entry: one sum
+        # per entry, not one per posting. A posting slipped into an old entry later becomes its
+        # newest and has the entry summed again.
         op.execute(
             """
             CREATE FUNCTION ledger_entry_balances() RETURNS trigger AS $$
             DECLARE off bigint;
             BEGIN
+                IF NEW.id <> (SELECT max(id) FROM postings WHERE entry_id = NEW.entry_id) THEN
+                    RETURN NULL;
+                END IF;
                 SELECT COALESCE(SUM(amount_fen), 0) INTO off FROM postings
                  WHERE entry_id = NEW.entry_id;
                 IF off <> 0 THEN
@@ -373,7 +380,7 @@ def downgrade():
     with op.batch_alter_table('postings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_postings_order_line_id'))
         batch_op.drop_index(batch_op.f('ix_postings_household_id'))
-        batch_op.drop_index(batch_op.f('ix_postings_entry_id'))
+        batch_op.drop_index('ix_postings_entry_id_id')
         batch_op.drop_index(batch_op.f('ix_postings_account_id'))
         batch_op.drop_index('ix_postings_account_effective')
 

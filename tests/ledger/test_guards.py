@@ -97,3 +97,53 @@ def test_postgresql_accepts_a_balanced_entry_at_commit_time(session, fund):
     journal.write_entries(session, [contribution(fund), contribution(fund, 700)])
     session.execute(sa.text("SET CONSTRAINTS ALL IMMEDIATE"))
     assert session.execute(sa.select(sa.func.count()).select_from(JournalEntry)).scalar_one() == 2
+
+
+@pytest.mark.postgres
+def test_postgresql_checks_an_old_entry_again_when_a_posting_joins_it(app, database_url):
+    """A posting slipped into an entry that an earlier transaction committed is refused."""
+    from tests.served import ledger_guards_lifted
+
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            entry_id = connection.execute(
+                sa.insert(JournalEntry)
+                .values(kind="fund_contribution", effective_on=DAY, created_at=sa.func.now())
+                .returning(JournalEntry.id)
+            ).scalar_one()
+            account_id = connection.execute(
+                sa.text(
+                    "INSERT INTO ledger_accounts (key, kind, currency, created_at) "
+                    "VALUES ('platform_fee', 'platform_fee', 'CNY', now()) RETURNING id"
+                )
+            ).scalar_one()
+            connection.execute(
+                sa.insert(Posting),
+                [
+                    {
+                        "entry_id": entry_id,
+                        "account_id": account_id,
+                        "amount_fen": amount,
+                        "effective_on": DAY,
+                    }
+                    for amount in (5, -5)
+                ],
+            )
+        with pytest.raises(DBAPIError) as refused, engine.begin() as connection:
+            connection.execute(
+                sa.insert(Posting).values(
+                    entry_id=entry_id, account_id=account_id, amount_fen=7, effective_on=DAY
+                )
+            )
+        assert "does not balance" in str(refused.value)
+    finally:
+        from sqlalchemy.orm import Session
+
+        with Session(engine) as cleanup:
+            with ledger_guards_lifted(cleanup):
+                cleanup.execute(sa.text("DELETE FROM postings"))
+                cleanup.execute(sa.text("DELETE FROM journal_entries"))
+                cleanup.execute(sa.text("DELETE FROM ledger_accounts WHERE key = 'platform_fee'"))
+            cleanup.commit()
+        engine.dispose()
