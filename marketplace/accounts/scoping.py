@@ -16,6 +16,8 @@ from marketplace.accounts.models import Role
 from marketplace.catalog.models import Product, ProductImage, Sku
 from marketplace.errors import NotFound
 from marketplace.households.models import Household, HouseholdStatusChange, PayoutAccount
+from marketplace.ledger.models import AssistanceFund
+from marketplace.payouts.models import PayoutRun
 from marketplace.producers.models import (
     BuyingUnit,
     CooperativeMembership,
@@ -111,6 +113,13 @@ RULES: dict[type, ScopeRule] = {
     ),
     Sku: _product_rule(Sku.product_id),
     ProductImage: _product_rule(ProductImage.product_id),
+    # Payout runs: an official sees the runs of regions inside their subtree; nobody else but
+    # admins (the lines carry card numbers).
+    PayoutRun: ScopeRule(official=lambda a: in_subtree(PayoutRun.region_id, a.region_path)),
+    # Assistance funds: overseen by the officials of the fund's region; stations see none.
+    AssistanceFund: ScopeRule(
+        official=lambda a: in_subtree(AssistanceFund.region_id, a.region_path)
+    ),
 }
 
 

@@ -1,0 +1,323 @@
+"""Assistance funds: money raised for households, and handed to them.
+
+A contribution is Dr fund_source / Cr assistance_fund; a disbursement is Dr assistance_fund /
+Cr each household's income, so fund money reaches households through the same accounts, trails
+and payouts as sales income. A fund's balance is what it may still give; a disbursement never
+exceeds it, even when two are made at once.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from marketplace import idempotency
+from marketplace.accounts.auth import Actor
+from marketplace.accounts.scoping import get_visible, restrict
+from marketplace.clock import shanghai_today
+from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
+from marketplace.households.models import Household
+from marketplace.ledger import journal
+from marketplace.ledger.allocation import largest_remainder
+from marketplace.ledger.journal import Entry, Leg
+from marketplace.ledger.models import (
+    AssistanceFund,
+    DisbursementMode,
+    EntryKind,
+    FundContribution,
+    FundDisbursement,
+    FundDisbursementLine,
+)
+from marketplace.ledger.service import page_of
+from marketplace.regions.models import Region
+
+DISBURSEMENT_SCOPE = "fund_disbursement"
+
+
+def _admin_only(actor: Actor, what: str) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied(f"{what} is done by admins.")
+
+
+def create_fund(session, actor: Actor, data: dict) -> AssistanceFund:
+    _admin_only(actor, "Creating a fund")
+    errors = {}
+    if session.get(Region, data["region_id"]) is None:
+        errors["region_id"] = [f"no region with id {data['region_id']}"]
+    if session.execute(
+        sa.select(AssistanceFund.id).where(AssistanceFund.name == data["name"])
+    ).first():
+        errors["name"] = ["another fund has this name"]
+    if errors:
+        raise ValidationFailed(errors)
+    fund = AssistanceFund(created_by_id=actor.user_id, **data)
+    session.add(fund)
+    session.flush()
+    return fund
+
+
+def list_funds(session, actor: Actor, filters: dict, *, page: int, page_size: int):
+    stmt = restrict(sa.select(AssistanceFund), AssistanceFund, actor)
+    if filters.get("source") is not None:
+        stmt = stmt.where(AssistanceFund.source == filters["source"])
+    if filters.get("q"):
+        stmt = stmt.where(AssistanceFund.name.contains(filters["q"], autoescape=True))
+    return page_of(session, stmt, order_by=[AssistanceFund.id], page=page, page_size=page_size)
+
+
+def fund_balance(session, fund_id: int) -> int:
+    """What the fund may still give (its account is credit-normal, shown positive)."""
+    return -journal.balances(session, [journal.assistance_fund(fund_id)])[
+        journal.assistance_fund(fund_id)
+    ]
+
+
+def get_fund(session, actor: Actor, fund_id: int) -> dict:
+    fund = get_visible(session, AssistanceFund, fund_id, actor)
+    contributed, disbursed = session.execute(
+        sa.select(
+            sa.select(sa.func.coalesce(sa.func.sum(FundContribution.amount_fen), 0))
+            .where(FundContribution.fund_id == fund_id)
+            .scalar_subquery(),
+            sa.select(sa.func.coalesce(sa.func.sum(FundDisbursement.total_fen), 0))
+            .where(FundDisbursement.fund_id == fund_id)
+            .scalar_subquery(),
+        )
+    ).one()
+    return {
+        **{column: getattr(fund, column) for column in _FUND_COLUMNS},
+        "balance_fen": fund_balance(session, fund_id),
+        "contributed_fen": int(contributed),
+        "disbursed_fen": int(disbursed),
+        "currency": "CNY",
+    }
+
+
+_FUND_COLUMNS = ("id", "name", "source", "region_id", "description", "created_by_id", "created_at")
+
+
+# --- contributions ---------------------------------------------------------------------------
+
+
+def contribute(session, actor: Actor, fund_id: int, data: dict) -> tuple[FundContribution, bool]:
+    """Record money received. The reference identifies it: sending the same contribution again
+    returns the first one (``True`` for a replay); the same reference with other details is a
+    409, since two receipts cannot share a number."""
+    _admin_only(actor, "Recording a contribution")
+    fund = get_visible(session, AssistanceFund, fund_id, actor)
+    earlier = _contribution(session, fund.id, data["reference"])
+    if earlier is None:
+        try:
+            with session.begin_nested():
+                contribution = FundContribution(
+                    fund_id=fund.id, created_by_id=actor.user_id, currency="CNY", **data
+                )
+                session.add(contribution)
+                session.flush()
+                journal.write_entries(
+                    session,
+                    [
+                        Entry(
+                            kind=EntryKind.fund_contribution,
+                            effective_on=shanghai_today(),
+                            fund_contribution_id=contribution.id,
+                            created_by_id=actor.user_id,
+                            memo=f"{data['contributor']} {data['reference']}"[:300],
+                            legs=[
+                                Leg(journal.fund_source(fund.id), data["amount_fen"]),
+                                Leg(journal.assistance_fund(fund.id), -data["amount_fen"]),
+                            ],
+                        )
+                    ],
+                )
+            return contribution, False
+        except IntegrityError:
+            earlier = _contribution(session, fund.id, data["reference"])
+            if earlier is None:
+                raise
+    if (earlier.amount_fen, earlier.contributor) != (data["amount_fen"], data["contributor"]):
+        raise Conflict(
+            f"Reference {data['reference']!r} is already recorded for this fund with other "
+            "details.",
+            errors={"reference": ["already recorded with another amount or contributor"]},
+        )
+    return earlier, True
+
+
+def _contribution(session, fund_id: int, reference: str) -> FundContribution | None:
+    return session.execute(
+        sa.select(FundContribution).where(
+            FundContribution.fund_id == fund_id, FundContribution.reference == reference
+        )
+    ).scalar_one_or_none()
+
+
+def list_contributions(session, actor: Actor, fund_id: int, *, page: int, page_size: int):
+    get_visible(session, AssistanceFund, fund_id, actor)
+    return page_of(
+        session,
+        sa.select(FundContribution).where(FundContribution.fund_id == fund_id),
+        order_by=[FundContribution.id],
+        page=page,
+        page_size=page_size,
+    )
+
+
+# --- disbursements ---------------------------------------------------------------------------
+
+
+def split(data: dict) -> list[tuple[int, int | None, int]]:
+    """``(household_id, weight, amount_fen)`` per household, by household id; the amounts sum
+    to the total, to the fen."""
+    if data["mode"] is DisbursementMode.fixed:
+        return [
+            (household_id, None, data["amount_each_fen"])
+            for household_id in sorted(data["household_ids"])
+        ]
+    weights = {h["household_id"]: h["weight"] for h in data["households"]}
+    parts = largest_remainder(data["total_fen"], weights.items())
+    return [
+        (household_id, weights[household_id], parts[household_id]) for household_id in sorted(parts)
+    ]
+
+
+def _lock_fund(session, fund_id: int) -> None:
+    # A no-op UPDATE takes the row's write lock on PostgreSQL and the database's on SQLite, so
+    # of two disbursements from one fund the second reads the balance after the first.
+    session.execute(
+        sa.update(AssistanceFund)
+        .where(AssistanceFund.id == fund_id)
+        .values(name=AssistanceFund.name)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def disburse(session, actor: Actor, fund_id: int, data: dict) -> FundDisbursement:
+    _admin_only(actor, "Disbursing a fund")
+    fund = get_visible(session, AssistanceFund, fund_id, actor)
+    parts = split(data)
+    field = "household_ids" if data["mode"] is DisbursementMode.fixed else "households"
+    region_path = session.execute(
+        sa.select(Region.path).where(Region.id == fund.region_id)
+    ).scalar_one()
+    wanted = [household_id for household_id, _, _ in parts]
+    reachable = set(
+        session.execute(
+            sa.select(Household.id)
+            .join(Region, Region.id == Household.village_id)
+            .where(Household.id.in_(wanted), Region.path.startswith(region_path))
+        ).scalars()
+    )
+    outside = [household_id for household_id in wanted if household_id not in reachable]
+    if outside:
+        raise ValidationFailed({field: [f"no household {i} in the fund's region" for i in outside]})
+    if any(amount <= 0 for _, _, amount in parts):
+        raise ValidationFailed({"total_fen": ["too small to give every household at least 1 fen"]})
+    total = sum(amount for _, _, amount in parts)
+    _lock_fund(session, fund.id)
+    balance = fund_balance(session, fund.id)
+    if total > balance:
+        raise Conflict(
+            f"The fund holds {balance} fen; this disbursement needs {total} fen, "
+            f"{total - balance} fen more.",
+            balance_fen=balance,
+            requested_fen=total,
+            shortfall_fen=total - balance,
+        )
+    disbursement = FundDisbursement(
+        fund_id=fund.id,
+        mode=data["mode"],
+        total_fen=total,
+        memo=data["memo"],
+        created_by_id=actor.user_id,
+    )
+    session.add(disbursement)
+    session.flush()
+    session.execute(
+        sa.insert(FundDisbursementLine),
+        [
+            {
+                "disbursement_id": disbursement.id,
+                "household_id": household_id,
+                "weight": weight,
+                "amount_fen": amount,
+            }
+            for household_id, weight, amount in parts
+        ],
+    )
+    journal.write_entries(
+        session,
+        [
+            Entry(
+                kind=EntryKind.fund_disbursement,
+                effective_on=shanghai_today(),
+                fund_disbursement_id=disbursement.id,
+                created_by_id=actor.user_id,
+                memo=data["memo"],
+                legs=[
+                    Leg(journal.assistance_fund(fund.id), total),
+                    *(
+                        Leg(
+                            journal.household_income(household_id),
+                            -amount,
+                            household_id=household_id,
+                        )
+                        for household_id, _, amount in parts
+                    ),
+                ],
+            )
+        ],
+    )
+    return load_disbursement(session, disbursement.id)
+
+
+def disburse_once(
+    session, actor: Actor, fund_id: int, data: dict, *, idempotency_key: str | None
+) -> tuple[FundDisbursement, bool]:
+    """``disburse`` behind an optional Idempotency-Key: a retry after a timeout gets the first
+    disbursement back instead of paying every household twice."""
+    if idempotency_key is None:
+        return disburse(session, actor, fund_id, data), False
+    key = idempotency.validate_key(idempotency_key)
+    body = {"fund_id": fund_id, **{k: v for k, v in data.items() if k != "mode"}}
+    body["mode"] = data["mode"].value
+    earlier = idempotency.find(session, actor.user_id, DISBURSEMENT_SCOPE, key, body)
+    if earlier is None:
+        try:
+            with session.begin_nested():
+                disbursement = disburse(session, actor, fund_id, data)
+                idempotency.record(
+                    session,
+                    user_id=actor.user_id,
+                    scope=DISBURSEMENT_SCOPE,
+                    key=key,
+                    body=body,
+                    status=201,
+                    resource_id=disbursement.id,
+                )
+            return disbursement, False
+        except IntegrityError:
+            earlier = idempotency.find(session, actor.user_id, DISBURSEMENT_SCOPE, key, body)
+            if earlier is None:
+                raise
+    get_visible(session, AssistanceFund, fund_id, actor)
+    return load_disbursement(session, earlier.resource_id), True
+
+
+def load_disbursement(session, disbursement_id: int) -> FundDisbursement:
+    return session.execute(
+        sa.select(FundDisbursement)
+        .where(FundDisbursement.id == disbursement_id)
+        .options(selectinload(FundDisbursement.lines))
+    ).scalar_one()
+
+
+def list_disbursements(session, actor: Actor, fund_id: int, *, page: int, page_size: int):
+    get_visible(session, AssistanceFund, fund_id, actor)
+    return page_of(
+        session,
+        sa.select(FundDisbursement).where(FundDisbursement.fund_id == fund_id),
+        order_by=[FundDisbursement.id],
+        page=page,
+        page_size=page_size,
+        options=[selectinload(FundDisbursement.lines)],
+    )

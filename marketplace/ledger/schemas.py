@@ -1,0 +1,390 @@
+"""Request and response shapes of the ledger: rule versions, station fees, assistance funds,
+money trails. Amounts are integer fen; amounts owed are shown as positive numbers."""
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from marketplace.households.schemas import ProtectedNumber
+from marketplace.ledger.models import (
+    DisbursementMode,
+    EnterpriseBasis,
+    FundSource,
+    RuleKind,
+    RuleStatus,
+    Weighting,
+)
+
+_BP = validate.Range(min=0, max=10000)
+#: a billion yuan: beyond any real fund or premium, far inside the 64-bit column
+_MAX_FEN = 10**11
+_POSITIVE_FEN = validate.Range(min=1, max=_MAX_FEN)
+_WEIGHT = validate.Range(min=1, max=2**31 - 1)
+
+
+def _fen(**kwargs):
+    return fields.Integer(strict=True, **kwargs)
+
+
+# --- benefit-linking rules -------------------------------------------------------------------
+
+
+class BeneficiaryIn(Schema):
+    household_id = fields.Integer(required=True, strict=True)
+    weight = fields.Integer(strict=True, load_default=1, validate=_WEIGHT)
+
+
+class BeneficiaryOut(Schema):
+    household_id = fields.Integer()
+    weight = fields.Integer()
+
+
+class _RuleFields(Schema):
+    retained_bp = fields.Integer(
+        strict=True,
+        validate=_BP,
+        metadata={"description": "Co-operative: the share the co-op keeps, in basis points."},
+    )
+    minimum_dividend_fen = _fen(
+        allow_none=True,
+        validate=validate.Range(min=0, max=_MAX_FEN),
+        metadata={"description": "Co-operative: guaranteed yearly dividend per member (保底分红)."},
+    )
+    enterprise_basis = fields.Enum(EnterpriseBasis)
+    enterprise_bp = fields.Integer(
+        strict=True, validate=_BP, metadata={"description": "Enterprise, percentage basis."}
+    )
+    premium_per_unit_fen = _fen(
+        validate=_POSITIVE_FEN, metadata={"description": "Enterprise, per-unit basis."}
+    )
+    weighting = fields.Enum(Weighting)
+    beneficiaries = fields.List(
+        fields.Nested(BeneficiaryIn),
+        validate=validate.Length(min=1, max=1000),
+        metadata={"description": "Enterprise: the households money goes to."},
+    )
+    note = fields.String(allow_none=True, validate=validate.Length(max=500))
+
+    @validates_schema
+    def _unique_beneficiaries(self, data, **kwargs):
+        ids = [b["household_id"] for b in data.get("beneficiaries") or ()]
+        if len(ids) != len(set(ids)):
+            raise ValidationError("a household is listed twice", "beneficiaries")
+
+
+class RuleIn(_RuleFields):
+    kind = fields.Enum(RuleKind, required=True)
+    effective_from = fields.Date(required=True)
+
+
+class RuleUpdateIn(_RuleFields):
+    version = fields.Integer(
+        required=True,
+        strict=True,
+        metadata={"description": "The rule's version number you read; another one is a 409."},
+    )
+    effective_from = fields.Date()
+
+
+class RuleOut(Schema):
+    id = fields.Integer()
+    producer_id = fields.Integer()
+    version = fields.Integer()
+    kind = fields.Enum(RuleKind)
+    status = fields.Enum(RuleStatus)
+    effective_from = fields.Date()
+    effective_to = fields.Date(allow_none=True)
+    retained_bp = fields.Integer(allow_none=True)
+    minimum_dividend_fen = fields.Integer(allow_none=True)
+    enterprise_basis = fields.Enum(EnterpriseBasis, allow_none=True)
+    enterprise_bp = fields.Integer(allow_none=True)
+    premium_per_unit_fen = fields.Integer(allow_none=True)
+    weighting = fields.Enum(Weighting, allow_none=True)
+    beneficiaries = fields.List(fields.Nested(BeneficiaryOut))
+    note = fields.String(allow_none=True)
+    created_by_id = fields.Integer()
+    created_at = fields.DateTime()
+    approved_by_id = fields.Integer(allow_none=True)
+    approved_at = fields.DateTime(allow_none=True)
+
+
+class PeriodQuery(Schema):
+    # "from" is a keyword in Python, hence data_key.
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if "from_" in data and "to" in data:
+            if data["to"] < data["from_"]:
+                raise ValidationError("must not be before 'from'", "to")
+            if (data["to"] - data["from_"]).days > 366:
+                raise ValidationError("a preview covers at most 366 days", "to")
+
+
+class PreviewHouseholdOut(Schema):
+    household_id = fields.Integer()
+    head_name = fields.String()
+    would_get_fen = fields.Integer()
+    actually_got_fen = fields.Integer()
+    difference_fen = fields.Integer()
+
+
+class PreviewTotalsOut(Schema):
+    lines = fields.Integer()
+    gross_fen = fields.Integer()
+    fees_fen = fields.Integer()
+    would_attribute_fen = fields.Integer()
+    would_retain_fen = fields.Integer()
+    actually_attributed_fen = fields.Integer()
+    actually_retained_fen = fields.Integer()
+
+
+class PreviewOut(Schema):
+    rule_id = fields.Integer()
+    producer_id = fields.Integer()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    currency = fields.String()
+    households = fields.List(fields.Nested(PreviewHouseholdOut))
+    totals = fields.Nested(PreviewTotalsOut)
+
+
+# --- station fees ----------------------------------------------------------------------------
+
+
+class StationFeeIn(Schema):
+    fee_bp = fields.Integer(required=True, strict=True, validate=_BP)
+    effective_from = fields.Date(required=True)
+
+
+class StationFeeOut(Schema):
+    id = fields.Integer()
+    station_id = fields.Integer()
+    fee_bp = fields.Integer()
+    effective_from = fields.Date()
+    created_by_id = fields.Integer()
+    created_at = fields.DateTime()
+
+
+# --- assistance funds ------------------------------------------------------------------------
+
+
+class FundIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    source = fields.Enum(FundSource, required=True)
+    region_id = fields.Integer(required=True, strict=True)
+    description = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class FundQuery(Schema):
+    source = fields.Enum(FundSource)
+    q = fields.String(validate=validate.Length(min=1, max=50))
+
+
+class FundOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    source = fields.Enum(FundSource)
+    region_id = fields.Integer()
+    description = fields.String(allow_none=True)
+    created_by_id = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class FundDetailOut(FundOut):
+    #: what is left to disburse
+    balance_fen = fields.Integer()
+    contributed_fen = fields.Integer()
+    disbursed_fen = fields.Integer()
+    currency = fields.String()
+
+
+class ContributionIn(Schema):
+    amount_fen = _fen(required=True, validate=_POSITIVE_FEN)
+    contributor = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    reference = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Receipt or transfer reference; sending it again is a replay."},
+    )
+
+
+class ContributionOut(Schema):
+    id = fields.Integer()
+    fund_id = fields.Integer()
+    amount_fen = fields.Integer()
+    currency = fields.String()
+    contributor = fields.String()
+    reference = fields.String()
+    created_by_id = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class WeightedHouseholdIn(Schema):
+    household_id = fields.Integer(required=True, strict=True)
+    weight = fields.Integer(required=True, strict=True, validate=_WEIGHT)
+
+
+class DisbursementIn(Schema):
+    mode = fields.Enum(DisbursementMode, required=True)
+    memo = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    amount_each_fen = _fen(validate=_POSITIVE_FEN, metadata={"description": "Mode fixed."})
+    household_ids = fields.List(
+        fields.Integer(strict=True),
+        validate=validate.Length(min=1, max=5000),
+        metadata={"description": "Mode fixed."},
+    )
+    total_fen = _fen(validate=_POSITIVE_FEN, metadata={"description": "Mode weights."})
+    households = fields.List(
+        fields.Nested(WeightedHouseholdIn),
+        validate=validate.Length(min=1, max=5000),
+        metadata={"description": "Mode weights."},
+    )
+
+    @validates_schema
+    def _mode_fields(self, data, **kwargs):
+        errors = {}
+        if data.get("mode") is DisbursementMode.fixed:
+            needed, unwanted = ("amount_each_fen", "household_ids"), ("total_fen", "households")
+            ids = data.get("household_ids") or []
+        else:
+            needed, unwanted = ("total_fen", "households"), ("amount_each_fen", "household_ids")
+            ids = [h["household_id"] for h in data.get("households") or ()]
+        for name in needed:
+            if name not in data:
+                errors[name] = [f"required in mode {data.get('mode')}"]
+        for name in unwanted:
+            if name in data:
+                errors[name] = [f"not used in mode {data.get('mode')}"]
+        if len(ids) != len(set(ids)):
+            errors[needed[1]] = ["a household is listed twice"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class DisbursementLineOut(Schema):
+    household_id = fields.Integer()
+    weight = fields.Integer(allow_none=True)
+    amount_fen = fields.Integer()
+
+
+class DisbursementOut(Schema):
+    id = fields.Integer()
+    fund_id = fields.Integer()
+    mode = fields.Enum(DisbursementMode)
+    total_fen = fields.Integer()
+    memo = fields.String()
+    created_by_id = fields.Integer()
+    created_at = fields.DateTime()
+    lines = fields.List(fields.Nested(DisbursementLineOut))
+
+
+# --- money trails ----------------------------------------------------------------------------
+
+
+class TrailPostingOut(Schema):
+    posting_id = fields.Integer()
+    entry_id = fields.Integer()
+    entry_kind = fields.String()
+    effective_on = fields.Date()
+    account_key = fields.String()
+    account_kind = fields.String()
+    owner_name = fields.String(allow_none=True)
+    #: signed: debit positive, credit negative
+    amount_fen = fields.Integer()
+    rule_version_id = fields.Integer(allow_none=True)
+    rule_version = fields.Integer(allow_none=True)
+    household_id = fields.Integer(allow_none=True)
+    refund_id = fields.Integer(allow_none=True)
+
+
+class TrailLineOut(Schema):
+    order_line_id = fields.Integer(allow_none=True)
+    product_name = fields.String(allow_none=True)
+    producer_id = fields.Integer(allow_none=True)
+    producer_name = fields.String(allow_none=True)
+    station_id = fields.Integer(allow_none=True)
+    line_total_fen = fields.Integer(allow_none=True)
+    refunded_fen = fields.Integer(allow_none=True)
+    postings = fields.List(fields.Nested(TrailPostingOut))
+
+
+class OrderTotalsOut(Schema):
+    captured_fen = fields.Integer()
+    refunded_fen = fields.Integer()
+    fees_fen = fields.Integer()
+    retained_fen = fields.Integer()
+    attributed_fen = fields.Integer()
+    #: attributed + retained + fees == captured - refunded
+    balanced = fields.Boolean()
+
+
+class OrderTrailOut(Schema):
+    order_id = fields.Integer()
+    number = fields.String()
+    payment_status = fields.String()
+    paid_at = fields.DateTime(allow_none=True)
+    currency = fields.String()
+    lines = fields.List(fields.Nested(TrailLineOut))
+    totals = fields.Nested(OrderTotalsOut)
+
+
+class HouseholdBriefOut(Schema):
+    id = fields.Integer()
+    registry_number = fields.String()
+    head_name = fields.String()
+    head_id_number = ProtectedNumber(encrypted="head_id_encrypted", masked="head_id_masked")
+    village_id = fields.Integer()
+
+
+class HouseholdCauseOut(Schema):
+    order_id = fields.Integer(allow_none=True)
+    order_number = fields.String(allow_none=True)
+    order_line_id = fields.Integer(allow_none=True)
+    product_name = fields.String(allow_none=True)
+    producer_id = fields.Integer(allow_none=True)
+    producer_name = fields.String(allow_none=True)
+    payment_day = fields.Date(allow_none=True)
+    refund_id = fields.Integer(allow_none=True)
+    fund_disbursement_id = fields.Integer(allow_none=True)
+    fund_name = fields.String(allow_none=True)
+    payout_line_id = fields.Integer(allow_none=True)
+    payout_run_id = fields.Integer(allow_none=True)
+
+
+class HouseholdPostingOut(Schema):
+    posting_id = fields.Integer()
+    entry_id = fields.Integer()
+    entry_kind = fields.String()
+    effective_on = fields.Date()
+    #: what the household earned (+) or what left its income account (−, refunds and payouts)
+    income_fen = fields.Integer()
+    #: what the household is owed after this posting
+    balance_fen = fields.Integer()
+    rule_version_id = fields.Integer(allow_none=True)
+    cause = fields.Nested(HouseholdCauseOut)
+
+
+class HouseholdTotalsOut(Schema):
+    #: everything ever earned: sales, dividends and fund money, less refunds
+    accrued_fen = fields.Integer()
+    paid_fen = fields.Integer()
+    in_transit_fen = fields.Integer()
+    #: accrued and not yet in a payout
+    owed_fen = fields.Integer()
+
+
+class HouseholdTrailOut(Schema):
+    household = fields.Nested(HouseholdBriefOut)
+    currency = fields.String()
+    totals = fields.Nested(HouseholdTotalsOut)
+    postings = fields.List(fields.Nested(HouseholdPostingOut))
+
+
+class TrailQuery(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
+            raise ValidationError("must not be before 'from'", "to")
