@@ -1,0 +1,126 @@
+"""Request and response shapes of payout runs. Card and ID numbers are masked except for
+admins (``personal_numbers_revealed``); the downloadable files carry them in full."""
+
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields, validate
+
+from marketplace.households.schemas import ProtectedNumber
+from marketplace.payouts.models import LineStatus, PayeeKind, RunStatus
+
+
+class OptionalProtectedNumber(ProtectedNumber):
+    """A protected number that producers' lines do not have."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if getattr(obj, self.encrypted) is None:
+            return None
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class PayoutRunIn(Schema):
+    region_id = fields.Integer(
+        required=True, metadata={"description": "A county or township: its whole subtree."}
+    )
+    period_end = fields.Date(
+        required=True, metadata={"description": "Income accrued up to and including this day."}
+    )
+    project_name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "项目资金名称, printed on every line of the one-card file."},
+    )
+    batch_serial = fields.String(
+        load_default=None,
+        validate=validate.Regexp(
+            r"^[0-9A-Za-z-]{8,64}$", error="must be 8 to 64 letters, digits or hyphens"
+        ),
+        metadata={"description": "流水号 of the batch; a fresh UUID when not given."},
+    )
+
+
+class PayoutRunQuery(Schema):
+    status = fields.Enum(RunStatus)
+    region_id = fields.Integer()
+
+
+class PayoutLineOut(Schema):
+    id = fields.Integer()
+    payee_kind = fields.Enum(PayeeKind)
+    household_id = fields.Integer(allow_none=True)
+    producer_id = fields.Integer(allow_none=True)
+    amount_fen = fields.Integer()
+    currency = fields.Constant("CNY")
+    status = fields.Enum(LineStatus)
+    payee_name = fields.String()
+    phone = fields.String(allow_none=True)
+    bank_name = fields.String(allow_none=True)
+    card_number = OptionalProtectedNumber(encrypted="card_encrypted", masked="card_masked")
+    holder_name = fields.String(allow_none=True)
+    holder_id_number = OptionalProtectedNumber(
+        encrypted="holder_id_encrypted", masked="holder_id_masked"
+    )
+    failure_reason = fields.String(
+        allow_none=True, metadata={"description": "失败原因 from the bank's return file."}
+    )
+    settled_at = fields.DateTime(allow_none=True)
+
+
+class PayoutRunOut(Schema):
+    id = fields.Integer()
+    region_id = fields.Integer()
+    period_end = fields.Date()
+    project_name = fields.String()
+    batch_serial = fields.String()
+    status = fields.Enum(RunStatus)
+    total_fen = fields.Integer()
+    currency = fields.Constant("CNY")
+    proposed_by_id = fields.Integer()
+    proposed_at = fields.DateTime()
+    approved_by_id = fields.Integer(allow_none=True)
+    approved_at = fields.DateTime(allow_none=True)
+    version = fields.Integer()
+
+
+class PayoutRunDetailOut(PayoutRunOut):
+    lines = fields.List(fields.Nested(PayoutLineOut))
+
+
+class SkippedPayeeOut(Schema):
+    household_id = fields.Integer()
+    amount_fen = fields.Integer()
+    reason = fields.String()
+
+
+class ProposalOut(Schema):
+    run = fields.Nested(PayoutRunDetailOut)
+    skipped = fields.List(
+        fields.Nested(SkippedPayeeOut),
+        metadata={"description": "Households owed money that this run leaves out, and why."},
+    )
+
+
+class ReturnUploadIn(Schema):
+    file = Upload(required=True, metadata={"description": "The bank's return xlsx (回执)."})
+
+
+class ReturnImportOut(Schema):
+    id = fields.Integer()
+    run_id = fields.Integer()
+    file_sha256 = fields.String()
+    succeeded = fields.Integer()
+    failed = fields.Integer()
+    imported_by_id = fields.Integer()
+    imported_at = fields.DateTime()
+
+
+class ReturnResultOut(Schema):
+    return_import = fields.Nested(ReturnImportOut, attribute="record")
+    replayed = fields.Boolean(
+        metadata={"description": "True when this file had been imported before: nothing changed."}
+    )
+    run = fields.Nested(PayoutRunDetailOut)
+
+
+class LineOutcomeIn(Schema):
+    outcome = fields.String(required=True, validate=validate.OneOf(["paid", "failed"]))
+    failure_reason = fields.String(load_default=None, validate=validate.Length(max=200))

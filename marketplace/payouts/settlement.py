@@ -1,0 +1,259 @@
+"""The bank's side of an approved run: the batch files, and the answers that settle its lines.
+
+The files carry full ID and card numbers, so only the approving official and admins may fetch
+them, and each fetch is recorded. A return file is applied whole or not at all, once: the same
+file again (by SHA-256) changes nothing, and a row naming a line already settled is ignored.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from marketplace import pii
+from marketplace.accounts.auth import Actor
+from marketplace.clock import shanghai_today
+from marketplace.db import utcnow
+from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
+from marketplace.households.models import Household
+from marketplace.ledger import journal
+from marketplace.ledger.journal import Entry, Leg
+from marketplace.ledger.models import EntryKind, LedgerAccount
+from marketplace.payouts import bank_files
+from marketplace.payouts.models import (
+    FileDownload,
+    LineStatus,
+    PayeeKind,
+    PayoutLine,
+    PayoutRun,
+    ReturnImport,
+    RunStatus,
+)
+from marketplace.payouts.service import get_run
+from marketplace.regions.models import Region
+
+YIKATONG = "yikatong.xlsx"
+BANK_TXT = "bank.txt"
+FILE_FORMATS = (YIKATONG, BANK_TXT)
+#: the bank's 备注 field is short; the project name is cut to fit
+_BANK_MEMO_LENGTH = 30
+
+
+@dataclass(frozen=True)
+class ReturnResult:
+    run: PayoutRun
+    record: ReturnImport
+    #: True when this exact file had been imported before and nothing was done now
+    replayed: bool
+
+
+# --- downloads -------------------------------------------------------------------------------
+
+
+def _household_places(session, household_ids) -> dict[int, tuple[str, str, str]]:
+    """household id -> (county, township, address) for the one-card columns, one statement."""
+    village, township, county = aliased(Region), aliased(Region), aliased(Region)
+    rows = session.execute(
+        sa.select(Household.id, county.name, township.name, Household.address, village.name)
+        .join(village, village.id == Household.village_id)
+        .join(township, township.id == village.parent_id)
+        .join(county, county.id == township.parent_id)
+        .where(Household.id.in_(household_ids))
+    ).all()
+    return {row[0]: (row[1], row[2], row[3] or row[4]) for row in rows}
+
+
+def batch_file(
+    session, actor: Actor, run_id: int, file_format: str, *, remote_addr: str | None
+) -> bytes:
+    """The approved run's household lines in ``file_format``; the download is audited."""
+    run = get_run(session, actor, run_id)
+    if not (actor.is_admin or actor.user_id == run.approved_by_id):
+        raise PermissionDenied("Only the approving official and admins may download the files.")
+    if run.status not in (RunStatus.approved, RunStatus.settled):
+        raise Conflict(f"Payout run {run.id} is {run.status.value}; approve it first.")
+    lines = [line for line in run.lines if line.payee_kind is PayeeKind.household]
+    cipher = pii.cipher()
+    if file_format == YIKATONG:
+        places = _household_places(session, [line.household_id for line in lines])
+        content = bank_files.write_yikatong(
+            [
+                bank_files.DisbursementRow(
+                    name=line.holder_name,
+                    phone=line.phone,
+                    id_number=cipher.decrypt(line.holder_id_encrypted),
+                    card_number=cipher.decrypt(line.card_encrypted),
+                    project_name=run.project_name,
+                    amount_fen=line.amount_fen,
+                    county=places[line.household_id][0],
+                    township=places[line.household_id][1],
+                    address=places[line.household_id][2],
+                    batch_serial=run.batch_serial,
+                )
+                for line in lines
+            ]
+        )
+    else:
+        memo = run.project_name[:_BANK_MEMO_LENGTH]
+        try:
+            content = bank_files.write_bank_txt(
+                [
+                    bank_files.BankTransfer(
+                        account_number=cipher.decrypt(line.card_encrypted),
+                        payee_name=line.holder_name,
+                        amount_fen=line.amount_fen,
+                        memo=memo,
+                    )
+                    for line in lines
+                ]
+            )
+        except bank_files.BankFileError as error:
+            raise Conflict(
+                "The bank's text format cannot carry this run; use the one-card spreadsheet.",
+                errors=error.problems,
+            ) from None
+    session.add(
+        FileDownload(
+            run_id=run.id, user_id=actor.user_id, file_format=file_format, remote_addr=remote_addr
+        )
+    )
+    session.flush()
+    return content
+
+
+# --- settling lines --------------------------------------------------------------------------
+
+
+def _settle(
+    line: PayoutLine, account_key: str, outcome: str, reason: str | None, actor: Actor, today
+) -> Entry:
+    """Mark one in-transit line paid or failed; the ledger entry that goes with it."""
+    line.settled_at = utcnow()
+    if outcome == "paid":
+        line.status = LineStatus.paid
+        counter = Leg(journal.DISBURSED, -line.amount_fen)
+        kind = EntryKind.payout_paid
+    else:
+        line.status = LineStatus.failed
+        line.failure_reason = (reason or bank_files.RECEIPT_FAILURE)[:200]
+        # The money is owed to the payee again; a later run proposes it once the card is fixed.
+        counter = Leg(account_key, -line.amount_fen, household_id=line.household_id)
+        kind = EntryKind.payout_returned
+    return Entry(
+        kind=kind,
+        effective_on=today,
+        memo=f"payout line {line.id}: {line.failure_reason or 'paid'}",
+        created_by_id=actor.user_id,
+        payout_line_id=line.id,
+        legs=[Leg(journal.PAYOUTS_IN_TRANSIT, line.amount_fen), counter],
+    )
+
+
+def _account_keys(session, lines) -> dict[int, str]:
+    return dict(
+        session.execute(
+            sa.select(LedgerAccount.id, LedgerAccount.key).where(
+                LedgerAccount.id.in_({line.account_id for line in lines})
+            )
+        ).all()
+    )
+
+
+def _finish_if_settled(run: PayoutRun) -> None:
+    if all(line.status in (LineStatus.paid, LineStatus.failed) for line in run.lines):
+        run.status = RunStatus.settled
+
+
+def import_return(session, actor: Actor, run_id: int, content: bytes) -> ReturnResult:
+    """Apply the bank's return file: 成功 pays a line, 失败 re-credits the household."""
+    run = get_run(session, actor, run_id, for_update=True)
+    digest = hashlib.sha256(content).hexdigest()
+    earlier = session.execute(
+        sa.select(ReturnImport).where(ReturnImport.file_sha256 == digest)
+    ).scalar_one_or_none()
+    if earlier is not None:
+        if earlier.run_id != run.id:
+            raise Conflict(f"This file was already imported for payout run {earlier.run_id}.")
+        return ReturnResult(run, earlier, replayed=True)
+    if run.status not in (RunStatus.approved, RunStatus.settled):
+        raise Conflict(f"Payout run {run.id} is {run.status.value}; nothing was sent yet.")
+    try:
+        rows = bank_files.read_yikatong_return(content)
+    except bank_files.BankFileError as error:
+        raise ValidationFailed(error.problems, detail="The return file cannot be read.") from None
+
+    cipher = pii.cipher()
+    sent = {
+        (cipher.decrypt(line.holder_id_encrypted), cipher.decrypt(line.card_encrypted)): line
+        for line in run.lines
+        if line.payee_kind is PayeeKind.household
+    }
+    problems: dict[str, list[str]] = {}
+    answers: dict[int, tuple[PayoutLine, bank_files.ReturnRow]] = {}
+    for row in rows:
+        place = f"rows.{row.row_number}"
+        line = sent.get((row.id_number, row.card_number))
+        if row.batch_serial != run.batch_serial:
+            problems[f"{place}.流水号"] = ["is not this run's batch serial"]
+        elif line is None:
+            problems[place] = ["matches no line of this run on 身份证号 and 银行卡号"]
+        elif row.amount_fen != line.amount_fen:
+            problems[f"{place}.发放金额"] = [
+                f"is {bank_files.fen_to_yuan(row.amount_fen)} yuan; "
+                f"line {line.id} sent {bank_files.fen_to_yuan(line.amount_fen)} yuan"
+            ]
+        elif line.id in answers:
+            problems[place] = [f"answers line {line.id} a second time"]
+        elif row.outcome is not None:
+            answers[line.id] = (line, row)
+    if problems:
+        raise ValidationFailed(problems, detail="The return file does not match the batch sent.")
+
+    # Lines already settled by an earlier file keep their first answer.
+    fresh = [(line, row) for line, row in answers.values() if line.status is LineStatus.in_transit]
+    keys = _account_keys(session, [line for line, _ in fresh])
+    today = shanghai_today()
+    journal.write_entries(
+        session,
+        [
+            _settle(line, keys[line.account_id], row.outcome, row.failure_reason, actor, today)
+            for line, row in fresh
+        ],
+    )
+    record = ReturnImport(
+        run_id=run.id,
+        file_sha256=digest,
+        succeeded=sum(1 for _, row in fresh if row.outcome == "paid"),
+        failed=sum(1 for _, row in fresh if row.outcome == "failed"),
+        imported_by_id=actor.user_id,
+    )
+    session.add(record)
+    _finish_if_settled(run)
+    session.flush()
+    return ReturnResult(run, record, replayed=False)
+
+
+def record_line_outcome(
+    session, actor: Actor, run_id: int, line_id: int, outcome: str, reason: str | None
+) -> PayoutRun:
+    """Settle a producer's line, paid by transfer outside the one-card file. Recording the
+    same outcome again changes nothing; a different one is a conflict."""
+    run = get_run(session, actor, run_id, for_update=True)
+    line = next((line for line in run.lines if line.id == line_id), None)
+    if line is None:
+        raise ValidationFailed({"line_id": [f"is not a line of payout run {run.id}"]})
+    if line.payee_kind is PayeeKind.household:
+        raise Conflict("Household lines are settled by the bank's return file.")
+    settled = {LineStatus.paid: "paid", LineStatus.failed: "failed"}
+    if line.status in settled:
+        if settled[line.status] == outcome:
+            return run
+        raise Conflict(f"Line {line.id} is already {line.status.value}.")
+    if line.status is not LineStatus.in_transit:
+        raise Conflict(f"Payout run {run.id} is {run.status.value}; approve it first.")
+    key = _account_keys(session, [line])[line.account_id]
+    journal.write_entries(session, [_settle(line, key, outcome, reason, actor, shanghai_today())])
+    _finish_if_settled(run)
+    session.flush()
+    return run
