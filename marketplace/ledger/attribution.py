@@ -224,6 +224,8 @@ def reverse_refund(
             (key, amount, rule_id, household_id, kind is EntryKind.refund_reversal)
         )
     clearing = journal.gateway_clearing(gateway)
+    # Serialised with payout approvals that read these balances (see payouts.approve_run).
+    journal.lock_accounts(session, LedgerAccount.key.in_({row.key for row in rows} - {clearing}))
     legs = []
     for refund_line_id, order_line_id, amount, line_total in refund_lines:
         postings = by_line.get(order_line_id, [])

@@ -95,6 +95,15 @@ def account_ids(session, keys) -> dict[str, int]:
     return found
 
 
+def lock_accounts(session, condition) -> None:
+    """Lock the accounts matching ``condition`` until the transaction ends, always in id order
+    (so two writers can never deadlock). Whatever takes money out of an account another writer
+    may also be taking from (a payout, a refund's reversal) locks it first, then reads it."""
+    session.execute(
+        sa.select(LedgerAccount.id).where(condition).order_by(LedgerAccount.id).with_for_update()
+    ).all()
+
+
 # --- entries ---------------------------------------------------------------------------------
 
 

@@ -311,9 +311,11 @@ def approve_run(session, actor: Actor, run_id: int) -> PayoutRun:
     if run.status is RunStatus.cancelled:
         raise Conflict(f"Payout run {run.id} was cancelled.")
 
-    owed = owed_amounts(
-        session, LedgerAccount.id.in_([line.account_id for line in run.lines]), run.period_end
-    )
+    # A refund reversing income from these accounts at this moment either lands before our
+    # balance check (and is seen) or waits until the payout is written.
+    payees = LedgerAccount.id.in_([line.account_id for line in run.lines])
+    journal.lock_accounts(session, payees)
+    owed = owed_amounts(session, payees, run.period_end)
     short = {
         f"lines.{line.id}": [
             f"proposes {line.amount_fen} fen but only "
