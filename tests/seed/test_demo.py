@@ -158,3 +158,59 @@ def test_demo_logins_work(client, demo):
     )
     assert response.status_code == 201, response.json
     assert response.json["user"]["role"] == "station"
+
+
+def test_demo_rules_send_a_sale_to_member_households(client, session, demo):
+    """With the demo's rules, a co-op sale paid at the station reaches its members."""
+    from marketplace.ledger import journal
+    from marketplace.ledger.models import BenefitRule, Posting, RuleStatus, StationFee
+
+    rules = session.execute(sa.select(BenefitRule)).scalars().all()
+    assert len(rules) == 4 and {rule.status for rule in rules} == {RuleStatus.approved}
+    assert all(rule.created_by_id != rule.approved_by_id for rule in rules)
+    assert session.execute(sa.select(sa.func.count()).select_from(StationFee)).scalar_one() == 1
+
+    def token(username, password):
+        response = client.post(
+            "/api/v1/auth/tokens", json={"username": username, "password": password}
+        )
+        return {"Authorization": f"Bearer {response.json['token']}"}
+
+    buyer = token("buyer_zhang", "zhangwei-demo-2024")
+    station = token("station_lanmeigou", "lanmeigou-demo-2024")
+    lanmeigou = session.execute(
+        sa.select(Station.id).where(Station.code == "QS-LMG-01")
+    ).scalar_one()
+    products = client.get(
+        f"/api/v1/products?station_id={lanmeigou}&category=fruit&page_size=50"
+    ).json
+    coop_product = next(p for p in products if p["producer"]["kind"] == "cooperative")
+    order = client.post(
+        "/api/v1/orders",
+        json={
+            "lines": [{"sku_id": coop_product["skus"][0]["id"], "quantity": 1}],
+            "shipping_address": {
+                "recipient_name": "张伟",
+                "recipient_phone": "13800138000",
+                "province": "吉林省",
+                "city": "长春市",
+                "district": "朝阳区",
+                "address_line": "人民大街 1000 号",
+            },
+        },
+        headers={**buyer, "Idempotency-Key": "demo-rules-1"},
+    ).json
+    paid = client.post(
+        f"/api/v1/orders/{order['id']}/offline-payments",
+        json={"method": "cash", "reference": "DEMO-1", "amount_fen": order["total_fen"]},
+        headers=station,
+    )
+    assert paid.status_code == 201, paid.json
+    to_households = session.execute(
+        sa.select(sa.func.count(sa.distinct(Posting.household_id))).where(
+            Posting.household_id.is_not(None)
+        )
+    ).scalar_one()
+    assert to_households >= 5
+    fee_account = journal.station_fee(lanmeigou)
+    assert journal.balances(session, [fee_account])[fee_account] < 0
