@@ -93,6 +93,15 @@ def keep_despite_failure(session, statement) -> None:
     session.info.setdefault("keep_despite_failure", []).append(statement)
 
 
+def page_of(session, stmt, *, order_by, page: int, page_size: int, options=()):
+    """One page of ``stmt`` and the total, in two statements plus one per eager load."""
+    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = session.execute(
+        stmt.options(*options).order_by(*order_by).limit(page_size).offset((page - 1) * page_size)
+    ).scalars()
+    return list(rows), total
+
+
 def after_commit(session, callback) -> None:
     """Run ``callback()`` once the current unit of work has committed: calls to outside
     services (a payment provider) happen after our own state is durable, never inside it."""

@@ -8,7 +8,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from marketplace.accounts.auth import Actor, hash_token, new_token
 from marketplace.accounts.models import ApiToken, LoginAttempt, Role, User
-from marketplace.db import keep_despite_failure, utcnow
+from marketplace.db import keep_despite_failure, page_of, utcnow
 from marketplace.errors import NotAuthenticated, NotFound, TooManyRequests, ValidationFailed
 from marketplace.producers.models import BuyingUnit, Station
 from marketplace.regions.models import Region
@@ -171,8 +171,4 @@ def list_users(session, filters: dict, *, page: int, page_size: int) -> tuple[li
         stmt = stmt.where(User.role == filters["role"])
     if filters.get("station_id") is not None:
         stmt = stmt.where(User.station_id == filters["station_id"])
-    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(
-        stmt.order_by(User.id).limit(page_size).offset((page - 1) * page_size)
-    ).scalars()
-    return list(rows), total
+    return page_of(session, stmt, order_by=[User.id], page=page, page_size=page_size)

@@ -37,6 +37,7 @@ from marketplace.ledger.schemas import (
     StationFeeOut,
     TrailQuery,
 )
+from marketplace.paging import paged
 
 blp = Blueprint(
     "ledger",
@@ -48,18 +49,6 @@ blp = Blueprint(
 STAFF = (Role.admin, Role.official, Role.station)
 FUND_READERS = (Role.admin, Role.official)
 BEARER = [{"bearerAuth": []}]
-
-
-def _paged(pagination_parameters, list_function, *args):
-    rows, total = list_function(
-        db.session,
-        current_actor(),
-        *args,
-        page=pagination_parameters.page,
-        page_size=pagination_parameters.page_size,
-    )
-    pagination_parameters.item_count = total
-    return rows
 
 
 def _numbers_as_the_registry_shows_them(view):
@@ -88,7 +77,7 @@ class ProducerRules(MethodView):
     @blp.doc(security=BEARER)
     def get(self, producer_id, pagination_parameters):
         """Every version of the producer's benefit-linking rule, newest first."""
-        return _paged(pagination_parameters, service.list_rules, producer_id)
+        return paged(pagination_parameters, service.list_rules, producer_id)
 
     @login_required(Role.admin)
     @blp.arguments(RuleIn)
@@ -174,7 +163,7 @@ class StationFees(MethodView):
     @blp.doc(security=BEARER)
     def get(self, station_id, pagination_parameters):
         """The station's fee history, latest first (no row: no fee)."""
-        return _paged(pagination_parameters, service.list_station_fees, station_id)
+        return paged(pagination_parameters, service.list_station_fees, station_id)
 
 
 # --- assistance funds ------------------------------------------------------------------------
@@ -189,7 +178,7 @@ class Funds(MethodView):
     @blp.doc(security=BEARER)
     def get(self, filters, pagination_parameters):
         """Assistance funds: admins all, officials those of their subtree."""
-        return _paged(pagination_parameters, funds.list_funds, filters)
+        return paged(pagination_parameters, funds.list_funds, filters)
 
     @login_required(Role.admin)
     @blp.arguments(FundIn)
@@ -217,7 +206,7 @@ class FundContributions(MethodView):
     @blp.paginate()
     @blp.doc(security=BEARER)
     def get(self, fund_id, pagination_parameters):
-        return _paged(pagination_parameters, funds.list_contributions, fund_id)
+        return paged(pagination_parameters, funds.list_contributions, fund_id)
 
     @login_required(Role.admin)
     @blp.arguments(ContributionIn)
@@ -237,7 +226,7 @@ class FundDisbursements(MethodView):
     @blp.paginate()
     @blp.doc(security=BEARER)
     def get(self, fund_id, pagination_parameters):
-        return _paged(pagination_parameters, funds.list_disbursements, fund_id)
+        return paged(pagination_parameters, funds.list_disbursements, fund_id)
 
     @login_required(Role.admin)
     @blp.arguments(DisbursementIn)

@@ -14,6 +14,7 @@ from marketplace import idempotency
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.scoping import get_visible, restrict
 from marketplace.clock import shanghai_today
+from marketplace.db import page_of
 from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
 from marketplace.households.models import Household
 from marketplace.ledger import journal
@@ -27,7 +28,6 @@ from marketplace.ledger.models import (
     FundDisbursement,
     FundDisbursementLine,
 )
-from marketplace.ledger.service import page_of
 from marketplace.regions.models import Region
 
 DISBURSEMENT_SCOPE = "fund_disbursement"

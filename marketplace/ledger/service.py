@@ -17,7 +17,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.accounts.scoping import get_visible, restrict
 from marketplace.clock import shanghai_today
-from marketplace.db import utcnow
+from marketplace.db import page_of, utcnow
 from marketplace.errors import Conflict, NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from marketplace.households.models import Household
 from marketplace.ledger.models import (
@@ -46,14 +46,6 @@ _PARAMETERS = (
     "premium_per_unit_fen",
     "weighting",
 )
-
-
-def page_of(session, stmt, *, order_by, page: int, page_size: int, options=()):
-    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(
-        stmt.options(*options).order_by(*order_by).limit(page_size).offset((page - 1) * page_size)
-    ).scalars()
-    return list(rows), total
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.catalog.models import Product, ProductStatus, Sku
 from marketplace.clock import shanghai_today
-from marketplace.db import utcnow
+from marketplace.db import page_of, utcnow
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from marketplace.orders import states
 from marketplace.orders.models import (
@@ -243,18 +243,14 @@ def list_orders(session, actor: Actor, filters: dict, *, page: int, page_size: i
         stmt = stmt.where(Order.created_at < filters["created_to"])
     if filters.get("livestream_code"):
         stmt = stmt.where(Order.livestream_code == filters["livestream_code"])
-    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
-    orders = (
-        session.execute(
-            stmt.options(selectinload(Order.lines))
-            .order_by(Order.id.desc())
-            .limit(page_size)
-            .offset((page - 1) * page_size)
-        )
-        .scalars()
-        .all()
+    return page_of(
+        session,
+        stmt,
+        order_by=[Order.id.desc()],
+        page=page,
+        page_size=page_size,
+        options=[selectinload(Order.lines)],
     )
-    return orders, total
 
 
 def lines_for(order: Order, actor: Actor) -> list[OrderLine]:

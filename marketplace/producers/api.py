@@ -11,6 +11,7 @@ from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.accounts.schemas import UserOut
 from marketplace.extensions import db
+from marketplace.paging import paged
 from marketplace.producers import service, stations, units
 from marketplace.producers.schemas import (
     MembershipChangeIn,
@@ -44,20 +45,6 @@ UNIT_READERS = (Role.admin, Role.official, Role.unit)
 BEARER = [{"bearerAuth": []}]
 
 
-def _paged(pagination_parameters, list_function, *args):
-    """``list_function(db.session, current_actor(), *args)`` for the requested page; the total
-    goes to the X-Pagination header."""
-    rows, total = list_function(
-        db.session,
-        current_actor(),
-        *args,
-        page=pagination_parameters.page,
-        page_size=pagination_parameters.page_size,
-    )
-    pagination_parameters.item_count = total
-    return rows
-
-
 # --- stations --------------------------------------------------------------------------------
 
 
@@ -70,7 +57,7 @@ class Stations(MethodView):
     @blp.doc(security=BEARER)
     def get(self, filters, pagination_parameters):
         """List stations: admins all, officials their subtree's, a station user its own."""
-        return _paged(pagination_parameters, stations.list_stations, filters)
+        return paged(pagination_parameters, stations.list_stations, filters)
 
     @login_required(Role.admin)
     @blp.arguments(StationIn)
@@ -106,7 +93,7 @@ class StationOperators(MethodView):
     @blp.doc(security=BEARER)
     def get(self, station_id, pagination_parameters):
         """The users who operate the station (admins create them through /users)."""
-        return _paged(pagination_parameters, stations.list_operators, station_id)
+        return paged(pagination_parameters, stations.list_operators, station_id)
 
 
 # --- producers -------------------------------------------------------------------------------
@@ -121,7 +108,7 @@ class Producers(MethodView):
     @blp.doc(security=BEARER)
     def get(self, filters, pagination_parameters):
         """List producers in scope; filter by kind, region subtree (``within``), station, name."""
-        return _paged(pagination_parameters, service.list_producers, filters)
+        return paged(pagination_parameters, service.list_producers, filters)
 
     @login_required(Role.admin, Role.station)
     @blp.arguments(ProducerIn)
@@ -165,7 +152,7 @@ class CooperativeMembers(MethodView):
     @blp.doc(security=BEARER)
     def get(self, filters, producer_id, pagination_parameters):
         """A co-operative's memberships: every period, or those in force ``on`` one day."""
-        return _paged(pagination_parameters, service.list_members, producer_id, filters)
+        return paged(pagination_parameters, service.list_members, producer_id, filters)
 
     @login_required(Role.admin, Role.station)
     @blp.arguments(MembershipIn)
@@ -204,7 +191,7 @@ class Units(MethodView):
     def get(self, filters, pagination_parameters):
         """List buying units: admins all, officials those seated in or paired with their
         subtree, a unit's users their own."""
-        return _paged(pagination_parameters, units.list_units, filters)
+        return paged(pagination_parameters, units.list_units, filters)
 
     @login_required(Role.admin)
     @blp.arguments(UnitIn)
@@ -240,7 +227,7 @@ class UnitUsers(MethodView):
     @blp.doc(security=BEARER)
     def get(self, unit_id, pagination_parameters):
         """The users acting for the unit (admins create them through /users)."""
-        return _paged(pagination_parameters, units.list_unit_users, unit_id)
+        return paged(pagination_parameters, units.list_unit_users, unit_id)
 
 
 @blp.route("/units/<int:unit_id>/pairings")
@@ -251,7 +238,7 @@ class UnitPairings(MethodView):
     @blp.doc(security=BEARER)
     def get(self, unit_id, pagination_parameters):
         """The villages the unit is paired with (结对帮扶)."""
-        return _paged(pagination_parameters, units.list_pairings, unit_id)
+        return paged(pagination_parameters, units.list_pairings, unit_id)
 
     @login_required(Role.admin)
     @blp.arguments(PairingIn)
@@ -280,7 +267,7 @@ class UnitQuotas(MethodView):
     @blp.doc(security=BEARER)
     def get(self, unit_id, pagination_parameters):
         """The unit's yearly purchase quotas, by year."""
-        return _paged(pagination_parameters, units.list_quotas, unit_id)
+        return paged(pagination_parameters, units.list_quotas, unit_id)
 
 
 @blp.route("/units/<int:unit_id>/quotas/<int:year>")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.accounts.scoping import get_visible, restrict
+from marketplace.db import page_of
 from marketplace.errors import NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from marketplace.households.models import Household
 from marketplace.producers.models import (
@@ -83,15 +84,6 @@ def within_filter(session, column, region_id: int):
     if errors:
         raise ValidationFailed(errors)
     return column.in_(sa.select(Region.id).where(Region.path.startswith(root.path)))
-
-
-def page_of(session, stmt, *, order_by, page: int, page_size: int, options=()):
-    """One page of ``stmt`` and the total, in two statements plus one per eager load."""
-    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(
-        stmt.options(*options).order_by(*order_by).limit(page_size).offset((page - 1) * page_size)
-    ).scalars()
-    return list(rows), total
 
 
 def _county_path(session, village_id: int) -> str:

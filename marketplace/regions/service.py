@@ -3,6 +3,7 @@ them; only admins change them."""
 
 import sqlalchemy as sa
 
+from marketplace.db import page_of
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.regions.models import CHILD_LEVEL, Region, RegionLevel
 
@@ -33,11 +34,7 @@ def list_regions(session, filters: dict, *, page: int, page_size: int):
         stmt = stmt.where(Region.path.startswith(root.path))
     if filters.get("q"):
         stmt = stmt.where(Region.name.contains(filters["q"], autoescape=True))
-    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(
-        stmt.order_by(Region.path).limit(page_size).offset((page - 1) * page_size)
-    ).scalars()
-    return list(rows), total
+    return page_of(session, stmt, order_by=[Region.path], page=page, page_size=page_size)
 
 
 def create_region(session, data: dict) -> Region:
