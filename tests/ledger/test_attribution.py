@@ -231,3 +231,32 @@ def test_accounts_are_created_once(client, session, shop, place, coop):
         pay(client, shop, order)
     keys = session.execute(sa.select(LedgerAccount.key)).scalars().all()
     assert len(keys) == len(set(keys))
+
+
+def test_a_large_cooperative_line_is_written_whole(
+    client, session, shop, place, coop, make_household, regions
+):
+    """Hundreds of postings in one entry take the bulk path (COPY on PostgreSQL)."""
+    for _ in range(247):
+        household = make_household(regions.village_a2)
+        session.add(
+            CooperativeMembership(
+                cooperative_id=shop.producer.id,
+                household_id=household.id,
+                shares=1,
+                joined_on=date(2020, 1, 1),
+            )
+        )
+    session.flush()
+    order = place(shop.buyer_headers, basket((shop.sku_1kg, 5))).json
+    pay(client, shop, order)
+    entries_balance(session)
+    postings = session.execute(
+        sa.select(sa.func.count()).where(Posting.household_id.is_not(None))
+    ).scalar_one()
+    assert postings == 250
+    total = session.execute(
+        sa.select(sa.func.sum(Posting.amount_fen)).where(Posting.household_id.is_not(None))
+    ).scalar_one()
+    # 64000 captured, 5% fee 3200, 20% of 60800 retained = 12160: 48640 to the members
+    assert -total == 48640
