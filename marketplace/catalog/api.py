@@ -28,6 +28,7 @@ from marketplace.catalog.schemas import (
 from marketplace.db import utcnow
 from marketplace.errors import handle_domain_error
 from marketplace.extensions import db
+from marketplace.paging import paged
 
 blp = Blueprint(
     "catalog",
@@ -208,15 +209,7 @@ class ManagedProducts(MethodView):
     def get(self, filters, pagination_parameters):
         """Products in every state, for those who manage them: a station's own, an
         official's region's (read-only), all for admins. Newest first."""
-        products, total = service.list_managed_products(
-            db.session,
-            current_actor(),
-            filters,
-            page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size,
-        )
-        pagination_parameters.item_count = total
-        return products
+        return paged(pagination_parameters, service.list_managed_products, filters)
 
 
 @blp.route("/products/<int:product_id>")

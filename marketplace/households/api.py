@@ -18,6 +18,7 @@ from marketplace.households.schemas import (
     StatusChangeOut,
     personal_numbers_revealed,
 )
+from marketplace.paging import paged
 
 blp = Blueprint(
     "households",
@@ -58,15 +59,7 @@ class Households(MethodView):
     @blp.doc(security=SECURITY)
     def get(self, filters, pagination_parameters):
         """List the households in your scope; ``id_number`` finds a head by exact ID."""
-        households, total = service.list_households(
-            db.session,
-            current_actor(),
-            filters,
-            page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size,
-        )
-        pagination_parameters.item_count = total
-        return households
+        return paged(pagination_parameters, service.list_households, filters)
 
     @registry_view(*WRITERS)
     @blp.arguments(HouseholdIn)
@@ -110,15 +103,7 @@ class StatusHistory(MethodView):
     @blp.doc(security=SECURITY)
     def get(self, household_id, pagination_parameters):
         """The household's status changes, oldest effective date first."""
-        changes, total = service.list_status_history(
-            db.session,
-            current_actor(),
-            household_id,
-            page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size,
-        )
-        pagination_parameters.item_count = total
-        return changes
+        return paged(pagination_parameters, service.list_status_history, household_id)
 
 
 @blp.route("/households/<int:household_id>/status-changes")

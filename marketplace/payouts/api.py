@@ -8,6 +8,7 @@ from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.households.schemas import personal_numbers_revealed
+from marketplace.paging import paged
 from marketplace.payouts import service, settlement
 from marketplace.payouts.schemas import (
     LineOutcomeIn,
@@ -54,15 +55,7 @@ class PayoutRuns(MethodView):
     @blp.doc(security=SECURITY)
     def get(self, filters, pagination_parameters):
         """Payout runs in your region, newest first."""
-        runs, total = service.list_runs(
-            db.session,
-            current_actor(),
-            filters,
-            page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size,
-        )
-        pagination_parameters.item_count = total
-        return runs
+        return paged(pagination_parameters, service.list_runs, filters)
 
     @payout_view
     @blp.arguments(PayoutRunIn)
