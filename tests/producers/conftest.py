@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import Role
 from marketplace.producers.models import BuyingUnit, UnitKind
 
 _CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -54,29 +54,7 @@ def make_unit(session):
 
 
 @pytest.fixture
-def make_token_user(session):
-    """Like ``make_user``, for users who only ever send tokens: no argon2 hashing, which costs
-    ~0.15 s a user and would dominate these tests."""
-
-    def make(role: Role, **over) -> User:
-        n = next(_serial)
-        fields = {
-            "username": f"p-{role.value}{n}",
-            "password_hash": "!no password login",
-            "display_name": f"用户{n}",
-            "role": role,
-        }
-        fields.update(over)
-        user = User(**fields)
-        session.add(user)
-        session.flush()
-        return user
-
-    return make
-
-
-@pytest.fixture
-def cast(regions, make_station, make_token_user, make_unit, auth):
+def cast(regions, make_station, make_user, make_unit, auth):
     """Stations in two townships of one county and one far away, and a user of every role.
 
     ``cast.h.<who>`` are the request headers of each user.
@@ -86,7 +64,6 @@ def cast(regions, make_station, make_token_user, make_unit, auth):
     station_far = make_station(regions.other_village, name="远山村服务站")
     unit = make_unit(name="县财政局", region_id=regions.county.id)
     other_unit = make_unit(name="远山国企", region_id=regions.other_county.id)
-    make_user = make_token_user
     users = {
         "admin": make_user(Role.admin),
         "station_a": make_user(Role.station, station_id=station_a.id),

@@ -204,8 +204,8 @@ def test_officials_and_buyers_cannot_change_stations(client, session, cast, who,
     assert _station_row(session, cast.station_a.id).address is None
 
 
-def test_operators_of_a_station(client, cast, make_token_user, hidden):
-    make_token_user(Role.station, station_id=cast.station_a.id, display_name="李站长")
+def test_operators_of_a_station(client, cast, make_user, hidden):
+    make_user(Role.station, station_id=cast.station_a.id, display_name="李站长")
     url = f"{URL}/{cast.station_a.id}/operators"
     for who in ("admin", "station_a", "official_a"):
         response = client.get(url, headers=getattr(cast.h, who))

@@ -219,8 +219,8 @@ def test_officials_and_buyers_cannot_change_units(client, session, cast, who, st
     assert _unit_row(session, cast.unit.id).contact_name is None
 
 
-def test_the_users_of_a_unit(client, cast, make_token_user, hidden):
-    make_token_user(Role.unit, unit_id=cast.unit.id, display_name="采购员小吴")
+def test_the_users_of_a_unit(client, cast, make_user, hidden):
+    make_user(Role.unit, unit_id=cast.unit.id, display_name="采购员小吴")
     url = f"{URL}/{cast.unit.id}/users"
     for who in ("admin", "unit", "official_county"):
         response = client.get(url, headers=getattr(cast.h, who))
