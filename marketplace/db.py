@@ -102,6 +102,17 @@ def page_of(session, stmt, *, order_by, page: int, page_size: int, options=()):
     return list(rows), total
 
 
+def check_version(row, version: int) -> None:
+    """Optimistic concurrency: an edit must name the version it was made from."""
+    if row.version != version:
+        from marketplace.errors import StaleVersion
+
+        raise StaleVersion(
+            f"{type(row).__name__} {row.id} is at version {row.version}, not {version}; "
+            "reload it and apply your change again."
+        )
+
+
 def after_commit(session, callback) -> None:
     """Run ``callback()`` once the current unit of work has committed: calls to outside
     services (a payment provider) happen after our own state is durable, never inside it."""

@@ -16,8 +16,8 @@ from marketplace.accounts.scoping import get_visible, restrict
 from marketplace.catalog.models import Category, Product, ProductStatus, Sku
 from marketplace.catalog.page_cache import invalidate_pages
 from marketplace.catalog.storefront import certificate_valid_on, fold_for_search, shanghai_today
-from marketplace.db import utcnow
-from marketplace.errors import Conflict, NotFound, StaleVersion, ValidationFailed
+from marketplace.db import check_version, utcnow
+from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.producers.models import Producer, Station
 from marketplace.regions.models import Region, RegionLevel
 
@@ -288,11 +288,7 @@ def create_product(session, actor: Actor, data: dict) -> Product:
 
 def update_product(session, actor: Actor, product_id: int, data: dict) -> Product:
     product = product_for_change(session, actor, product_id)
-    if data["version"] != product.version:
-        raise StaleVersion(
-            f"Product {product_id} is at version {product.version}, not {data['version']}; "
-            "reload it and apply your change again."
-        )
+    check_version(product, data["version"])
     errors: dict = {}
     if "producer_id" in data:
         producer = _producer_of_station(session, data["producer_id"], product.station_id, errors)

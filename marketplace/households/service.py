@@ -16,8 +16,8 @@ from marketplace import pii
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.scoping import get_visible, restrict
 from marketplace.clock import shanghai_today
-from marketplace.db import utcnow
-from marketplace.errors import Conflict, NotFound, StaleVersion, ValidationFailed
+from marketplace.db import check_version, utcnow
+from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.households.models import Household, HouseholdStatusChange, PayoutAccount
 from marketplace.regions.models import Region, RegionLevel
 from marketplace.regions.service import subtree_ids
@@ -175,11 +175,7 @@ def create_household(session, actor: Actor, data: dict, *, today: date | None = 
 
 def update_household(session, actor: Actor, household_id: int, data: dict) -> Household:
     household = get_household(session, actor, household_id)
-    if data.pop("version") != household.version:
-        raise StaleVersion(
-            f"Household {household_id} is at version {household.version}; "
-            "reload it and apply your change again."
-        )
+    check_version(household, data.pop("version"))
     changes = dict(data)
     errors = {}
     if "village_id" in changes:

@@ -18,8 +18,8 @@ from sqlalchemy.orm import selectinload
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.accounts.scoping import get_visible, restrict
-from marketplace.db import page_of
-from marketplace.errors import NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from marketplace.db import check_version, page_of
+from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
 from marketplace.households.models import Household
 from marketplace.producers.models import (
     CooperativeMembership,
@@ -52,14 +52,6 @@ def credit_code_problem(code: str) -> str | None:
 
 def normalize_credit_code(code: str) -> str:
     return code.strip().upper()
-
-
-def check_version(obj, version: int) -> None:
-    if obj.version != version:
-        raise StaleVersion(
-            f"{type(obj).__name__} {obj.id} is at version {obj.version}, not {version}; "
-            "reload it and apply your change again."
-        )
 
 
 def region_or_error(session, region_id: int, field: str, errors: dict) -> Region | None:

@@ -10,10 +10,10 @@ from sqlalchemy.orm import selectinload
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role, User
 from marketplace.accounts.scoping import get_visible, restrict
-from marketplace.db import page_of
+from marketplace.db import check_version, page_of
 from marketplace.errors import PermissionDenied, ValidationFailed
 from marketplace.producers.models import Station
-from marketplace.producers.service import check_version, village_or_error, within_filter
+from marketplace.producers.service import village_or_error, within_filter
 
 #: what a station's own operators may change about it
 OPERATOR_EDITABLE = frozenset({"address", "phone"})

@@ -10,11 +10,10 @@ from sqlalchemy.orm import selectinload
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role, User
 from marketplace.accounts.scoping import get_visible, restrict
-from marketplace.db import page_of
+from marketplace.db import check_version, page_of
 from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
 from marketplace.producers.models import BuyingUnit, UnitPurchaseQuota, UnitVillagePairing
 from marketplace.producers.service import (
-    check_version,
     credit_code_problem,
     normalize_credit_code,
     region_or_error,
