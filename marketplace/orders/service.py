@@ -19,7 +19,7 @@ from marketplace.catalog.models import Product, ProductStatus, Sku
 from marketplace.clock import shanghai_today
 from marketplace.db import page_of, utcnow
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from marketplace.orders import states
+from marketplace.orders import single_statement_checkout, states
 from marketplace.orders.models import (
     Channel,
     Order,
@@ -115,42 +115,41 @@ def checkout(
     if actor.role not in (Role.buyer, Role.unit):
         raise PermissionDenied("Only buyers and buying units place orders.")
     key = idempotency.validate_key(idempotency_key)
+    now = utcnow()
+    values = _order_values(actor, data, hold, now)
+    if session.get_bind().dialect.name == "postgresql":
+        order = _place_in_one_statement(session, actor, data, values, key=key, now=now)
+        if order is not None:
+            return order, False
+        # Nothing was written: the steps below find out what stood in the way and say so.
     claimed = idempotency.claim(
         session, user_id=actor.user_id, scope=CHECKOUT_SCOPE, key=key, body=data
     )
     if isinstance(claimed, idempotency.IdempotencyKey):
         return get_order(session, actor, claimed.resource_id), True
     # The key is ours until this transaction ends; if the checkout fails, the claim goes with it.
-    order = _place(session, actor, data, hold)
+    order = _place(session, actor, data, values)
     idempotency.complete(session, claimed, status=201, resource_id=order.id)
     return order, False
 
 
-def _place(session, actor: Actor, data: dict, hold: timedelta) -> Order:
-    requested = data["lines"]
-    wanted = {line["sku_id"]: line["quantity"] for line in requested}
-    found = _lock_skus(session, list(wanted))
-    _check_lines(requested, found)
-    if _take_stock(session, wanted) != len(wanted):
-        # Unreachable while the rows are locked; kept so SQLite without row locks stays right.
-        raise OutOfStock("Stock changed during checkout; try again.")
-    now = utcnow()
+def _order_values(actor: Actor, data: dict, hold: timedelta, now) -> dict:
+    """The order's columns but its id and total, as both checkout paths write them."""
     is_unit = actor.role is Role.unit
-    values = {
+    if is_unit:
+        channel = Channel.unit_procurement
+    elif data.get("livestream_code"):
+        channel = Channel.livestream
+    else:
+        channel = Channel.web
+    return {
         "number": _order_number(),
         "buyer_id": actor.user_id,
         "unit_id": actor.unit_id if is_unit else None,
-        "channel": (
-            Channel.unit_procurement
-            if is_unit
-            else Channel.livestream
-            if data.get("livestream_code")
-            else Channel.web
-        ),
+        "channel": channel,
         "livestream_code": data.get("livestream_code"),
         "status": OrderStatus.pending_payment,
         "payment_status": PaymentStatus.unpaid,
-        "total_fen": sum(found[line["sku_id"]].price_fen * line["quantity"] for line in requested),
         "refunded_fen": 0,
         "currency": "CNY",
         "note": data.get("note"),
@@ -159,6 +158,52 @@ def _place(session, actor: Actor, data: dict, hold: timedelta) -> Order:
         "paid_at": None,
         "version": 1,
         **data["shipping_address"],
+    }
+
+
+def _place_in_one_statement(
+    session, actor: Actor, data: dict, values: dict, *, key: str, now
+) -> Order | None:
+    """The PostgreSQL fast path (single_statement_checkout.py); None when it wrote nothing."""
+    enums = ("channel", "status", "payment_status")
+    try:
+        placed = single_statement_checkout.place(
+            session.connection(),
+            order_values={**values, **{name: values[name].value for name in enums}},
+            lines=data["lines"],
+            scope=CHECKOUT_SCOPE,
+            key=key,
+            request_hash=idempotency.request_fingerprint(data),
+            now=now,
+        )
+    except single_statement_checkout.Unplaced as error:
+        raise OutOfStock("Stock changed during checkout; try again.") from error
+    if placed is None:
+        return None
+    order_id, lines = placed
+    order = Order(id=order_id, total_fen=sum(line["line_total_fen"] for line in lines), **values)
+    set_committed_value(
+        order,
+        "lines",
+        [
+            OrderLine(order_id=order_id, refunded_quantity=0, refunded_fen=0, **line)
+            for line in lines
+        ],
+    )
+    return order
+
+
+def _place(session, actor: Actor, data: dict, values: dict) -> Order:
+    requested = data["lines"]
+    wanted = {line["sku_id"]: line["quantity"] for line in requested}
+    found = _lock_skus(session, list(wanted))
+    _check_lines(requested, found)
+    if _take_stock(session, wanted) != len(wanted):
+        # Unreachable while the rows are locked; kept so SQLite without row locks stays right.
+        raise OutOfStock("Stock changed during checkout; try again.")
+    values = {
+        **values,
+        "total_fen": sum(found[line["sku_id"]].price_fen * line["quantity"] for line in requested),
     }
     # Checkout is the hottest write there is: plain INSERTs, one per table whatever the basket
     # size, and no unit of work. The order handed back is built from what was written.
