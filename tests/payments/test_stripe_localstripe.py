@@ -17,6 +17,7 @@ import stripe
 from marketplace.catalog.models import Sku
 from marketplace.db import Base, sqlite_write_intent
 from marketplace.extensions import db as flask_db
+from marketplace.orders.models import Order
 from marketplace.payments.models import Payment, PaymentEvent, Refund, WebhookReceipt
 from tests.orders.conftest import basket
 from tests.payments.conftest import WEBHOOK_PATH, event, eventually, signature_header
@@ -328,6 +329,67 @@ def test_two_simultaneous_full_refunds_reach_stripe_once(session, shop, http, st
     assert sorted(statuses) == [201, 409]
     assert [r.amount for r in stripe_api.v1.refunds.list().data] == [26400]
     assert charge_of(stripe_api, reference).amount_refunded == 26400
+
+
+def test_one_key_twenty_times_at_once_makes_one_order_and_one_intent(
+    session, shop, http, stripe_api
+):
+    """localstripe ignores Stripe idempotency keys: one intent proves our own guards held."""
+    body = basket((shop.sku_500g, 2), (shop.sku_1kg, 1))
+    tries = 20
+    start = threading.Barrier(tries)
+    responses = [None] * tries
+
+    def ask(index):
+        start.wait()
+        responses[index] = http.checkout(shop.buyer_headers, body, "same-checkout")
+
+    workers = [threading.Thread(target=ask, args=(index,)) for index in range(tries)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+
+    assert all(response is not None for response in responses), "a request never came back"
+    assert [r.status_code for r in responses] == [201] * tries, [
+        (r.status_code, r.text) for r in responses if r.status_code != 201
+    ]
+    bodies = [r.json() for r in responses]
+    assert {b["payment_error"] for b in bodies} == {None}
+    order_ids = {b["id"] for b in bodies}
+    assert len(order_ids) == 1, order_ids
+    payments = {
+        (
+            b["payment"]["id"],
+            b["payment"]["gateway"],
+            b["payment"]["provider_reference"],
+            b["payment"]["client_secret"],
+        )
+        for b in bodies
+    }
+    assert len(payments) == 1, payments
+    order_id = order_ids.pop()
+    _, gateway, reference, client_secret = payments.pop()
+    assert gateway == "stripe"
+    assert client_secret.startswith(reference)
+    replayed = sorted(r.headers["Idempotent-Replayed"] for r in responses)
+    assert replayed == ["false"] + ["true"] * (tries - 1)
+
+    session.rollback()
+    orders = session.execute(sa.select(Order.id).where(Order.buyer_id == shop.buyer.id)).scalars()
+    assert list(orders) == [order_id]
+    stored = session.execute(
+        sa.select(Payment.provider_reference).where(Payment.order_id == order_id)
+    ).scalars()
+    assert list(stored) == [reference]
+    assert payment_event_kinds(session, order_id) == ["created"]
+    assert (stock(session, shop.sku_500g.id), stock(session, shop.sku_1kg.id)) == (8, 4)
+
+    intents = stripe_api.v1.payment_intents.list(params={"limit": 100}).data
+    for_this_order = [i for i in intents if i.metadata.to_dict().get("order_id") == str(order_id)]
+    assert [i.id for i in for_this_order] == [reference]
+    assert for_this_order[0].amount == 26400
+    assert len(intents) == 1  # localstripe is emptied for every test
 
 
 def test_money_arriving_after_cancellation_goes_straight_back_through_stripe(
