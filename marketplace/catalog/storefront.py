@@ -126,12 +126,13 @@ def _conditions(shape: frozenset[str]) -> list:
 
 def _page_statement(where: list, sort: str) -> sa.Select:
     """The page in two steps inside one statement: first the ids of the page from the products
-    table alone (an index range, however deep the offset), then names and the first image for
-    those rows only, instead of joining every row the offset skips."""
+    table alone, with how many match in all (a window count, so the total costs no statement
+    of its own), then names and the first image for those rows only, instead of joining every
+    row the offset skips."""
     p = _products.c
     sort_column = _SORTS[sort][0]
     ids = (
-        sa.select(p.id, p[sort_column])
+        sa.select(p.id, p[sort_column], sa.func.count().over().label("total"))
         .where(*where)
         .order_by(*_order(p, sort))
         .limit(sa.bindparam("limit", type_=sa.Integer()))
@@ -167,6 +168,7 @@ def _page_statement(where: list, sort: str) -> sa.Select:
             _stations.c.id,
             _stations.c.name,
             first_image,
+            ids.c.total,
         )
         .select_from(
             ids.join(_products, p.id == ids.c.id)
@@ -214,7 +216,8 @@ def list_storefront(
 ) -> tuple[list[dict], int]:
     """A page of active products as plain dicts, and how many match in all.
 
-    Three statements whatever the page size; two when the page is empty.
+    Two statements whatever the page size (the page with its total, then its SKUs); a page
+    past the end counts the matches separately instead.
     """
     today = shanghai_today()
     parameters = {name: filters[name] for name in FILTERS if filters.get(name) is not None}
@@ -230,9 +233,9 @@ def list_storefront(
     rows = connection.execute(
         page_statement, {**parameters, "limit": page_size, "offset": (page - 1) * page_size}
     ).all()
-    total = connection.execute(count_statement, parameters).scalar_one()
     if not rows:
-        return [], total
+        return [], connection.execute(count_statement, parameters).scalar_one()
+    total = rows[0][-1]
 
     skus_by_product: dict[int, list[dict]] = {row[0]: [] for row in rows}
     sku_rows = connection.execute(_SKUS, {"ids": list(skus_by_product)})
@@ -271,6 +274,7 @@ def list_storefront(
         station_id,
         station_name,
         image_key,
+        _total,
     ) in rows:
         certificate = None
         if certificate_number is not None:
