@@ -3,7 +3,8 @@
 A page is stored under the hash of its query parameters with the catalog generation current
 when it was built. It is served while that generation is still current and for at most
 CATALOG_CACHE_SECONDS: any listing or price change bumps the generation in its own transaction,
-so it shows at once; stock figures may lag by those few seconds.
+so it shows at once; stock figures may lag by those few seconds. On PostgreSQL each worker also
+keeps copies of the pages it served, which spare a hit its round trip (local_pages.py).
 """
 
 import functools
@@ -17,8 +18,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from marketplace.catalog import local_pages
+from marketplace.catalog.local_pages import LocalPage
 from marketplace.catalog.models import CatalogGeneration, CatalogPage
 from marketplace.catalog.storefront import PAGE_PARAMETERS
+from marketplace.db import after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ _LOOKUP = (
         # A client that already holds the page gets a 304: do not even read the body.
         sa.case((_pages.c.etag == sa.bindparam("held_etag"), None), else_=_pages.c.body),
         _pages.c.total,
+        _pages.c.created_at,
     )
     .select_from(
         _generation.outerjoin(
@@ -129,9 +134,16 @@ def lookup_page(
     One statement, read before a missed page is built, so a change committed while it is
     being built makes the stored copy stale at once. On PostgreSQL it runs outside the
     request's transaction, in autocommit on a pooled connection of its own, so a hit costs
-    one round trip: no BEGIN, no COMMIT, no ping. (SQLite, and a session bound to a single
+    one round trip: no BEGIN, no COMMIT, no ping; and none at all when this worker holds a
+    current copy of the page (local_pages.py). (SQLite, and a session bound to a single
     connection as in the tests, read through the session.)
     """
+    local = local_pages.for_session(session)
+    if local is not None:
+        copy = local.fresh_copy(key, now=now, max_age=max_age)
+        if copy is not None:
+            body = None if copy.etag == held_etag else copy.body
+            return copy.generation, CachedPage(copy.etag, body, copy.total)
     parameters = {"key": key, "fresh_after": now - max_age, "held_etag": held_etag}
     bind = session.get_bind()
     row = None
@@ -139,10 +151,14 @@ def lookup_page(
         row = _lookup_on_postgresql(bind, parameters)
     if row is None:
         row = session.connection().execute(_LOOKUP, parameters).one()
-    generation, etag, body, total = row
+    generation, etag, body, total, created_at = row
     if etag is None:
         return generation, None
-    return generation, CachedPage(etag, bytes(body) if body is not None else None, total)
+    if body is not None:
+        body = bytes(body)
+        if local is not None:
+            local.keep(key, LocalPage(generation, etag, body, total, created_at))
+    return generation, CachedPage(etag, body, total)
 
 
 def store_page(session, key: str, generation: int, page: CachedPage, *, now: datetime) -> None:
@@ -170,6 +186,10 @@ def store_page(session, key: str, generation: int, page: CachedPage, *, now: dat
             session.execute(statement)
     except SQLAlchemyError:
         logger.warning("catalog page not cached", exc_info=True)
+        return
+    local = local_pages.for_session(session)
+    if local is not None:
+        local.keep(key, LocalPage(generation, page.etag, page.body, page.total, now))
 
 
 def invalidate_pages(session) -> None:
@@ -181,3 +201,8 @@ def invalidate_pages(session) -> None:
         sa.update(_generation).where(_generation.c.id == 1).values(value=_generation.c.value + 1)
     )
     session.execute(sa.delete(_pages))
+    local = local_pages.for_session(session)
+    if local is not None:
+        # This worker's copies go at commit; the other workers' when the trigger's notice
+        # reaches them (local_pages.py).
+        after_commit(session, local.drop_all)
