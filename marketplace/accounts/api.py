@@ -1,6 +1,5 @@
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from marketplace.accounts import service
 from marketplace.accounts.auth import current_actor, login_required
@@ -14,6 +13,7 @@ from marketplace.accounts.schemas import (
     UserUpdateIn,
 )
 from marketplace.extensions import db
+from marketplace.http_api import Blueprint
 
 blp = Blueprint("accounts", __name__, description="Logins, tokens and users")
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from flask import current_app, g, request, send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from marketplace.accounts.auth import current_actor, login_required, optional_login
@@ -28,6 +27,7 @@ from marketplace.catalog.schemas import (
 from marketplace.db import read_without_transaction, utcnow
 from marketplace.errors import handle_domain_error
 from marketplace.extensions import db
+from marketplace.http_api import Blueprint
 from marketplace.paging import paged
 
 blp = Blueprint(

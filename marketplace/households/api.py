@@ -1,7 +1,6 @@
 import functools
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
@@ -18,6 +17,7 @@ from marketplace.households.schemas import (
     StatusChangeOut,
     personal_numbers_revealed,
 )
+from marketplace.http_api import Blueprint
 from marketplace.paging import paged
 
 blp = Blueprint(

@@ -8,13 +8,13 @@ import functools
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.households.schemas import personal_numbers_revealed
 from marketplace.households.service import may_see_personal_numbers
+from marketplace.http_api import Blueprint
 from marketplace.idempotency import HEADER as IDEMPOTENCY_HEADER
 from marketplace.ledger import funds, preview, service, trails
 from marketplace.ledger.schemas import (

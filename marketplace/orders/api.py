@@ -1,9 +1,9 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
+from marketplace.http_api import Blueprint
 from marketplace.orders import fulfilment, service
 from marketplace.orders.schemas import (
     CancelIn,

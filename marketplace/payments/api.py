@@ -2,11 +2,11 @@ from datetime import timedelta
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
+from marketplace.http_api import Blueprint
 from marketplace.idempotency import HEADER as IDEMPOTENCY_HEADER
 from marketplace.orders.schemas import CheckoutIn, OrderView
 from marketplace.orders.service import get_order

@@ -2,12 +2,12 @@ import functools
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.households.schemas import personal_numbers_revealed
+from marketplace.http_api import Blueprint
 from marketplace.paging import paged
 from marketplace.payouts import service, settlement
 from marketplace.payouts.schemas import (

@@ -5,12 +5,12 @@ Who may call what is decided here by role; which rows a caller reaches is decide
 """
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.accounts.schemas import UserOut
 from marketplace.extensions import db
+from marketplace.http_api import Blueprint
 from marketplace.paging import paged
 from marketplace.producers import service, stations, units
 from marketplace.producers.schemas import (

@@ -1,9 +1,9 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import login_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
+from marketplace.http_api import Blueprint
 from marketplace.regions import service
 from marketplace.regions.schemas import RegionIn, RegionOut, RegionQuery
 
