@@ -172,13 +172,14 @@ class Products(MethodView):
         price change shows at once, stock figures may lag by a few seconds (checkout is the
         authority on stock). Responses carry an ETag; send If-None-Match to get a 304.
         """
-        cards, total = storefront.list_storefront(
-            db.session.connection(),
-            filters,
-            page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size,
-            media_prefix=images.MEDIA_PREFIX,
-        )
+        with page_cache.storefront_reads(db.session) as connection:
+            cards, total = storefront.list_storefront(
+                connection,
+                filters,
+                page=pagination_parameters.page,
+                page_size=pagination_parameters.page_size,
+                media_prefix=images.MEDIA_PREFIX,
+            )
         pagination_parameters.item_count = total
         body, etag = storefront.render_page(cards, total)
         return current_app.response_class(

@@ -1,6 +1,7 @@
-"""The signed-in storefront list reads outside a transaction on PostgreSQL (no BEGIN, no
-COMMIT), on a served app with a real connection pool: the tests' usual session is bound to one
-connection in an outer transaction, where that mode never applies."""
+"""The signed-in storefront list on PostgreSQL, on a served app with real connection pools (the
+tests' usual session is bound to one connection in an outer transaction, where none of this
+applies): it reads outside a transaction (no BEGIN, no COMMIT), and builds the page on the
+storefront's read pool, whose connections use generic plans, while the rest keeps the default."""
 
 import json
 import urllib.request
@@ -8,6 +9,7 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
+from marketplace.catalog import page_cache
 from marketplace.extensions import db
 from tests.orders.test_races import _post_order, _setup_shop
 from tests.served import served_app
@@ -50,3 +52,40 @@ def test_signed_in_list_reads_in_autocommit_and_hands_back_a_transactional_conne
     assert listed and all(autocommit for _, autocommit in listed), listed
     assert written and not any(autocommit for _, autocommit in written), written
     assert "INSERT" in {verb for verb, _ in written} or "WITH" in {verb for verb, _ in written}
+
+
+def test_the_list_is_read_on_the_storefront_pool_with_its_plan_mode_and_nothing_else_is(
+    tmp_path,
+):
+    with served_app(tmp_path) as served:
+        sku_id, (buyer,) = _setup_shop(served, tag=72, stock=5, buyers=1)
+        with served.app.app_context():
+            engine = db.engine
+        reads = page_cache._lookup_engine(engine)
+        ran_on = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            ran_on.append((statement.split("FROM")[0][:60], conn.engine is reads))
+
+        sa.event.listen(sa.Engine, "before_cursor_execute", record)
+        try:
+            status, cards = _get(served, "/api/v1/products?sort=price_asc", buyer)
+            assert status == 200
+            assert [sku["id"] for card in cards for sku in card["skus"]] == [sku_id]
+            status, order = _post_order(served, buyer, sku_id, "after-the-list")
+            assert status == 201, order
+        finally:
+            sa.event.remove(sa.Engine, "before_cursor_execute", record)
+
+        def plan_mode(of):
+            with of.connect() as connection:
+                return connection.exec_driver_sql("SHOW plan_cache_mode").scalar_one()
+
+        assert plan_mode(reads) == "force_generic_plan"
+        assert plan_mode(engine) == "auto"
+
+    on_reads = [statement for statement, read_pool in ran_on if read_pool]
+    elsewhere = [statement for statement, read_pool in ran_on if not read_pool]
+    # The page and its SKUs on the read pool; who is asking, and the checkout, on the main one.
+    assert [s.split()[1] for s in on_reads] == ["products.id,", "skus.product_id,"], on_reads
+    assert elsewhere and all("products.id, products.name" not in s for s in elsewhere)
