@@ -1,24 +1,24 @@
-"""Each worker's own copies of cached storefront pages, kept current by PostgreSQL notifications.
+"""Each worker's own copies of cached storefront pages, checked against the catalog generation
+without a round trip to a database server.
 
-A hit in the shared page cache (page_cache.py) costs a database round trip, to check that the
-catalog generation has not moved. On PostgreSQL a worker also LISTENs on the channel
-``catalog_generation``, which a trigger notifies whenever the generation moves (migration 0004),
-and keeps the pages it served in memory, tagged with the generation they belong to: a hit on a
-current copy touches no database at all. That is what a livestream pointing thousands of phones
-at one list needs.
+A hit in the shared page cache (page_cache.py) reads the database, to check that the catalog
+generation has not moved. Each worker also keeps the pages it served in memory, tagged with the
+generation they belong to, and serves a copy while it is of the current generation and fresh.
+That is what a livestream pointing thousands of phones at one list needs. How a worker knows
+the current generation without asking for it:
 
-How current the copies are:
-
-* a listing or price change made through this worker drops its copies as soon as it commits;
-* other workers drop theirs when PostgreSQL delivers the notification, which it sends at
-  commit; each anonymous request reads what has arrived, without waiting, before it looks at a
-  copy, so the window is the delivery time of a local message (well under a millisecond on
-  one host, a network hop otherwise);
-* every copy expires with the shared page it copies (CATALOG_CACHE_SECONDS), and every read
-  of the shared cache carries its generation forward: even a listening connection that died
-  without a word delays nothing beyond the few seconds stock figures may lag anyway;
-* a listening connection that fails visibly is dropped, and the worker reads through the shared
-  cache until it has listened again.
+* on PostgreSQL it LISTENs on the channel ``catalog_generation``, which a trigger notifies
+  whenever the generation moves (migration 0004), and reads what has arrived, without waiting,
+  at the start of every anonymous request. PostgreSQL sends the notice at commit, so the window
+  in which another worker may still serve the old page is the delivery time of a local message
+  (well under a millisecond on one host, a network hop otherwise); this worker's own changes
+  drop its copies at commit. A listening connection that fails visibly is dropped, and the
+  worker reads through the shared cache until it has listened again; even one that died
+  without a word delays nothing beyond CATALOG_CACHE_SECONDS, since every copy expires with the
+  shared page it copies and every read of the shared cache carries its generation forward;
+* on SQLite, ``PRAGMA data_version`` on a connection of the worker's own changes whenever any
+  other connection, in any process, has committed: while it stays the same, nothing can have
+  moved; when it changes, the generation is read again (a local file read). No window at all.
 """
 
 import atexit
@@ -26,6 +26,7 @@ import contextlib
 import logging
 import os
 import select
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -58,16 +59,13 @@ class LocalPage:
 
 
 class LocalPages:
-    """The copies of one worker for one database, and the connection that keeps them current."""
+    """The copies of one worker for one database, and the watch that keeps them current."""
 
-    def __init__(self, url: str):
-        self._url = url
+    def __init__(self, watch):
+        self._watch = watch
         self._lock = threading.Lock()
         self._pages: OrderedDict[str, LocalPage] = OrderedDict()
-        self._connection: psycopg.Connection | None = None
-        self._pid: int | None = None
-        self._retry_at = 0.0
-        #: the newest generation this worker knows of; None while not listening
+        #: the newest generation this worker knows of; None while it cannot know
         self._generation: int | None = None
 
     def fresh_copy(self, key: str, *, now: datetime, max_age: timedelta) -> LocalPage | None:
@@ -87,9 +85,9 @@ class LocalPages:
         """Keep a page just read from (or stored in) the shared cache."""
         with self._lock:
             if self._generation is None:
-                return  # not listening: a copy could not be trusted
+                return  # the watch cannot tell what is current: no copy to trust
             if page.generation > self._generation:
-                # The database is ahead of the notifications received so far.
+                # The database is ahead of what the watch has seen so far.
                 self._advance(page.generation)
             elif page.generation < self._generation:
                 return
@@ -104,47 +102,69 @@ class LocalPages:
 
     def close(self) -> None:
         with self._lock:
-            self._disconnect()
-
-    # --- the listening connection (called with the lock held) ----------------------------
+            self._watch.close()
 
     def _current_generation(self) -> int | None:
-        if self._pid != os.getpid():
-            # A forked worker must not use its parent's connection: listen anew.
-            self._connection, self._generation, self._pid = None, None, os.getpid()
+        """(Lock held.) The current generation, or None when the watch cannot tell."""
+        generation = self._watch.poll(self._generation)
+        if generation is None:
+            self._generation = None
             self._pages.clear()
-        if self._connection is None and not self._listen():
             return None
-        try:
-            self._read_notifications(self._connection.pgconn)
-        except (psycopg.Error, OSError, ValueError):
-            logger.warning("catalog notifications lost; reading through the shared cache")
-            self._disconnect()
-            return None
+        self._advance(generation)
         return self._generation
-
-    def _read_notifications(self, pgconn) -> None:
-        """Take in whatever the server has sent, without waiting for more. Reading until the
-        socket is drained matters: a server that closes the connection sends a farewell
-        message first, and only the read after it finds the end of the stream."""
-        for _ in range(_MAX_READS):
-            readable, _, _ = select.select([pgconn.socket], [], [], 0)
-            if not readable:
-                break
-            pgconn.consume_input()  # raises once the stream has ended
-            while (notification := pgconn.notifies()) is not None:
-                self._advance(int(notification.extra))
-        if pgconn.status != pq.ConnStatus.OK:
-            raise psycopg.OperationalError("the listening connection is closed")
 
     def _advance(self, generation: int) -> None:
         if self._generation is None or generation > self._generation:
             self._generation = generation
             self._pages.clear()
 
-    def _listen(self) -> bool:
+
+class _PostgresWatch:
+    """The generation as announced on the ``catalog_generation`` channel."""
+
+    def __init__(self, url: str):
+        self._url = url
+        self._connection: psycopg.Connection | None = None
+        self._pid: int | None = None
+        self._retry_at = 0.0
+
+    def poll(self, known: int | None) -> int | None:
+        if self._pid != os.getpid():
+            # A forked worker must not use its parent's connection: listen anew.
+            self._connection, self._pid = None, os.getpid()
+        if self._connection is None:
+            return self._listen()
+        newest = known
+        try:
+            for generation in self._read_notifications(self._connection.pgconn):
+                newest = generation if newest is None else max(newest, generation)
+        except (psycopg.Error, OSError, ValueError):
+            logger.warning("catalog notifications lost; reading through the shared cache")
+            self.close()
+            return None
+        return newest
+
+    @staticmethod
+    def _read_notifications(pgconn) -> list[int]:
+        """What the server has sent, taken in without waiting for more. Reading until the
+        socket is drained matters: a server that closes the connection sends a farewell
+        message first, and only the read after it finds the end of the stream."""
+        generations = []
+        for _ in range(_MAX_READS):
+            readable, _, _ = select.select([pgconn.socket], [], [], 0)
+            if not readable:
+                break
+            pgconn.consume_input()  # raises once the stream has ended
+            while (notification := pgconn.notifies()) is not None:
+                generations.append(int(notification.extra))
+        if pgconn.status != pq.ConnStatus.OK:
+            raise psycopg.OperationalError("the listening connection is closed")
+        return generations
+
+    def _listen(self) -> int | None:
         if time.monotonic() < self._retry_at:
-            return False
+            return None
         try:
             connection = psycopg.connect(
                 self._url,
@@ -163,17 +183,54 @@ class LocalPages:
         except psycopg.Error:
             logger.warning("cannot listen for catalog changes; retrying later", exc_info=True)
             self._retry_at = time.monotonic() + RETRY_SECONDS
-            return False
-        self._connection, self._generation = connection, generation
-        self._pages.clear()
-        return True
+            return None
+        self._connection = connection
+        return generation
 
-    def _disconnect(self) -> None:
-        connection, self._connection, self._generation = self._connection, None, None
-        self._pages.clear()
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
         self._retry_at = time.monotonic() + RETRY_SECONDS
         if connection is not None:
             with contextlib.suppress(psycopg.Error):
+                connection.close()
+
+
+class _SqliteWatch:
+    """The generation as stored in the SQLite file, read again only after a commit."""
+
+    def __init__(self, path: str):
+        self._path = path
+        self._connection: sqlite3.Connection | None = None
+        self._pid: int | None = None
+        self._data_version: int | None = None
+
+    def poll(self, known: int | None) -> int | None:
+        if self._pid != os.getpid():
+            self._connection, self._pid = None, os.getpid()
+        try:
+            if self._connection is None:
+                # Used under LocalPages' lock only, whichever thread holds it.
+                self._connection = sqlite3.connect(
+                    self._path, isolation_level=None, check_same_thread=False, timeout=10
+                )
+                self._data_version = None
+            # Read before the generation: a commit in between shows at the next poll.
+            (version,) = self._connection.execute("PRAGMA data_version").fetchone()
+            if version == self._data_version and known is not None:
+                return known
+            row = self._connection.execute("SELECT value FROM catalog_generation WHERE id = 1")
+            (generation,) = row.fetchone()
+        except sqlite3.Error:
+            logger.warning("cannot read the catalog generation; reading through the cache")
+            self.close()
+            return None
+        self._data_version = version
+        return generation
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(sqlite3.Error):
                 connection.close()
 
 
@@ -189,16 +246,28 @@ def _close_all() -> None:
 
 
 def for_session(session) -> LocalPages | None:
-    """This worker's copies for the session's database; None on SQLite, and for a session
-    bound to one connection (the tests' outer transaction), which reads through the session."""
+    """This worker's copies for the session's database; None for a session bound to one
+    connection (the tests' outer transaction), which reads through the session, and for a
+    database in memory."""
     bind = session.get_bind()
-    if not isinstance(bind, sa.Engine) or bind.dialect.name != "postgresql":
+    if not isinstance(bind, sa.Engine):
         return None
     pages = _by_engine.get(bind)
     if pages is None:
         with _registry_lock:
             pages = _by_engine.get(bind)
             if pages is None:
-                url = bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                pages = _by_engine[bind] = LocalPages(url)
+                watch = _watch_for(bind)
+                if watch is None:
+                    return None
+                pages = _by_engine[bind] = LocalPages(watch)
     return pages
+
+
+def _watch_for(engine: sa.Engine):
+    if engine.dialect.name == "postgresql":
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return _PostgresWatch(url)
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        return _SqliteWatch(engine.url.database)
+    return None

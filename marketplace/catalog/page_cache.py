@@ -3,8 +3,8 @@
 A page is stored under the hash of its query parameters with the catalog generation current
 when it was built. It is served while that generation is still current and for at most
 CATALOG_CACHE_SECONDS: any listing or price change bumps the generation in its own transaction,
-so it shows at once; stock figures may lag by those few seconds. On PostgreSQL each worker also
-keeps copies of the pages it served, which spare a hit its round trip (local_pages.py).
+so it shows at once; stock figures may lag by those few seconds. Each worker also keeps copies of
+the pages it served, which spare a hit its database read (local_pages.py).
 """
 
 import contextlib

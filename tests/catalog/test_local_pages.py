@@ -1,5 +1,6 @@
 """Each worker's in-memory copies of storefront pages (catalog/local_pages.py), on a served app
-with a real PostgreSQL pool and the notification trigger of migration 0004.
+with a real pool: on PostgreSQL with the notification trigger of migration 0004, on SQLite with
+the file's data version.
 
 To tell a copy from the shared cache, the shared page is overwritten behind the app's back
 (no generation change, so nothing tells the workers): a response with the original body came
@@ -23,8 +24,6 @@ from marketplace.db import utcnow
 from tests.orders.test_races import _setup_shop
 from tests.payments.conftest import eventually
 from tests.served import served_app
-
-pytestmark = pytest.mark.postgres
 
 LIST = "/api/v1/products?sort=price_asc"
 
@@ -116,7 +115,7 @@ def test_a_repeated_list_is_served_from_the_workers_copy(served, shop):
     assert status == 304
 
 
-def test_a_change_committed_elsewhere_reaches_the_copy_by_notification(served, shop):
+def test_a_change_committed_elsewhere_reaches_the_copy(served, shop):
     assert _price_listed(served, shop["sku_id"]) == 39900
     _change_price_elsewhere(served, shop["sku_id"], 29900)
     eventually(
@@ -139,6 +138,7 @@ def test_a_change_through_this_worker_shows_on_the_very_next_request(served, sho
     assert _price_listed(served, shop["sku_id"]) == 19900
 
 
+@pytest.mark.postgres
 def test_a_lost_listener_falls_back_to_the_shared_cache_then_listens_again(
     served, shop, monkeypatch
 ):
