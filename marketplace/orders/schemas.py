@@ -11,7 +11,7 @@ _MOBILE_OR_LANDLINE = r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$"
 class CheckoutLineIn(Schema):
     """A line names the SKU and how many; prices come from the catalog, never from here."""
 
-    sku_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    sku_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     quantity = fields.Integer(
         required=True, validate=validate.Range(min=1, max=MAX_QUANTITY_PER_LINE)
     )

@@ -169,7 +169,8 @@ def _place_in_one_statement(
     try:
         placed = single_statement_checkout.place(
             session.connection(),
-            order_values={**values, **{name: values[name].value for name in enums}},
+            # Stored by name, as SQLAlchemy stores a non-native Enum.
+            order_values={**values, **{name: values[name].name for name in enums}},
             lines=data["lines"],
             scope=CHECKOUT_SCOPE,
             key=key,

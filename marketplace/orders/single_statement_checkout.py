@@ -14,13 +14,17 @@ Why each part is safe, since data-modifying CTEs share one snapshot:
   sharing SKUs queue instead of deadlocking. ``FOR UPDATE`` returns each row as it is once
   locked, even when another checkout committed a change after this statement began, so the
   stock and price checked and snapshotted here are the current ones and cannot move until
-  commit. The UPDATE below re-reads the same locked rows (PostgreSQL follows the update chain).
+  commit. A key already committed (a retry) skips the locks altogether: its replay waits for
+  no checkout of the same SKUs.
 * ``claim`` inserts the key only when the whole basket can be served. A duplicate key, committed
   or still in flight (the insert waits for it), makes ``ON CONFLICT DO NOTHING`` return no row,
   and everything after it is gated on that row. The order id is drawn from the orders sequence
   in the claim itself, so the claim records what it created without a second statement.
-* ``taken`` decrements every line's SKU under ``stock >= quantity`` (the CHECK constraint
-  backs it); ``new_order`` is only written when it took all of them.
+* ``taken`` sets every line's SKU to the locked stock minus the quantity. It must not filter
+  on the stock it scans: that is the statement's snapshot, from before it waited for the lock,
+  and PostgreSQL re-checks only rows that passed the filter there, so a SKU restocked from 0
+  while this checkout waited would be skipped. ``servable`` checked the locked figures and the
+  CHECK constraint backs them; ``new_order`` is only written when every line was taken.
 
 The basket's arrays are read through ``(SELECT ...)``, which hides their length from the
 planner. Seeing it, PostgreSQL judged each run's custom plan cheaper than the prepared generic
@@ -48,6 +52,10 @@ locked AS (
     FROM skus AS s
     JOIN products AS p ON p.id = s.product_id
     WHERE s.id IN (SELECT sku_id FROM wanted)
+      AND NOT EXISTS (
+          SELECT 1 FROM idempotency_keys AS k
+          WHERE k.user_id = :buyer_id AND k.scope = :scope AND k.key = :key
+      )
     ORDER BY s.id
     FOR UPDATE OF s
 ),
@@ -74,9 +82,9 @@ claim AS (
 ),
 taken AS (
     UPDATE skus AS s
-    SET stock = s.stock - b.quantity
+    SET stock = b.stock - b.quantity
     FROM basket AS b, claim
-    WHERE s.id = b.id AND s.stock >= b.quantity
+    WHERE s.id = b.id
     RETURNING s.id
 ),
 new_order AS (

@@ -7,6 +7,7 @@ writers queue on the database lock): both must hold the same guarantees.
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -18,6 +19,7 @@ from marketplace.accounts.auth import new_token
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.catalog.models import Category, Product, ProductStatus, Sku
 from marketplace.db import utcnow
+from marketplace.extensions import db
 from marketplace.orders.models import Order, OrderLine
 from marketplace.producers.models import Producer, ProducerKind, Station
 from marketplace.regions.models import Region, RegionLevel
@@ -183,3 +185,76 @@ def test_one_key_twenty_times_makes_one_order(served):
         ).scalar_one()
         assert orders == 1
         assert session.get(Sku, sku_id).stock == 4
+
+
+@pytest.mark.slow
+def test_a_checkout_waiting_on_a_restock_sells_what_was_restocked(served):
+    """The last unit went; a station restocks while a buyer's checkout waits for the SKU's
+    lock. The checkout must see the restocked figure, not the empty shelf it found when it
+    began (a bug of the one-statement checkout on PostgreSQL, which answered 409)."""
+    sku_id, (buyer,) = _setup_shop(served, tag=3, stock=0, buyers=1)
+    with served.app.app_context():
+        engine = db.engine
+    with engine.connect() as restock:
+        restock.execute(sa.update(Sku).where(Sku.id == sku_id).values(stock=5))
+        result = {}
+        checkout = threading.Thread(
+            target=lambda: result.update(
+                answer=_post_order(served, buyer, sku_id, "while-restocking")
+            )
+        )
+        checkout.start()
+        _wait_until_blocked(engine, checkout)
+        restock.commit()
+        checkout.join(timeout=60)
+    status, body = result["answer"]
+    assert status == 201, body
+    with served.session() as session:
+        assert session.get(Sku, sku_id).stock == 4
+
+
+def _wait_until_blocked(engine, thread, timeout=10.0):
+    """Until the request is waiting for the restock's lock (PostgreSQL: a backend waiting on a
+    lock; SQLite: the writer queues on the database lock, give it time to get there)."""
+    if engine.dialect.name != "postgresql":
+        time.sleep(0.5)
+        return
+    deadline = time.monotonic() + timeout
+    with engine.connect() as watcher:
+        while time.monotonic() < deadline and thread.is_alive():
+            waiting = watcher.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+            watcher.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the checkout never waited for the restock's lock")
+
+
+@pytest.mark.postgres
+def test_a_retry_of_a_placed_order_waits_for_no_checkout_of_its_skus(served):
+    """A buyer's retry (same key) replays the order it placed, even while another checkout
+    holds the SKU's lock: it takes no stock, so it must not queue for it."""
+    sku_id, (buyer,) = _setup_shop(served, tag=4, stock=5, buyers=1)
+    status, placed = _post_order(served, buyer, sku_id, "placed-once")
+    assert status == 201
+    with served.app.app_context():
+        engine = db.engine
+    with engine.connect() as other_checkout:
+        other_checkout.execute(sa.select(Sku.id).where(Sku.id == sku_id).with_for_update())
+        result = {}
+        retry = threading.Thread(
+            target=lambda: result.update(answer=_post_order(served, buyer, sku_id, "placed-once"))
+        )
+        retry.start()
+        retry.join(timeout=10)
+        finished_while_locked = not retry.is_alive()
+        other_checkout.rollback()
+        retry.join(timeout=60)
+    assert finished_while_locked, "the retry queued behind another checkout's lock"
+    status, replayed = result["answer"]
+    assert status == 201 and replayed["id"] == placed["id"]
