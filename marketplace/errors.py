@@ -6,9 +6,9 @@ Services raise ``DomainError`` subclasses; views never build error responses the
 import logging
 from http import HTTPStatus
 
-from flask import Response, current_app, g, json
+from flask import Response, current_app, g, json, request
 from flask_smorest import Api
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -193,6 +193,59 @@ def handle_integrity_error(error):
     )
 
 
+#: What an INTEGER column holds; ids and counts are INTEGER columns.
+_INTEGER_RANGE = range(-(2**31), 2**31)
+
+
+def _out_of_range_fields(value, path: str = "") -> list[str]:
+    """The fields of a request holding whole numbers an INTEGER column cannot take."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        return [] if value in _INTEGER_RANGE else [path or "body"]
+    if isinstance(value, str):
+        try:
+            return _out_of_range_fields(int(value), path) if value.strip().isdigit() else []
+        except ValueError:
+            return []
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    found = []
+    for key, item in items:
+        found += _out_of_range_fields(item, f"{path}.{key}" if path else str(key))
+    return found
+
+
+def handle_data_error(error):
+    """A value the database cannot store (a number beyond its column's range): the client's
+    input, so a 422 naming the fields that hold such numbers, never a 500. Schemas bound what
+    they can; this catches what slips past them, such as an id of 2**31 in a filter."""
+    logger.warning("database refused a value: %s", error.orig)
+    names = {
+        name
+        for name, values in request.args.lists()
+        if any(_out_of_range_fields(value) for value in values)
+    }
+    names.update(_out_of_range_fields(request.get_json(silent=True) or {}))
+    names = sorted(names)
+    errors = {name: ["too large a number"] for name in names}
+    return problem_response(
+        422,
+        code="validation-failed",
+        title="The request has invalid fields",
+        detail=(
+            "Invalid fields: " + ", ".join(names)
+            if names
+            else "A value in the request is out of range."
+        ),
+        errors=errors or None,
+    )
+
+
 def handle_database_unavailable(error):
     """The database went away or is overloaded: tell the client to retry, log the cause."""
     logger.error("database unavailable: %s", error.orig)
@@ -219,6 +272,7 @@ def register_error_handlers(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(StaleDataError, handle_stale_data)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     # Under test an unexpected exception propagates, so the failing test shows its traceback.
     if not app.testing:

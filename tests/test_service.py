@@ -4,6 +4,9 @@ import logging
 
 import pytest
 
+from marketplace.accounts.models import Role
+from tests.conftest import BACKEND
+
 PROBLEM = "application/problem+json"
 
 
@@ -48,6 +51,20 @@ def test_malformed_json_is_a_problem_not_a_500(client):
     )
     assert response.status_code in (400, 422)
     assert response.mimetype == PROBLEM
+
+
+def test_a_number_beyond_what_the_database_holds_is_a_422_naming_it(client, auth, make_user):
+    """A filter id of 2**31 reaches the database, which refuses it (PostgreSQL: integer out of
+    range; SQLite stores 64 bits and simply finds nothing). Never a 500."""
+    headers = auth(make_user(Role.buyer))
+    response = client.get("/api/v1/products?village_id=99999999999&page=1", headers=headers)
+    if BACKEND == "postgres":
+        assert response.status_code == 422
+        assert response.mimetype == PROBLEM
+        assert response.json["errors"] == {"village_id": ["too large a number"]}
+    else:
+        assert response.status_code == 200
+        assert response.json == []
 
 
 def test_validation_errors_name_each_field(client):

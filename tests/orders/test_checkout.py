@@ -110,6 +110,15 @@ def test_bad_quantities_prices_and_addresses_are_named(session, shop, place):
     assert count(session, Order) == 0
 
 
+def test_an_sku_id_beyond_any_id_is_422_naming_the_line(session, shop, place):
+    body = basket((shop.sku_500g, 1))
+    body["lines"][0]["sku_id"] = 2**31  # once a 500 on PostgreSQL (integer out of range)
+    response = place(shop.buyer_headers, body)
+    assert response.status_code == 422
+    assert set(response.json["errors"]) == {"lines.0.sku_id"}
+    assert count(session, Order) == 0
+
+
 def test_the_same_sku_twice_is_422(shop, place):
     response = place(shop.buyer_headers, basket((shop.sku_500g, 1), (shop.sku_500g, 2)))
     assert response.status_code == 422
