@@ -40,8 +40,8 @@ from psycopg import pq
 logger = logging.getLogger(__name__)
 
 CHANNEL = "catalog_generation"
-#: Pages kept per worker; a page of 20 products is about 20 kB.
-MAX_PAGES = 512
+#: Pages kept per worker: a page of 20 products is about 20 kB, of 100 (the largest) 100 kB.
+MAX_PAGES = 256
 #: Reads of the listening socket per request at most (each takes all that has arrived).
 _MAX_READS = 16
 #: After a failed attempt to listen, the worker reads through the shared cache this long.
@@ -96,9 +96,12 @@ class LocalPages:
             while len(self._pages) > MAX_PAGES:
                 self._pages.popitem(last=False)
 
-    def drop_all(self) -> None:
+    def catch_up(self, generation: int) -> None:
+        """This worker committed ``generation``: its copies of older ones go, and a request
+        still holding a page of an older generation cannot keep it afterwards."""
         with self._lock:
-            self._pages.clear()
+            if self._generation is not None:
+                self._advance(generation)
 
     def close(self) -> None:
         with self._lock:
@@ -151,9 +154,10 @@ class _PostgresWatch:
         socket is drained matters: a server that closes the connection sends a farewell
         message first, and only the read after it finds the end of the stream."""
         generations = []
+        socket = select.poll()
+        socket.register(pgconn.socket, select.POLLIN)
         for _ in range(_MAX_READS):
-            readable, _, _ = select.select([pgconn.socket], [], [], 0)
-            if not readable:
+            if not socket.poll(0):
                 break
             pgconn.consume_input()  # raises once the stream has ended
             while (notification := pgconn.notifies()) is not None:
@@ -171,16 +175,26 @@ class _PostgresWatch:
                 autocommit=True,
                 connect_timeout=2,
                 application_name="marketplace catalog watch",
+                # A request waits for this: never long. Keepalives find a peer that vanished
+                # without a word (its copies are bounded by their age meanwhile).
+                options="-c statement_timeout=2000",
+                keepalives=1,
+                keepalives_idle=30,
+                keepalives_interval=10,
+                keepalives_count=3,
             )
             try:
                 # LISTEN first, then read: a change committed in between is both read and told.
                 connection.execute(f"LISTEN {CHANNEL}")
                 row = connection.execute("SELECT value FROM catalog_generation WHERE id = 1")
                 generation = row.fetchone()[0]
-            except psycopg.Error:
+                # Notices that arrived while those ran were set aside by psycopg: take them.
+                for notification in connection.notifies(timeout=0):
+                    generation = max(generation, int(notification.payload))
+            except (psycopg.Error, ValueError):
                 connection.close()
                 raise
-        except psycopg.Error:
+        except (psycopg.Error, ValueError):
             logger.warning("cannot listen for catalog changes; retrying later", exc_info=True)
             self._retry_at = time.monotonic() + RETRY_SECONDS
             return None
@@ -190,7 +204,8 @@ class _PostgresWatch:
     def close(self) -> None:
         connection, self._connection = self._connection, None
         self._retry_at = time.monotonic() + RETRY_SECONDS
-        if connection is not None:
+        # A forked child must not close (and so end) its parent's session.
+        if connection is not None and self._pid == os.getpid():
             with contextlib.suppress(psycopg.Error):
                 connection.close()
 
@@ -229,7 +244,7 @@ class _SqliteWatch:
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
-        if connection is not None:
+        if connection is not None and self._pid == os.getpid():
             with contextlib.suppress(sqlite3.Error):
                 connection.close()
 

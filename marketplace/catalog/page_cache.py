@@ -11,6 +11,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -75,6 +76,8 @@ _LOOKUP = (
 
 #: Per process: the storefront read pools of the engines this process serves.
 _lookup_engines: dict[sa.Engine, sa.Engine] = {}
+_lookup_engines_lock = threading.Lock()
+_GENERIC_PLANS = "-c plan_cache_mode=force_generic_plan"
 
 
 def _lookup_engine(engine: sa.Engine) -> sa.Engine:
@@ -93,16 +96,21 @@ def _lookup_engine(engine: sa.Engine) -> sa.Engine:
     """
     lookup = _lookup_engines.get(engine)
     if lookup is None:
-        lookup = sa.create_engine(
-            engine.url,
-            isolation_level="AUTOCOMMIT",
-            pool_size=2,
-            max_overflow=8,
-            pool_pre_ping=False,
-            pool_recycle=3600,
-            connect_args={"options": "-c plan_cache_mode=force_generic_plan"},
-        )
-        _lookup_engines[engine] = lookup
+        with _lookup_engines_lock:
+            lookup = _lookup_engines.get(engine)
+            if lookup is None:
+                # Added to the server options the database URL may carry, not instead of them.
+                options = " ".join(filter(None, [engine.url.query.get("options"), _GENERIC_PLANS]))
+                lookup = sa.create_engine(
+                    engine.url.difference_update_query(["options"]),
+                    isolation_level="AUTOCOMMIT",
+                    pool_size=2,
+                    max_overflow=8,
+                    pool_pre_ping=False,
+                    pool_recycle=3600,
+                    connect_args={"options": options},
+                )
+                _lookup_engines[engine] = lookup
     return lookup
 
 
@@ -221,12 +229,15 @@ def invalidate_pages(session) -> None:
 
     The stale rows go too, which bounds the table by what was asked since the last change.
     """
-    session.execute(
-        sa.update(_generation).where(_generation.c.id == 1).values(value=_generation.c.value + 1)
-    )
+    generation = session.execute(
+        sa.update(_generation)
+        .where(_generation.c.id == 1)
+        .values(value=_generation.c.value + 1)
+        .returning(_generation.c.value)
+    ).scalar_one()
     session.execute(sa.delete(_pages))
     local = local_pages.for_session(session)
     if local is not None:
-        # This worker's copies go at commit; the other workers' when the trigger's notice
-        # reaches them (local_pages.py).
-        after_commit(session, local.drop_all)
+        # This worker's copies go at commit; the other workers' when they learn of it
+        # (local_pages.py).
+        after_commit(session, functools.partial(local.catch_up, generation))

@@ -176,3 +176,47 @@ def _watch_backends(served, database) -> list[int]:
                 {"db": database},
             ).scalars()
         )
+
+
+class _SilentWatch:
+    """A watch that never hears of a change (a notice still on its way)."""
+
+    def __init__(self, generation):
+        self.generation = generation
+
+    def poll(self, known):
+        return self.generation
+
+    def close(self):
+        pass
+
+
+def test_a_workers_own_change_outranks_a_page_read_before_it():
+    """Threads of one worker: one commits a change while another still holds a page it read
+    before; the old page must not become this worker's copy, whatever the watch says."""
+    pages = local_pages.LocalPages(_SilentWatch(1))
+    now = utcnow()
+    before = local_pages.LocalPage(1, '"old"', b"[]", 0, now)
+    max_age = timedelta(seconds=300)
+    assert pages.fresh_copy("k", now=now, max_age=max_age) is None
+    pages.keep("k", before)
+    assert pages.fresh_copy("k", now=now, max_age=max_age) is before
+
+    pages.catch_up(2)  # this worker's commit of generation 2
+    assert pages.fresh_copy("k", now=now, max_age=max_age) is None
+    pages.keep("k", before)  # the other thread, finishing late
+    assert pages.fresh_copy("k", now=now, max_age=max_age) is None
+    fresh = local_pages.LocalPage(2, '"new"', b"[]", 0, now)
+    pages.keep("k", fresh)
+    assert pages.fresh_copy("k", now=now, max_age=max_age) is fresh
+
+
+def test_a_change_schedules_the_catch_up_to_its_own_generation(served):
+    with served.session() as session:
+        page_cache.invalidate_pages(session)
+        (catch_up,) = session.info.pop("after_commit")
+        committed = session.execute(
+            sa.text("SELECT value FROM catalog_generation WHERE id = 1")
+        ).scalar_one()
+        local = local_pages.for_session(session)
+    assert catch_up.func == local.catch_up and catch_up.args == (committed,)

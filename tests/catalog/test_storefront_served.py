@@ -24,7 +24,9 @@ def _get(served, path, headers):
 
 
 def test_signed_in_list_reads_in_autocommit_and_hands_back_a_transactional_connection(tmp_path):
-    # One pooled connection: the write that follows the list gets the very connection it used.
+    # What the list runs on the main pool (who is asking; the page itself is read on the
+    # storefront pool, next test) runs in autocommit. One pooled connection: the write that
+    # follows the list gets the very connection it used, and must find it transactional.
     with served_app(
         tmp_path, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0}
     ) as served:
