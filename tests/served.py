@@ -5,13 +5,17 @@ tests never share rows with the rolled-back tests (or with each other's modules)
 import threading
 import uuid
 from contextlib import contextmanager
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from marketplace import create_app
+from marketplace.accounts.auth import new_token
+from marketplace.accounts.models import ApiToken, User
 from marketplace.config import TestConfig, normalize_database_url
+from marketplace.db import utcnow
 from marketplace.extensions import db
 from tests.conftest import BACKEND, PG_SERVER_URL, _server_engine
 
@@ -79,6 +83,20 @@ def served_app(tmp_path, **config):
             thread.join(timeout=10)
             with app.app_context():
                 db.engine.dispose()
+
+
+def signed_in_user(session, *, username: str, role, display_name: str, **fields) -> dict:
+    """A committed-to-be user with a fresh bearer token: the headers its requests carry."""
+    user = User(
+        username=username, password_hash="unused", display_name=display_name, role=role, **fields
+    )
+    session.add(user)
+    session.flush()
+    token, token_hash = new_token()
+    session.add(
+        ApiToken(user_id=user.id, token_hash=token_hash, expires_at=utcnow() + timedelta(hours=1))
+    )
+    return {"Authorization": f"Bearer {token}"}
 
 
 @contextmanager

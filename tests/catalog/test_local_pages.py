@@ -16,14 +16,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from marketplace.accounts.auth import new_token
-from marketplace.accounts.models import ApiToken, Role, User
+from marketplace.accounts.models import Role
 from marketplace.catalog import local_pages, page_cache
 from marketplace.catalog.models import CatalogPage, Sku
 from marketplace.db import utcnow
 from tests.orders.test_races import _setup_shop
 from tests.payments.conftest import eventually
-from tests.served import served_app
+from tests.served import served_app, signed_in_user
 
 LIST = "/api/v1/products?sort=price_asc"
 
@@ -41,20 +40,12 @@ def shop(served):
     sku_id, _ = _setup_shop(served, tag=shop.tag, stock=5, buyers=0)
     with served.session() as session:
         sku = session.get(Sku, sku_id)
-        operator = User(
+        station = signed_in_user(
+            session,
             username=f"operator{shop.tag}",
-            password_hash="unused",
-            display_name="站长",
             role=Role.station,
+            display_name="站长",
             station_id=sku.station_id,
-        )
-        session.add(operator)
-        session.flush()
-        token, token_hash = new_token()
-        session.add(
-            ApiToken(
-                user_id=operator.id, token_hash=token_hash, expires_at=utcnow() + timedelta(hours=1)
-            )
         )
         product_id = sku.product_id
         # Listed behind the API's back: announce it as the API would.
@@ -64,7 +55,7 @@ def shop(served):
     return {
         "sku_id": sku_id,
         "product_id": product_id,
-        "station": {"Authorization": f"Bearer {token}"},
+        "station": station,
     }
 
 

@@ -10,21 +10,18 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from marketplace.accounts.auth import new_token
-from marketplace.accounts.models import ApiToken, Role, User
+from marketplace.accounts.models import Role
 from marketplace.catalog.models import Category, Product, ProductStatus, Sku
-from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.orders.models import Order, OrderLine
 from marketplace.producers.models import Producer, ProducerKind, Station
 from marketplace.regions.models import Region, RegionLevel
 from tests.orders.conftest import ADDRESS
-from tests.served import served_app
+from tests.served import served_app, signed_in_user
 
 BUYERS = 50
 UNITS = 10
@@ -100,21 +97,11 @@ def _setup_shop(served, *, tag: int, stock: int, buyers: int):
         session.add(sku)
         headers = []
         for n in range(buyers):
-            user = User(
-                username=f"racer{tag}-{n}",
-                password_hash="unused",
-                display_name=f"买家{n}",
-                role=Role.buyer,
-            )
-            session.add(user)
-            session.flush()
-            token, token_hash = new_token()
-            session.add(
-                ApiToken(
-                    user_id=user.id, token_hash=token_hash, expires_at=utcnow() + timedelta(hours=1)
+            headers.append(
+                signed_in_user(
+                    session, username=f"racer{tag}-{n}", role=Role.buyer, display_name=f"买家{n}"
                 )
             )
-            headers.append({"Authorization": f"Bearer {token}"})
         session.flush()
         return sku.id, headers
 
