@@ -14,6 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import Base, UTCDateTime, created_at, intpk, utcnow
@@ -110,6 +111,34 @@ def complete(session, claim_id: int, *, status: int, resource_id: int) -> None:
         .where(IdempotencyKey.id == claim_id)
         .values(response_status=status, resource_id=resource_id, completed_at=utcnow())
     )
+
+
+def perform_once(session, *, user_id: int, scope: str, key: str | None, body, work, replay):
+    """Run ``work()``, which creates one row, once per key: the row and the key's record commit
+    together, in a savepoint. A repeat, or a concurrent twin that lost the race on the unique
+    constraint (its savepoint, and whatever its work did, rolled back), gets ``replay(id)`` of
+    the first row instead. Returns the row and whether it is a replay."""
+    key = validate_key(key)
+    earlier = find(session, user_id, scope, key, body)
+    if earlier is None:
+        try:
+            with session.begin_nested():
+                created = work()
+                record(
+                    session,
+                    user_id=user_id,
+                    scope=scope,
+                    key=key,
+                    body=body,
+                    status=201,
+                    resource_id=created.id,
+                )
+            return created, False
+        except IntegrityError:
+            earlier = find(session, user_id, scope, key, body)
+            if earlier is None:
+                raise
+    return replay(earlier.resource_id), True
 
 
 def record(

@@ -277,30 +277,22 @@ def disburse_once(
     disbursement back instead of paying every household twice."""
     if idempotency_key is None:
         return disburse(session, actor, fund_id, data), False
-    key = idempotency.validate_key(idempotency_key)
     body = {"fund_id": fund_id, **{k: v for k, v in data.items() if k != "mode"}}
     body["mode"] = data["mode"].value
-    earlier = idempotency.find(session, actor.user_id, DISBURSEMENT_SCOPE, key, body)
-    if earlier is None:
-        try:
-            with session.begin_nested():
-                disbursement = disburse(session, actor, fund_id, data)
-                idempotency.record(
-                    session,
-                    user_id=actor.user_id,
-                    scope=DISBURSEMENT_SCOPE,
-                    key=key,
-                    body=body,
-                    status=201,
-                    resource_id=disbursement.id,
-                )
-            return disbursement, False
-        except IntegrityError:
-            earlier = idempotency.find(session, actor.user_id, DISBURSEMENT_SCOPE, key, body)
-            if earlier is None:
-                raise
-    get_visible(session, AssistanceFund, fund_id, actor)
-    return load_disbursement(session, earlier.resource_id), True
+
+    def replay(disbursement_id: int) -> FundDisbursement:
+        get_visible(session, AssistanceFund, fund_id, actor)  # a replay is scoped too
+        return load_disbursement(session, disbursement_id)
+
+    return idempotency.perform_once(
+        session,
+        user_id=actor.user_id,
+        scope=DISBURSEMENT_SCOPE,
+        key=idempotency_key,
+        body=body,
+        work=lambda: disburse(session, actor, fund_id, data),
+        replay=replay,
+    )
 
 
 def load_disbursement(session, disbursement_id: int) -> FundDisbursement:

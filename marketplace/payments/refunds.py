@@ -8,7 +8,6 @@ for Stripe, at once for cash handed back at a station.
 import logging
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from marketplace import idempotency
@@ -115,35 +114,19 @@ def request_refund_once(
     Returns the refund and whether it is a replay."""
     if idempotency_key is None:
         return request_refund(session, actor, order_id, lines=lines, reason=reason), False
-    key = idempotency.validate_key(idempotency_key)
-    body = {"order_id": order_id, "lines": lines, "reason": reason}
-    earlier = idempotency.find(session, actor.user_id, REFUND_SCOPE, key, body)
-    if earlier is None:
-        try:
-            with session.begin_nested():
-                refund = request_refund(session, actor, order_id, lines=lines, reason=reason)
-                idempotency.record(
-                    session,
-                    user_id=actor.user_id,
-                    scope=REFUND_SCOPE,
-                    key=key,
-                    body=body,
-                    status=201,
-                    resource_id=refund.id,
-                )
-            return refund, False
-        except IntegrityError:
-            # The same request won the race; its refund is the answer. (An after-commit call
-            # queued for our rolled-back refund finds no row and does nothing.)
-            earlier = idempotency.find(session, actor.user_id, REFUND_SCOPE, key, body)
-            if earlier is None:
-                raise
-    refund = session.execute(
-        sa.select(Refund)
-        .where(Refund.id == earlier.resource_id)
-        .options(selectinload(Refund.lines))
-    ).scalar_one()
-    return refund, True
+    # A twin that loses the race rolls back its refund; an after-commit call queued for it
+    # finds no row and does nothing.
+    return idempotency.perform_once(
+        session,
+        user_id=actor.user_id,
+        scope=REFUND_SCOPE,
+        key=idempotency_key,
+        body={"order_id": order_id, "lines": lines, "reason": reason},
+        work=lambda: request_refund(session, actor, order_id, lines=lines, reason=reason),
+        replay=lambda refund_id: session.execute(
+            sa.select(Refund).where(Refund.id == refund_id).options(selectinload(Refund.lines))
+        ).scalar_one(),
+    )
 
 
 def request_refund(
