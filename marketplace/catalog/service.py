@@ -109,30 +109,19 @@ def product_for_change(session, actor: Actor, product_id: int) -> Product:
     """The product, if the actor may see it, locked against concurrent SKU and state changes
     (so the lowest price is computed from SKUs nobody else is changing) and freshly loaded."""
     get_visible(session, Product, product_id, actor)
-    return (
-        session.execute(
-            sa.select(Product)
-            .where(Product.id == product_id)
-            .options(*FULL_PRODUCT)
-            .with_for_update(of=Product)
-            .execution_options(populate_existing=True)
-        )
-        .unique()
-        .scalar_one()
-    )
+    return _reload(session, product_id, lock=True)
 
 
-def _reload(session, product_id: int) -> Product:
-    return (
-        session.execute(
-            sa.select(Product)
-            .where(Product.id == product_id)
-            .options(*FULL_PRODUCT)
-            .execution_options(populate_existing=True)
-        )
-        .unique()
-        .scalar_one()
+def _reload(session, product_id: int, *, lock: bool = False) -> Product:
+    stmt = (
+        sa.select(Product)
+        .where(Product.id == product_id)
+        .options(*FULL_PRODUCT)
+        .execution_options(populate_existing=True)
     )
+    if lock:
+        stmt = stmt.with_for_update(of=Product)
+    return session.execute(stmt).unique().scalar_one()
 
 
 def _listing_station(session, actor: Actor, requested: int | None) -> int:
