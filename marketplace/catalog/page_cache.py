@@ -74,13 +74,13 @@ _LOOKUP = (
 )
 
 
-#: Per process: the storefront read pools of the engines this process serves.
-_lookup_engines: dict[sa.Engine, sa.Engine] = {}
-_lookup_engines_lock = threading.Lock()
+#: Per process: the storefront read pool of each engine this process serves.
+_read_pools: dict[sa.Engine, sa.Engine] = {}
+_read_pools_lock = threading.Lock()
 _GENERIC_PLANS = "-c plan_cache_mode=force_generic_plan"
 
 
-def _lookup_engine(engine: sa.Engine) -> sa.Engine:
+def _read_pool(engine: sa.Engine) -> sa.Engine:
     """A small pool of autocommit connections to the same PostgreSQL database, for the
     storefront's reads only (cache lookups, and the list itself, see ``storefront_reads``).
 
@@ -94,14 +94,14 @@ def _lookup_engine(engine: sa.Engine) -> sa.Engine:
     values anyway (compared with EXPLAIN on the benchmark's catalog); the rest of the service
     keeps the default (tests/catalog/test_storefront_served.py).
     """
-    lookup = _lookup_engines.get(engine)
-    if lookup is None:
-        with _lookup_engines_lock:
-            lookup = _lookup_engines.get(engine)
-            if lookup is None:
+    pool = _read_pools.get(engine)
+    if pool is None:
+        with _read_pools_lock:
+            pool = _read_pools.get(engine)
+            if pool is None:
                 # Added to the server options the database URL may carry, not instead of them.
                 options = " ".join(filter(None, [engine.url.query.get("options"), _GENERIC_PLANS]))
-                lookup = sa.create_engine(
+                pool = sa.create_engine(
                     engine.url.difference_update_query(["options"]),
                     isolation_level="AUTOCOMMIT",
                     pool_size=2,
@@ -110,8 +110,8 @@ def _lookup_engine(engine: sa.Engine) -> sa.Engine:
                     pool_recycle=3600,
                     connect_args={"options": options},
                 )
-                _lookup_engines[engine] = lookup
-    return lookup
+                _read_pools[engine] = pool
+    return pool
 
 
 @contextlib.contextmanager
@@ -121,7 +121,7 @@ def storefront_reads(session):
     a session bound to one connection (the tests), the session's own."""
     bind = session.get_bind()
     if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql":
-        with _lookup_engine(bind).connect() as connection:
+        with _read_pool(bind).connect() as connection:
             yield connection
     else:
         yield session.connection()
@@ -138,10 +138,10 @@ def _lookup_on_postgresql(engine: sa.Engine, parameters: dict):
     twice as many hex digits). None if it could not run."""
     import psycopg
 
-    lookup = _lookup_engine(engine)
-    compiled = _compiled_lookup(lookup.dialect)
+    pool = _read_pool(engine)
+    compiled = _compiled_lookup(pool.dialect)
     try:
-        with lookup.connect() as connection:
+        with pool.connect() as connection:
             driver = connection.connection.driver_connection
             try:
                 cursor = driver.execute(

@@ -255,7 +255,7 @@ def test_a_failing_lookup_connection_falls_back_to_the_session(app, monkeypatch)
 
     with app.app_context():
         unreachable = sa.create_engine(db.engine.url.set(port=1), pool_pre_ping=False)
-    monkeypatch.setattr(page_cache, "_lookup_engine", lambda engine: unreachable)
+    monkeypatch.setattr(page_cache, "_read_pool", lambda engine: unreachable)
     with app.app_context(), Session(bind=db.engine) as own:
         generation, page = page_cache.lookup_page(
             own, "0" * 64, now=utcnow(), max_age=timedelta(seconds=5)

@@ -63,7 +63,7 @@ def test_the_list_is_read_on_the_storefront_pool_with_its_plan_mode_and_nothing_
         sku_id, (buyer,) = _setup_shop(served, tag=72, stock=5, buyers=1)
         with served.app.app_context():
             engine = db.engine
-        reads = page_cache._lookup_engine(engine)
+        reads = page_cache._read_pool(engine)
         ran_on = []
 
         def record(conn, cursor, statement, parameters, context, executemany):
