@@ -63,10 +63,14 @@ def register_blueprints(api) -> None:
     from marketplace.households.api import blp as households
     from marketplace.ledger.api import blp as ledger
     from marketplace.orders.api import blp as orders
+
+    # Importing payments' views also files its order endpoints under the orders blueprint,
+    # which must therefore be registered after this import.
     from marketplace.payments.api import blp as payments
     from marketplace.payouts.api import blp as payouts
     from marketplace.producers.api import blp as producers
     from marketplace.regions.api import blp as regions
+    from marketplace.reports.api import blp as reports
 
     for blueprint in (
         accounts,
@@ -78,5 +82,6 @@ def register_blueprints(api) -> None:
         payments,
         ledger,
         payouts,
+        reports,
     ):
         api.register_blueprint(blueprint, url_prefix="/api/v1")

@@ -9,7 +9,11 @@ def register(app: Flask) -> None:
     from marketplace.orders.commands import orders_cli
     from marketplace.payments.commands import payments_cli
     from marketplace.payouts.commands import payouts_cli
+    from marketplace.reports.commands import check_command
     from seed.commands import seed_cli
 
+    # The reconciliation reads the whole ledger against payments and payouts (reports), but
+    # people look for it beside the ledger's other commands.
+    ledger_cli.add_command(check_command)
     for group in (seed_cli, households_cli, orders_cli, payments_cli, ledger_cli, payouts_cli):
         app.cli.add_command(group)

@@ -10,8 +10,8 @@ from marketplace.catalog.models import (
     Product,
     ProductStatus,
     Sku,
+    fold_for_search,
 )
-from marketplace.catalog.storefront import fold_for_search
 from marketplace.db import utcnow
 
 

@@ -14,6 +14,7 @@ from marketplace.accounts.schemas import (
 )
 from marketplace.extensions import db
 from marketplace.http_api import Blueprint
+from marketplace.paging import paged
 
 blp = Blueprint("accounts", __name__, description="Logins, tokens and users")
 
@@ -81,14 +82,7 @@ class Users(MethodView):
     @blp.doc(security=[{"bearerAuth": []}])
     def get(self, filters, pagination_parameters):
         """List users (admins)."""
-        users, total = service.list_users(
-            db.session,
-            filters,
-            page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size,
-        )
-        pagination_parameters.item_count = total
-        return users
+        return paged(pagination_parameters, service.list_users, db.session, filters)
 
     @login_required(Role.admin)
     @blp.arguments(UserIn)

@@ -15,8 +15,6 @@ from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.db import utcnow
 from marketplace.errors import NotAuthenticated, PermissionDenied
 from marketplace.extensions import db
-from marketplace.producers.models import Station
-from marketplace.regions.models import Region
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-_users, _tokens, _regions = User.__table__, ApiToken.__table__, Region.__table__
+_users, _tokens = User.__table__, ApiToken.__table__
+# Every domain imports accounts, so accounts imports none: of the tables a user's scope refers
+# to (its foreign keys), the lookup names just the columns it reads.
+_stations = sa.table("stations", sa.column("id"), sa.column("village_id"))
+_regions = sa.table("regions", sa.column("id"), sa.column("path"))
 
 #: Every authenticated request runs this, so it is built once: a statement object keeps its
 #: compiled form in SQLAlchemy's cache, and Core rows skip the ORM's per-row work.
@@ -59,8 +61,8 @@ _ACTOR_FOR_TOKEN = (
         _users.c.username,
         _users.c.role,
         _users.c.station_id,
-        sa.select(Station.__table__.c.village_id)
-        .where(Station.__table__.c.id == _users.c.station_id)
+        sa.select(_stations.c.village_id)
+        .where(_stations.c.id == _users.c.station_id)
         .scalar_subquery(),
         _users.c.region_id,
         _regions.c.path,

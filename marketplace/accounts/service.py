@@ -10,8 +10,6 @@ from marketplace.accounts.auth import Actor, hash_token, new_token
 from marketplace.accounts.models import ApiToken, LoginAttempt, Role, User
 from marketplace.db import keep_despite_failure, page_of, utcnow
 from marketplace.errors import NotAuthenticated, NotFound, TooManyRequests, ValidationFailed
-from marketplace.producers.models import BuyingUnit, Station
-from marketplace.regions.models import Region
 
 _hasher = PasswordHasher()
 #: verified against when the username is unknown, so timing does not reveal which names exist
@@ -108,21 +106,37 @@ def revoke_presented_token(session, raw_token: str) -> None:
     )
 
 
+#: The field naming each scoped role's scope, and what it names.
+_SCOPE_FIELDS = {
+    Role.station: ("station_id", "station"),
+    Role.official: ("region_id", "region"),
+    Role.unit: ("unit_id", "buying unit"),
+}
+
+
 def _check_role_scope(session, data: dict) -> None:
     role = data["role"]
-    needs = {Role.station: "station_id", Role.official: "region_id", Role.unit: "unit_id"}
     errors = {}
-    for needed_role, field in needs.items():
-        if role is needed_role and data.get(field) is None:
+    for scoped_role, (field, names) in _SCOPE_FIELDS.items():
+        if role is scoped_role and data.get(field) is None:
             errors[field] = [f"required for role {role.value}"]
-        elif role is not needed_role and data.get(field) is not None:
-            errors[field] = [f"only for role {needed_role.value}"]
-    targets = {"station_id": Station, "region_id": Region, "unit_id": BuyingUnit}
-    for field, model in targets.items():
-        if data.get(field) is not None and session.get(model, data[field]) is None:
-            errors[field] = [f"no {model.__name__} with id {data[field]}"]
+        elif role is not scoped_role and data.get(field) is not None:
+            errors[field] = [f"only for role {scoped_role.value}"]
+        elif data.get(field) is not None and not _referenced_row_exists(
+            session, User.__table__.c[field], data[field]
+        ):
+            errors[field] = [f"no {names} with id {data[field]}"]
     if errors:
         raise ValidationFailed(errors)
+
+
+def _referenced_row_exists(session, column: sa.Column, value: int) -> bool:
+    """Whether the row ``column``'s foreign key would point to exists. Accounts imports no
+    domain (every domain imports it), so it checks a user's scope through the users table's
+    own foreign keys rather than through the stations', regions' and units' models."""
+    (foreign_key,) = column.foreign_keys
+    target = foreign_key.column
+    return session.execute(sa.select(target).where(target == value)).first() is not None
 
 
 def _username_taken(session, username: str) -> bool:

@@ -1,15 +1,12 @@
-import functools
-import json
-from datetime import timedelta
 from pathlib import Path
 
-from flask import current_app, g, request, send_file
+from flask import current_app, g, send_file
 from flask.views import MethodView
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from marketplace.accounts.auth import current_actor, login_required, optional_login
 from marketplace.accounts.models import Role
-from marketplace.catalog import images, page_cache, service, storefront
+from marketplace.catalog import images, service
 from marketplace.catalog.schemas import (
     CategoryOut,
     ImageOut,
@@ -24,7 +21,7 @@ from marketplace.catalog.schemas import (
     SkuUpdateIn,
     StorefrontQuery,
 )
-from marketplace.db import read_without_transaction, utcnow
+from marketplace.catalog.storefront import views as storefront
 from marketplace.errors import handle_domain_error
 from marketplace.extensions import db
 from marketplace.http_api import Blueprint
@@ -36,7 +33,6 @@ blp = Blueprint(
     description="Products, SKUs, certification and images; the public storefront list",
 )
 
-STOREFRONT_PAGE_SIZE = 20
 _MANAGE = (Role.station, Role.admin)
 _BEARER = [{"bearerAuth": []}]
 
@@ -62,108 +58,13 @@ class Categories(MethodView):
 # --- the public storefront ------------------------------------------------------------------
 
 
-_PUBLIC = "public, no-cache"
-_PRIVATE = "private, no-cache"
-
-
-def _client_holds(etag: str) -> bool:
-    return request.if_none_match.contains_weak(etag.strip('"'))
-
-
-def _not_modified(etag: str, cache_control: str):
-    return current_app.response_class(
-        status=304, headers={"ETag": etag, "Cache-Control": cache_control}
-    )
-
-
-def _finish(response, cache_control: str):
-    """Built pages are revalidated by ETag too: the client that holds one gets a 304."""
-    if response.status_code != 200:
-        return response
-    if _client_holds(response.headers["ETag"]):
-        return _not_modified(response.headers["ETag"], cache_control)
-    response.headers["Cache-Control"] = cache_control
-    return response
-
-
-def _pagination(page: int, page_size: int, total: int) -> str:
-    """The X-Pagination header of flask-smorest, rebuilt without a schema for cache hits."""
-    metadata: dict = {"total": total, "total_pages": 0}
-    if total:
-        last = (total - 1) // page_size + 1
-        metadata.update(total_pages=last, first_page=1, last_page=last)
-        if page <= last:
-            metadata["page"] = page
-            if page > 1:
-                metadata["previous_page"] = page - 1
-            if page < last:
-                metadata["next_page"] = page + 1
-    return json.dumps(metadata)
-
-
-def _cached_for_anonymous(view):
-    """Serve anonymous lists from the page cache shared by all workers.
-
-    A hit costs one statement and skips argument parsing and the list queries; a miss builds
-    the page through the view and stores it. Requests with a token, and every request when
-    CATALOG_CACHE_SECONDS is 0, are built fresh; they write nothing, so they read outside a
-    transaction.
-    """
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        max_age = current_app.config["CATALOG_CACHE_SECONDS"]
-        if "Authorization" in request.headers or max_age <= 0:
-            read_without_transaction(db.session)
-            return _finish(view(*args, **kwargs), _PRIVATE)
-        key = page_cache.cache_key(request.args)
-        now = utcnow()
-        generation, page = page_cache.lookup_page(
-            db.session,
-            key,
-            now=now,
-            max_age=timedelta(seconds=max_age),
-            held_etag=request.headers.get("If-None-Match"),
-        )
-        if page is None:
-            response = view(*args, **kwargs)
-            if response.status_code == 200:
-                built = page_cache.CachedPage(
-                    response.headers["ETag"],
-                    response.get_data(),
-                    int(response.headers["X-Total-Count"]),
-                )
-                page_cache.store_page(db.session, key, generation, built, now=now)
-            return _finish(response, _PUBLIC)
-        if _client_holds(page.etag):
-            return _not_modified(page.etag, _PUBLIC)
-        # Only pages whose arguments passed validation are stored, so these parse.
-        pagination = _pagination(
-            int(request.args.get("page", 1)),
-            int(request.args.get("page_size", STOREFRONT_PAGE_SIZE)),
-            page.total,
-        )
-        return current_app.response_class(
-            page.body,
-            mimetype="application/json",
-            headers={
-                "ETag": page.etag,
-                "X-Total-Count": str(page.total),
-                "X-Pagination": pagination,
-                "Cache-Control": _PUBLIC,
-            },
-        )
-
-    return wrapper
-
-
 @blp.route("/products")
 class Products(MethodView):
-    @_cached_for_anonymous
+    @storefront.cached_for_anonymous
     @optional_login
     @blp.arguments(StorefrontQuery, location="query")
     @blp.response(200, ProductCardOut(many=True))
-    @blp.paginate(page_size=STOREFRONT_PAGE_SIZE, max_page_size=100)
+    @blp.paginate(page_size=storefront.PAGE_SIZE, max_page_size=100)
     @blp.doc(security=[{}, {"bearerAuth": []}])
     def get(self, filters, pagination_parameters):
         """The storefront: products on sale, filtered, searched, sorted and paged.
@@ -172,18 +73,8 @@ class Products(MethodView):
         price change shows at once, stock figures may lag by a few seconds (checkout is the
         authority on stock). Responses carry an ETag; send If-None-Match to get a 304.
         """
-        with page_cache.storefront_reads(db.session) as connection:
-            cards, total = storefront.list_storefront(
-                connection,
-                filters,
-                page=pagination_parameters.page,
-                page_size=pagination_parameters.page_size,
-                media_prefix=images.MEDIA_PREFIX,
-            )
-        pagination_parameters.item_count = total
-        body, etag = storefront.render_page(cards, total)
-        return current_app.response_class(
-            body, mimetype="application/json", headers={"ETag": etag, "X-Total-Count": str(total)}
+        return storefront.list_response(
+            filters, pagination_parameters, media_prefix=images.MEDIA_PREFIX
         )
 
     @login_required(*_MANAGE)
@@ -207,12 +98,18 @@ class ManagedProducts(MethodView):
     @login_required(Role.station, Role.admin, Role.official)
     @blp.arguments(ManagedProductQuery, location="query")
     @blp.response(200, ProductOut(many=True))
-    @blp.paginate(page_size=STOREFRONT_PAGE_SIZE, max_page_size=100)
+    @blp.paginate(page_size=storefront.PAGE_SIZE, max_page_size=100)
     @blp.doc(security=_BEARER)
     def get(self, filters, pagination_parameters):
         """Products in every state, for those who manage them: a station's own, an
         official's region's (read-only), all for admins. Newest first."""
-        return paged(pagination_parameters, service.list_managed_products, filters)
+        return paged(
+            pagination_parameters,
+            service.list_managed_products,
+            db.session,
+            current_actor(),
+            filters,
+        )
 
 
 @blp.route("/products/<int:product_id>")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from marketplace.accounts.auth import Actor
 from marketplace.catalog.models import ProductImage, ProductStatus
-from marketplace.catalog.page_cache import invalidate_pages
 from marketplace.catalog.service import product_for_change
+from marketplace.catalog.storefront.page_cache import invalidate_pages
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 
 #: The only names the media endpoint serves; anything else cannot be a path we wrote.

@@ -36,6 +36,16 @@ class CertificationLevel(enum.StrEnum):
     county = "county"
 
 
+def fold_for_search(text: str) -> str:
+    """Search text and queries are compared case-folded; Chinese has no case and is unchanged."""
+    return text.casefold()
+
+
+def certificate_valid_on(valid_from: date | None, valid_to: date | None, day: date) -> bool:
+    """Certificates run by calendar day in China (``marketplace.clock``)."""
+    return valid_from is not None and valid_from <= day and (valid_to is None or valid_to >= day)
+
+
 class Product(Base):
     __tablename__ = "products"
 
@@ -57,7 +67,8 @@ class Product(Base):
     certificate_valid_to: Mapped[date | None]
     #: lowest active SKU price, kept by the service so lists filter and sort without a join
     min_price_fen: Mapped[Fen | None]
-    #: name, subtitle, producer and village folded together for substring search
+    #: name, subtitle, producer and village folded together (``fold_for_search``) for
+    #: substring search
     search_text: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,7 +1,7 @@
 """Catalog management: products, their SKUs and their listing state.
 
 Stations manage the products they list; admins manage any; officials only read (views decide
-roles, ``accounts.scoping`` decides which rows). Whatever changes what the public list shows
+roles, ``catalog/scoping.py`` decides which rows). Whatever changes what the public list shows
 (a listing, a price, a name) invalidates the shared page cache in the same transaction; a stock
 count alone does not, because checkout is the authority on stock.
 """
@@ -12,10 +12,17 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
-from marketplace.accounts.scoping import get_visible, restrict
-from marketplace.catalog.models import Category, Product, ProductStatus, Sku
-from marketplace.catalog.page_cache import invalidate_pages
-from marketplace.catalog.storefront import certificate_valid_on, fold_for_search, shanghai_today
+from marketplace.catalog.models import (
+    Category,
+    Product,
+    ProductStatus,
+    Sku,
+    certificate_valid_on,
+    fold_for_search,
+)
+from marketplace.catalog.scoping import PRODUCTS
+from marketplace.catalog.storefront.page_cache import invalidate_pages
+from marketplace.clock import shanghai_today
 from marketplace.db import check_version, utcnow
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.producers.models import Producer, Station
@@ -53,7 +60,7 @@ def get_product(session, actor: Actor | None, product_id: int) -> Product:
     oversee it (its station, admins, officials of its region), and 404 for everyone else."""
     if actor is not None and actor.role in _MANAGERS:
         try:
-            get_visible(session, Product, product_id, actor)
+            PRODUCTS.get(session, product_id, actor)
         except NotFound:
             pass
         else:
@@ -79,7 +86,7 @@ def list_managed_products(
 ) -> tuple[list[Product], int]:
     """Products in every state for their managers: a station's own, an official's region's,
     everything for admins."""
-    stmt = restrict(sa.select(Product), Product, actor)
+    stmt = PRODUCTS.restrict(sa.select(Product), actor)
     if filters.get("status") is not None:
         stmt = stmt.where(Product.status == filters["status"])
     for field in ("station_id", "producer_id"):
@@ -108,7 +115,7 @@ def list_managed_products(
 def product_for_change(session, actor: Actor, product_id: int) -> Product:
     """The product, if the actor may see it, locked against concurrent SKU and state changes
     (so the lowest price is computed from SKUs nobody else is changing) and freshly loaded."""
-    get_visible(session, Product, product_id, actor)
+    PRODUCTS.get(session, product_id, actor)
     return _reload(session, product_id, lock=True)
 
 

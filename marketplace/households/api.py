@@ -1,11 +1,10 @@
-import functools
-
 from flask.views import MethodView
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.households import service
+from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.households.schemas import (
     HouseholdIn,
     HouseholdOut,
@@ -15,7 +14,6 @@ from marketplace.households.schemas import (
     PayoutAccountOut,
     StatusChangeIn,
     StatusChangeOut,
-    personal_numbers_revealed,
 )
 from marketplace.http_api import Blueprint
 from marketplace.paging import paged
@@ -34,34 +32,22 @@ WRITERS = (Role.admin, Role.station)
 SECURITY = [{"bearerAuth": []}]
 
 
-def registry_view(*roles: Role):
-    """``login_required(*roles)``, and the response shows full ID and card numbers only to the
-    actors the registry service allows."""
-
-    def decorate(view):
-        @functools.wraps(view)
-        def serialized_for_actor(*args, **kwargs):
-            reveal = service.may_see_personal_numbers(current_actor())
-            with personal_numbers_revealed(reveal):
-                return view(*args, **kwargs)
-
-        return login_required(*roles)(serialized_for_actor)
-
-    return decorate
-
-
 @blp.route("/households")
 class Households(MethodView):
-    @registry_view(*READERS)
+    @login_required(*READERS)
+    @shows_personal_numbers
     @blp.arguments(HouseholdQuery, location="query")
     @blp.response(200, HouseholdOut(many=True))
     @blp.paginate()
     @blp.doc(security=SECURITY)
     def get(self, filters, pagination_parameters):
         """List the households in your scope; ``id_number`` finds a head by exact ID."""
-        return paged(pagination_parameters, service.list_households, filters)
+        return paged(
+            pagination_parameters, service.list_households, db.session, current_actor(), filters
+        )
 
-    @registry_view(*WRITERS)
+    @login_required(*WRITERS)
+    @shows_personal_numbers
     @blp.arguments(HouseholdIn)
     @blp.response(201, HouseholdOut)
     @blp.doc(security=SECURITY)
@@ -73,13 +59,15 @@ class Households(MethodView):
 
 @blp.route("/households/<int:household_id>")
 class HouseholdById(MethodView):
-    @registry_view(*READERS)
+    @login_required(*READERS)
+    @shows_personal_numbers
     @blp.response(200, HouseholdOut)
     @blp.doc(security=SECURITY)
     def get(self, household_id):
         return service.get_household(db.session, current_actor(), household_id)
 
-    @registry_view(*WRITERS)
+    @login_required(*WRITERS)
+    @shows_personal_numbers
     @blp.arguments(HouseholdUpdateIn)
     @blp.response(200, HouseholdOut)
     @blp.doc(security=SECURITY)
@@ -87,7 +75,8 @@ class HouseholdById(MethodView):
         """Edit a household; send the ``version`` you read (409 when it changed since)."""
         return service.update_household(db.session, current_actor(), household_id, data)
 
-    @registry_view(Role.admin)
+    @login_required(Role.admin)
+    @shows_personal_numbers
     @blp.response(204)
     @blp.doc(security=SECURITY)
     def delete(self, household_id):
@@ -97,18 +86,26 @@ class HouseholdById(MethodView):
 
 @blp.route("/households/<int:household_id>/status-history")
 class StatusHistory(MethodView):
-    @registry_view(*READERS)
+    @login_required(*READERS)
+    @shows_personal_numbers
     @blp.response(200, StatusChangeOut(many=True))
     @blp.paginate()
     @blp.doc(security=SECURITY)
     def get(self, household_id, pagination_parameters):
         """The household's status changes, oldest effective date first."""
-        return paged(pagination_parameters, service.list_status_history, household_id)
+        return paged(
+            pagination_parameters,
+            service.list_status_history,
+            db.session,
+            current_actor(),
+            household_id,
+        )
 
 
 @blp.route("/households/<int:household_id>/status-changes")
 class StatusChanges(MethodView):
-    @registry_view(*WRITERS)
+    @login_required(*WRITERS)
+    @shows_personal_numbers
     @blp.arguments(StatusChangeIn)
     @blp.response(201, StatusChangeOut)
     @blp.doc(security=SECURITY)
@@ -120,14 +117,16 @@ class StatusChanges(MethodView):
 
 @blp.route("/households/<int:household_id>/payout-account")
 class PayoutAccountOfHousehold(MethodView):
-    @registry_view(*READERS)
+    @login_required(*READERS)
+    @shows_personal_numbers
     @blp.response(200, PayoutAccountOut)
     @blp.doc(security=SECURITY)
     def get(self, household_id):
         """The household's one-card account (惠民惠农一卡通)."""
         return service.get_payout_account(db.session, current_actor(), household_id)
 
-    @registry_view(*WRITERS)
+    @login_required(*WRITERS)
+    @shows_personal_numbers
     @blp.arguments(PayoutAccountIn)
     @blp.response(200, PayoutAccountOut)
     @blp.doc(security=SECURITY)

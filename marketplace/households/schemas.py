@@ -1,45 +1,14 @@
 """Request and response shapes of the household registry.
 
-National ID and card numbers leave the service masked unless the response is serialized inside
-``personal_numbers_revealed(True)``. The API turns that on only for the roles the registry
-service allows, so any other use of these schemas (an export, a log line) masks by default.
+National ID and card numbers leave the service masked except for the actors allowed to see them
+(``households/personal_data.py``).
 """
-
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace import pii
 from marketplace.households.models import HouseholdStatus, MonitoringType, PovertyCause
-
-_reveal_personal_numbers: ContextVar[bool] = ContextVar("reveal_personal_numbers", default=False)
-
-
-@contextmanager
-def personal_numbers_revealed(reveal: bool) -> Iterator[None]:
-    token = _reveal_personal_numbers.set(reveal)
-    try:
-        yield
-    finally:
-        _reveal_personal_numbers.reset(token)
-
-
-class ProtectedNumber(fields.String):
-    """The stored mask, or the decrypted number when the caller may see it."""
-
-    def __init__(self, *, encrypted: str, masked: str, **kwargs):
-        kwargs.setdefault(
-            "metadata", {"description": "Masked (220***********1234) except for admins."}
-        )
-        super().__init__(attribute=masked, dump_only=True, **kwargs)
-        self.encrypted = encrypted
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if _reveal_personal_numbers.get():
-            return pii.cipher().decrypt(getattr(obj, self.encrypted))
-        return value
+from marketplace.households.personal_data import ProtectedNumber
 
 
 class IdNumber(fields.String):

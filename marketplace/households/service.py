@@ -1,9 +1,9 @@
 """The household registry: households, their status over time and their payout account.
 
 Admins manage every household; a station manages the households of its own village; officials
-read their subtree. Who reaches which row is decided in accounts.scoping; which roles may call
-what is decided by the API. National ID and card numbers are stored encrypted, with a keyed hash
-for exact lookup and the masked form beside them.
+read their subtree. Who reaches which row is decided in ``households/scoping.py``; which roles
+may call what is decided by the API. National ID and card numbers are stored encrypted, with a
+keyed hash for exact lookup and the masked form beside them.
 """
 
 from datetime import date
@@ -14,21 +14,16 @@ from sqlalchemy.orm import joinedload
 
 from marketplace import pii
 from marketplace.accounts.auth import Actor
-from marketplace.accounts.scoping import get_visible, restrict
 from marketplace.clock import shanghai_today
-from marketplace.db import check_version, utcnow
+from marketplace.db import check_version, page_of, utcnow
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.households.models import Household, HouseholdStatusChange, PayoutAccount
+from marketplace.households.scoping import HOUSEHOLDS, PAYOUT_ACCOUNTS
 from marketplace.regions.models import Region, RegionLevel
-from marketplace.regions.service import subtree_ids
+from marketplace.regions.service import in_subtree_of
 
 #: The relation that makes the card holder the head of household.
 SELF = "本人"
-
-
-def may_see_personal_numbers(actor: Actor) -> bool:
-    """Only admins see national ID and card numbers in full; everyone else sees the mask."""
-    return actor.is_admin
 
 
 def protect_number(number: str) -> tuple[str, str, str]:
@@ -42,14 +37,11 @@ def protect_number(number: str) -> tuple[str, str, str]:
 
 
 def list_households(session, actor: Actor, filters: dict, *, page: int, page_size: int):
-    stmt = restrict(sa.select(Household), Household, actor)
+    stmt = HOUSEHOLDS.restrict(sa.select(Household), actor)
     if filters.get("village_id") is not None:
         stmt = stmt.where(Household.village_id == filters["village_id"])
     if filters.get("within") is not None:
-        root = session.get(Region, filters["within"])
-        if root is None:
-            raise ValidationFailed({"within": [f"no region with id {filters['within']}"]})
-        stmt = stmt.where(Household.village_id.in_(subtree_ids(session, root)))
+        stmt = stmt.where(in_subtree_of(Household.village_id, filters["within"]))
     if filters.get("status") is not None:
         stmt = stmt.where(Household.status == filters["status"])
     if filters.get("monitoring_type") is not None:
@@ -61,20 +53,18 @@ def list_households(session, actor: Actor, filters: dict, *, page: int, page_siz
     if filters.get("id_number"):
         lookup = pii.cipher().lookup_hash(filters["id_number"])
         stmt = stmt.where(Household.head_id_lookup == lookup)
-    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(
-        stmt.options(joinedload(Household.village))
-        .order_by(Household.id)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    ).scalars()
-    return list(rows), total
+    return page_of(
+        session,
+        stmt,
+        order_by=[Household.id],
+        page=page,
+        page_size=page_size,
+        options=[joinedload(Household.village)],
+    )
 
 
 def get_household(session, actor: Actor, household_id: int) -> Household:
-    return get_visible(
-        session, Household, household_id, actor, options=[joinedload(Household.village)]
-    )
+    return HOUSEHOLDS.get(session, household_id, actor, options=[joinedload(Household.village)])
 
 
 def _village_for(session, actor: Actor, village_id: int) -> Region:
@@ -237,16 +227,13 @@ def delete_household(session, actor: Actor, household_id: int) -> None:
 
 def list_status_history(session, actor: Actor, household_id: int, *, page: int, page_size: int):
     household = get_household(session, actor, household_id)
-    stmt = sa.select(HouseholdStatusChange).where(
-        HouseholdStatusChange.household_id == household.id
+    return page_of(
+        session,
+        sa.select(HouseholdStatusChange).where(HouseholdStatusChange.household_id == household.id),
+        order_by=[HouseholdStatusChange.effective_from, HouseholdStatusChange.id],
+        page=page,
+        page_size=page_size,
     )
-    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(
-        stmt.order_by(HouseholdStatusChange.effective_from, HouseholdStatusChange.id)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    ).scalars()
-    return list(rows), total
 
 
 def _status_in_force(session, household_id: int, today: date):
@@ -335,10 +322,8 @@ def apply_due_status_changes(session, *, today: date | None = None) -> int:
 
 
 def get_payout_account(session, actor: Actor, household_id: int) -> PayoutAccount:
-    stmt = restrict(
-        sa.select(PayoutAccount).where(PayoutAccount.household_id == household_id),
-        PayoutAccount,
-        actor,
+    stmt = PAYOUT_ACCOUNTS.restrict(
+        sa.select(PayoutAccount).where(PayoutAccount.household_id == household_id), actor
     )
     account = session.execute(stmt).scalar_one_or_none()
     if account is None:
@@ -375,7 +360,7 @@ def payout_account_columns(data: dict) -> dict:
 
 def put_payout_account(session, actor: Actor, household_id: int, data: dict) -> PayoutAccount:
     """Create the household's payout account, or replace the one it has."""
-    household = get_visible(session, Household, household_id, actor)
+    household = HOUSEHOLDS.get(session, household_id, actor)
     errors = holder_problems(household.head_name, household.head_id_lookup, data)
     if errors:
         raise ValidationFailed(errors)

@@ -1,22 +1,16 @@
-"""Benefit-linking rules, station fees, assistance funds and money trails.
+"""Benefit-linking rules, station fees and assistance funds.
 
 Admins manage; officials read their region subtree and approve rule versions; stations read
-their own producers' rules and their households' trails. Outside one's scope is a 404.
+their own producers' rules. Outside one's scope is a 404.
 """
 
-import functools
-
-from flask import request
 from flask.views import MethodView
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
-from marketplace.households.schemas import personal_numbers_revealed
-from marketplace.households.service import may_see_personal_numbers
-from marketplace.http_api import Blueprint
-from marketplace.idempotency import HEADER as IDEMPOTENCY_HEADER
-from marketplace.ledger import funds, preview, service, trails
+from marketplace.http_api import REPLAYED_HEADER_DOC, Blueprint, replayed_header
+from marketplace.ledger import funds, preview, service
 from marketplace.ledger.schemas import (
     ContributionIn,
     ContributionOut,
@@ -26,8 +20,6 @@ from marketplace.ledger.schemas import (
     FundIn,
     FundOut,
     FundQuery,
-    HouseholdTrailOut,
-    OrderTrailOut,
     PeriodQuery,
     PreviewOut,
     RuleIn,
@@ -35,35 +27,19 @@ from marketplace.ledger.schemas import (
     RuleUpdateIn,
     StationFeeIn,
     StationFeeOut,
-    TrailQuery,
 )
 from marketplace.paging import paged
 
 blp = Blueprint(
     "ledger",
     __name__,
-    description="The money ledger: benefit-linking rules, station fees, assistance funds and "
-    "money trails. Amounts are integer fen; amounts owed are shown positive.",
+    description="The money ledger: benefit-linking rules, station fees and assistance funds. "
+    "Amounts are integer fen; amounts owed are shown positive.",
 )
 
 STAFF = (Role.admin, Role.official, Role.station)
 FUND_READERS = (Role.admin, Role.official)
 BEARER = [{"bearerAuth": []}]
-
-
-def _numbers_as_the_registry_shows_them(view):
-    """Serialize the response with ID numbers in full only for whom the registry allows."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        with personal_numbers_revealed(may_see_personal_numbers(current_actor())):
-            return view(*args, **kwargs)
-
-    return wrapper
-
-
-def _replayed(flag: bool) -> dict:
-    return {"Idempotent-Replayed": "true" if flag else "false"}
 
 
 # --- benefit-linking rules -------------------------------------------------------------------
@@ -77,7 +53,9 @@ class ProducerRules(MethodView):
     @blp.doc(security=BEARER)
     def get(self, producer_id, pagination_parameters):
         """Every version of the producer's benefit-linking rule, newest first."""
-        return paged(pagination_parameters, service.list_rules, producer_id)
+        return paged(
+            pagination_parameters, service.list_rules, db.session, current_actor(), producer_id
+        )
 
     @login_required(Role.admin)
     @blp.arguments(RuleIn)
@@ -163,7 +141,13 @@ class StationFees(MethodView):
     @blp.doc(security=BEARER)
     def get(self, station_id, pagination_parameters):
         """The station's fee history, latest first (no row: no fee)."""
-        return paged(pagination_parameters, service.list_station_fees, station_id)
+        return paged(
+            pagination_parameters,
+            service.list_station_fees,
+            db.session,
+            current_actor(),
+            station_id,
+        )
 
 
 # --- assistance funds ------------------------------------------------------------------------
@@ -178,7 +162,7 @@ class Funds(MethodView):
     @blp.doc(security=BEARER)
     def get(self, filters, pagination_parameters):
         """Assistance funds: admins all, officials those of their subtree."""
-        return paged(pagination_parameters, funds.list_funds, filters)
+        return paged(pagination_parameters, funds.list_funds, db.session, current_actor(), filters)
 
     @login_required(Role.admin)
     @blp.arguments(FundIn)
@@ -206,17 +190,19 @@ class FundContributions(MethodView):
     @blp.paginate()
     @blp.doc(security=BEARER)
     def get(self, fund_id, pagination_parameters):
-        return paged(pagination_parameters, funds.list_contributions, fund_id)
+        return paged(
+            pagination_parameters, funds.list_contributions, db.session, current_actor(), fund_id
+        )
 
     @login_required(Role.admin)
     @blp.arguments(ContributionIn)
-    @blp.response(201, ContributionOut)
+    @blp.response(201, ContributionOut, headers=REPLAYED_HEADER_DOC)
     @blp.doc(security=BEARER)
     def post(self, data, fund_id):
         """Record money received (admins). The same reference sent again returns the first
         contribution; with another amount or contributor it is a 409."""
         contribution, replayed = funds.contribute(db.session, current_actor(), fund_id, data)
-        return contribution, 201, _replayed(replayed)
+        return contribution, replayed_header(replayed)
 
 
 @blp.route("/funds/<int:fund_id>/disbursements")
@@ -226,73 +212,20 @@ class FundDisbursements(MethodView):
     @blp.paginate()
     @blp.doc(security=BEARER)
     def get(self, fund_id, pagination_parameters):
-        return paged(pagination_parameters, funds.list_disbursements, fund_id)
+        return paged(
+            pagination_parameters, funds.list_disbursements, db.session, current_actor(), fund_id
+        )
 
     @login_required(Role.admin)
     @blp.arguments(DisbursementIn)
-    @blp.response(201, DisbursementOut)
-    @blp.doc(
-        security=BEARER,
-        parameters=[
-            {
-                "in": "header",
-                "name": IDEMPOTENCY_HEADER,
-                "required": False,
-                "schema": {"type": "string", "maxLength": 200},
-                "description": "Retrying with the same key and body returns the same disbursement.",
-            }
-        ],
+    @blp.idempotent_response(
+        201, DisbursementOut, key_required=False, repeats="the same disbursement"
     )
-    def post(self, data, fund_id):
+    @blp.doc(security=BEARER)
+    def post(self, data, fund_id, idempotency_key):
         """Give fund money to households of the fund's region (admins): ``fixed`` gives
         ``amount_each_fen`` to each of ``household_ids``; ``weights`` splits ``total_fen`` by
         weight to the fen. More than the fund holds is a 409 naming the shortfall."""
-        disbursement, replayed = funds.disburse_once(
-            db.session,
-            current_actor(),
-            fund_id,
-            data,
-            idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
+        return funds.disburse_once(
+            db.session, current_actor(), fund_id, data, idempotency_key=idempotency_key
         )
-        return disbursement, 201, _replayed(replayed)
-
-
-# --- money trails ----------------------------------------------------------------------------
-
-
-@blp.route("/orders/<int:order_id>/money-trail")
-class OrderMoneyTrail(MethodView):
-    @login_required(*STAFF)
-    @blp.response(200, OrderTrailOut)
-    @blp.doc(security=BEARER)
-    def get(self, order_id):
-        """Every posting the order and its refunds caused, line by line (a station: its lines;
-        an official: the lines whose produce comes from their subtree), and the totals with
-        attributed + retained + fees = captured − refunded."""
-        return trails.order_trail(db.session, current_actor(), order_id)
-
-
-@blp.route("/households/<int:household_id>/money-trail")
-class HouseholdMoneyTrail(MethodView):
-    @login_required(*STAFF)
-    @_numbers_as_the_registry_shows_them
-    @blp.arguments(TrailQuery, location="query")
-    @blp.response(200, HouseholdTrailOut)
-    @blp.paginate()
-    @blp.doc(security=BEARER)
-    def get(self, period, household_id, pagination_parameters):
-        """Each posting to the household's income, oldest first, with its cause and what was
-        owed after it; totals accrued, in transit, paid and owed. ``from``/``to`` cut the
-        postings listed (payment days), not the totals."""
-        actor = current_actor()
-        trail, count = trails.household_trail(
-            db.session,
-            actor,
-            household_id,
-            start=period.get("from_"),
-            end=period.get("to"),
-            page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size,
-        )
-        pagination_parameters.item_count = count
-        return trail

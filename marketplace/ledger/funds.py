@@ -12,7 +12,6 @@ from sqlalchemy.orm import selectinload
 
 from marketplace import idempotency
 from marketplace.accounts.auth import Actor
-from marketplace.accounts.scoping import get_visible, restrict
 from marketplace.clock import shanghai_today
 from marketplace.db import page_of
 from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
@@ -28,7 +27,9 @@ from marketplace.ledger.models import (
     FundDisbursement,
     FundDisbursementLine,
 )
+from marketplace.ledger.scoping import FUNDS
 from marketplace.regions.models import Region
+from marketplace.regions.service import in_subtree_of
 
 DISBURSEMENT_SCOPE = "fund_disbursement"
 
@@ -56,7 +57,7 @@ def create_fund(session, actor: Actor, data: dict) -> AssistanceFund:
 
 
 def list_funds(session, actor: Actor, filters: dict, *, page: int, page_size: int):
-    stmt = restrict(sa.select(AssistanceFund), AssistanceFund, actor)
+    stmt = FUNDS.restrict(sa.select(AssistanceFund), actor)
     if filters.get("source") is not None:
         stmt = stmt.where(AssistanceFund.source == filters["source"])
     if filters.get("q"):
@@ -72,7 +73,7 @@ def fund_balance(session, fund_id: int) -> int:
 
 
 def get_fund(session, actor: Actor, fund_id: int) -> dict:
-    fund = get_visible(session, AssistanceFund, fund_id, actor)
+    fund = FUNDS.get(session, fund_id, actor)
     contributed, disbursed = session.execute(
         sa.select(
             sa.select(sa.func.coalesce(sa.func.sum(FundContribution.amount_fen), 0))
@@ -103,7 +104,7 @@ def contribute(session, actor: Actor, fund_id: int, data: dict) -> tuple[FundCon
     returns the first one (``True`` for a replay); the same reference with other details is a
     409, since two receipts cannot share a number."""
     _admin_only(actor, "Recording a contribution")
-    fund = get_visible(session, AssistanceFund, fund_id, actor)
+    fund = FUNDS.get(session, fund_id, actor)
     earlier = _contribution(session, fund.id, data["reference"])
     if earlier is None:
         try:
@@ -152,7 +153,7 @@ def _contribution(session, fund_id: int, reference: str) -> FundContribution | N
 
 
 def list_contributions(session, actor: Actor, fund_id: int, *, page: int, page_size: int):
-    get_visible(session, AssistanceFund, fund_id, actor)
+    FUNDS.get(session, fund_id, actor)
     return page_of(
         session,
         sa.select(FundContribution).where(FundContribution.fund_id == fund_id),
@@ -193,18 +194,15 @@ def _lock_fund(session, fund_id: int) -> None:
 
 def disburse(session, actor: Actor, fund_id: int, data: dict) -> FundDisbursement:
     _admin_only(actor, "Disbursing a fund")
-    fund = get_visible(session, AssistanceFund, fund_id, actor)
+    fund = FUNDS.get(session, fund_id, actor)
     parts = split(data)
     field = "household_ids" if data["mode"] is DisbursementMode.fixed else "households"
-    region_path = session.execute(
-        sa.select(Region.path).where(Region.id == fund.region_id)
-    ).scalar_one()
     wanted = [household_id for household_id, _, _ in parts]
     reachable = set(
         session.execute(
-            sa.select(Household.id)
-            .join(Region, Region.id == Household.village_id)
-            .where(Household.id.in_(wanted), Region.path.startswith(region_path))
+            sa.select(Household.id).where(
+                Household.id.in_(wanted), in_subtree_of(Household.village_id, fund.region_id)
+            )
         ).scalars()
     )
     outside = [household_id for household_id in wanted if household_id not in reachable]
@@ -281,7 +279,7 @@ def disburse_once(
     body["mode"] = data["mode"].value
 
     def replay(disbursement_id: int) -> FundDisbursement:
-        get_visible(session, AssistanceFund, fund_id, actor)  # a replay is scoped too
+        FUNDS.get(session, fund_id, actor)  # a replay is scoped too
         return load_disbursement(session, disbursement_id)
 
     return idempotency.perform_once(
@@ -304,7 +302,7 @@ def load_disbursement(session, disbursement_id: int) -> FundDisbursement:
 
 
 def list_disbursements(session, actor: Actor, fund_id: int, *, page: int, page_size: int):
-    get_visible(session, AssistanceFund, fund_id, actor)
+    FUNDS.get(session, fund_id, actor)
     return page_of(
         session,
         sa.select(FundDisbursement).where(FundDisbursement.fund_id == fund_id),

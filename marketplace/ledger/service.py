@@ -15,10 +15,9 @@ from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
-from marketplace.accounts.scoping import get_visible, restrict
 from marketplace.clock import shanghai_today
 from marketplace.db import page_of, utcnow
-from marketplace.errors import Conflict, NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from marketplace.errors import Conflict, PermissionDenied, StaleVersion, ValidationFailed
 from marketplace.households.models import Household
 from marketplace.ledger.models import (
     BenefitRule,
@@ -29,8 +28,10 @@ from marketplace.ledger.models import (
     StationFee,
     Weighting,
 )
-from marketplace.producers.models import Producer, ProducerKind, Station
-from marketplace.regions.models import Region
+from marketplace.ledger.scoping import BENEFIT_RULES
+from marketplace.producers.models import Producer, ProducerKind
+from marketplace.producers.scoping import PRODUCERS, STATIONS
+from marketplace.regions.service import county_path_of, in_subtree
 
 RULE_KIND_FOR = {
     ProducerKind.household: RuleKind.household_seller,
@@ -52,7 +53,7 @@ _PARAMETERS = (
 
 
 def list_rules(session, actor: Actor, producer_id: int, *, page: int, page_size: int):
-    get_visible(session, Producer, producer_id, actor)
+    PRODUCERS.get(session, producer_id, actor)
     stmt = sa.select(BenefitRule).where(BenefitRule.producer_id == producer_id)
     return page_of(
         session,
@@ -66,26 +67,12 @@ def list_rules(session, actor: Actor, producer_id: int, *, page: int, page_size:
 
 def get_rule(session, actor: Actor, rule_id: int, *, lock: bool = False) -> BenefitRule:
     """The rule if ``actor`` may see its producer (404 otherwise, as if it did not exist)."""
-    stmt = sa.select(BenefitRule).where(
-        BenefitRule.id == rule_id,
-        BenefitRule.producer_id.in_(restrict(sa.select(Producer.id), Producer, actor)),
+    return BENEFIT_RULES.get(
+        session, rule_id, actor, options=[selectinload(BenefitRule.beneficiaries)], lock=lock
     )
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    rule = session.execute(
-        stmt.options(selectinload(BenefitRule.beneficiaries))
-    ).scalar_one_or_none()
-    if rule is None:
-        raise NotFound(f"Rule {rule_id} not found.")
-    return rule
 
 
 # --- drafting --------------------------------------------------------------------------------
-
-
-def _county_path(session, region_id: int) -> str:
-    path = session.execute(sa.select(Region.path).where(Region.id == region_id)).scalar_one()
-    return "/" + path.strip("/").split("/")[0] + "/"
 
 
 def _check_parameters(session, producer: Producer, kind: RuleKind, data: dict) -> dict:
@@ -140,11 +127,9 @@ def _check_beneficiaries(session, producer: Producer, beneficiaries, errors: dic
     wanted = [b["household_id"] for b in beneficiaries]
     found = set(
         session.execute(
-            sa.select(Household.id)
-            .join(Region, Region.id == Household.village_id)
-            .where(
+            sa.select(Household.id).where(
                 Household.id.in_(wanted),
-                Region.path.startswith(_county_path(session, producer.region_id)),
+                in_subtree(Household.village_id, county_path_of(session, producer.region_id)),
             )
         ).scalars()
     )
@@ -180,7 +165,7 @@ def create_rule(session, actor: Actor, producer_id: int, data: dict) -> BenefitR
     if not actor.is_admin:
         raise PermissionDenied("Rule versions are drafted by admins.")
     # The producer row is locked so two drafts made at once cannot take the same number.
-    get_visible(session, Producer, producer_id, actor)
+    PRODUCERS.get(session, producer_id, actor)
     producer = session.execute(
         sa.select(Producer).where(Producer.id == producer_id).with_for_update()
     ).scalar_one()
@@ -310,7 +295,7 @@ def set_station_fee(session, actor: Actor, station_id: int, data: dict) -> Stati
     fee may start today at the earliest, and one in force already cannot be replaced."""
     if not actor.is_admin:
         raise PermissionDenied("Station fees are set by admins.")
-    get_visible(session, Station, station_id, actor)
+    STATIONS.get(session, station_id, actor)
     today = shanghai_today()
     if data["effective_from"] < today:
         raise ValidationFailed(
@@ -341,7 +326,7 @@ def set_station_fee(session, actor: Actor, station_id: int, data: dict) -> Stati
 
 
 def list_station_fees(session, actor: Actor, station_id: int, *, page: int, page_size: int):
-    get_visible(session, Station, station_id, actor)
+    STATIONS.get(session, station_id, actor)
     return page_of(
         session,
         sa.select(StationFee).where(StationFee.station_id == station_id),

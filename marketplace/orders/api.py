@@ -1,3 +1,11 @@
+"""The orders endpoints: one blueprint, tagged "orders" in the API document.
+
+This module declares the blueprint and the views orders answer alone (reading, cancelling,
+shipping, confirming receipt). The views that move money on an order (placing it with its
+payment, paying, recording an offline payment, refunds) are added to the same blueprint by
+``payments/api.py``: payments sits above orders, so orders cannot call it.
+"""
+
 from flask.views import MethodView
 
 from marketplace.accounts.auth import current_actor, login_required
@@ -10,18 +18,18 @@ from marketplace.orders.schemas import (
     OrderDetailOut,
     OrderOut,
     OrderQuery,
-    OrderView,
     ShipmentIn,
 )
+from marketplace.paging import paged
 
-blp = Blueprint("orders", __name__, description="Orders: buyers', units' and stations' views")
+blp = Blueprint(
+    "orders",
+    __name__,
+    description="Orders: placing and paying them, buyers', units' and stations' views, "
+    "shipping, refunds",
+)
 SECURITY = [{"bearerAuth": []}]
 EVERYONE_BUT_OFFICIALS = (Role.buyer, Role.unit, Role.station, Role.admin)
-
-
-def _as_seen_by(order, actor):
-    """A station sees only its own lines of an order shared with other stations."""
-    return OrderView(order, lines=service.lines_for(order, actor))
 
 
 @blp.route("/orders")
@@ -33,17 +41,11 @@ class Orders(MethodView):
     @blp.doc(security=SECURITY)
     def get(self, filters, pagination_parameters):
         """Orders you may see: a buyer's own, a unit's organisation's, those holding a station's
-        lines; filter by state, payment state, creation time, livestream code."""
-        actor = current_actor()
-        orders, total = service.list_orders(
-            db.session,
-            actor,
-            filters,
-            page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size,
+        lines (with only its lines); filter by state, payment state, creation time, livestream
+        code."""
+        return paged(
+            pagination_parameters, service.list_orders, db.session, current_actor(), filters
         )
-        pagination_parameters.item_count = total
-        return [_as_seen_by(order, actor) for order in orders]
 
 
 @blp.route("/orders/<int:order_id>")
@@ -53,8 +55,7 @@ class OrderById(MethodView):
     @blp.doc(security=SECURITY)
     def get(self, order_id):
         """One order with its lines and its history of states."""
-        actor = current_actor()
-        return _as_seen_by(service.get_order(db.session, actor, order_id), actor)
+        return service.order_as_seen(db.session, current_actor(), order_id)
 
 
 @blp.route("/orders/<int:order_id>/cancel")
@@ -78,7 +79,7 @@ class Shipments(MethodView):
         """Ship your lines of a paid order with a carrier and tracking number."""
         actor = current_actor()
         order = fulfilment.ship(db.session, actor, order_id, **data)
-        return _as_seen_by(order, actor)
+        return service.as_seen_by(db.session, actor, [order])[0]
 
 
 @blp.route("/orders/<int:order_id>/receipt")

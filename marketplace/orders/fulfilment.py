@@ -11,7 +11,7 @@ from marketplace.db import utcnow
 from marketplace.errors import Conflict, PermissionDenied
 from marketplace.orders import states
 from marketplace.orders.models import EventDimension, Order, OrderEvent, OrderStatus
-from marketplace.orders.service import get_order
+from marketplace.orders.service import get_order, visible_line_ids
 
 #: After delivery the buyer has this long to ask for a refund before the order completes.
 AFTER_SALES_WINDOW = timedelta(days=7)
@@ -29,12 +29,11 @@ def ship(session, actor: Actor, order_id: int, *, carrier: str, tracking_number:
             current=order.status.value,
             requested=OrderStatus.shipped.value,
         )
+    yours = visible_line_ids(session, actor, order.id)
     mine = [
         line
         for line in order.lines
-        if (actor.is_admin or line.station_id == actor.station_id)
-        and line.shipped_at is None
-        and line.refunded_quantity < line.quantity
+        if line.id in yours and line.shipped_at is None and line.refunded_quantity < line.quantity
     ]
     if not mine:
         raise Conflict(f"Order {order.number} has no unshipped lines of yours.")

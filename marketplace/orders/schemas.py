@@ -83,18 +83,6 @@ class OrderEventOut(Schema):
     created_at = fields.DateTime()
 
 
-class OrderView:
-    """An order as one reader sees it: its own attributes, with some replaced (a station's
-    lines only, a payment beside it). Output schemas read it like the order itself."""
-
-    def __init__(self, order, **overrides):
-        self._order = order
-        self.__dict__.update(overrides)
-
-    def __getattr__(self, name):
-        return getattr(self._order, name)
-
-
 class OrderOut(Schema):
     id = fields.Integer()
     number = fields.String()

@@ -1,3 +1,6 @@
+"""The views that move money on an order, filed under the orders blueprint (where clients look
+for them), and Stripe's webhook in a blueprint of its own."""
+
 from datetime import timedelta
 
 from flask import current_app, request
@@ -7,11 +10,11 @@ from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.http_api import Blueprint
-from marketplace.idempotency import HEADER as IDEMPOTENCY_HEADER
-from marketplace.orders.schemas import CheckoutIn, OrderView
-from marketplace.orders.service import get_order
-from marketplace.payments import checkout as checkout_service
-from marketplace.payments import refunds, service, webhooks
+from marketplace.orders.api import SECURITY
+from marketplace.orders.api import blp as orders
+from marketplace.orders.schemas import CheckoutIn
+from marketplace.orders.service import OrderView
+from marketplace.payments import order_payment, refunds, service, webhooks
 from marketplace.payments.gateways import checkout_gateway
 from marketplace.payments.schemas import (
     CheckoutOut,
@@ -22,97 +25,83 @@ from marketplace.payments.schemas import (
     RefundOut,
 )
 
-blp = Blueprint("payments", __name__, description="Checkout, payments, refunds, webhooks")
-SECURITY = [{"bearerAuth": []}]
+blp = Blueprint("payments", __name__, description="Payment providers' webhooks")
 
 
-@blp.route("/orders")
-class Checkout(MethodView):
+@orders.route("/orders")
+class PlaceOrder(MethodView):
     @login_required(Role.buyer, Role.unit)
-    @blp.arguments(CheckoutIn)
-    @blp.response(201, CheckoutOut)
-    @blp.doc(
-        security=SECURITY,
-        parameters=[
-            {
-                "in": "header",
-                "name": IDEMPOTENCY_HEADER,
-                "required": True,
-                "schema": {"type": "string", "maxLength": 200},
-                "description": "Retrying with the same key and body returns the same order.",
-            }
-        ],
-    )
-    def post(self, data):
+    @orders.arguments(CheckoutIn)
+    @orders.idempotent_response(201, CheckoutOut, key_required=True, repeats="the same order")
+    @orders.doc(security=SECURITY)
+    def post(self, data, idempotency_key):
         """Place an order: prices come from the catalog, stock is reserved at once.
 
         With Stripe configured, the response carries the PaymentIntent's client secret; with
         the offline gateway, the order waits for the station to record the payment.
         """
-        result = checkout_service.checkout(
+        placed = order_payment.place_and_start_payment(
             db.session,
             current_actor(),
             data,
-            idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
+            idempotency_key=idempotency_key,
             hold=timedelta(minutes=current_app.config["ORDER_HOLD_MINUTES"]),
             gateway=checkout_gateway(),
         )
-        view = OrderView(result.order, payment=result.payment, payment_error=result.payment_error)
-        return view, 201, {"Idempotent-Replayed": "true" if result.replayed else "false"}
+        view = OrderView(placed.order, payment=placed.payment, payment_error=placed.payment_error)
+        return view, placed.replayed
 
 
-@blp.route("/orders/<int:order_id>/payment")
+@orders.route("/orders/<int:order_id>/payment")
 class OrderPayment(MethodView):
     @login_required(Role.buyer, Role.unit)
-    @blp.response(200, PaymentOut)
-    @blp.doc(security=SECURITY)
+    @orders.response(200, PaymentOut)
+    @orders.doc(security=SECURITY)
     def post(self, order_id):
         """The order's live online payment (made anew if there is none), to pay or retry."""
-        return checkout_service.retry_payment(
+        return order_payment.retry_payment(
             db.session, current_actor(), order_id, gateway=checkout_gateway()
         )
 
 
-@blp.route("/orders/<int:order_id>/offline-payments")
+@orders.route("/orders/<int:order_id>/offline-payments")
 class OfflinePayments(MethodView):
     @login_required(Role.station, Role.admin)
-    @blp.arguments(OfflinePaymentIn)
-    @blp.response(201, RecordedPaymentOut)
-    @blp.doc(security=SECURITY)
+    @orders.arguments(OfflinePaymentIn)
+    @orders.response(201, RecordedPaymentOut)
+    @orders.doc(security=SECURITY)
     def post(self, data, order_id):
         """Record cash, a bank transfer or an invoice paid for the order (the whole total)."""
         return service.record_offline_payment(db.session, current_actor(), order_id, **data)
 
 
-@blp.route("/orders/<int:order_id>/refunds")
+@orders.route("/orders/<int:order_id>/refunds")
 class Refunds(MethodView):
     @login_required(Role.station, Role.admin, Role.buyer, Role.unit)
-    @blp.response(200, RefundOut(many=True))
-    @blp.doc(security=SECURITY)
+    @orders.response(200, RefundOut(many=True))
+    @orders.doc(security=SECURITY)
     def get(self, order_id):
         """The order's refunds, pending and done."""
-        get_order(db.session, current_actor(), order_id)
-        return refunds.refunds_of(db.session, order_id)
+        return refunds.refunds_of(db.session, current_actor(), order_id)
 
     @login_required(Role.station, Role.admin)
-    @blp.arguments(RefundIn)
-    @blp.response(201, RefundOut)
-    @blp.doc(security=SECURITY)
-    def post(self, data, order_id):
+    @orders.arguments(RefundIn)
+    @orders.idempotent_response(201, RefundOut, key_required=False, repeats="the same refund")
+    @orders.doc(security=SECURITY)
+    def post(self, data, order_id, idempotency_key):
         """Refund the whole order or chosen lines and quantities (a station: its own lines).
 
         Goods that never shipped go back on the shelf when the refund completes. Send an
         Idempotency-Key to make a retry after a timeout safe.
         """
-        refund, replayed = refunds.request_refund_once(
+        return refunds.request_refund_once(
             db.session,
             current_actor(),
             order_id,
             lines=data["lines"],
             reason=data["reason"],
-            idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
+            idempotency_key=idempotency_key,
         )
-        return refund, 201, {"Idempotent-Replayed": "true" if replayed else "false"}
 
 
 @blp.route("/payments/stripe/webhook")

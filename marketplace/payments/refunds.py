@@ -19,7 +19,7 @@ from marketplace.extensions import db
 from marketplace.ledger import posting_rules
 from marketplace.orders import states
 from marketplace.orders.models import Order, OrderLine, OrderStatus, PaymentStatus
-from marketplace.orders.service import get_order, return_stock
+from marketplace.orders.service import get_order, return_stock, visible_line_ids
 from marketplace.payments.gateways import GatewayRefused, GatewayUnavailable, gateway_for
 from marketplace.payments.models import (
     Gateway,
@@ -57,17 +57,14 @@ def _captured_payment(session, order_id: int) -> Payment:
     return payment
 
 
-def _requested_lines(order: Order, actor: Actor, requested: list[dict] | None, pending):
-    """(line, quantity) pairs to refund; ``None`` means everything the actor may refund."""
+def _requested_lines(order: Order, yours: set[int], requested: list[dict] | None, pending):
+    """(line, quantity) pairs to refund among the lines ``yours`` names; ``None`` means
+    everything left of them."""
 
     def refundable(line: OrderLine) -> int:
         return line.quantity - line.refunded_quantity - pending.get(line.id, 0)
 
-    mine = {
-        line.id: line
-        for line in order.lines
-        if actor.role is Role.admin or line.station_id == actor.station_id
-    }
+    mine = {line.id: line for line in order.lines if line.id in yours}
     if requested is None:
         chosen = [(line, refundable(line)) for line in mine.values() if refundable(line) > 0]
         if not chosen:
@@ -143,7 +140,8 @@ def request_refund(
             requested=PaymentStatus.refunded.value,
         )
     payment = _captured_payment(session, order.id)
-    chosen = _requested_lines(order, actor, lines, _pending_quantities(session, order.id))
+    yours = visible_line_ids(session, actor, order.id)
+    chosen = _requested_lines(order, yours, lines, _pending_quantities(session, order.id))
     amount = sum(_line_amount(line, quantity) for line, quantity in chosen)
     pending_fen = session.execute(
         sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_fen), 0)).where(
@@ -322,7 +320,8 @@ def retry_pending(session, *, older_than) -> int:
     return len(due)
 
 
-def refunds_of(session, order_id: int) -> list[Refund]:
+def refunds_of(session, actor: Actor, order_id: int) -> list[Refund]:
+    get_order(session, actor, order_id, events=False)  # outside its scope, the order is a 404
     return list(
         session.execute(
             sa.select(Refund)

@@ -1,12 +1,10 @@
-import functools
-
 from flask import Response, request
 from flask.views import MethodView
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
-from marketplace.households.schemas import personal_numbers_revealed
+from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.http_api import Blueprint
 from marketplace.paging import paged
 from marketplace.payouts import service, settlement
@@ -35,29 +33,24 @@ MEDIA_TYPES = {
 }
 
 
-def payout_view(view):
-    """Admins and officials only; full card and ID numbers in responses for admins alone."""
-
-    @functools.wraps(view)
-    def serialized_for_actor(*args, **kwargs):
-        with personal_numbers_revealed(current_actor().is_admin):
-            return view(*args, **kwargs)
-
-    return login_required(Role.admin, Role.official)(serialized_for_actor)
+#: Payout runs are for admins and officials; card and ID numbers are shown in full to admins.
+PAYOUT_ROLES = (Role.admin, Role.official)
 
 
 @blp.route("/payout-runs")
 class PayoutRuns(MethodView):
-    @payout_view
+    @login_required(*PAYOUT_ROLES)
+    @shows_personal_numbers
     @blp.arguments(PayoutRunQuery, location="query")
     @blp.response(200, PayoutRunOut(many=True))
     @blp.paginate()
     @blp.doc(security=SECURITY)
     def get(self, filters, pagination_parameters):
         """Payout runs in your region, newest first."""
-        return paged(pagination_parameters, service.list_runs, filters)
+        return paged(pagination_parameters, service.list_runs, db.session, current_actor(), filters)
 
-    @payout_view
+    @login_required(*PAYOUT_ROLES)
+    @shows_personal_numbers
     @blp.arguments(PayoutRunIn)
     @blp.response(201, ProposalOut)
     @blp.doc(security=SECURITY)
@@ -70,7 +63,8 @@ class PayoutRuns(MethodView):
 
 @blp.route("/payout-runs/<int:run_id>")
 class PayoutRunById(MethodView):
-    @payout_view
+    @login_required(*PAYOUT_ROLES)
+    @shows_personal_numbers
     @blp.response(200, PayoutRunDetailOut)
     @blp.doc(security=SECURITY)
     def get(self, run_id):
@@ -79,7 +73,8 @@ class PayoutRunById(MethodView):
 
 @blp.route("/payout-runs/<int:run_id>/approve")
 class ApproveRun(MethodView):
-    @payout_view
+    @login_required(*PAYOUT_ROLES)
+    @shows_personal_numbers
     @blp.response(200, PayoutRunDetailOut)
     @blp.doc(security=SECURITY)
     def post(self, run_id):
@@ -89,7 +84,8 @@ class ApproveRun(MethodView):
 
 @blp.route("/payout-runs/<int:run_id>/cancel")
 class CancelRun(MethodView):
-    @payout_view
+    @login_required(*PAYOUT_ROLES)
+    @shows_personal_numbers
     @blp.response(200, PayoutRunDetailOut)
     @blp.doc(security=SECURITY)
     def post(self, run_id):
@@ -99,7 +95,7 @@ class CancelRun(MethodView):
 
 @blp.route("/payout-runs/<int:run_id>/files/<any(yikatong.xlsx, bank.txt):file_format>")
 class RunFile(MethodView):
-    @login_required(Role.admin, Role.official)
+    @login_required(*PAYOUT_ROLES)
     @blp.response(200, content_type="application/octet-stream")
     @blp.doc(security=SECURITY)
     def get(self, run_id, file_format):
@@ -118,7 +114,8 @@ class RunFile(MethodView):
 
 @blp.route("/payout-runs/<int:run_id>/returns")
 class RunReturns(MethodView):
-    @payout_view
+    @login_required(*PAYOUT_ROLES)
+    @shows_personal_numbers
     @blp.arguments(ReturnUploadIn, location="files")
     @blp.response(200, ReturnResultOut)
     @blp.doc(security=SECURITY)
@@ -130,7 +127,8 @@ class RunReturns(MethodView):
 
 @blp.route("/payout-runs/<int:run_id>/lines/<int:line_id>/outcome")
 class LineOutcome(MethodView):
-    @payout_view
+    @login_required(*PAYOUT_ROLES)
+    @shows_personal_numbers
     @blp.arguments(LineOutcomeIn)
     @blp.response(200, PayoutRunDetailOut)
     @blp.doc(security=SECURITY)

@@ -1,20 +1,11 @@
 """Request and response shapes of payout runs. Card and ID numbers are masked except for
-admins (``personal_numbers_revealed``); the downloadable files carry them in full."""
+admins (``households/personal_data.py``); the downloadable files carry them in full."""
 
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from marketplace.households.schemas import ProtectedNumber
+from marketplace.households.personal_data import ProtectedNumber
 from marketplace.payouts.models import LineStatus, PayeeKind, RunStatus
-
-
-class OptionalProtectedNumber(ProtectedNumber):
-    """A protected number that producers' lines do not have."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if getattr(obj, self.encrypted) is None:
-            return None
-        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class PayoutRunIn(Schema):
@@ -54,11 +45,9 @@ class PayoutLineOut(Schema):
     payee_name = fields.String()
     phone = fields.String(allow_none=True)
     bank_name = fields.String(allow_none=True)
-    card_number = OptionalProtectedNumber(encrypted="card_encrypted", masked="card_masked")
+    card_number = ProtectedNumber(encrypted="card_encrypted", masked="card_masked")
     holder_name = fields.String(allow_none=True)
-    holder_id_number = OptionalProtectedNumber(
-        encrypted="holder_id_encrypted", masked="holder_id_masked"
-    )
+    holder_id_number = ProtectedNumber(encrypted="holder_id_encrypted", masked="holder_id_masked")
     failure_reason = fields.String(
         allow_none=True, metadata={"description": "失败原因 from the bank's return file."}
     )

@@ -22,17 +22,19 @@ from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
-from marketplace.accounts.scoping import in_subtree, restrict
 from marketplace.clock import shanghai_today
-from marketplace.db import utcnow
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from marketplace.db import page_of, utcnow
+from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
 from marketplace.households.models import Household, PayoutAccount
 from marketplace.ledger import journal
 from marketplace.ledger.journal import Entry, Leg
 from marketplace.ledger.models import AccountKind, EntryKind, JournalEntry, LedgerAccount, Posting
 from marketplace.payouts.models import LineStatus, PayeeKind, PayoutLine, PayoutRun, RunStatus
+from marketplace.payouts.scoping import PAYOUT_RUNS
 from marketplace.producers.models import Producer
 from marketplace.regions.models import Region, RegionLevel
+from marketplace.regions.scoping import OVERSEEN_REGIONS
+from marketplace.regions.service import in_subtree
 
 #: entries that move money out of (or, on a bank return, back into) a payee's account
 _PAYOUT_KINDS = (EntryKind.payout_approved, EntryKind.payout_returned)
@@ -96,41 +98,27 @@ def _require_payout_role(actor: Actor) -> None:
 def get_run(session, actor: Actor, run_id: int, *, for_update: bool = False) -> PayoutRun:
     """The run with its lines, if the actor may see it (404 otherwise)."""
     _require_payout_role(actor)
-    stmt = restrict(sa.select(PayoutRun).where(PayoutRun.id == run_id), PayoutRun, actor)
-    stmt = stmt.options(selectinload(PayoutRun.lines))
-    if for_update:
-        # Approvals and bank returns of one run queue here (SQLite serializes writers anyway).
-        stmt = stmt.with_for_update(of=PayoutRun).execution_options(populate_existing=True)
-    run = session.execute(stmt).scalar_one_or_none()
-    if run is None:
-        raise NotFound(f"Payout run {run_id} not found.")
-    return run
+    # Approvals and bank returns of one run queue on its lock (SQLite serializes writers anyway).
+    return PAYOUT_RUNS.get(
+        session, run_id, actor, options=[selectinload(PayoutRun.lines)], lock=for_update
+    )
 
 
 def list_runs(session, actor: Actor, filters: dict, *, page: int, page_size: int):
     _require_payout_role(actor)
-    stmt = restrict(sa.select(PayoutRun), PayoutRun, actor)
+    stmt = PAYOUT_RUNS.restrict(sa.select(PayoutRun), actor)
     if filters.get("status"):
         stmt = stmt.where(PayoutRun.status == filters["status"])
     if filters.get("region_id"):
         stmt = stmt.where(PayoutRun.region_id == filters["region_id"])
-    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
-    runs = session.scalars(
-        stmt.order_by(PayoutRun.id.desc()).limit(page_size).offset((page - 1) * page_size)
-    ).all()
-    return runs, total
+    return page_of(session, stmt, order_by=[PayoutRun.id.desc()], page=page, page_size=page_size)
 
 
 # --- proposing -------------------------------------------------------------------------------
 
 
 def _region_for(session, actor: Actor, region_id: int) -> Region:
-    stmt = sa.select(Region).where(Region.id == region_id)
-    if actor.role is Role.official:
-        stmt = stmt.where(in_subtree(Region.id, actor.region_path))
-    region = session.execute(stmt).scalar_one_or_none()
-    if region is None:
-        raise NotFound(f"Region {region_id} not found.")
+    region = OVERSEEN_REGIONS.get(session, region_id, actor)
     if region.level not in (RegionLevel.county, RegionLevel.township):
         raise ValidationFailed({"region_id": ["must be a county or a township"]})
     return region

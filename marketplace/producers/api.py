@@ -57,7 +57,9 @@ class Stations(MethodView):
     @blp.doc(security=BEARER)
     def get(self, filters, pagination_parameters):
         """List stations: admins all, officials their subtree's, a station user its own."""
-        return paged(pagination_parameters, stations.list_stations, filters)
+        return paged(
+            pagination_parameters, stations.list_stations, db.session, current_actor(), filters
+        )
 
     @login_required(Role.admin)
     @blp.arguments(StationIn)
@@ -93,7 +95,9 @@ class StationOperators(MethodView):
     @blp.doc(security=BEARER)
     def get(self, station_id, pagination_parameters):
         """The users who operate the station (admins create them through /users)."""
-        return paged(pagination_parameters, stations.list_operators, station_id)
+        return paged(
+            pagination_parameters, stations.list_operators, db.session, current_actor(), station_id
+        )
 
 
 # --- producers -------------------------------------------------------------------------------
@@ -108,7 +112,9 @@ class Producers(MethodView):
     @blp.doc(security=BEARER)
     def get(self, filters, pagination_parameters):
         """List producers in scope; filter by kind, region subtree (``within``), station, name."""
-        return paged(pagination_parameters, service.list_producers, filters)
+        return paged(
+            pagination_parameters, service.list_producers, db.session, current_actor(), filters
+        )
 
     @login_required(Role.admin, Role.station)
     @blp.arguments(ProducerIn)
@@ -152,7 +158,14 @@ class CooperativeMembers(MethodView):
     @blp.doc(security=BEARER)
     def get(self, filters, producer_id, pagination_parameters):
         """A co-operative's memberships: every period, or those in force ``on`` one day."""
-        return paged(pagination_parameters, service.list_members, producer_id, filters)
+        return paged(
+            pagination_parameters,
+            service.list_members,
+            db.session,
+            current_actor(),
+            producer_id,
+            filters,
+        )
 
     @login_required(Role.admin, Role.station)
     @blp.arguments(MembershipIn)
@@ -191,7 +204,7 @@ class Units(MethodView):
     def get(self, filters, pagination_parameters):
         """List buying units: admins all, officials those seated in or paired with their
         subtree, a unit's users their own."""
-        return paged(pagination_parameters, units.list_units, filters)
+        return paged(pagination_parameters, units.list_units, db.session, current_actor(), filters)
 
     @login_required(Role.admin)
     @blp.arguments(UnitIn)
@@ -227,7 +240,9 @@ class UnitUsers(MethodView):
     @blp.doc(security=BEARER)
     def get(self, unit_id, pagination_parameters):
         """The users acting for the unit (admins create them through /users)."""
-        return paged(pagination_parameters, units.list_unit_users, unit_id)
+        return paged(
+            pagination_parameters, units.list_unit_users, db.session, current_actor(), unit_id
+        )
 
 
 @blp.route("/units/<int:unit_id>/pairings")
@@ -238,7 +253,9 @@ class UnitPairings(MethodView):
     @blp.doc(security=BEARER)
     def get(self, unit_id, pagination_parameters):
         """The villages the unit is paired with (结对帮扶)."""
-        return paged(pagination_parameters, units.list_pairings, unit_id)
+        return paged(
+            pagination_parameters, units.list_pairings, db.session, current_actor(), unit_id
+        )
 
     @login_required(Role.admin)
     @blp.arguments(PairingIn)
@@ -267,7 +284,7 @@ class UnitQuotas(MethodView):
     @blp.doc(security=BEARER)
     def get(self, unit_id, pagination_parameters):
         """The unit's yearly purchase quotas, by year."""
-        return paged(pagination_parameters, units.list_quotas, unit_id)
+        return paged(pagination_parameters, units.list_quotas, db.session, current_actor(), unit_id)
 
 
 @blp.route("/units/<int:unit_id>/quotas/<int:year>")

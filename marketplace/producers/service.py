@@ -17,7 +17,6 @@ from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
-from marketplace.accounts.scoping import get_visible, restrict
 from marketplace.db import check_version, page_of
 from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
 from marketplace.households.models import Household
@@ -27,7 +26,9 @@ from marketplace.producers.models import (
     ProducerKind,
     Station,
 )
+from marketplace.producers.scoping import PRODUCERS
 from marketplace.regions.models import Region, RegionLevel
+from marketplace.regions.service import county_path_of, in_subtree, in_subtree_of
 
 _CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -69,28 +70,13 @@ def village_or_error(session, region_id: int, field: str, errors: dict) -> Regio
     return region
 
 
-def within_filter(session, column, region_id: int):
-    """A clause keeping ``column`` inside the subtree of region ``region_id`` (422 if unknown)."""
-    errors: dict = {}
-    root = region_or_error(session, region_id, "within", errors)
-    if errors:
-        raise ValidationFailed(errors)
-    return column.in_(sa.select(Region.id).where(Region.path.startswith(root.path)))
-
-
-def _county_path(session, village_id: int) -> str:
-    """``/1/`` for a region whose path is ``/1/4/17/``: the county subtree's prefix."""
-    path = session.execute(sa.select(Region.path).where(Region.id == village_id)).scalar_one()
-    return "/" + path.strip("/").split("/")[0] + "/"
-
-
 # --- producers -------------------------------------------------------------------------------
 
 _PRODUCER_LOADS = (selectinload(Producer.region), selectinload(Producer.station))
 
 
 def list_producers(session, actor: Actor, filters: dict, *, page: int, page_size: int):
-    stmt = restrict(sa.select(Producer), Producer, actor)
+    stmt = PRODUCERS.restrict(sa.select(Producer), actor)
     if filters.get("kind") is not None:
         stmt = stmt.where(Producer.kind == filters["kind"])
     if filters.get("station_id") is not None:
@@ -98,7 +84,7 @@ def list_producers(session, actor: Actor, filters: dict, *, page: int, page_size
     if filters.get("is_active") is not None:
         stmt = stmt.where(Producer.is_active.is_(filters["is_active"]))
     if filters.get("within") is not None:
-        stmt = stmt.where(within_filter(session, Producer.region_id, filters["within"]))
+        stmt = stmt.where(in_subtree_of(Producer.region_id, filters["within"]))
     if filters.get("q"):
         stmt = stmt.where(Producer.name.contains(filters["q"], autoescape=True))
     return page_of(
@@ -112,7 +98,7 @@ def list_producers(session, actor: Actor, filters: dict, *, page: int, page_size
 
 
 def get_producer(session, actor: Actor, producer_id: int) -> Producer:
-    return get_visible(session, Producer, producer_id, actor, options=_PRODUCER_LOADS)
+    return PRODUCERS.get(session, producer_id, actor, options=_PRODUCER_LOADS)
 
 
 def _managing_station(session, actor: Actor, station_id: int | None, errors: dict):
@@ -154,9 +140,9 @@ def _household_in_county(session, household_id: int, county_path: str) -> Househ
     """The household if it lives in the county; one outside is treated exactly like a missing
     one, so callers learn nothing about households beyond their county."""
     return session.execute(
-        sa.select(Household)
-        .join(Region, Region.id == Household.village_id)
-        .where(Household.id == household_id, Region.path.startswith(county_path))
+        sa.select(Household).where(
+            Household.id == household_id, in_subtree(Household.village_id, county_path)
+        )
     ).scalar_one_or_none()
 
 
@@ -180,7 +166,7 @@ def create_producer(session, actor: Actor, data: dict) -> Producer:
     data = dict(data)
     kind = data["kind"]
     station = _managing_station(session, actor, data.pop("station_id", None), errors)
-    county_path = _county_path(session, station.village_id) if station else None
+    county_path = county_path_of(session, station.village_id) if station else None
     if kind is ProducerKind.household:
         for field in ("credit_code", "legal_representative"):
             if field in data:
@@ -236,7 +222,7 @@ def update_producer(session, actor: Actor, producer_id: int, data: dict) -> Prod
     elif "credit_code" in data:
         data["credit_code"] = _check_credit_code(session, data["credit_code"], producer.id, errors)
     if station is not None and ("region_id" in data or "station_id" in data):
-        county_path = _county_path(session, station.village_id)
+        county_path = county_path_of(session, station.village_id)
         region_id = data.get("region_id", producer.region_id)
         _check_region(session, region_id, producer.kind, county_path, errors)
     if errors:
@@ -273,7 +259,7 @@ def active_members(session, cooperative_id: int, on_date: date) -> list[tuple[in
 
 def list_members(session, actor: Actor, producer_id: int, filters: dict, *, page, page_size):
     """A co-operative's memberships, all periods unless ``on`` picks the ones of one day."""
-    cooperative = get_visible(session, Producer, producer_id, actor)
+    cooperative = PRODUCERS.get(session, producer_id, actor)
     stmt = sa.select(CooperativeMembership).where(
         CooperativeMembership.cooperative_id == cooperative.id
     )
@@ -296,7 +282,7 @@ def list_members(session, actor: Actor, producer_id: int, filters: dict, *, page
 
 
 def _cooperative_for_change(session, actor: Actor, producer_id: int) -> Producer:
-    producer = get_visible(session, Producer, producer_id, actor)
+    producer = PRODUCERS.get(session, producer_id, actor)
     if producer.kind is not ProducerKind.cooperative:
         raise ValidationFailed(
             {"producer_id": [f"producer {producer_id} is a {producer.kind.value}, not a co-op"]}
@@ -312,7 +298,7 @@ def add_member(session, actor: Actor, producer_id: int, data: dict) -> Cooperati
     already be a member on or after ``joined_on``."""
     cooperative = _cooperative_for_change(session, actor, producer_id)
     household_id = data["household_id"]
-    county_path = _county_path(session, cooperative.region_id)
+    county_path = county_path_of(session, cooperative.region_id)
     household = _household_in_county(session, household_id, county_path)
     if household is None:
         raise ValidationFailed(

@@ -9,11 +9,12 @@ from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role, User
-from marketplace.accounts.scoping import get_visible, restrict
 from marketplace.db import check_version, page_of
 from marketplace.errors import PermissionDenied, ValidationFailed
 from marketplace.producers.models import Station
-from marketplace.producers.service import village_or_error, within_filter
+from marketplace.producers.scoping import STATIONS
+from marketplace.producers.service import village_or_error
+from marketplace.regions.service import in_subtree_of
 
 #: what a station's own operators may change about it
 OPERATOR_EDITABLE = frozenset({"address", "phone"})
@@ -22,9 +23,9 @@ _STATION_LOADS = (selectinload(Station.village),)
 
 
 def list_stations(session, actor: Actor, filters: dict, *, page: int, page_size: int):
-    stmt = restrict(sa.select(Station), Station, actor)
+    stmt = STATIONS.restrict(sa.select(Station), actor)
     if filters.get("within") is not None:
-        stmt = stmt.where(within_filter(session, Station.village_id, filters["within"]))
+        stmt = stmt.where(in_subtree_of(Station.village_id, filters["within"]))
     if filters.get("is_active") is not None:
         stmt = stmt.where(Station.is_active.is_(filters["is_active"]))
     if filters.get("q"):
@@ -40,7 +41,7 @@ def list_stations(session, actor: Actor, filters: dict, *, page: int, page_size:
 
 
 def get_station(session, actor: Actor, station_id: int) -> Station:
-    return get_visible(session, Station, station_id, actor, options=_STATION_LOADS)
+    return STATIONS.get(session, station_id, actor, options=_STATION_LOADS)
 
 
 def _check_unique(session, data: dict, station_id: int | None, errors: dict) -> None:

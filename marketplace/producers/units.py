@@ -9,17 +9,17 @@ from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role, User
-from marketplace.accounts.scoping import get_visible, restrict
 from marketplace.db import check_version, page_of
 from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
 from marketplace.producers.models import BuyingUnit, UnitPurchaseQuota, UnitVillagePairing
+from marketplace.producers.scoping import UNITS
 from marketplace.producers.service import (
     credit_code_problem,
     normalize_credit_code,
     region_or_error,
     village_or_error,
-    within_filter,
 )
+from marketplace.regions.service import in_subtree_of
 
 #: what a unit's own users may change about it
 MEMBER_EDITABLE = frozenset({"contact_name", "contact_phone"})
@@ -27,20 +27,20 @@ QUOTA_YEARS = range(2000, 2101)
 
 
 def list_units(session, actor: Actor, filters: dict, *, page: int, page_size: int):
-    stmt = restrict(sa.select(BuyingUnit), BuyingUnit, actor)
+    stmt = UNITS.restrict(sa.select(BuyingUnit), actor)
     if filters.get("kind") is not None:
         stmt = stmt.where(BuyingUnit.kind == filters["kind"])
     if filters.get("is_active") is not None:
         stmt = stmt.where(BuyingUnit.is_active.is_(filters["is_active"]))
     if filters.get("within") is not None:
-        stmt = stmt.where(within_filter(session, BuyingUnit.region_id, filters["within"]))
+        stmt = stmt.where(in_subtree_of(BuyingUnit.region_id, filters["within"]))
     if filters.get("q"):
         stmt = stmt.where(BuyingUnit.name.contains(filters["q"], autoescape=True))
     return page_of(session, stmt, order_by=[BuyingUnit.id], page=page, page_size=page_size)
 
 
 def get_unit(session, actor: Actor, unit_id: int) -> BuyingUnit:
-    return get_visible(session, BuyingUnit, unit_id, actor)
+    return UNITS.get(session, unit_id, actor)
 
 
 def _check_fields(session, data: dict, unit_id: int | None) -> None:

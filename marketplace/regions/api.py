@@ -4,6 +4,7 @@ from marketplace.accounts.auth import login_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.http_api import Blueprint
+from marketplace.paging import paged
 from marketplace.regions import service
 from marketplace.regions.schemas import RegionIn, RegionOut, RegionQuery
 
@@ -17,14 +18,7 @@ class Regions(MethodView):
     @blp.paginate()
     def get(self, filters, pagination_parameters):
         """List regions, in tree order; filter by level, parent or subtree (``within``)."""
-        regions, total = service.list_regions(
-            db.session,
-            filters,
-            page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size,
-        )
-        pagination_parameters.item_count = total
-        return regions
+        return paged(pagination_parameters, service.list_regions, db.session, filters)
 
     @login_required(Role.admin)
     @blp.arguments(RegionIn)

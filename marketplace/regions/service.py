@@ -1,7 +1,14 @@
 """The county -> township -> village tree. Regions are public reference data: anyone may read
-them; only admins change them."""
+them; only admins change them.
+
+Every question about a subtree is answered here, from the materialized path (``/1/4/17/``): what
+lies inside a region, and which county a region belongs to. A filter naming a region that does
+not exist matches nothing, as a filter on any other unknown id does: the subtree is resolved
+inside the statement that filters, so it costs no extra query and raises nothing.
+"""
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from marketplace.db import page_of
 from marketplace.errors import NotFound, ValidationFailed
@@ -18,9 +25,29 @@ def get_region(session, region_id: int) -> Region:
     return region
 
 
-def subtree_ids(session, region: Region) -> sa.Select:
-    """A subquery of the ids of ``region`` and everything below it (one indexed LIKE)."""
-    return sa.select(Region.id).where(Region.path.startswith(region.path))
+def in_subtree(region_column, root_path: str) -> sa.ColumnElement:
+    """``region_column`` names a region inside the subtree whose root has ``root_path`` (the root
+    included): one indexed ``LIKE '/1/4/%'``. Scoping rules use it with an official's path."""
+    return region_column.in_(sa.select(Region.id).where(Region.path.startswith(root_path)))
+
+
+def in_subtree_of(region_column, root_id: int) -> sa.ColumnElement:
+    """``region_column`` names a region inside the subtree of region ``root_id``; an unknown
+    ``root_id`` matches nothing. For filters such as ``within``."""
+    root = aliased(Region, name="subtree_root")
+    root_path = sa.select(root.path).where(root.id == root_id).scalar_subquery()
+    return region_column.in_(sa.select(Region.id).where(Region.path.startswith(root_path)))
+
+
+def county_path(path: str) -> str:
+    """``/1/`` for the region whose path is ``/1/4/17/``: the prefix of its county's subtree."""
+    return "/" + path.strip("/").split("/")[0] + "/"
+
+
+def county_path_of(session, region_id: int) -> str:
+    """The county subtree prefix of an existing region."""
+    path = session.execute(sa.select(Region.path).where(Region.id == region_id)).scalar_one()
+    return county_path(path)
 
 
 def list_regions(session, filters: dict, *, page: int, page_size: int):
@@ -30,8 +57,7 @@ def list_regions(session, filters: dict, *, page: int, page_size: int):
     if filters.get("parent_id") is not None:
         stmt = stmt.where(Region.parent_id == filters["parent_id"])
     if filters.get("within") is not None:
-        root = get_region(session, filters["within"])
-        stmt = stmt.where(Region.path.startswith(root.path))
+        stmt = stmt.where(in_subtree_of(Region.id, filters["within"]))
     if filters.get("q"):
         stmt = stmt.where(Region.name.contains(filters["q"], autoescape=True))
     return page_of(session, stmt, order_by=[Region.path], page=page, page_size=page_size)

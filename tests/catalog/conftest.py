@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.accounts.models import Role, User
-from marketplace.catalog.models import CatalogGeneration, Category, Product
-from marketplace.catalog.storefront import fold_for_search, shanghai_today
+from marketplace.catalog.models import CatalogGeneration, Category, Product, fold_for_search
+from marketplace.clock import shanghai_today
 from marketplace.producers.models import ProducerKind
 
 _users = itertools.count(1)

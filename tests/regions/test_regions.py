@@ -35,8 +35,12 @@ def test_filters_are_validated(client):
     assert set(response.json["errors"]) == {"level", "within"}
 
 
-def test_within_unknown_region_is_404(client):
-    assert client.get("/api/v1/regions?within=999999").status_code == 404
+def test_within_an_unknown_region_matches_nothing(client, regions):
+    """As a filter on any other unknown id does: an empty page, not an error (the same on
+    every list that takes ``within``: tests/test_filters.py)."""
+    response = client.get("/api/v1/regions?within=999999")
+    assert response.status_code == 200
+    assert response.json == []
 
 
 def test_admin_builds_the_tree_with_paths_and_levels(client, session, make_user, auth):

@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.accounts.models import Role
-from marketplace.catalog import local_pages, page_cache
 from marketplace.catalog.models import CatalogPage, Sku
+from marketplace.catalog.storefront import local_pages, page_cache
 from marketplace.db import utcnow
 from tests.orders.test_races import _setup_shop
 from tests.payments.conftest import eventually

@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from marketplace.catalog import local_pages
-from marketplace.catalog.local_pages import LocalPage
 from marketplace.catalog.models import CatalogGeneration, CatalogPage
-from marketplace.catalog.storefront import PAGE_PARAMETERS
+from marketplace.catalog.storefront import local_pages
+from marketplace.catalog.storefront.listing import PAGE_PARAMETERS
+from marketplace.catalog.storefront.local_pages import LocalPage
 from marketplace.db import after_commit
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
-from marketplace.catalog import page_cache
+from marketplace.catalog.storefront import page_cache
 from marketplace.extensions import db
 from tests.orders.test_races import _post_order, _setup_shop
 from tests.served import served_app

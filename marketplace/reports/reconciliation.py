@@ -2,8 +2,8 @@
 against the payments recorded (`flask ledger check`).
 
 Each check is one aggregate statement (no query per order or account), so the whole ledger is
-checked in a fixed number of statements whatever its size. Payments and payouts sit above the
-ledger; their tables are only read here, as the independent record the ledger must agree with.
+checked in a fixed number of statements whatever its size. The payments and payout lines are
+the independent record the ledger must agree with.
 """
 
 from dataclasses import dataclass, field

@@ -6,11 +6,12 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from marketplace.ledger import check, journal
+from marketplace.ledger import journal
 from marketplace.ledger.journal import Entry, Leg
 from marketplace.ledger.models import EntryKind, JournalEntry, Posting
 from marketplace.orders.models import Order, PaymentStatus
 from marketplace.payments.models import Payment
+from marketplace.reports import reconciliation as check
 from tests.orders.conftest import basket
 
 

@@ -1,8 +1,7 @@
 """Money trails: where an order's money went, and where a household's income came from.
 
 Both read the ledger with their causes joined in (order lines, refunds, funds, payout lines),
-in a constant number of statements. Payments and payouts sit above the ledger; their tables
-are only read here, to name causes and totals.
+in a constant number of statements.
 """
 
 from collections import defaultdict
@@ -12,11 +11,10 @@ import sqlalchemy as sa
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
-from marketplace.accounts.scoping import get_visible, in_subtree
-from marketplace.catalog.models import Product
 from marketplace.clock import shanghai_date
 from marketplace.errors import NotFound, PermissionDenied
 from marketplace.households.models import Household
+from marketplace.households.scoping import HOUSEHOLDS
 from marketplace.ledger import journal
 from marketplace.ledger.models import (
     AccountKind,
@@ -29,6 +27,7 @@ from marketplace.ledger.models import (
     Posting,
 )
 from marketplace.orders.models import Order, OrderLine
+from marketplace.orders.scoping import ORDER_LINES
 from marketplace.payouts.models import LineStatus, PayoutLine
 from marketplace.producers.models import Producer, Station
 
@@ -42,25 +41,20 @@ _EARNING = (
     EntryKind.minimum_dividend,
 )
 
+
+def _require_staff(actor: Actor) -> None:
+    if actor.role not in (Role.admin, Role.official, Role.station):
+        raise PermissionDenied("Money trails are for admins, officials and stations.")
+
+
 # --- an order --------------------------------------------------------------------------------
 
 
 def _visible_lines(session, actor: Actor, order_id: int) -> list[OrderLine]:
     """The order's lines the actor may follow: a station its own, an official those whose
     produce comes from their subtree, an admin all."""
-    stmt = sa.select(OrderLine).where(OrderLine.order_id == order_id)
-    if actor.role is Role.station:
-        stmt = stmt.where(OrderLine.station_id == actor.station_id)
-    elif actor.role is Role.official:
-        stmt = stmt.where(
-            OrderLine.product_id.in_(
-                sa.select(Product.id).where(
-                    in_subtree(Product.origin_village_id, actor.region_path)
-                )
-            )
-        )
-    elif not actor.is_admin:
-        raise PermissionDenied("Money trails are for admins, officials and stations.")
+    _require_staff(actor)
+    stmt = ORDER_LINES.restrict(sa.select(OrderLine).where(OrderLine.order_id == order_id), actor)
     lines = list(session.execute(stmt.order_by(OrderLine.id)).scalars())
     if not lines:
         raise NotFound(f"Order {order_id} not found.")
@@ -191,9 +185,8 @@ def household_trail(
     """One page of the postings to the household's income account, oldest first, each with
     its cause and the amount owed after it; and the account's totals. Returns the trail and
     the number of postings in the period."""
-    if actor.role not in (Role.admin, Role.official, Role.station):
-        raise PermissionDenied("Money trails are for admins, officials and stations.")
-    household = get_visible(session, Household, household_id, actor)
+    _require_staff(actor)
+    household = HOUSEHOLDS.get(session, household_id, actor)
     account_id = session.execute(
         sa.select(LedgerAccount.id).where(
             LedgerAccount.key == journal.household_income(household_id)

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
-from marketplace.catalog import page_cache
 from marketplace.catalog.models import CatalogPage, ProductStatus, Sku
+from marketplace.catalog.storefront import page_cache
 from marketplace.db import utcnow
 
 

@@ -1,6 +1,7 @@
-"""The PostgreSQL one-statement checkout writes exactly what the step-by-step checkout writes,
-or nothing at all: whatever stands in its way, the step-by-step path runs after it in the same
-transaction and must find every table as it was."""
+"""The two checkout paths (orders/checkout.py): the PostgreSQL one-statement checkout writes
+exactly what the step-by-step checkout writes, or nothing at all: whatever stands in its way,
+the step-by-step path runs after it in the same transaction and must find every table as it
+was."""
 
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.catalog.models import ProductStatus, Sku
 from marketplace.db import utcnow
-from marketplace.orders import service
+from marketplace.orders import checkout
 from marketplace.orders.models import Order, OrderEvent, OrderLine
 from tests.orders.conftest import ADDRESS
 
@@ -36,15 +37,16 @@ def _checkout_body(*lines, livestream_code=None):
 
 def _fast(session, actor, data, key):
     now = utcnow()
-    values = service._order_values(actor, data, HOLD, now)
-    return service._place_in_one_statement(session, actor, data, values, key=key, now=now)
+    values = checkout._order_values(actor, data, HOLD, now)
+    return checkout._place_in_one_statement(session, actor, data, values, key=key, now=now)
 
 
 def _step_by_step(session, actor, data, key):
     claim = idempotency.claim(
-        session, user_id=actor.user_id, scope=service.CHECKOUT_SCOPE, key=key, body=data
+        session, user_id=actor.user_id, scope=checkout.CHECKOUT_SCOPE, key=key, body=data
     )
-    order = service._place(session, actor, data, service._order_values(actor, data, HOLD, utcnow()))
+    values = checkout._order_values(actor, data, HOLD, utcnow())
+    order = checkout._place(session, actor, data, values)
     idempotency.complete(session, claim, status=201, resource_id=order.id)
     return order
 

@@ -1,4 +1,4 @@
-"""The public storefront list (its shared page cache is in page_cache.py).
+"""The public storefront list, built (its cache is in page_cache.py and local_pages.py).
 
 The list is the hottest read of the service (a livestream points thousands of phones at it), so
 it is built with SQLAlchemy Core and plain dicts instead of ORM objects and marshmallow: one
@@ -11,8 +11,6 @@ schemas.py documents the shape built here.
 import functools
 import hashlib
 import json
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -22,11 +20,12 @@ from marketplace.catalog.models import (
     ProductImage,
     ProductStatus,
     Sku,
+    certificate_valid_on,
+    fold_for_search,
 )
+from marketplace.clock import shanghai_today
 from marketplace.producers.models import Producer, Station
 from marketplace.regions.models import Region
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 _products = Product.__table__
 _skus = Sku.__table__
@@ -70,20 +69,6 @@ def _order(columns, sort: str) -> tuple:
     if descending:
         return columns[name].desc(), columns["id"].desc()
     return columns[name].asc(), columns["id"].asc()
-
-
-def shanghai_today() -> date:
-    """Certificates run by calendar day in China, whatever the server's time zone."""
-    return datetime.now(SHANGHAI).date()
-
-
-def fold_for_search(text: str) -> str:
-    """Search text and queries are compared case-folded; Chinese has no case and is unchanged."""
-    return text.casefold()
-
-
-def certificate_valid_on(valid_from: date | None, valid_to: date | None, day: date) -> bool:
-    return valid_from is not None and valid_from <= day and (valid_to is None or valid_to >= day)
 
 
 def _conditions(shape: frozenset[str]) -> list:

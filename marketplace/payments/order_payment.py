@@ -1,5 +1,6 @@
-"""Checkout across the two domains: reserve the stock and place the order (orders), then start
-the payment with the provider (payments), in two transactions on purpose.
+"""Placing an order and starting its payment: reserve the stock and write the order
+(``orders/checkout.py``), then start the payment with the provider, in two transactions on
+purpose.
 
 This is the one service that commits itself: the stock reservation must be durable, and its
 row locks released, before anyone waits on a payment provider over the network.
@@ -9,15 +10,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from marketplace.accounts.auth import Actor
-from marketplace.orders import service as orders
+from marketplace.orders import checkout as ordering
 from marketplace.orders.models import Channel, Order
+from marketplace.orders.service import get_order
 from marketplace.payments.gateways import GatewayUnavailable, PaymentGateway
 from marketplace.payments.models import Payment
 from marketplace.payments.service import start_payment
 
 
 @dataclass
-class CheckoutResult:
+class PlacedOrder:
     order: Order
     payment: Payment | None
     #: True when this request repeated an earlier one with the same Idempotency-Key
@@ -26,7 +28,7 @@ class CheckoutResult:
     payment_error: str | None = None
 
 
-def checkout(
+def place_and_start_payment(
     session,
     actor: Actor,
     data: dict,
@@ -34,26 +36,26 @@ def checkout(
     idempotency_key: str | None,
     hold: timedelta,
     gateway: PaymentGateway,
-) -> CheckoutResult:
-    order, replayed = orders.checkout(
+) -> PlacedOrder:
+    order, replayed = ordering.checkout(
         session, actor, data, idempotency_key=idempotency_key, hold=hold
     )
     if order.channel is Channel.unit_procurement or not gateway.online:
         # Units pay by invoice and the offline gateway by cash: a station records it later.
-        return CheckoutResult(order, None, replayed)
+        return PlacedOrder(order, None, replayed)
     session.commit()
     try:
         payment = start_payment(session, gateway, order)
     except GatewayUnavailable as error:
         session.rollback()
-        return CheckoutResult(order, None, replayed, payment_error=error.detail)
-    return CheckoutResult(order, payment, replayed)
+        return PlacedOrder(order, None, replayed, payment_error=error.detail)
+    return PlacedOrder(order, payment, replayed)
 
 
 def retry_payment(session, actor: Actor, order_id: int, *, gateway: PaymentGateway) -> Payment:
     """The buyer asks again for the order's payment (a new page load, a failed attempt): the
     live PaymentIntent is returned, or a new one made if there is none."""
-    order = orders.get_order(session, actor, order_id)
+    order = get_order(session, actor, order_id)
     payment = start_payment(session, gateway, order)
     if payment is None:
         raise GatewayUnavailable("This order is not paid online; pay at the station.")

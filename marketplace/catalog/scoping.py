@@ -1,0 +1,26 @@
+"""Who manages or oversees which products (the public storefront filters on status instead).
+
+A station its own listings; an official those whose produce comes from their subtree.
+"""
+
+from marketplace.accounts.scoping import ScopeRule
+from marketplace.catalog.models import Product, ProductImage, Sku
+from marketplace.regions.service import in_subtree
+
+PRODUCTS = ScopeRule(
+    Product,
+    official=lambda a: in_subtree(Product.origin_village_id, a.region_path),
+    station=lambda a: Product.station_id == a.station_id,
+)
+
+
+def _of_visible_product(model) -> ScopeRule:
+    return ScopeRule(
+        model,
+        official=lambda a: model.product_id.in_(PRODUCTS.visible_ids(a)),
+        station=lambda a: model.product_id.in_(PRODUCTS.visible_ids(a)),
+    )
+
+
+SKUS = _of_visible_product(Sku)
+IMAGES = _of_visible_product(ProductImage)

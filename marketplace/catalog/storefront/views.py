@@ -1,0 +1,128 @@
+"""The HTTP side of the storefront list: building its response, and serving anonymous requests
+from the page cache (page_cache.py, local_pages.py) with ETags and 304s."""
+
+import functools
+import json
+from datetime import timedelta
+
+from flask import current_app, request
+
+from marketplace.catalog.storefront import listing, page_cache
+from marketplace.db import read_without_transaction, utcnow
+from marketplace.extensions import db
+
+#: The list's page size when the request names none (also the cache key's default).
+PAGE_SIZE = 20
+
+
+def list_response(filters: dict, pagination_parameters, *, media_prefix: str):
+    """The storefront page as a response, with its ETag and X-Total-Count; image URLs start
+    with ``media_prefix``."""
+    with page_cache.storefront_reads(db.session) as connection:
+        cards, total = listing.list_storefront(
+            connection,
+            filters,
+            page=pagination_parameters.page,
+            page_size=pagination_parameters.page_size,
+            media_prefix=media_prefix,
+        )
+    pagination_parameters.item_count = total
+    body, etag = listing.render_page(cards, total)
+    return current_app.response_class(
+        body, mimetype="application/json", headers={"ETag": etag, "X-Total-Count": str(total)}
+    )
+
+
+_PUBLIC = "public, no-cache"
+_PRIVATE = "private, no-cache"
+
+
+def _client_holds(etag: str) -> bool:
+    return request.if_none_match.contains_weak(etag.strip('"'))
+
+
+def _not_modified(etag: str, cache_control: str):
+    return current_app.response_class(
+        status=304, headers={"ETag": etag, "Cache-Control": cache_control}
+    )
+
+
+def _finish(response, cache_control: str):
+    """Built pages are revalidated by ETag too: the client that holds one gets a 304."""
+    if response.status_code != 200:
+        return response
+    if _client_holds(response.headers["ETag"]):
+        return _not_modified(response.headers["ETag"], cache_control)
+    response.headers["Cache-Control"] = cache_control
+    return response
+
+
+def _pagination(page: int, page_size: int, total: int) -> str:
+    """The X-Pagination header of flask-smorest, rebuilt without a schema for cache hits."""
+    metadata: dict = {"total": total, "total_pages": 0}
+    if total:
+        last = (total - 1) // page_size + 1
+        metadata.update(total_pages=last, first_page=1, last_page=last)
+        if page <= last:
+            metadata["page"] = page
+            if page > 1:
+                metadata["previous_page"] = page - 1
+            if page < last:
+                metadata["next_page"] = page + 1
+    return json.dumps(metadata)
+
+
+def cached_for_anonymous(view):
+    """Serve anonymous lists from the page cache shared by all workers.
+
+    A hit costs one statement and skips argument parsing and the list queries; a miss builds
+    the page through the view and stores it. Requests with a token, and every request when
+    CATALOG_CACHE_SECONDS is 0, are built fresh; they write nothing, so they read outside a
+    transaction.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        max_age = current_app.config["CATALOG_CACHE_SECONDS"]
+        if "Authorization" in request.headers or max_age <= 0:
+            read_without_transaction(db.session)
+            return _finish(view(*args, **kwargs), _PRIVATE)
+        key = page_cache.cache_key(request.args)
+        now = utcnow()
+        generation, page = page_cache.lookup_page(
+            db.session,
+            key,
+            now=now,
+            max_age=timedelta(seconds=max_age),
+            held_etag=request.headers.get("If-None-Match"),
+        )
+        if page is None:
+            response = view(*args, **kwargs)
+            if response.status_code == 200:
+                built = page_cache.CachedPage(
+                    response.headers["ETag"],
+                    response.get_data(),
+                    int(response.headers["X-Total-Count"]),
+                )
+                page_cache.store_page(db.session, key, generation, built, now=now)
+            return _finish(response, _PUBLIC)
+        if _client_holds(page.etag):
+            return _not_modified(page.etag, _PUBLIC)
+        # Only pages whose arguments passed validation are stored, so these parse.
+        pagination = _pagination(
+            int(request.args.get("page", 1)),
+            int(request.args.get("page_size", PAGE_SIZE)),
+            page.total,
+        )
+        return current_app.response_class(
+            page.body,
+            mimetype="application/json",
+            headers={
+                "ETag": page.etag,
+                "X-Total-Count": str(page.total),
+                "X-Pagination": pagination,
+                "Cache-Control": _PUBLIC,
+            },
+        )
+
+    return wrapper

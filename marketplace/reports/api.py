@@ -1,0 +1,61 @@
+"""Money trails: where an order's money went, and where a household's income came from.
+
+Admins see everything; officials the lines and households of their subtree; stations their own
+lines and their village's households. Outside one's scope is a 404.
+"""
+
+from flask.views import MethodView
+
+from marketplace.accounts.auth import current_actor, login_required
+from marketplace.accounts.models import Role
+from marketplace.extensions import db
+from marketplace.households.personal_data import shows_personal_numbers
+from marketplace.http_api import Blueprint
+from marketplace.paging import paged
+from marketplace.reports import trails
+from marketplace.reports.schemas import HouseholdTrailOut, OrderTrailOut, TrailQuery
+
+blp = Blueprint(
+    "reports",
+    __name__,
+    description="Money trails: every posting an order caused, every cause of a household's "
+    "income. Amounts are integer fen; amounts owed are shown positive.",
+)
+
+STAFF = (Role.admin, Role.official, Role.station)
+BEARER = [{"bearerAuth": []}]
+
+
+@blp.route("/orders/<int:order_id>/money-trail")
+class OrderMoneyTrail(MethodView):
+    @login_required(*STAFF)
+    @blp.response(200, OrderTrailOut)
+    @blp.doc(security=BEARER)
+    def get(self, order_id):
+        """Every posting the order and its refunds caused, line by line (a station: its lines;
+        an official: the lines whose produce comes from their subtree), and the totals with
+        attributed + retained + fees = captured − refunded."""
+        return trails.order_trail(db.session, current_actor(), order_id)
+
+
+@blp.route("/households/<int:household_id>/money-trail")
+class HouseholdMoneyTrail(MethodView):
+    @login_required(*STAFF)
+    @shows_personal_numbers
+    @blp.arguments(TrailQuery, location="query")
+    @blp.response(200, HouseholdTrailOut)
+    @blp.paginate()
+    @blp.doc(security=BEARER)
+    def get(self, period, household_id, pagination_parameters):
+        """Each posting to the household's income, oldest first, with its cause and what was
+        owed after it; totals accrued, in transit, paid and owed. ``from``/``to`` cut the
+        postings listed (payment days), not the totals."""
+        return paged(
+            pagination_parameters,
+            trails.household_trail,
+            db.session,
+            current_actor(),
+            household_id,
+            start=period.get("from_"),
+            end=period.get("to"),
+        )
