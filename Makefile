@@ -43,9 +43,11 @@ test-sqlite: install-dev
 test-postgres: install-dev
 	TEST_BACKEND=postgres $(BIN)/pytest $(PYTEST_ARGS)
 
+## Style, formatting, and the layering of docs/architecture.md (import-linter, pyproject.toml).
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install-dev
 	$(BIN)/ruff check --fix .
