@@ -1,0 +1,362 @@
+"""Every GET of the API document, as every role, on objects of its own and of someone else.
+
+Two counties are built alike ("ours" and "theirs"), each with its station, household,
+co-operative, products, buyer, buying unit, paid and refunded orders, fund, rule and payout run.
+Each role acts from "ours". For every GET path the document lists, the path's ids are filled
+with our objects and then with theirs:
+
+* a role the view does not admit gets 401 (anonymous) or 403;
+* an admitted role reaches its own objects (200), so the checks below are not vacuous;
+* an admitted role other than admin never reaches theirs: 404, exactly as if it did not exist;
+* every list shows our objects and none of theirs.
+
+The endpoints come from the OpenAPI document, so a new endpoint is checked as soon as it
+exists; one whose path names an id this module cannot fill, or a list it does not know, fails
+until it is taught here.
+"""
+
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+
+from marketplace.accounts.models import Role
+from marketplace.catalog.models import ProductStatus
+from marketplace.clock import shanghai_today
+from marketplace.extensions import api
+from marketplace.households.models import PayoutAccount
+from marketplace.households.service import payout_account_columns
+from marketplace.ledger.models import BenefitRule, RuleKind, RuleStatus
+from marketplace.producers.models import (
+    BuyingUnit,
+    CooperativeMembership,
+    ProducerKind,
+    UnitKind,
+    UnitPurchaseQuota,
+    UnitVillagePairing,
+)
+from tests.orders.conftest import basket
+
+#: Reference data anyone may read: nothing in them is scoped.
+PUBLIC = {
+    "/api/v1/categories",
+    "/api/v1/regions",
+    "/api/v1/regions/{region_id}",
+    "/api/v1/products",
+    "/api/v1/media/{storage_key}",
+}
+ROLES = ("admin", "official", "station", "buyer", "unit")
+
+#: What a list shows, and which of each side's objects must (not) appear in it.
+LISTS = {
+    "/api/v1/households": "household",
+    "/api/v1/producers": "producer",
+    "/api/v1/stations": "station",
+    "/api/v1/units": "unit",
+    "/api/v1/funds": "fund",
+    "/api/v1/payout-runs": "run",
+    "/api/v1/orders": "order",
+    "/api/v1/station/products": "draft",
+    "/api/v1/users": "official_user",
+    "/api/v1/me": None,  # oneself
+}
+
+#: Where our own object is not the caller's to read, and what it gets instead (and why).
+OWN_EXCEPTIONS = {
+    # The batch file holds every card in full: for the approving official and admins only,
+    # and our official proposed the run (someone else approved it).
+    ("/api/v1/payout-runs/{run_id}/files/{file_format}", "official"): 403,
+    # A draft product is for those who manage or oversee it; buyers see only what is on sale.
+    ("/api/v1/products/{product_id}", "buyer"): 404,
+    ("/api/v1/products/{product_id}", "unit"): 404,
+}
+
+
+def _fill(path: str, side, role: str) -> str:
+    values = {
+        "household_id": side.household.id,
+        "producer_id": side.producer.id,
+        "station_id": side.station.id,
+        "unit_id": side.unit.id,
+        "order_id": side.unit_order["id"] if role == "unit" else side.order["id"],
+        "run_id": side.run["id"],
+        "fund_id": side.fund["id"],
+        "rule_id": side.rule.id,
+        "product_id": side.draft.id,
+        "user_id": side.users["official"].id,
+        "file_format": "yikatong.xlsx",
+    }
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    unknown = [name for name in names if name not in values]
+    assert not unknown, f"teach tests/test_scope_matrix.py how to reach {unknown} in {path}"
+    for name in names:
+        path = path.replace("{" + name + "}", str(values[name]))
+    return path
+
+
+def _admitted_roles(app, path: str) -> tuple[Role, ...] | None:
+    """The roles the GET view admits (None: anyone, signed in or not)."""
+    rule = next(r for r in app.url_map.iter_rules() if _as_openapi(r.rule) == path)
+    view = app.view_functions[rule.endpoint]
+    return getattr(view.view_class.get, "_login_roles", None)
+
+
+def _as_openapi(rule: str) -> str:
+    for converter in ("int:", "string:"):
+        rule = rule.replace("<" + converter, "<")
+    if "<any(" in rule:
+        rule = rule.split("<any(")[0] + "{file_format}"
+    return rule.replace("<", "{").replace(">", "}")
+
+
+@pytest.fixture
+def sides(
+    client,
+    session,
+    auth,
+    make_region,
+    make_station,
+    make_producer,
+    make_product,
+    make_household,
+    make_user,
+):
+    make = SimpleNamespace(
+        region=make_region,
+        station=make_station,
+        producer=make_producer,
+        product=make_product,
+        household=make_household,
+        user=make_user,
+        headers=auth,
+    )
+    admin, checker = make_user(Role.admin), make_user(Role.admin)
+    ours = _side(client, session, make, admin, checker)
+    theirs = _side(client, session, make, admin, checker)
+    ours.users["admin"] = admin
+    return ours, theirs
+
+
+def _side(client, session, make, admin, checker):
+    side = SimpleNamespace()
+    side.county = make.region()
+    side.village = make.region(make.region(side.county))
+    side.station = make.station(side.village)
+    side.producer = make.producer(side.station, kind=ProducerKind.cooperative)
+    side.product = make.product(side.station, side.producer)
+    side.draft = make.product(side.station, side.producer, status=ProductStatus.draft)
+    side.unit = BuyingUnit(
+        name=f"帮扶单位{side.county.id}", kind=UnitKind.government, region_id=side.county.id
+    )
+    session.add(side.unit)
+    session.flush()
+    session.add_all(
+        [
+            UnitVillagePairing(
+                unit_id=side.unit.id, village_id=side.village.id, since=date(2024, 1, 1)
+            ),
+            UnitPurchaseQuota(unit_id=side.unit.id, year=2026, quota_fen=1_000_000),
+        ]
+    )
+    side.users = {
+        "official": make.user(Role.official, region_id=side.county.id),
+        "station": make.user(Role.station, station_id=side.station.id),
+        "buyer": make.user(Role.buyer),
+        "unit": make.user(Role.unit, unit_id=side.unit.id),
+    }
+    side.headers = {role: make.headers(user) for role, user in side.users.items()}
+    admin_headers = make.headers(admin)
+    side.household = make.household(side.village)
+    session.add(
+        PayoutAccount(
+            household_id=side.household.id,
+            **payout_account_columns(
+                {
+                    "bank_name": "梅河口农商银行",
+                    "card_number": f"621700000000{side.village.id:07d}",
+                    "holder_name": side.household.head_name,
+                    "holder_id_number": side.household.plain_id_number,
+                    "holder_relation": "本人",
+                }
+            ),
+        )
+    )
+    session.add(
+        CooperativeMembership(
+            cooperative_id=side.producer.id,
+            household_id=side.household.id,
+            shares=1,
+            joined_on=date(2020, 1, 1),
+        )
+    )
+    side.rule = BenefitRule(
+        producer_id=side.producer.id,
+        version=1,
+        kind=RuleKind.cooperative,
+        status=RuleStatus.approved,
+        effective_from=date(2020, 1, 1),
+        retained_bp=2000,
+        created_by_id=admin.id,
+        approved_by_id=checker.id,
+    )
+    session.add(side.rule)
+    session.flush()
+
+    (sku,) = side.product.skus_created
+    side.order = _paid_order(client, side.headers["buyer"], side.headers["station"], sku)
+    refund = client.post(
+        f"/api/v1/orders/{side.order['id']}/refunds",
+        json={
+            "reason": "压坏了",
+            "lines": [{"order_line_id": side.order["lines"][0]["id"], "quantity": 1}],
+        },
+        headers=side.headers["station"],
+    )
+    assert refund.status_code == 201, refund.json
+    side.unit_order = _placed(client, side.headers["unit"], sku)
+
+    side.fund = client.post(
+        "/api/v1/funds",
+        json={
+            "name": f"帮扶基金{side.county.id}",
+            "source": "campaign",
+            "region_id": side.county.id,
+        },
+        headers=admin_headers,
+    ).json
+    client.post(
+        f"/api/v1/funds/{side.fund['id']}/contributions",
+        json={"amount_fen": 50_000, "contributor": "县商务局", "reference": f"F{side.fund['id']}"},
+        headers=admin_headers,
+    )
+    given = client.post(
+        f"/api/v1/funds/{side.fund['id']}/disbursements",
+        json={
+            "mode": "fixed",
+            "memo": "每户500元",
+            "amount_each_fen": 50_000,
+            "household_ids": [side.household.id],
+        },
+        headers=admin_headers,
+    )
+    assert given.status_code == 201, given.json
+
+    proposed = client.post(
+        "/api/v1/payout-runs",
+        json={
+            "region_id": side.county.id,
+            "period_end": shanghai_today().isoformat(),
+            "project_name": "消费帮扶收益",
+        },
+        headers=side.headers["official"],
+    )
+    assert proposed.status_code == 201, proposed.json
+    side.run = proposed.json["run"]
+    approved = client.post(f"/api/v1/payout-runs/{side.run['id']}/approve", headers=admin_headers)
+    assert approved.status_code == 200, approved.json
+    return side
+
+
+_keys = iter(range(10**6))
+
+
+def _placed(client, headers, sku) -> dict:
+    response = client.post(
+        "/api/v1/orders",
+        json=basket((sku, 2)),
+        headers={**headers, "Idempotency-Key": f"matrix-{next(_keys)}"},
+    )
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def _paid_order(client, buyer_headers, station_headers, sku) -> dict:
+    order = _placed(client, buyer_headers, sku)
+    paid = client.post(
+        f"/api/v1/orders/{order['id']}/offline-payments",
+        json={"method": "cash", "reference": f"M-{order['id']}", "amount_fen": order["total_fen"]},
+        headers=station_headers,
+    )
+    assert paid.status_code == 201, paid.json
+    return order
+
+
+@pytest.fixture
+def get_paths(app):
+    with app.test_request_context():
+        paths = api.spec.to_dict()["paths"]
+    return sorted(path for path, operations in paths.items() if "get" in operations)
+
+
+def test_every_get_keeps_each_role_to_its_own(app, client, auth, sides, get_paths):
+    ours, theirs = sides
+    headers = {**ours.headers, "admin": auth(ours.users["admin"])}
+    checked = 0
+    for path in get_paths:
+        if path in PUBLIC or "{" not in path:
+            continue  # lists: the next test
+        admitted = _admitted_roles(app, path)
+        if admitted is None:  # open to anyone, but what it shows is scoped: a draft is not
+            assert client.get(_fill(path, ours, "admin")).status_code == 404, path
+            admitted = tuple(Role)
+        else:
+            assert client.get(_fill(path, ours, "admin")).status_code == 401, path
+        for role in ROLES:
+            own_url, their_url = _fill(path, ours, role), _fill(path, theirs, role)
+            own = client.get(own_url, headers=headers[role])
+            theirs_response = client.get(their_url, headers=headers[role])
+            if Role(role) not in admitted:
+                assert (own.status_code, theirs_response.status_code) == (403, 403), (path, role)
+                continue
+            expected_own = OWN_EXCEPTIONS.get((path, role), 200)
+            assert own.status_code == expected_own, (path, role, own.get_data(as_text=True))
+            if role == "admin":
+                assert theirs_response.status_code == 200, (path, theirs_response.json)
+            else:
+                assert theirs_response.status_code == 404, (path, role, theirs_response.json)
+            checked += 1
+    assert checked > 60
+
+
+def test_every_list_shows_each_role_its_own_and_nothing_else(app, client, auth, sides, get_paths):
+    ours, theirs = sides
+    headers = {**ours.headers, "admin": auth(ours.users["admin"])}
+    lists = [path for path in get_paths if "{" not in path and path not in PUBLIC]
+    unknown = sorted(set(lists) - set(LISTS))
+    assert not unknown, f"teach tests/test_scope_matrix.py what these lists show: {unknown}"
+    for path in lists:
+        kind = LISTS[path]
+        admitted = _admitted_roles(app, path)
+        for role in ROLES:
+            if admitted and Role(role) not in admitted:
+                continue
+            response = client.get(path, query_string={"page_size": 100}, headers=headers[role])
+            assert response.status_code == 200, (path, role, response.json)
+            if kind is None:
+                continue
+            shown = {item["id"] for item in response.json}
+            mine = ours.unit_order["id"] if (kind, role) == ("order", "unit") else None
+            own_id = mine or _object_id(ours, kind)
+            their_ids = (
+                {_object_id(theirs, kind), theirs.unit_order["id"]}
+                if kind == "order"
+                else {_object_id(theirs, kind)}
+            )
+            assert own_id in shown, (path, role)
+            if role != "admin":
+                assert not shown & their_ids, (path, role)
+
+
+def _object_id(side, kind: str) -> int:
+    found = {
+        "household": side.household.id,
+        "producer": side.producer.id,
+        "station": side.station.id,
+        "unit": side.unit.id,
+        "fund": side.fund["id"],
+        "run": side.run["id"],
+        "order": side.order["id"],
+        "draft": side.draft.id,
+        "official_user": side.users["official"].id,
+    }
+    return found[kind]
