@@ -17,6 +17,7 @@ from marketplace.errors import NotFound
 
 #: builds the condition selecting the rows one actor may see
 Condition = Callable[[Actor], sa.ColumnElement]
+_SCOPED_ROLES = ("official", "station", "unit", "buyer")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,17 @@ class ScopeRule:
     def visible_ids(self, actor: Actor) -> sa.Select:
         """A subquery of the ids ``actor`` may see, to scope rows that refer to this model."""
         return self.restrict(sa.select(self.model.id), actor)
+
+    @classmethod
+    def through(cls, model: type, reference, parent: "ScopeRule") -> "ScopeRule":
+        """Rows of ``model`` are seen by whoever sees the ``parent`` row that their
+        ``reference`` column points to (a SKU by whoever sees its product)."""
+
+        def condition(actor: Actor) -> sa.ColumnElement:
+            return reference.in_(parent.visible_ids(actor))
+
+        named = [role for role in _SCOPED_ROLES if getattr(parent, role) is not None]
+        return cls(model, **dict.fromkeys(named, condition))
 
     def get(self, session, object_id: int, actor: Actor, *, options=(), lock: bool = False):
         """The object if ``actor`` may see it; otherwise NotFound, exactly as if it did not

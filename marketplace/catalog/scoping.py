@@ -13,14 +13,5 @@ PRODUCTS = ScopeRule(
     station=lambda a: Product.station_id == a.station_id,
 )
 
-
-def _of_visible_product(model) -> ScopeRule:
-    return ScopeRule(
-        model,
-        official=lambda a: model.product_id.in_(PRODUCTS.visible_ids(a)),
-        station=lambda a: model.product_id.in_(PRODUCTS.visible_ids(a)),
-    )
-
-
-SKUS = _of_visible_product(Sku)
-IMAGES = _of_visible_product(ProductImage)
+SKUS = ScopeRule.through(Sku, Sku.product_id, PRODUCTS)
+IMAGES = ScopeRule.through(ProductImage, ProductImage.product_id, PRODUCTS)

@@ -14,14 +14,7 @@ HOUSEHOLDS = ScopeRule(
     station=lambda a: Household.village_id == a.station_village_id,
 )
 
-
-def _of_visible_household(model) -> ScopeRule:
-    return ScopeRule(
-        model,
-        official=lambda a: model.household_id.in_(HOUSEHOLDS.visible_ids(a)),
-        station=lambda a: model.household_id.in_(HOUSEHOLDS.visible_ids(a)),
-    )
-
-
-STATUS_CHANGES = _of_visible_household(HouseholdStatusChange)
-PAYOUT_ACCOUNTS = _of_visible_household(PayoutAccount)
+STATUS_CHANGES = ScopeRule.through(
+    HouseholdStatusChange, HouseholdStatusChange.household_id, HOUSEHOLDS
+)
+PAYOUT_ACCOUNTS = ScopeRule.through(PayoutAccount, PayoutAccount.household_id, HOUSEHOLDS)

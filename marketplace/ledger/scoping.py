@@ -9,11 +9,7 @@ from marketplace.ledger.models import AssistanceFund, BenefitRule
 from marketplace.producers.scoping import PRODUCERS
 from marketplace.regions.service import in_subtree
 
-BENEFIT_RULES = ScopeRule(
-    BenefitRule,
-    official=lambda a: BenefitRule.producer_id.in_(PRODUCERS.visible_ids(a)),
-    station=lambda a: BenefitRule.producer_id.in_(PRODUCERS.visible_ids(a)),
-)
+BENEFIT_RULES = ScopeRule.through(BenefitRule, BenefitRule.producer_id, PRODUCERS)
 
 FUNDS = ScopeRule(
     AssistanceFund,

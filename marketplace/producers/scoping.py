@@ -29,10 +29,8 @@ PRODUCERS = ScopeRule(
     station=lambda a: Producer.station_id == a.station_id,
 )
 
-MEMBERSHIPS = ScopeRule(
-    CooperativeMembership,
-    official=lambda a: CooperativeMembership.cooperative_id.in_(PRODUCERS.visible_ids(a)),
-    station=lambda a: CooperativeMembership.cooperative_id.in_(PRODUCERS.visible_ids(a)),
+MEMBERSHIPS = ScopeRule.through(
+    CooperativeMembership, CooperativeMembership.cooperative_id, PRODUCERS
 )
 
 UNITS = ScopeRule(
