@@ -249,7 +249,7 @@ class CardCertificate(Schema):
 
 
 class ProductCardOut(Schema):
-    """One product of the public list. Documentation of what storefront.py builds by hand."""
+    """One product of the public list: documents what storefront/listing.py builds by hand."""
 
     id = fields.Integer()
     name = fields.String()

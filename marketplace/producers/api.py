@@ -1,7 +1,7 @@
 """Stations, producers, co-operative memberships and buying units.
 
 Who may call what is decided here by role; which rows a caller reaches is decided by
-``accounts.scoping`` inside the services (outside one's scope is a 404). Officials only read.
+``producers/scoping.py`` inside the services (outside one's scope is a 404). Officials only read.
 """
 
 from flask.views import MethodView

@@ -6,7 +6,8 @@ Create Date: 2026-11-29 01:00:00
 
 On PostgreSQL, every move of the catalog generation is announced on the channel
 ``catalog_generation`` (delivered at commit, never for a rolled-back change), so that each
-worker can drop its in-memory copies of storefront pages (marketplace/catalog/local_pages.py).
+worker can drop its in-memory copies of storefront pages
+(marketplace/catalog/storefront/local_pages.py).
 A trigger rather than application code, so that any writer's change is announced. SQLite has
 no notifications: nothing to do there.
 """
