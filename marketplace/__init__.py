@@ -9,9 +9,12 @@ def create_app(config: object | None = None) -> Flask:
     from marketplace.config import Config
     from marketplace.errors import register_error_handlers
     from marketplace.extensions import api, db, migrate
+    from marketplace.http_api import IdConverter
     from marketplace.payments import gateways as payment_gateways
 
     app = Flask(__name__, instance_relative_config=False)
+    # Paths name rows as <id:...>: bounded ids, before any route is declared.
+    app.url_map.converters["id"] = IdConverter
 
     # 1. Configuration: the class given, else the environment-driven default.
     app.config.from_object(config or Config)

@@ -133,6 +133,14 @@ class ProblemApi(Api):
         messages = data.get("messages")
         if messages is not None:
             errors = webargs_errors(messages)
+            if status == 400:  # a body that is not JSON at all
+                return problem_response(
+                    400,
+                    code="bad-request",
+                    title="Bad Request",
+                    detail="The body is not valid JSON.",
+                    errors=errors,
+                )
             return problem_response(
                 422,
                 code="validation-failed",
@@ -221,10 +229,11 @@ def _out_of_range_fields(value, path: str = "") -> list[str]:
 
 
 def handle_data_error(error):
-    """A value the database cannot store (a number beyond its column's range): the client's
-    input, so a 422 naming the fields that hold such numbers, never a 500. Schemas bound what
-    they can; this catches what slips past them, such as an id of 2**31 in a filter."""
-    logger.warning("database refused a value: %s", error.orig)
+    """A value the database cannot store (a number beyond its column's range; on SQLite an
+    OverflowError): the client's input, so a 422 naming the fields that hold such numbers,
+    never a 500. Every schema bounds its numbers (marketplace/numbers.py); this is the net for
+    anything that would still slip past them."""
+    logger.warning("database refused a value: %s", getattr(error, "orig", error))
     names = {
         name
         for name, values in request.args.lists()
@@ -273,6 +282,7 @@ def register_error_handlers(app) -> None:
     app.register_error_handler(StaleDataError, handle_stale_data)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(DataError, handle_data_error)
+    app.register_error_handler(OverflowError, handle_data_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     # Under test an unexpected exception propagates, so the failing test shows its traceback.
     if not app.testing:

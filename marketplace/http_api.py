@@ -9,14 +9,18 @@ from the classes given to the decorators).
 """
 
 import functools
+import json
+import unicodedata
 
 import flask_smorest
 import marshmallow as ma
 from flask import request
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, abort
+from werkzeug.routing import IntegerConverter
 
 from marketplace.idempotency import HEADER as IDEMPOTENCY_HEADER
 from marketplace.idempotency import MAX_KEY_LENGTH
+from marketplace.numbers import MAX_ID, MAX_PAGE, BoundedInteger
 
 #: Response header of an idempotent write: "true" when the response repeats an earlier one.
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -32,21 +36,121 @@ def replayed_header(replayed: bool) -> dict:
     return {REPLAYED_HEADER: "true" if replayed else "false"}
 
 
+class IdConverter(IntegerConverter):
+    """``<id:order_id>``: a row id in a path, 1 to 2^31 − 1 (the document says so). Any other
+    number matches no route, so it is a 404 like any id that names nothing."""
+
+    def __init__(self, map, min=1, max=MAX_ID):
+        super().__init__(map, min=min, max=max)
+
+
 @functools.cache
 def _shared_instance(schema_class: type[ma.Schema]) -> ma.Schema:
     return schema_class()
 
 
+#: Control characters a text may carry: tab and line breaks. NUL and the others are refused.
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _text_problem(text: str) -> str | None:
+    for character in text:
+        category = unicodedata.category(character)
+        if category == "Cs":
+            return "contains a lone surrogate (\\ud800-\\udfff), which is not text"
+        if category == "Cc" and character not in _ALLOWED_CONTROLS:
+            return f"contains the control character U+{ord(character):04X}"
+    return None
+
+
+def text_problems(value):
+    """Field errors, shaped like the value, for every string in it (keys included) that no
+    database column should hold: lone surrogates, NUL and other control characters."""
+    if isinstance(value, str):
+        problem = _text_problem(value)
+        return [problem] if problem else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    found = {}
+    for key, item in items:
+        problem = _text_problem(key) if isinstance(key, str) else None
+        nested = [problem] if problem else text_problems(item)
+        if nested:
+            found[key] = nested
+    return found or None
+
+
 class _SchemaReusingParser(FlaskParser):
+    """webargs' Flask parser, with one instance per argument schema (see the module's
+    docstring), and every request's text checked before any schema or database sees it."""
+
     def _get_schema(self, argmap, req):
         if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
             return _shared_instance(argmap)
         return super()._get_schema(argmap, req)
 
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            # Python's decoder recurses once per level: [[[[... a thousand deep exhausts it.
+            raise json.JSONDecodeError("nested too deeply", "(the body)", 0) from None
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        abort(400, exc=error, messages={"body": [f"not valid JSON: {error.msg}"]})
+
+    def load_json(self, req, schema):
+        data = super().load_json(req, schema)
+        problems = text_problems(data)
+        if problems:
+            raise ma.ValidationError(problems if isinstance(problems, dict) else {"body": problems})
+        return data
+
+    def load_querystring(self, req, schema):
+        _check_fields(req.args)
+        return super().load_querystring(req, schema)
+
+    def load_form(self, req, schema):
+        _check_fields(req.form)
+        return super().load_form(req, schema)
+
+
+def _check_fields(multidict) -> None:
+    problems = {}
+    for name, values in multidict.lists():
+        found = text_problems(name) or next(filter(None, map(text_problems, values)), None)
+        if found:
+            problems[name] = found
+    if problems:
+        raise ma.ValidationError(problems)
+
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = _SchemaReusingParser()
     PAGINATION_ARGUMENTS_PARSER = _SchemaReusingParser()
+
+    def paginate(self, pager=None, *, page=None, page_size=None, max_page_size=None):
+        """flask-smorest's pagination, with the page number bounded as every integer is
+        (``?page=9223372036854775808`` is a 422 naming ``page``, and the document says so)."""
+        paginate = super().paginate(
+            pager, page=page, page_size=page_size, max_page_size=max_page_size
+        )
+
+        def decorate(view):
+            paginated = paginate(view)
+            # The parameters' schema class flask-smorest made for this view: its instances,
+            # built on the first request, copy the field declared here.
+            schema = paginated._apidoc["pagination"]["parameters"]["schema"]
+            schema._declared_fields["page"] = BoundedInteger(
+                1, MAX_PAGE, strict=False, load_default=page or 1
+            )
+            return paginated
+
+        return decorate
 
     def idempotent_response(self, status_code, schema, *, key_required: bool, repeats: str):
         """``@blp.response`` for a write that is safe to retry under an ``Idempotency-Key``.

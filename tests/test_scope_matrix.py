@@ -15,6 +15,7 @@ exists; one whose path names an id this module cannot fill, or a list it does no
 until it is taught here.
 """
 
+import re
 from datetime import date
 from types import SimpleNamespace
 
@@ -102,11 +103,8 @@ def _admitted_roles(app, path: str) -> tuple[Role, ...] | None:
 
 
 def _as_openapi(rule: str) -> str:
-    for converter in ("int:", "string:"):
-        rule = rule.replace("<" + converter, "<")
-    if "<any(" in rule:
-        rule = rule.split("<any(")[0] + "{file_format}"
-    return rule.replace("<", "{").replace(">", "}")
+    """``/orders/<id:order_id>`` -> ``/orders/{order_id}``."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ class CurrentToken(MethodView):
         service.revoke_presented_token(db.session, token.strip())
 
 
-@blp.route("/auth/tokens/<int:token_id>")
+@blp.route("/auth/tokens/<id:token_id>")
 class TokenById(MethodView):
     @login_required()
     @blp.response(204)
@@ -93,7 +93,7 @@ class Users(MethodView):
         return service.create_user(db.session, current_actor(), data)
 
 
-@blp.route("/users/<int:user_id>")
+@blp.route("/users/<id:user_id>")
 class UserById(MethodView):
     @login_required(Role.admin)
     @blp.response(200, UserOut)

@@ -1,6 +1,7 @@
 from marshmallow import Schema, fields, validate
 
 from marketplace.accounts.models import Role
+from marketplace.numbers import Id
 
 
 class LoginIn(Schema):
@@ -44,9 +45,9 @@ class UserIn(Schema):
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     phone = fields.String(load_default=None, validate=validate.Regexp(r"^1[3-9][0-9]{9}$"))
     role = fields.Enum(Role, required=True)
-    station_id = fields.Integer(load_default=None)
-    region_id = fields.Integer(load_default=None)
-    unit_id = fields.Integer(load_default=None)
+    station_id = Id(load_default=None)
+    region_id = Id(load_default=None)
+    unit_id = Id(load_default=None)
 
 
 class UserUpdateIn(Schema):
@@ -58,4 +59,4 @@ class UserUpdateIn(Schema):
 
 class UserQuery(Schema):
     role = fields.Enum(Role)
-    station_id = fields.Integer()
+    station_id = Id(strict=False)

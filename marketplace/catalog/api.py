@@ -112,7 +112,7 @@ class ManagedProducts(MethodView):
         )
 
 
-@blp.route("/products/<int:product_id>")
+@blp.route("/products/<id:product_id>")
 class ProductById(MethodView):
     @optional_login
     @blp.response(200, ProductOut)
@@ -131,7 +131,7 @@ class ProductById(MethodView):
         return service.update_product(db.session, current_actor(), product_id, data)
 
 
-@blp.route("/products/<int:product_id>/publish")
+@blp.route("/products/<id:product_id>/publish")
 class PublishProduct(MethodView):
     @login_required(*_MANAGE)
     @blp.response(200, ProductOut)
@@ -142,7 +142,7 @@ class PublishProduct(MethodView):
         return service.publish_product(db.session, current_actor(), product_id)
 
 
-@blp.route("/products/<int:product_id>/delist")
+@blp.route("/products/<id:product_id>/delist")
 class DelistProduct(MethodView):
     @login_required(*_MANAGE)
     @blp.response(200, ProductOut)
@@ -152,7 +152,7 @@ class DelistProduct(MethodView):
         return service.delist_product(db.session, current_actor(), product_id)
 
 
-@blp.route("/products/<int:product_id>/skus")
+@blp.route("/products/<id:product_id>/skus")
 class ProductSkus(MethodView):
     @login_required(*_MANAGE)
     @blp.arguments(SkuIn)
@@ -163,7 +163,7 @@ class ProductSkus(MethodView):
         return service.add_sku(db.session, current_actor(), product_id, data)
 
 
-@blp.route("/products/<int:product_id>/skus/<int:sku_id>")
+@blp.route("/products/<id:product_id>/skus/<id:sku_id>")
 class ProductSkuById(MethodView):
     @login_required(*_MANAGE)
     @blp.arguments(SkuUpdateIn)
@@ -177,7 +177,7 @@ class ProductSkuById(MethodView):
 # --- images ---------------------------------------------------------------------------------
 
 
-@blp.route("/products/<int:product_id>/images")
+@blp.route("/products/<id:product_id>/images")
 class ProductImages(MethodView):
     @login_required(*_MANAGE)
     @blp.arguments(ImageUploadIn, location="files")
@@ -197,7 +197,7 @@ class ProductImages(MethodView):
         )
 
 
-@blp.route("/products/<int:product_id>/images/<int:image_id>")
+@blp.route("/products/<id:product_id>/images/<id:image_id>")
 class ProductImageById(MethodView):
     @login_required(*_MANAGE)
     @blp.response(204)

@@ -2,16 +2,11 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace.catalog.models import CertificationLevel, ProductStatus
+from marketplace.numbers import MAX_PRICE_FEN, MAX_STOCK, BoundedInteger, Fen, Id
 from marketplace.producers.models import ProducerKind
 
-
-def Money(**kwargs) -> fields.Integer:
-    """A positive amount of fen. Strict: a lenient Integer would quietly turn 12.5 into 12."""
-    return fields.Integer(strict=True, validate=validate.Range(min=1), **kwargs)
-
-
-def Count(**kwargs) -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(min=0), **kwargs)
+#: a tonne: no SKU weighs more
+MAX_WEIGHT_GRAMS = 10**6
 
 
 def Currency(**kwargs) -> fields.String:
@@ -71,20 +66,22 @@ class SkuIn(Schema):
         metadata={"description": "The station's own code (商家编码), unique in its catalog."},
     )
     spec = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    price_fen = Money(required=True)
+    price_fen = Fen(low=1, high=MAX_PRICE_FEN, required=True)
     currency = Currency(load_default="CNY")
-    stock = Count(required=True, metadata={"description": "Units counted on hand."})
-    weight_grams = fields.Integer(
-        strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1)
+    stock = BoundedInteger(
+        0, MAX_STOCK, required=True, metadata={"description": "Units counted on hand."}
     )
+    weight_grams = BoundedInteger(1, MAX_WEIGHT_GRAMS, load_default=None, allow_none=True)
     is_active = fields.Boolean(load_default=True)
 
 
 class SkuUpdateIn(Schema):
     spec = fields.String(validate=validate.Length(min=1, max=100))
-    price_fen = Money()
-    stock = Count(metadata={"description": "A fresh stock count; replaces the figure."})
-    weight_grams = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
+    price_fen = Fen(low=1, high=MAX_PRICE_FEN)
+    stock = BoundedInteger(
+        0, MAX_STOCK, metadata={"description": "A fresh stock count; replaces the figure."}
+    )
+    weight_grams = BoundedInteger(1, MAX_WEIGHT_GRAMS, allow_none=True)
     is_active = fields.Boolean()
 
 
@@ -103,14 +100,12 @@ class SkuOut(Schema):
 
 
 class ProductIn(Schema):
-    station_id = fields.Integer(
-        strict=True,
+    station_id = Id(
         load_default=None,
         metadata={"description": "Admins only (required for them); stations list their own."},
     )
-    producer_id = fields.Integer(strict=True, required=True)
-    origin_village_id = fields.Integer(
-        strict=True,
+    producer_id = Id(required=True)
+    origin_village_id = Id(
         load_default=None,
         metadata={"description": "Defaults to the producer's region when that is a village."},
     )
@@ -124,11 +119,9 @@ class ProductIn(Schema):
 
 
 class ProductUpdateIn(Schema):
-    version = fields.Integer(
-        strict=True, required=True, metadata={"description": "The version you read."}
-    )
-    producer_id = fields.Integer(strict=True)
-    origin_village_id = fields.Integer(strict=True)
+    version = Id(required=True, metadata={"description": "The version you read."})
+    producer_id = Id()
+    origin_village_id = Id()
     category = fields.String()
     name = fields.String(validate=validate.Length(min=1, max=100))
     subtitle = fields.String(allow_none=True, validate=validate.Length(max=200))
@@ -190,8 +183,8 @@ class ProductOut(Schema):
 
 class ManagedProductQuery(Schema):
     status = fields.Enum(ProductStatus)
-    station_id = fields.Integer(metadata={"description": "Admins and officials."})
-    producer_id = fields.Integer()
+    station_id = Id(strict=False, metadata={"description": "Admins and officials."})
+    producer_id = Id(strict=False)
     category = fields.String(metadata={"description": "A category code."})
     q = fields.String(validate=validate.Length(min=1, max=50))
 
@@ -203,15 +196,15 @@ class StorefrontQuery(Schema):
     category = fields.String(
         validate=validate.Length(min=1, max=32), metadata={"description": "A category code."}
     )
-    village_id = fields.Integer(metadata={"description": "Origin village."})
-    region = fields.Integer(metadata={"description": "Origin anywhere in this region's subtree."})
-    producer_id = fields.Integer()
-    station_id = fields.Integer()
+    village_id = Id(strict=False, metadata={"description": "Origin village."})
+    region = Id(strict=False, metadata={"description": "Origin anywhere in this region's subtree."})
+    producer_id = Id(strict=False)
+    station_id = Id(strict=False)
     certified = fields.Boolean(
         metadata={"description": "true: only products whose certificate is valid today."}
     )
-    min_price_fen = fields.Integer(validate=validate.Range(min=0))
-    max_price_fen = fields.Integer(validate=validate.Range(min=0))
+    min_price_fen = Fen(high=MAX_PRICE_FEN, strict=False)
+    max_price_fen = Fen(high=MAX_PRICE_FEN, strict=False)
     q = fields.String(
         validate=validate.Length(min=1, max=50),
         metadata={"description": "Substring of the name, subtitle, producer, village, category."},

@@ -57,7 +57,7 @@ class Households(MethodView):
         return service.create_household(db.session, current_actor(), data)
 
 
-@blp.route("/households/<int:household_id>")
+@blp.route("/households/<id:household_id>")
 class HouseholdById(MethodView):
     @login_required(*READERS)
     @shows_personal_numbers
@@ -84,7 +84,7 @@ class HouseholdById(MethodView):
         service.delete_household(db.session, current_actor(), household_id)
 
 
-@blp.route("/households/<int:household_id>/status-history")
+@blp.route("/households/<id:household_id>/status-history")
 class StatusHistory(MethodView):
     @login_required(*READERS)
     @shows_personal_numbers
@@ -102,7 +102,7 @@ class StatusHistory(MethodView):
         )
 
 
-@blp.route("/households/<int:household_id>/status-changes")
+@blp.route("/households/<id:household_id>/status-changes")
 class StatusChanges(MethodView):
     @login_required(*WRITERS)
     @shows_personal_numbers
@@ -115,7 +115,7 @@ class StatusChanges(MethodView):
         return service.record_status_change(db.session, current_actor(), household_id, data)
 
 
-@blp.route("/households/<int:household_id>/payout-account")
+@blp.route("/households/<id:household_id>/payout-account")
 class PayoutAccountOfHousehold(MethodView):
     @login_required(*READERS)
     @shows_personal_numbers

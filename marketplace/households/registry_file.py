@@ -174,7 +174,6 @@ def parse_row(line: int, headers: list[str], cells: list[str], today: date) -> R
     household_columns = [h for h in COLUMNS if h not in PAYOUT_COLUMNS and h != "村代码"]
     filled = {COLUMNS[header]: _cell(values, header) for header in household_columns}
     payload = {name: value for name, value in filled.items() if value is not None}
-    payload["village_id"] = 0  # resolved from the code in bulk, against the database
     if "members_count" in payload:
         try:
             payload["members_count"] = int(payload["members_count"])
@@ -188,7 +187,8 @@ def parse_row(line: int, headers: list[str], cells: list[str], today: date) -> R
     payload["poverty_causes"] = _causes(row, payload.get("poverty_causes"))
     already_reported = {problem.column for problem in row.problems}
     try:
-        row.household = HouseholdIn().load(payload)
+        # The village is resolved from its code in bulk, against the database.
+        row.household = HouseholdIn().load(payload, partial=("village_id",))
         valid = row.household
     except ValidationError as error:
         valid = error.valid_data or {}

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from marketplace import pii
 from marketplace.households.models import HouseholdStatus, MonitoringType, PovertyCause
 from marketplace.households.personal_data import ProtectedNumber
+from marketplace.numbers import BoundedInteger, Id
 
 
 class IdNumber(fields.String):
@@ -87,8 +88,8 @@ class HouseholdIn(Schema):
     registry_number = fields.String(required=True, validate=REGISTRY_NUMBER)
     head_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     head_id_number = IdNumber(required=True)
-    members_count = fields.Integer(required=True, strict=True, validate=validate.Range(1, 99))
-    village_id = fields.Integer(required=True, strict=True)
+    members_count = BoundedInteger(1, 99, required=True)
+    village_id = Id(required=True)
     phone = fields.String(load_default=None, allow_none=True, validate=MOBILE_PHONE)
     address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     poverty_causes = fields.List(
@@ -113,16 +114,15 @@ class HouseholdIn(Schema):
 class HouseholdUpdateIn(Schema):
     """Changes to the registry entry. The status changes only through status changes."""
 
-    version = fields.Integer(
+    version = Id(
         required=True,
-        strict=True,
         metadata={"description": "The version you read; a newer one on the server is a 409."},
     )
     registry_number = fields.String(validate=REGISTRY_NUMBER)
     head_name = fields.String(validate=validate.Length(min=1, max=50))
     head_id_number = IdNumber()
-    members_count = fields.Integer(strict=True, validate=validate.Range(1, 99))
-    village_id = fields.Integer(strict=True)
+    members_count = BoundedInteger(1, 99)
+    village_id = Id()
     phone = fields.String(allow_none=True, validate=MOBILE_PHONE)
     address = fields.String(allow_none=True, validate=validate.Length(max=200))
     poverty_causes = fields.List(fields.Enum(PovertyCause), validate=_no_duplicates)
@@ -131,8 +131,8 @@ class HouseholdUpdateIn(Schema):
 
 
 class HouseholdQuery(Schema):
-    village_id = fields.Integer()
-    within = fields.Integer(metadata={"description": "Only households in this region's subtree."})
+    village_id = Id(strict=False)
+    within = Id(strict=False, metadata={"description": "Only households in this region's subtree."})
     status = fields.Enum(HouseholdStatus)
     monitoring_type = fields.Enum(MonitoringType)
     registry_number = fields.String(validate=validate.Length(min=1, max=32))

@@ -45,7 +45,7 @@ BEARER = [{"bearerAuth": []}]
 # --- benefit-linking rules -------------------------------------------------------------------
 
 
-@blp.route("/producers/<int:producer_id>/rules")
+@blp.route("/producers/<id:producer_id>/rules")
 class ProducerRules(MethodView):
     @login_required(*STAFF)
     @blp.response(200, RuleOut(many=True))
@@ -68,7 +68,7 @@ class ProducerRules(MethodView):
         return service.create_rule(db.session, current_actor(), producer_id, data)
 
 
-@blp.route("/rules/<int:rule_id>")
+@blp.route("/rules/<id:rule_id>")
 class RuleById(MethodView):
     @login_required(*STAFF)
     @blp.response(200, RuleOut)
@@ -92,7 +92,7 @@ class RuleById(MethodView):
         service.delete_rule(db.session, current_actor(), rule_id)
 
 
-@blp.route("/rules/<int:rule_id>/approve")
+@blp.route("/rules/<id:rule_id>/approve")
 class RuleApproval(MethodView):
     @login_required(Role.admin, Role.official)
     @blp.response(200, RuleOut)
@@ -104,7 +104,7 @@ class RuleApproval(MethodView):
         return service.approve_rule(db.session, current_actor(), rule_id)
 
 
-@blp.route("/rules/<int:rule_id>/preview")
+@blp.route("/rules/<id:rule_id>/preview")
 class RulePreview(MethodView):
     @login_required(*STAFF)
     @blp.arguments(PeriodQuery, location="query")
@@ -121,7 +121,7 @@ class RulePreview(MethodView):
 # --- station fees ----------------------------------------------------------------------------
 
 
-@blp.route("/stations/<int:station_id>/fee")
+@blp.route("/stations/<id:station_id>/fee")
 class StationFee(MethodView):
     @login_required(Role.admin)
     @blp.arguments(StationFeeIn)
@@ -133,7 +133,7 @@ class StationFee(MethodView):
         return service.set_station_fee(db.session, current_actor(), station_id, data)
 
 
-@blp.route("/stations/<int:station_id>/fees")
+@blp.route("/stations/<id:station_id>/fees")
 class StationFees(MethodView):
     @login_required(*STAFF)
     @blp.response(200, StationFeeOut(many=True))
@@ -173,7 +173,7 @@ class Funds(MethodView):
         return funds.create_fund(db.session, current_actor(), data)
 
 
-@blp.route("/funds/<int:fund_id>")
+@blp.route("/funds/<id:fund_id>")
 class FundById(MethodView):
     @login_required(*FUND_READERS)
     @blp.response(200, FundDetailOut)
@@ -183,7 +183,7 @@ class FundById(MethodView):
         return funds.get_fund(db.session, current_actor(), fund_id)
 
 
-@blp.route("/funds/<int:fund_id>/contributions")
+@blp.route("/funds/<id:fund_id>/contributions")
 class FundContributions(MethodView):
     @login_required(*FUND_READERS)
     @blp.response(200, ContributionOut(many=True))
@@ -205,7 +205,7 @@ class FundContributions(MethodView):
         return contribution, replayed_header(replayed)
 
 
-@blp.route("/funds/<int:fund_id>/disbursements")
+@blp.route("/funds/<id:fund_id>/disbursements")
 class FundDisbursements(MethodView):
     @login_required(*FUND_READERS)
     @blp.response(200, DisbursementOut(many=True))

@@ -11,24 +11,23 @@ from marketplace.ledger.models import (
     RuleStatus,
     Weighting,
 )
-
-_BP = validate.Range(min=0, max=10000)
-#: a billion yuan: beyond any real fund or premium, far inside the 64-bit column
-_MAX_FEN = 10**11
-_POSITIVE_FEN = validate.Range(min=1, max=_MAX_FEN)
-_WEIGHT = validate.Range(min=1, max=2**31 - 1)
+from marketplace.numbers import MAX_ID, BoundedInteger, Fen, Id
 
 
-def _fen(**kwargs):
-    return fields.Integer(strict=True, **kwargs)
+def _basis_points(**kwargs) -> BoundedInteger:
+    return BoundedInteger(0, 10_000, **kwargs)
+
+
+def _weight(**kwargs) -> BoundedInteger:
+    return BoundedInteger(1, MAX_ID, **kwargs)
 
 
 # --- benefit-linking rules -------------------------------------------------------------------
 
 
 class BeneficiaryIn(Schema):
-    household_id = fields.Integer(required=True, strict=True)
-    weight = fields.Integer(strict=True, load_default=1, validate=_WEIGHT)
+    household_id = Id(required=True)
+    weight = _weight(load_default=1)
 
 
 class BeneficiaryOut(Schema):
@@ -37,23 +36,16 @@ class BeneficiaryOut(Schema):
 
 
 class _RuleFields(Schema):
-    retained_bp = fields.Integer(
-        strict=True,
-        validate=_BP,
+    retained_bp = _basis_points(
         metadata={"description": "Co-operative: the share the co-op keeps, in basis points."},
     )
-    minimum_dividend_fen = _fen(
+    minimum_dividend_fen = Fen(
         allow_none=True,
-        validate=validate.Range(min=0, max=_MAX_FEN),
         metadata={"description": "Co-operative: guaranteed yearly dividend per member (保底分红)."},
     )
     enterprise_basis = fields.Enum(EnterpriseBasis)
-    enterprise_bp = fields.Integer(
-        strict=True, validate=_BP, metadata={"description": "Enterprise, percentage basis."}
-    )
-    premium_per_unit_fen = _fen(
-        validate=_POSITIVE_FEN, metadata={"description": "Enterprise, per-unit basis."}
-    )
+    enterprise_bp = _basis_points(metadata={"description": "Enterprise, percentage basis."})
+    premium_per_unit_fen = Fen(low=1, metadata={"description": "Enterprise, per-unit basis."})
     weighting = fields.Enum(Weighting)
     beneficiaries = fields.List(
         fields.Nested(BeneficiaryIn),
@@ -75,9 +67,8 @@ class RuleIn(_RuleFields):
 
 
 class RuleUpdateIn(_RuleFields):
-    version = fields.Integer(
+    version = Id(
         required=True,
-        strict=True,
         metadata={"description": "The rule's version number you read; another one is a 409."},
     )
     effective_from = fields.Date()
@@ -151,7 +142,7 @@ class PreviewOut(Schema):
 
 
 class StationFeeIn(Schema):
-    fee_bp = fields.Integer(required=True, strict=True, validate=_BP)
+    fee_bp = _basis_points(required=True)
     effective_from = fields.Date(required=True)
 
 
@@ -170,7 +161,7 @@ class StationFeeOut(Schema):
 class FundIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     source = fields.Enum(FundSource, required=True)
-    region_id = fields.Integer(required=True, strict=True)
+    region_id = Id(required=True)
     description = fields.String(load_default=None, validate=validate.Length(max=500))
 
 
@@ -198,7 +189,7 @@ class FundDetailOut(FundOut):
 
 
 class ContributionIn(Schema):
-    amount_fen = _fen(required=True, validate=_POSITIVE_FEN)
+    amount_fen = Fen(low=1, required=True)
     contributor = fields.String(required=True, validate=validate.Length(min=1, max=100))
     reference = fields.String(
         required=True,
@@ -219,20 +210,20 @@ class ContributionOut(Schema):
 
 
 class WeightedHouseholdIn(Schema):
-    household_id = fields.Integer(required=True, strict=True)
-    weight = fields.Integer(required=True, strict=True, validate=_WEIGHT)
+    household_id = Id(required=True)
+    weight = _weight(required=True)
 
 
 class DisbursementIn(Schema):
     mode = fields.Enum(DisbursementMode, required=True)
     memo = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    amount_each_fen = _fen(validate=_POSITIVE_FEN, metadata={"description": "Mode fixed."})
+    amount_each_fen = Fen(low=1, metadata={"description": "Mode fixed."})
     household_ids = fields.List(
-        fields.Integer(strict=True),
+        Id(),
         validate=validate.Length(min=1, max=5000),
         metadata={"description": "Mode fixed."},
     )
-    total_fen = _fen(validate=_POSITIVE_FEN, metadata={"description": "Mode weights."})
+    total_fen = Fen(low=1, metadata={"description": "Mode weights."})
     households = fields.List(
         fields.Nested(WeightedHouseholdIn),
         validate=validate.Length(min=1, max=5000),

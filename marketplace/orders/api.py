@@ -48,7 +48,7 @@ class Orders(MethodView):
         )
 
 
-@blp.route("/orders/<int:order_id>")
+@blp.route("/orders/<id:order_id>")
 class OrderById(MethodView):
     @login_required(*EVERYONE_BUT_OFFICIALS)
     @blp.response(200, OrderDetailOut)
@@ -58,7 +58,7 @@ class OrderById(MethodView):
         return service.order_as_seen(db.session, current_actor(), order_id)
 
 
-@blp.route("/orders/<int:order_id>/cancel")
+@blp.route("/orders/<id:order_id>/cancel")
 class Cancel(MethodView):
     @login_required(Role.buyer, Role.unit, Role.admin)
     @blp.arguments(CancelIn)
@@ -69,7 +69,7 @@ class Cancel(MethodView):
         return service.cancel(db.session, current_actor(), order_id, reason=data["reason"])
 
 
-@blp.route("/orders/<int:order_id>/shipments")
+@blp.route("/orders/<id:order_id>/shipments")
 class Shipments(MethodView):
     @login_required(Role.station, Role.admin)
     @blp.arguments(ShipmentIn)
@@ -82,7 +82,7 @@ class Shipments(MethodView):
         return service.as_seen_by(db.session, actor, [order])[0]
 
 
-@blp.route("/orders/<int:order_id>/receipt")
+@blp.route("/orders/<id:order_id>/receipt")
 class Receipt(MethodView):
     @login_required(Role.buyer, Role.unit, Role.admin)
     @blp.response(200, OrderOut)

@@ -1,5 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from marketplace.numbers import BoundedInteger, Id
 from marketplace.orders.models import Channel, OrderStatus, PaymentStatus
 
 #: One line may not take more than this many units: a typo of 1000 must not empty a shelf.
@@ -11,10 +12,8 @@ _MOBILE_OR_LANDLINE = r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$"
 class CheckoutLineIn(Schema):
     """A line names the SKU and how many; prices come from the catalog, never from here."""
 
-    sku_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
-    quantity = fields.Integer(
-        required=True, validate=validate.Range(min=1, max=MAX_QUANTITY_PER_LINE)
-    )
+    sku_id = Id(required=True)
+    quantity = BoundedInteger(1, MAX_QUANTITY_PER_LINE, required=True)
 
 
 class ShippingAddressIn(Schema):

@@ -52,7 +52,7 @@ class PlaceOrder(MethodView):
         return view, placed.replayed
 
 
-@orders.route("/orders/<int:order_id>/payment")
+@orders.route("/orders/<id:order_id>/payment")
 class OrderPayment(MethodView):
     @login_required(Role.buyer, Role.unit)
     @orders.response(200, PaymentOut)
@@ -64,7 +64,7 @@ class OrderPayment(MethodView):
         )
 
 
-@orders.route("/orders/<int:order_id>/offline-payments")
+@orders.route("/orders/<id:order_id>/offline-payments")
 class OfflinePayments(MethodView):
     @login_required(Role.station, Role.admin)
     @orders.arguments(OfflinePaymentIn)
@@ -75,7 +75,7 @@ class OfflinePayments(MethodView):
         return service.record_offline_payment(db.session, current_actor(), order_id, **data)
 
 
-@orders.route("/orders/<int:order_id>/refunds")
+@orders.route("/orders/<id:order_id>/refunds")
 class Refunds(MethodView):
     @login_required(Role.station, Role.admin, Role.buyer, Role.unit)
     @orders.response(200, RefundOut(many=True))

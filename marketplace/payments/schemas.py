@@ -1,6 +1,7 @@
 from marshmallow import Schema, fields, validate
 
-from marketplace.orders.schemas import OrderOut
+from marketplace.numbers import BoundedInteger, Fen, Id
+from marketplace.orders.schemas import MAX_QUANTITY_PER_LINE, OrderOut
 from marketplace.payments.models import Gateway, PaymentState, RefundState
 from marketplace.payments.service import OFFLINE_METHODS
 
@@ -38,12 +39,12 @@ class OfflinePaymentIn(Schema):
     method = fields.String(required=True, validate=validate.OneOf(OFFLINE_METHODS))
     #: the receipt number or bank transfer reference, unique per payment
     reference = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    amount_fen = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    amount_fen = Fen(low=1, required=True)
 
 
 class RefundLineIn(Schema):
-    order_line_id = fields.Integer(required=True, validate=validate.Range(min=1))
-    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    order_line_id = Id(required=True)
+    quantity = BoundedInteger(1, MAX_QUANTITY_PER_LINE, required=True)
 
 
 class RefundIn(Schema):

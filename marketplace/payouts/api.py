@@ -61,7 +61,7 @@ class PayoutRuns(MethodView):
         return service.propose_run(db.session, current_actor(), data)
 
 
-@blp.route("/payout-runs/<int:run_id>")
+@blp.route("/payout-runs/<id:run_id>")
 class PayoutRunById(MethodView):
     @login_required(*PAYOUT_ROLES)
     @shows_personal_numbers
@@ -71,7 +71,7 @@ class PayoutRunById(MethodView):
         return service.get_run(db.session, current_actor(), run_id)
 
 
-@blp.route("/payout-runs/<int:run_id>/approve")
+@blp.route("/payout-runs/<id:run_id>/approve")
 class ApproveRun(MethodView):
     @login_required(*PAYOUT_ROLES)
     @shows_personal_numbers
@@ -82,7 +82,7 @@ class ApproveRun(MethodView):
         return service.approve_run(db.session, current_actor(), run_id)
 
 
-@blp.route("/payout-runs/<int:run_id>/cancel")
+@blp.route("/payout-runs/<id:run_id>/cancel")
 class CancelRun(MethodView):
     @login_required(*PAYOUT_ROLES)
     @shows_personal_numbers
@@ -93,7 +93,7 @@ class CancelRun(MethodView):
         return service.cancel_run(db.session, current_actor(), run_id)
 
 
-@blp.route("/payout-runs/<int:run_id>/files/<any(yikatong.xlsx, bank.txt):file_format>")
+@blp.route("/payout-runs/<id:run_id>/files/<any(yikatong.xlsx, bank.txt):file_format>")
 class RunFile(MethodView):
     @login_required(*PAYOUT_ROLES)
     @blp.response(200, content_type="application/octet-stream")
@@ -112,7 +112,7 @@ class RunFile(MethodView):
         return response
 
 
-@blp.route("/payout-runs/<int:run_id>/returns")
+@blp.route("/payout-runs/<id:run_id>/returns")
 class RunReturns(MethodView):
     @login_required(*PAYOUT_ROLES)
     @shows_personal_numbers
@@ -125,7 +125,7 @@ class RunReturns(MethodView):
         return settlement.import_return(db.session, current_actor(), run_id, files["file"].read())
 
 
-@blp.route("/payout-runs/<int:run_id>/lines/<int:line_id>/outcome")
+@blp.route("/payout-runs/<id:run_id>/lines/<id:line_id>/outcome")
 class LineOutcome(MethodView):
     @login_required(*PAYOUT_ROLES)
     @shows_personal_numbers

@@ -5,11 +5,12 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from marketplace.households.personal_data import ProtectedNumber
+from marketplace.numbers import Id
 from marketplace.payouts.models import LineStatus, PayeeKind, RunStatus
 
 
 class PayoutRunIn(Schema):
-    region_id = fields.Integer(
+    region_id = Id(
         required=True, metadata={"description": "A county or township: its whole subtree."}
     )
     period_end = fields.Date(
@@ -31,7 +32,7 @@ class PayoutRunIn(Schema):
 
 class PayoutRunQuery(Schema):
     status = fields.Enum(RunStatus)
-    region_id = fields.Integer()
+    region_id = Id(strict=False)
 
 
 class PayoutLineOut(Schema):
@@ -56,7 +57,7 @@ class PayoutLineOut(Schema):
 
 class PayoutRunOut(Schema):
     id = fields.Integer()
-    region_id = fields.Integer()
+    region_id = Id(strict=False)
     period_end = fields.Date()
     project_name = fields.String()
     batch_serial = fields.String()

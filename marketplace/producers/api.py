@@ -70,7 +70,7 @@ class Stations(MethodView):
         return stations.create_station(db.session, current_actor(), data)
 
 
-@blp.route("/stations/<int:station_id>")
+@blp.route("/stations/<id:station_id>")
 class StationById(MethodView):
     @login_required(*STAFF)
     @blp.response(200, StationOut)
@@ -87,7 +87,7 @@ class StationById(MethodView):
         return stations.update_station(db.session, current_actor(), station_id, data)
 
 
-@blp.route("/stations/<int:station_id>/operators")
+@blp.route("/stations/<id:station_id>/operators")
 class StationOperators(MethodView):
     @login_required(*STAFF)
     @blp.response(200, UserOut(many=True))
@@ -132,7 +132,7 @@ class Producers(MethodView):
         return service.create_producer(db.session, current_actor(), data)
 
 
-@blp.route("/producers/<int:producer_id>")
+@blp.route("/producers/<id:producer_id>")
 class ProducerById(MethodView):
     @login_required(*STAFF)
     @blp.response(200, ProducerOut)
@@ -149,7 +149,7 @@ class ProducerById(MethodView):
         return service.update_producer(db.session, current_actor(), producer_id, data)
 
 
-@blp.route("/producers/<int:producer_id>/members")
+@blp.route("/producers/<id:producer_id>/members")
 class CooperativeMembers(MethodView):
     @login_required(*STAFF)
     @blp.arguments(MembershipQuery, location="query")
@@ -176,7 +176,7 @@ class CooperativeMembers(MethodView):
         return service.add_member(db.session, current_actor(), producer_id, data)
 
 
-@blp.route("/producers/<int:producer_id>/members/<int:membership_id>")
+@blp.route("/producers/<id:producer_id>/members/<id:membership_id>")
 class CooperativeMember(MethodView):
     @login_required(Role.admin, Role.station)
     @blp.arguments(MembershipChangeIn)
@@ -215,7 +215,7 @@ class Units(MethodView):
         return units.create_unit(db.session, current_actor(), data)
 
 
-@blp.route("/units/<int:unit_id>")
+@blp.route("/units/<id:unit_id>")
 class UnitById(MethodView):
     @login_required(*UNIT_READERS)
     @blp.response(200, UnitOut)
@@ -232,7 +232,7 @@ class UnitById(MethodView):
         return units.update_unit(db.session, current_actor(), unit_id, data)
 
 
-@blp.route("/units/<int:unit_id>/users")
+@blp.route("/units/<id:unit_id>/users")
 class UnitUsers(MethodView):
     @login_required(*UNIT_READERS)
     @blp.response(200, UserOut(many=True))
@@ -245,7 +245,7 @@ class UnitUsers(MethodView):
         )
 
 
-@blp.route("/units/<int:unit_id>/pairings")
+@blp.route("/units/<id:unit_id>/pairings")
 class UnitPairings(MethodView):
     @login_required(*UNIT_READERS)
     @blp.response(200, PairingOut(many=True))
@@ -266,7 +266,7 @@ class UnitPairings(MethodView):
         return units.add_pairing(db.session, current_actor(), unit_id, data)
 
 
-@blp.route("/units/<int:unit_id>/pairings/<int:pairing_id>")
+@blp.route("/units/<id:unit_id>/pairings/<id:pairing_id>")
 class UnitPairing(MethodView):
     @login_required(Role.admin)
     @blp.response(204)
@@ -276,7 +276,7 @@ class UnitPairing(MethodView):
         units.remove_pairing(db.session, current_actor(), unit_id, pairing_id)
 
 
-@blp.route("/units/<int:unit_id>/quotas")
+@blp.route("/units/<id:unit_id>/quotas")
 class UnitQuotas(MethodView):
     @login_required(*UNIT_READERS)
     @blp.response(200, QuotaOut(many=True))
@@ -287,7 +287,7 @@ class UnitQuotas(MethodView):
         return paged(pagination_parameters, units.list_quotas, db.session, current_actor(), unit_id)
 
 
-@blp.route("/units/<int:unit_id>/quotas/<int:year>")
+@blp.route("/units/<id:unit_id>/quotas/<int(min=1000, max=9999):year>")
 class UnitQuota(MethodView):
     @login_required(Role.admin)
     @blp.arguments(QuotaIn)

@@ -1,5 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from marketplace.numbers import MAX_ID, BoundedInteger, Fen, Id
 from marketplace.producers.models import ProducerKind, UnitKind
 from marketplace.regions.schemas import RegionOut
 
@@ -7,16 +8,16 @@ _PHONE = validate.Regexp(r"^[0-9+\- ]{5,20}$", error="5 to 20 digits, spaces, + 
 _CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="1 to 32 letters, digits, _ or -")
 #: shape only; the check character (GB 32100) is verified by the service
 _CREDIT_CODE = validate.Length(equal=18, error="must be 18 characters")
-#: the column is a 32-bit integer
-_SHARES = validate.Range(min=1, max=2**31 - 1)
-#: a trillion yuan: far beyond any unit's budget, far below the 64-bit column's limit
-_MAX_QUOTA_FEN = 10**14
+
+
+def _shares(**kwargs) -> BoundedInteger:
+    # the column is a 32-bit integer
+    return BoundedInteger(1, MAX_ID, **kwargs)
 
 
 def _version():
-    return fields.Integer(
+    return Id(
         required=True,
-        strict=True,
         metadata={"description": "The version you read; a newer one on the server is a 409."},
     )
 
@@ -46,7 +47,7 @@ class StationOut(Schema):
 class StationIn(Schema):
     code = fields.String(required=True, validate=_CODE)
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    village_id = fields.Integer(required=True, strict=True)
+    village_id = Id(required=True)
     address = fields.String(load_default=None, validate=validate.Length(max=200))
     phone = fields.String(load_default=None, validate=_PHONE)
 
@@ -55,14 +56,14 @@ class StationUpdateIn(Schema):
     version = _version()
     code = fields.String(validate=_CODE)
     name = fields.String(validate=validate.Length(min=1, max=100))
-    village_id = fields.Integer(strict=True)
+    village_id = Id()
     address = fields.String(allow_none=True, validate=validate.Length(max=200))
     phone = fields.String(allow_none=True, validate=_PHONE)
     is_active = fields.Boolean()
 
 
 class StationQuery(Schema):
-    within = fields.Integer(metadata={"description": "Only stations in this region's subtree."})
+    within = Id(strict=False, metadata={"description": "Only stations in this region's subtree."})
     q = fields.String(validate=validate.Length(min=1, max=50))
     is_active = fields.Boolean()
 
@@ -95,15 +96,13 @@ class ProducerIn(Schema):
         validate=validate.Length(min=1, max=100),
         metadata={"description": "Required, except for a household: the head's name by default."},
     )
-    region_id = fields.Integer(
-        strict=True,
+    region_id = Id(
         metadata={"description": "Required, except for a household: its own village."},
     )
-    station_id = fields.Integer(
-        strict=True,
+    station_id = Id(
         metadata={"description": "The managing station; admins only (a station manages its own)."},
     )
-    household_id = fields.Integer(strict=True, metadata={"description": "For kind household."})
+    household_id = Id(metadata={"description": "For kind household."})
     credit_code = fields.String(
         validate=_CREDIT_CODE,
         metadata={"description": "统一社会信用代码, for co-operatives and enterprises."},
@@ -116,8 +115,8 @@ class ProducerIn(Schema):
 class ProducerUpdateIn(Schema):
     version = _version()
     name = fields.String(validate=validate.Length(min=1, max=100))
-    region_id = fields.Integer(strict=True)
-    station_id = fields.Integer(strict=True, metadata={"description": "Admins only."})
+    region_id = Id()
+    station_id = Id(metadata={"description": "Admins only."})
     credit_code = fields.String(validate=_CREDIT_CODE)
     legal_representative = fields.String(allow_none=True, validate=validate.Length(max=50))
     contact_phone = fields.String(allow_none=True, validate=_PHONE)
@@ -127,8 +126,8 @@ class ProducerUpdateIn(Schema):
 
 class ProducerQuery(Schema):
     kind = fields.Enum(ProducerKind)
-    within = fields.Integer(metadata={"description": "Only producers in this region's subtree."})
-    station_id = fields.Integer()
+    within = Id(strict=False, metadata={"description": "Only producers in this region's subtree."})
+    station_id = Id(strict=False)
     q = fields.String(validate=validate.Length(min=1, max=50))
     is_active = fields.Boolean()
 
@@ -139,7 +138,7 @@ class ProducerQuery(Schema):
 class MembershipOut(Schema):
     id = fields.Integer()
     cooperative_id = fields.Integer()
-    household_id = fields.Integer()
+    household_id = Id(strict=False)
     household_name = fields.String(attribute="household.head_name")
     shares = fields.Integer()
     joined_on = fields.Date()
@@ -148,15 +147,15 @@ class MembershipOut(Schema):
 
 
 class MembershipIn(Schema):
-    household_id = fields.Integer(required=True, strict=True)
-    shares = fields.Integer(required=True, strict=True, validate=_SHARES)
+    household_id = Id(required=True)
+    shares = _shares(required=True)
     joined_on = fields.Date(required=True)
 
 
 class MembershipChangeIn(Schema):
     """Either new ``shares`` from ``effective_from``, or ``left_on`` to end the membership."""
 
-    shares = fields.Integer(strict=True, validate=_SHARES)
+    shares = _shares()
     effective_from = fields.Date(metadata={"description": "The first day of the new share count."})
     left_on = fields.Date(metadata={"description": "The last day of membership."})
 
@@ -174,7 +173,7 @@ class MembershipChangeIn(Schema):
 
 class MembershipQuery(Schema):
     on = fields.Date(metadata={"description": "Only the memberships in force on this day."})
-    household_id = fields.Integer()
+    household_id = Id(strict=False)
 
 
 # --- buying units ----------------------------------------------------------------------------
@@ -199,7 +198,7 @@ class UnitIn(Schema):
     credit_code = fields.String(load_default=None, validate=_CREDIT_CODE)
     contact_name = fields.String(load_default=None, validate=validate.Length(min=1, max=50))
     contact_phone = fields.String(load_default=None, validate=_PHONE)
-    region_id = fields.Integer(load_default=None, strict=True)
+    region_id = Id(load_default=None)
 
 
 class UnitUpdateIn(Schema):
@@ -209,13 +208,13 @@ class UnitUpdateIn(Schema):
     credit_code = fields.String(allow_none=True, validate=_CREDIT_CODE)
     contact_name = fields.String(allow_none=True, validate=validate.Length(min=1, max=50))
     contact_phone = fields.String(allow_none=True, validate=_PHONE)
-    region_id = fields.Integer(allow_none=True, strict=True)
+    region_id = Id(allow_none=True)
     is_active = fields.Boolean()
 
 
 class UnitQuery(Schema):
     kind = fields.Enum(UnitKind)
-    within = fields.Integer(metadata={"description": "Only units seated in this subtree."})
+    within = Id(strict=False, metadata={"description": "Only units seated in this subtree."})
     q = fields.String(validate=validate.Length(min=1, max=50))
     is_active = fields.Boolean()
 
@@ -229,7 +228,7 @@ class PairingOut(Schema):
 
 
 class PairingIn(Schema):
-    village_id = fields.Integer(required=True, strict=True)
+    village_id = Id(required=True)
     since = fields.Date(required=True)
 
 
@@ -241,7 +240,5 @@ class QuotaOut(Schema):
 
 
 class QuotaIn(Schema):
-    quota_fen = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=0, max=_MAX_QUOTA_FEN)
-    )
+    quota_fen = Fen(required=True)
     currency = fields.String(load_default="CNY", validate=validate.OneOf(["CNY"]))

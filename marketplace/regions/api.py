@@ -29,7 +29,7 @@ class Regions(MethodView):
         return service.create_region(db.session, data)
 
 
-@blp.route("/regions/<int:region_id>")
+@blp.route("/regions/<id:region_id>")
 class RegionById(MethodView):
     @blp.response(200, RegionOut)
     def get(self, region_id):

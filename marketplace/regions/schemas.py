@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from marketplace.numbers import Id
 from marketplace.regions.models import RegionLevel
 
 
@@ -18,11 +19,11 @@ class RegionIn(Schema):
         validate=validate.Regexp(r"^[0-9]{12}$", error="must be the 12-digit division code"),
     )
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    parent_id = fields.Integer(load_default=None)
+    parent_id = Id(load_default=None)
 
 
 class RegionQuery(Schema):
     level = fields.Enum(RegionLevel)
-    within = fields.Integer(metadata={"description": "Only regions in this region's subtree."})
-    parent_id = fields.Integer()
+    within = Id(strict=False, metadata={"description": "Only regions in this region's subtree."})
+    parent_id = Id(strict=False)
     q = fields.String(validate=validate.Length(min=1, max=50))

@@ -26,7 +26,7 @@ STAFF = (Role.admin, Role.official, Role.station)
 BEARER = [{"bearerAuth": []}]
 
 
-@blp.route("/orders/<int:order_id>/money-trail")
+@blp.route("/orders/<id:order_id>/money-trail")
 class OrderMoneyTrail(MethodView):
     @login_required(*STAFF)
     @blp.response(200, OrderTrailOut)
@@ -38,7 +38,7 @@ class OrderMoneyTrail(MethodView):
         return trails.order_trail(db.session, current_actor(), order_id)
 
 
-@blp.route("/households/<int:household_id>/money-trail")
+@blp.route("/households/<id:household_id>/money-trail")
 class HouseholdMoneyTrail(MethodView):
     @login_required(*STAFF)
     @shows_personal_numbers

@@ -336,8 +336,9 @@ def test_a_station_edits_its_producer_with_the_version_it_read(
 def test_a_stale_version_is_409_and_changes_nothing(client, session, cast, producers):
     coop = producers["coop_a"]
     before = _row(session, coop.id)
+    # Versions start at 1 (0 is refused as a bad field); the producer is at 1, not 2.
     response = client.patch(
-        f"{URL}/{coop.id}", json={"version": 0, "name": "迟到的修改"}, headers=cast.h.station_a
+        f"{URL}/{coop.id}", json={"version": 2, "name": "迟到的修改"}, headers=cast.h.station_a
     )
     assert response.status_code == 409
     assert _row(session, coop.id) == before
