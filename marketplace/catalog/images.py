@@ -1,4 +1,5 @@
-"""Product images: what an upload really is (from its bytes, not its name), where it is kept.
+"""Product images: what an upload really is (decoded by Pillow, whatever its name says), where
+it is kept.
 
 Files are stored under UPLOAD_FOLDER by the SHA-256 of their content, so the same photo
 uploaded twice is one file, a name reveals nothing, and a stored file never changes (it can be
@@ -9,9 +10,12 @@ show the same photo and the deleting transaction may still roll back.
 import hashlib
 import os
 import re
-import struct
 import tempfile
+import warnings
+from io import BytesIO
 from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
 
 from marketplace.accounts.auth import Actor
 from marketplace.catalog.models import ProductImage, ProductStatus
@@ -23,7 +27,11 @@ from marketplace.errors import DomainError, NotFound, ValidationFailed
 STORAGE_KEY = re.compile(r"^[0-9a-f]{64}\.(jpg|png|webp)$")
 MEDIA_PREFIX = "/api/v1/media/"
 MAX_IMAGES_PER_PRODUCT = 20
+#: More pixels than any product photo needs; a small file that decodes to more is a bomb.
+MAX_PIXELS = 40_000_000
 
+#: Pillow's format names of the images accepted, and how they are served.
+MEDIA_TYPES_OF_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 MEDIA_TYPES = {extension: media_type for media_type, extension in EXTENSIONS.items()}
 
@@ -36,69 +44,31 @@ def media_url(storage_key: str) -> str:
     return MEDIA_PREFIX + storage_key
 
 
-def detect_media_type(head: bytes) -> str | None:
-    """JPEG, PNG or WebP by their magic bytes; None for anything else."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-def _png_size(data: bytes):
-    if len(data) >= 24 and data[12:16] == b"IHDR":
-        return struct.unpack(">II", data[16:24])
-    return None
-
-
-def _jpeg_size(data: bytes):
-    """Walk the segments to the first start-of-frame marker, which holds the dimensions."""
-    offset = 2
-    while offset + 4 <= len(data):
-        if data[offset] != 0xFF:
-            return None
-        marker = data[offset + 1]
-        if marker == 0xFF:  # fill byte
-            offset += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
-            offset += 2
-            continue
-        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            if offset + 9 > len(data):
-                return None
-            height, width = struct.unpack(">HH", data[offset + 5 : offset + 9])
-            return width, height
-        offset += 2 + length
-    return None
-
-
-def _webp_size(data: bytes):
-    chunk = data[12:16]
-    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
-        width, height = struct.unpack("<HH", data[26:30])
-        return width & 0x3FFF, height & 0x3FFF
-    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
-        bits = int.from_bytes(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    if chunk == b"VP8X" and len(data) >= 30:
-        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
-    return None
-
-
-_SIZE_READERS = {"image/png": _png_size, "image/jpeg": _jpeg_size, "image/webp": _webp_size}
-
-
-def image_size(media_type: str, data: bytes) -> tuple[int, int] | tuple[None, None]:
-    """Width and height from the file's own headers, or (None, None) if they cannot be read."""
+def inspect_image(data: bytes) -> tuple[str, int, int]:
+    """The media type, width and height of an image Pillow can open and decode whole; a 422
+    naming ``file`` for anything else (another format, a valid header with garbage after it,
+    a truncated file, a decompression bomb)."""
     try:
-        size = _SIZE_READERS[media_type](data)
-    except (struct.error, IndexError):
-        size = None
-    return size if size and all(size) else (None, None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(BytesIO(data)) as image:  # reads the headers only
+                media_type = MEDIA_TYPES_OF_FORMATS.get(image.format)
+                if media_type is None:
+                    raise ValidationFailed({"file": ["not a JPEG, PNG or WebP image"]})
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise ValidationFailed(
+                        {"file": [f"{width}×{height} pixels; at most {MAX_PIXELS} are taken"]}
+                    )
+                image.verify()  # the file's structure: every chunk, its checksum, the end
+            with Image.open(BytesIO(data)) as image:
+                image.load()  # every pixel: what cannot be decoded is not an image
+    except UnidentifiedImageError:
+        raise ValidationFailed({"file": ["not a JPEG, PNG or WebP image"]}) from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as error:  # fmt: skip
+        raise ValidationFailed({"file": [f"the image cannot be read: {error}"]}) from None
+    return media_type, width, height
 
 
 def store_file(folder: Path, data: bytes, extension: str) -> str:
@@ -118,8 +88,8 @@ def store_file(folder: Path, data: bytes, extension: str) -> str:
     return storage_key
 
 
-def read_upload(stream, max_bytes: int) -> tuple[bytes, str]:
-    """The upload's bytes and media type, or a 413/422 naming ``file``."""
+def read_upload(stream, max_bytes: int) -> bytes:
+    """The upload's bytes, or a 413/422 naming ``file``."""
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ImageTooLarge(
@@ -128,10 +98,7 @@ def read_upload(stream, max_bytes: int) -> tuple[bytes, str]:
         )
     if not data:
         raise ValidationFailed({"file": ["the file is empty"]})
-    media_type = detect_media_type(data[:16])
-    if media_type is None:
-        raise ValidationFailed({"file": ["not a JPEG, PNG or WebP image"]})
-    return data, media_type
+    return data
 
 
 def add_image(
@@ -140,8 +107,8 @@ def add_image(
     product = product_for_change(session, actor, product_id)
     if len(product.images) >= MAX_IMAGES_PER_PRODUCT:
         raise ValidationFailed({"file": [f"a product has at most {MAX_IMAGES_PER_PRODUCT} images"]})
-    data, media_type = read_upload(stream, max_bytes)
-    width, height = image_size(media_type, data)
+    data = read_upload(stream, max_bytes)
+    media_type, width, height = inspect_image(data)
     storage_key = store_file(folder, data, EXTENSIONS[media_type])
     position = max((image.position for image in product.images), default=-1) + 1
     image = ProductImage(

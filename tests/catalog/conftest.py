@@ -1,6 +1,7 @@
 """Catalog fixtures: two stations in one county and one in another, their producers and users,
 and real (tiny) image files."""
 
+import io
 import itertools
 import struct
 import zlib
@@ -8,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import CatalogGeneration, Category, Product, fold_for_search
@@ -153,25 +155,18 @@ def png_bytes(width: int = 3, height: int = 2) -> bytes:
     )
 
 
-def jpeg_header(width: int, height: int) -> bytes:
-    """The start of a baseline JPEG: SOI, an APP0 segment, then SOF0 carrying the size."""
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
-    return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
-
-
-def webp_lossless_header(width: int, height: int) -> bytes:
-    bits = (width - 1) | ((height - 1) << 14)
-    payload = b"\x2f" + bits.to_bytes(4, "little") + b"\x00" * 8
-    chunk = b"VP8L" + struct.pack("<I", len(payload)) + payload
-    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+def encoded(image_format: str, width: int, height: int) -> bytes:
+    """A real image of the given size, encoded by Pillow."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 60, 120)).save(out, image_format)
+    return out.getvalue()
 
 
 @pytest.fixture
 def images():
     class Images:
         png = staticmethod(png_bytes)
-        jpeg = staticmethod(jpeg_header)
-        webp = staticmethod(webp_lossless_header)
+        jpeg = staticmethod(lambda width, height: encoded("JPEG", width, height))
+        webp = staticmethod(lambda width, height: encoded("WEBP", width, height))
 
     return Images

@@ -2,6 +2,8 @@
 
 import hashlib
 import io
+import struct
+import zlib
 
 import pytest
 import sqlalchemy as sa
@@ -72,7 +74,7 @@ def test_media_prefix_matches_the_route(app):
     ("make", "media_type", "name"),
     [("jpeg", "image/jpeg", "a.jpg"), ("webp", "image/webp", "a.webp")],
 )
-def test_jpeg_and_webp_sizes_come_from_their_headers(
+def test_jpeg_and_webp_are_recognised_and_measured_from_their_bytes(
     client, world, product, images, make, media_type, name
 ):
     data = getattr(images, make)(640, 480)
@@ -166,7 +168,32 @@ def test_media_serves_only_stored_hash_names(client, key):
     assert response.status_code == 404
 
 
-def test_image_size_readers_tolerate_truncated_headers(images):
-    assert image_module.image_size("image/png", images.png()[:20]) == (None, None)
-    assert image_module.image_size("image/jpeg", images.jpeg(10, 10)[:12]) == (None, None)
-    assert image_module.image_size("image/webp", images.webp(10, 10)[:16]) == (None, None)
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda png: png[:-20], id="truncated"),
+        pytest.param(lambda png: png[:33] + b"garbage" * 50, id="signature-then-garbage"),
+        pytest.param(lambda png: png[:8] + b"\x00" * 200, id="only-the-signature"),
+    ],
+)
+def test_what_pillow_cannot_decode_is_refused_and_not_stored(
+    client, app, session, world, product, images, damage
+):
+    data = damage(images.png(64, 64))
+    response = upload(client, product.id, data, world.a)
+    assert response.status_code == 422, response.json
+    assert response.mimetype == PROBLEM
+    assert set(response.json["errors"]) == {"file"}
+    assert image_rows(session, product.id) == []
+    stored = hashlib.sha256(data).hexdigest() + ".png"
+    assert not (app.config["UPLOAD_FOLDER"] / stored).exists()
+
+
+def test_a_decompression_bomb_is_refused(client, world, product, images):
+    """A small PNG that claims 50,000 × 50,000 pixels is refused before it is decoded."""
+    png = images.png(64, 64)
+    ihdr = struct.pack(">IIBBBBB", 50_000, 50_000, 8, 2, 0, 0, 0)
+    claimed = png[:16] + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)) + png[33:]
+    response = upload(client, product.id, claimed, world.a)
+    assert response.status_code == 422, response.json
+    assert set(response.json["errors"]) == {"file"}
