@@ -65,3 +65,26 @@ class ScopeRule:
         if found is None:
             raise NotFound(f"{self.model.__name__} {object_id} not found.")
         return found
+
+
+class Seen:
+    """A row as one reader sees it: its own attributes, with some replaced (a station's lines
+    of a shared order, and the money of those lines only). Output schemas read it like the row.
+    """
+
+    def __init__(self, row, **overrides):
+        self._row = row
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, name):
+        return getattr(self._row, name)
+
+
+def with_lines_seen(row, lines: list, every: int, sums: dict[str, str]) -> Seen:
+    """``row`` showing only ``lines`` of its ``every`` lines. When some are hidden, each of its
+    amounts named in ``sums`` (``{"total_fen": "line_total_fen"}``) is the sum over the lines
+    seen, so hidden lines leak neither as rows nor through the totals."""
+    if len(lines) == every:
+        return Seen(row, lines=lines)
+    totals = {name: sum(getattr(line, part) for line in lines) for name, part in sums.items()}
+    return Seen(row, lines=lines, **totals)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
+from marketplace.accounts.scoping import Seen, with_lines_seen
 from marketplace.catalog.models import Sku
 from marketplace.db import page_of, utcnow
 from marketplace.errors import PermissionDenied
@@ -36,18 +37,6 @@ def return_stock(session, returned: dict[int, int]) -> None:
     )
 
 
-class OrderView:
-    """An order as one reader sees it: its own attributes, with some replaced (a station's
-    lines only, a payment beside it). Output schemas read it like the order itself."""
-
-    def __init__(self, order, **overrides):
-        self._order = order
-        self.__dict__.update(overrides)
-
-    def __getattr__(self, name):
-        return getattr(self._order, name)
-
-
 def get_order(session, actor: Actor, order_id: int, *, events: bool = True) -> Order:
     """The order with all its lines, if the actor may see it (404 otherwise): for the services
     that act on it. What a reader is shown of it comes from ``as_seen_by``."""
@@ -57,21 +46,34 @@ def get_order(session, actor: Actor, order_id: int, *, events: bool = True) -> O
     return ORDERS.get(session, order_id, actor, options=loads)
 
 
-def as_seen_by(session, actor: Actor, orders: list[Order]) -> list[OrderView]:
-    """Each order with only the lines the actor may see (a station: its own), in one statement
-    whatever the number of orders."""
-    visible = defaultdict(list)
+def as_seen_by(session, actor: Actor, orders: list[Order]) -> list[Seen]:
+    """Each order with only the lines the actor may see, in one statement whatever the number
+    of orders. Where that is not every line (a station's share of an order with another
+    station's goods), the order's money is that of the visible lines too: another station's
+    prices, totals and refunds are not its business."""
+    every, visible = defaultdict(list), defaultdict(list)
     if orders:
-        lines = ORDER_LINES.restrict(
-            sa.select(OrderLine).where(OrderLine.order_id.in_([order.id for order in orders])),
-            actor,
+        rows = session.execute(
+            sa.select(OrderLine, ORDER_LINES.clause(actor).label("visible"))
+            .where(OrderLine.order_id.in_([order.id for order in orders]))
+            .order_by(OrderLine.id)
         )
-        for line in session.scalars(lines.order_by(OrderLine.id)):
-            visible[line.order_id].append(line)
-    return [OrderView(order, lines=visible[order.id]) for order in orders]
+        for line, is_visible in rows:
+            every[line.order_id].append(line)
+            if is_visible:
+                visible[line.order_id].append(line)
+    return [
+        with_lines_seen(
+            order,
+            visible[order.id],
+            len(every[order.id]),
+            {"total_fen": "line_total_fen", "refunded_fen": "refunded_fen"},
+        )
+        for order in orders
+    ]
 
 
-def order_as_seen(session, actor: Actor, order_id: int) -> OrderView:
+def order_as_seen(session, actor: Actor, order_id: int) -> Seen:
     """One order with its history, as the actor may see it."""
     order = ORDERS.get(session, order_id, actor, options=[selectinload(Order.events)])
     return as_seen_by(session, actor, [order])[0]

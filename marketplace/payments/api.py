@@ -8,12 +8,12 @@ from flask.views import MethodView
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
+from marketplace.accounts.scoping import Seen
 from marketplace.extensions import db
 from marketplace.http_api import Blueprint
 from marketplace.orders.api import SECURITY
 from marketplace.orders.api import blp as orders
 from marketplace.orders.schemas import CheckoutIn
-from marketplace.orders.service import OrderView
 from marketplace.payments import order_payment, refunds, service, webhooks
 from marketplace.payments.gateways import checkout_gateway
 from marketplace.payments.schemas import (
@@ -48,7 +48,7 @@ class PlaceOrder(MethodView):
             hold=timedelta(minutes=current_app.config["ORDER_HOLD_MINUTES"]),
             gateway=checkout_gateway(),
         )
-        view = OrderView(placed.order, payment=placed.payment, payment_error=placed.payment_error)
+        view = Seen(placed.order, payment=placed.payment, payment_error=placed.payment_error)
         return view, placed.replayed
 
 

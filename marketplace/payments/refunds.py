@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from marketplace import idempotency
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
+from marketplace.accounts.scoping import Seen, with_lines_seen
 from marketplace.db import after_commit, utcnow
 from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
 from marketplace.extensions import db
@@ -31,6 +32,7 @@ from marketplace.payments.models import (
     RefundLine,
     RefundState,
 )
+from marketplace.payments.scoping import REFUND_LINES, REFUNDS
 from marketplace.payments.service import _lock_order
 
 logger = logging.getLogger(__name__)
@@ -320,13 +322,29 @@ def retry_pending(session, *, older_than) -> int:
     return len(due)
 
 
-def refunds_of(session, actor: Actor, order_id: int) -> list[Refund]:
+def refunds_of(session, actor: Actor, order_id: int) -> list[Seen]:
+    """The order's refunds the actor may see, each with the lines it may see; where that is not
+    every line of a refund, its amount is that of the visible lines."""
     get_order(session, actor, order_id, events=False)  # outside its scope, the order is a 404
-    return list(
-        session.execute(
-            sa.select(Refund)
-            .where(Refund.order_id == order_id)
-            .order_by(Refund.id)
-            .options(selectinload(Refund.lines))
-        ).scalars()
+    refunds = session.scalars(
+        REFUNDS.restrict(sa.select(Refund).where(Refund.order_id == order_id), actor)
+        .order_by(Refund.id)
+        .options(selectinload(Refund.lines))
+    ).all()
+    visible = set(
+        session.scalars(
+            REFUND_LINES.restrict(
+                sa.select(RefundLine.id).where(RefundLine.refund_id.in_([r.id for r in refunds])),
+                actor,
+            )
+        )
     )
+    return [
+        with_lines_seen(
+            refund,
+            [line for line in refund.lines if line.id in visible],
+            len(refund.lines),
+            {"amount_fen": "amount_fen"},
+        )
+        for refund in refunds
+    ]
