@@ -43,9 +43,15 @@ class Config:
     DATA_KEY_FILE = INSTANCE_DIR / "data.key"
 
     TOKEN_LIFETIME = timedelta(hours=_env_int("TOKEN_LIFETIME_HOURS", 12))
-    #: Failed logins allowed per username (and, x4, per client address) within the window.
+    #: Login throttling (accounts.service.check_throttle): failed logins allowed within the
+    #: window for one username from one client address; for one username from addresses it
+    #: has not logged in from before; from one address for usernames that have not logged in
+    #: from it before. A successful login makes its address known for that many days.
     LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_MAX_FAILURES_PER_USERNAME = _env_int("LOGIN_MAX_FAILURES_PER_USERNAME", 50)
+    LOGIN_MAX_FAILURES_PER_ADDRESS = _env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 100)
     LOGIN_FAILURE_WINDOW = timedelta(minutes=_env_int("LOGIN_FAILURE_WINDOW_MINUTES", 15))
+    LOGIN_KNOWN_ADDRESS = timedelta(days=_env_int("LOGIN_KNOWN_ADDRESS_DAYS", 30))
 
     UPLOAD_FOLDER = Path(os.environ.get("UPLOAD_FOLDER", INSTANCE_DIR / "uploads"))
     MAX_IMAGE_BYTES = _env_int("MAX_IMAGE_BYTES", 5 * 1024 * 1024)

@@ -26,7 +26,9 @@ class Tokens(MethodView):
     def post(self, credentials):
         """Log in: exchange a username and password for a bearer token.
 
-        Repeated failures for one username or client address are throttled (429).
+        Repeated failures are throttled (429 with Retry-After): for one username from one
+        client address; and, from addresses the user has not logged in from before, for one
+        username or one address over many attempts.
         """
         config = current_app.config
         row, token = service.login(
@@ -35,10 +37,11 @@ class Tokens(MethodView):
             credentials["password"],
             remote_addr=request.remote_addr or "unknown",
             lifetime=config["TOKEN_LIFETIME"],
-            max_failures=config["LOGIN_MAX_FAILURES"],
-            failure_window=config["LOGIN_FAILURE_WINDOW"],
+            limits=service.LoginLimits.from_config(config),
         )
-        return {"id": row.id, "token": token, "expires_at": row.expires_at, "user": row.user}
+        token_out = {"id": row.id, "token": token, "expires_at": row.expires_at, "user": row.user}
+        # The token is a secret: no cache along the way may keep the response.
+        return token_out, {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @blp.route("/auth/tokens/current")

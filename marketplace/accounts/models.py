@@ -68,8 +68,9 @@ class ApiToken(Base):
 
 
 class LoginAttempt(Base):
-    """Failed logins, counted in the database so every worker and machine sees the same
-    throttle (a per-process counter would multiply the limit by the number of workers)."""
+    """Logins, failed and successful, counted in the database so every worker and machine
+    sees the same throttle (a per-process counter would multiply the limit by the number of
+    workers). See ``accounts.service.check_throttle`` for how they are counted."""
 
     __tablename__ = "login_attempts"
 
@@ -77,6 +78,8 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(sa.String(64))
     remote_addr: Mapped[str] = mapped_column(sa.String(64))
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: a success makes the address known for the username, and ends the pair's failure count
+    succeeded: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     __table_args__ = (
         sa.Index("ix_login_attempts_username_time", "username", "attempted_at"),

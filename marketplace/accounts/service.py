@@ -1,5 +1,6 @@
 """Logins, tokens and user administration."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -27,21 +28,72 @@ def _password_matches(stored_hash: str, password: str) -> bool:
         return False
 
 
-def _check_throttle(session, username: str, remote_addr: str, *, max_failures: int, window):
-    since = utcnow() - window
-    by_name, by_addr = session.execute(
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failed logins within ``window`` lock what (see ``check_throttle``)."""
+
+    per_pair: int
+    per_username: int
+    per_address: int
+    window: timedelta
+    known_for: timedelta
+
+    @classmethod
+    def from_config(cls, config) -> "LoginLimits":
+        return cls(
+            per_pair=config["LOGIN_MAX_FAILURES"],
+            per_username=config["LOGIN_MAX_FAILURES_PER_USERNAME"],
+            per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+            window=config["LOGIN_FAILURE_WINDOW"],
+            known_for=config["LOGIN_KNOWN_ADDRESS"],
+        )
+
+
+def check_throttle(session, username: str, remote_addr: str, limits: LoginLimits) -> None:
+    """Refuse a login attempt (429) that guessing has made too risky, without letting anyone
+    lock a named user out:
+
+    - failures of one username from one address, since that pair's last success, lock that
+      pair only: someone guessing a user's password elsewhere does not lock the user out;
+    - many failures for one username from many addresses (a distributed guess), or from one
+      address for many usernames (credential stuffing), lock the attempts that come from an
+      address the user has not logged in from within ``known_for``: the user's own computer,
+      or the office network the user logs in from, still gets in.
+    """
+    now = utcnow()
+    since = now - limits.window
+    attempts = LoginAttempt.__table__.alias("attempts")
+    failed = sa.and_(attempts.c.succeeded.is_(False), attempts.c.attempted_at > since)
+    pair = sa.and_(attempts.c.username == username, attempts.c.remote_addr == remote_addr)
+
+    def count(*conditions):
+        return sa.select(sa.func.count()).select_from(attempts).where(*conditions)
+
+    last_success = (
+        sa.select(sa.func.max(attempts.c.attempted_at))
+        .where(pair, attempts.c.succeeded.is_(True))
+        .scalar_subquery()
+    )
+    known = sa.exists().where(
+        pair, attempts.c.succeeded.is_(True), attempts.c.attempted_at > now - limits.known_for
+    )
+    by_pair, by_username, by_address, is_known = session.execute(
         sa.select(
-            sa.func.count().filter(LoginAttempt.username == username),
-            sa.func.count().filter(LoginAttempt.remote_addr == remote_addr),
-        ).where(
-            LoginAttempt.attempted_at > since,
-            sa.or_(LoginAttempt.username == username, LoginAttempt.remote_addr == remote_addr),
+            count(
+                failed, pair, attempts.c.attempted_at > sa.func.coalesce(last_success, since)
+            ).scalar_subquery(),
+            count(failed, attempts.c.username == username).scalar_subquery(),
+            count(failed, attempts.c.remote_addr == remote_addr).scalar_subquery(),
+            known,
         )
     ).one()
-    if by_name >= max_failures or by_addr >= max_failures * 4:
+    locked = by_pair >= limits.per_pair or (
+        not is_known and (by_username >= limits.per_username or by_address >= limits.per_address)
+    )
+    if locked:
         raise TooManyRequests(
             "Too many failed logins; wait before trying again.",
-            retry_after=int(window.total_seconds()),
+            retry_after=int(limits.window.total_seconds()),
         )
 
 
@@ -52,16 +104,14 @@ def login(
     *,
     remote_addr: str,
     lifetime: timedelta,
-    max_failures: int,
-    failure_window: timedelta,
+    limits: LoginLimits,
 ) -> tuple[ApiToken, str]:
-    """A new token for valid credentials. Failures are recorded and throttle further tries.
+    """A new token for valid credentials. Failures are recorded and throttle further tries;
+    a success is recorded too (it makes the address known, see ``check_throttle``).
 
     Returns the token row and the token itself, which exists only in this response.
     """
-    _check_throttle(
-        session, username, remote_addr, max_failures=max_failures, window=failure_window
-    )
+    check_throttle(session, username, remote_addr, limits)
     user = session.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
     valid = _password_matches(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not valid or not user.is_active:
@@ -72,6 +122,11 @@ def login(
     token, token_hash = new_token()
     row = ApiToken(user=user, token_hash=token_hash, expires_at=utcnow() + lifetime)
     session.add(row)
+    session.add(
+        LoginAttempt(
+            username=username, remote_addr=remote_addr, attempted_at=utcnow(), succeeded=True
+        )
+    )
     session.flush()
     return row, token
 
@@ -81,7 +136,7 @@ def record_failed_login(session, username: str, remote_addr: str) -> None:
     keep_despite_failure(
         session,
         sa.insert(LoginAttempt).values(
-            username=username, remote_addr=remote_addr, attempted_at=utcnow()
+            username=username, remote_addr=remote_addr, attempted_at=utcnow(), succeeded=False
         ),
     )
 
@@ -159,15 +214,23 @@ def update_user(session, actor: Actor, user_id: int, data: dict) -> User:
     if "password" in data:
         user.password_hash = hash_password(data.pop("password"))
         # A new password ends every session that the old one opened.
-        session.execute(
-            sa.update(ApiToken)
-            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        _revoke_all_tokens(session, user.id)
+    if data.get("is_active") is False:
+        # Deactivation ends every session for good: reactivating the user later must not
+        # bring a token back to life (it needs a new login).
+        _revoke_all_tokens(session, user.id)
     for key, value in data.items():
         setattr(user, key, value)
     session.flush()
     return user
+
+
+def _revoke_all_tokens(session, user_id: int) -> None:
+    session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 def get_user(session, actor: Actor, user_id: int) -> User:

@@ -57,6 +57,64 @@ def test_login_is_throttled_after_repeated_failures(client, session, make_user):
     assert failures == 5
 
 
+def from_address(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def failures(session, count: int, *, username: str, addresses=None, address="203.0.113.9"):
+    """``count`` failed logins just now, for ``username`` from ``address`` (or from
+    ``addresses``, one each)."""
+    now = utcnow()
+    addresses = addresses or [address] * count
+    session.execute(
+        sa.insert(LoginAttempt),
+        [
+            {"username": username, "remote_addr": a, "attempted_at": now, "succeeded": False}
+            for a in addresses[:count]
+        ],
+    )
+
+
+def test_a_guesser_elsewhere_does_not_lock_the_user_out(client, session, make_user):
+    user = make_user()
+    for _ in range(5):
+        wrong = login(client, user.username, "wrong", **from_address("198.51.100.7"))
+        assert wrong.status_code == 401
+    assert login(client, user.username, **from_address("198.51.100.7")).status_code == 429
+    # The user, at home, is not the guesser.
+    assert login(client, user.username, **from_address("192.0.2.10")).status_code == 201
+
+
+def test_a_success_ends_the_pairs_failure_count(client, session, make_user):
+    user = make_user()
+    for _ in range(4):
+        assert login(client, user.username, "typo").status_code == 401
+    assert login(client, user.username).status_code == 201
+    for _ in range(4):
+        assert login(client, user.username, "typo").status_code == 401
+    assert login(client, user.username).status_code == 201
+
+
+def test_a_distributed_guess_locks_new_addresses_but_not_the_users_own(client, session, make_user):
+    user = make_user()
+    assert login(client, user.username, **from_address("192.0.2.10")).status_code == 201
+    spread = [f"198.51.100.{n}" for n in range(50)]
+    failures(session, 50, username=user.username, addresses=spread)
+    assert login(client, user.username, **from_address("203.0.113.50")).status_code == 429
+    assert login(client, user.username, **from_address("192.0.2.10")).status_code == 201
+
+
+def test_credential_stuffing_locks_the_address_for_strangers_only(client, session, make_user):
+    office = "192.0.2.99"  # a shared address: a village office, a mobile carrier's NAT
+    regular, newcomer = make_user(), make_user()
+    assert login(client, regular.username, **from_address(office)).status_code == 201
+    for n in range(100):
+        failures(session, 1, username=f"guess{n}", address=office)
+    assert login(client, newcomer.username, **from_address(office)).status_code == 429
+    assert login(client, regular.username, **from_address(office)).status_code == 201
+    assert login(client, newcomer.username, **from_address("192.0.2.100")).status_code == 201
+
+
 def test_failures_outside_the_window_do_not_count(client, session, make_user):
     user = make_user()
     old = utcnow() - timedelta(hours=2)

@@ -111,6 +111,22 @@ def test_password_change_revokes_sessions(client, session, make_user, auth):
     assert live == 0
 
 
+def test_deactivation_revokes_tokens_for_good(client, session, make_user, auth):
+    admin = auth(make_user(Role.admin))
+    user = make_user()
+    headers = auth(user)
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    off = client.patch(f"/api/v1/users/{user.id}", json={"is_active": False}, headers=admin)
+    assert off.status_code == 200, off.json
+    on = client.patch(f"/api/v1/users/{user.id}", json={"is_active": True}, headers=admin)
+    assert on.status_code == 200, on.json
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+    revoked = session.execute(
+        sa.select(sa.func.count()).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).scalar_one()
+    assert revoked == 0
+
+
 def test_unknown_user_is_404(client, make_user, auth):
     headers = auth(make_user(Role.admin))
     assert client.get("/api/v1/users/999999", headers=headers).status_code == 404
