@@ -91,6 +91,9 @@ def problem_response(
     response = current_app.response_class(
         json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MEDIA_TYPE
     )
+    if status == 401:
+        # RFC 9110: a 401 says how to authenticate (RFC 6750: with a bearer token).
+        response.headers["WWW-Authenticate"] = 'Bearer realm="marketplace"'
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

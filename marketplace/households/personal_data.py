@@ -35,13 +35,18 @@ def personal_numbers_revealed(reveal: bool) -> Iterator[None]:
 
 
 def shows_personal_numbers(view):
-    """Serialize the view's response with numbers in full for the actors allowed to see them.
-    Put it below ``login_required`` and above the view's ``@blp.response``."""
+    """Serialize the view's response with numbers in full for the actors allowed to see them,
+    and then keep it out of every cache (``Cache-Control: no-store``). Put it below
+    ``login_required`` and above the view's ``@blp.response``."""
 
     @functools.wraps(view)
     def serialized_for_actor(*args, **kwargs):
-        with personal_numbers_revealed(may_see_personal_numbers(current_actor())):
-            return view(*args, **kwargs)
+        reveal = may_see_personal_numbers(current_actor())
+        with personal_numbers_revealed(reveal):
+            response = view(*args, **kwargs)
+        if reveal:
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
     return serialized_for_actor
 
