@@ -6,6 +6,7 @@ may call what is decided by the API. National ID and card numbers are stored enc
 keyed hash for exact lookup and the masked form beside them.
 """
 
+import logging
 from datetime import date
 
 import sqlalchemy as sa
@@ -21,6 +22,8 @@ from marketplace.households.models import Household, HouseholdStatusChange, Payo
 from marketplace.households.scoping import HOUSEHOLDS, PAYOUT_ACCOUNTS
 from marketplace.regions.models import Region, RegionLevel
 from marketplace.regions.service import in_subtree_of
+
+logger = logging.getLogger(__name__)
 
 #: The relation that makes the card holder the head of household.
 SELF = "本人"
@@ -79,28 +82,47 @@ def _village_for(session, actor: Actor, village_id: int) -> Region:
     return village
 
 
+#: What a caller is told of a registry number or ID number held by a household it may not
+#: see: nothing about where, or whether it is a head (the registry is not an oracle).
+NOT_HERE = "cannot be registered here"
+
+
 def _uniqueness_errors(
-    session, *, registry_number=None, head_id_lookup=None, except_id=None
+    session, actor: Actor, *, registry_number=None, head_id_lookup=None, except_id=None
 ) -> dict:
     """Field errors for a registry number or head ID already used by another household.
 
-    The message does not say which household holds it: that one may be outside the caller's
-    scope.
+    A caller who may see that household is told so; anyone else is told only that the number
+    cannot be registered here, and the attempt is logged for the admins (repeated attempts are
+    someone probing the registry).
     """
     errors = {}
-    others = sa.select(Household.id)
-    if except_id is not None:
-        others = others.where(Household.id != except_id)
-    if (
-        registry_number is not None
-        and session.execute(others.where(Household.registry_number == registry_number)).first()
-    ):
-        errors["registry_number"] = ["already used by another household"]
-    if (
-        head_id_lookup is not None
-        and session.execute(others.where(Household.head_id_lookup == head_id_lookup)).first()
-    ):
-        errors["head_id_number"] = ["already registered as the head of another household"]
+    checks = (
+        ("registry_number", Household.registry_number, registry_number, "already used by"),
+        ("head_id_number", Household.head_id_lookup, head_id_lookup, "already the head of"),
+    )
+    for field, column, value, relation in checks:
+        if value is None:
+            continue
+        stmt = sa.select(Household.id, HOUSEHOLDS.clause(actor)).where(column == value)
+        if except_id is not None:
+            stmt = stmt.where(Household.id != except_id)
+        holder = session.execute(stmt).first()
+        if holder is None:
+            continue
+        holder_id, visible = holder
+        if visible:
+            errors[field] = [f"{relation} household {holder_id}"]
+        else:
+            errors[field] = [NOT_HERE]
+            logger.warning(
+                "registry conflict: user %s (%s) tried a %s held by household %s outside "
+                "their scope",
+                actor.user_id,
+                actor.role.value,
+                field,
+                holder_id,
+            )
     return errors
 
 
@@ -123,7 +145,9 @@ def create_household(session, actor: Actor, data: dict, *, today: date | None = 
         errors.update(failed.errors)
     encrypted, lookup, masked = protect_number(data["head_id_number"])
     errors.update(
-        _uniqueness_errors(session, registry_number=data["registry_number"], head_id_lookup=lookup)
+        _uniqueness_errors(
+            session, actor, registry_number=data["registry_number"], head_id_lookup=lookup
+        )
     )
     effective_from = data["status_effective_from"] or today
     if effective_from > today:
@@ -183,6 +207,7 @@ def update_household(session, actor: Actor, household_id: int, data: dict) -> Ho
     errors.update(
         _uniqueness_errors(
             session,
+            actor,
             registry_number=changes.get("registry_number"),
             head_id_lookup=head_id_lookup,
             except_id=household.id,

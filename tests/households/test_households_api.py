@@ -279,6 +279,40 @@ def test_registry_number_and_head_id_are_unique(
     assert household_count(session) == 1
 
 
+def test_a_station_learns_nothing_of_households_beyond_its_village(
+    client, session, regions, make_household, station_a1, household_in, caplog
+):
+    """The registry is not an oracle: an ID number or registry number held elsewhere in the
+    county only "cannot be registered here", and the attempt is logged for the admins."""
+    elsewhere = make_household(regions.village_b1)
+    body = household_in(
+        regions.village_a1, elsewhere.plain_id_number, registry_number=elsewhere.registry_number
+    )
+    with caplog.at_level("WARNING", logger="marketplace.households.service"):
+        response = client.post(URL, json=body, headers=station_a1)
+    assert response.status_code == 422
+    assert response.json["errors"] == {
+        "registry_number": ["cannot be registered here"],
+        "head_id_number": ["cannot be registered here"],
+    }
+    assert "household" not in response.json["detail"] + str(response.json["errors"])
+    logged = [r.getMessage() for r in caplog.records if "registry conflict" in r.getMessage()]
+    assert len(logged) == 2 and all(str(elsewhere.id) in line for line in logged)
+    assert household_count(session) == 1
+
+
+def test_a_station_is_told_plainly_about_its_own_village(
+    client, regions, make_household, station_a1, household_in
+):
+    neighbour = make_household(regions.village_a1)
+    body = household_in(regions.village_a1, neighbour.plain_id_number)
+    response = client.post(URL, json=body, headers=station_a1)
+    assert response.status_code == 422
+    assert response.json["errors"]["head_id_number"] == [
+        f"already the head of household {neighbour.id}"
+    ]
+
+
 # --- update ----------------------------------------------------------------------------------
 
 
