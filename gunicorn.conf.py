@@ -15,6 +15,11 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Fork after importing the app: workers share the code pages; connections are opened lazily
 # by each worker (the engine is created per process on first use).
 preload_app = False
+# gunicorn's control socket (for gunicornc) defaults to one path per user, so two servers of
+# this project on one machine (two checkouts, two ports) would share it. Off unless a path is
+# given, which then belongs to this server alone.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or None
+control_socket_disable = control_socket is None
 
 
 def post_worker_init(worker):
