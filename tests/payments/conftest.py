@@ -180,7 +180,9 @@ GENEROUS_DEADLINE = 15.0
 
 def eventually(check, *, timeout=GENEROUS_DEADLINE, interval=0.05, what="the condition"):
     """Poll ``check`` until it returns something truthy, which is returned; fail at the
-    deadline (localstripe delivers webhooks about a second after the call)."""
+    deadline (localstripe delivers webhooks about a second after the call). A ``check`` that
+    reads the database must start a new transaction each time (``session.rollback()`` first):
+    SQLite would otherwise show it the same snapshot until the deadline."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()

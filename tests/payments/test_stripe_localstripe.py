@@ -129,6 +129,18 @@ def payment_event_kinds(session, order_id) -> list[str]:
     ]
 
 
+def refund_sent_to_stripe(session, order_id) -> Refund | None:
+    """The order's refund once Stripe's id for it is recorded: that is committed after the
+    pending refund, by the webhook's after-commit call to Stripe."""
+    # A fresh snapshot for every poll. On SQLite a read transaction keeps the snapshot of its
+    # first read, so polling inside one that began between those two commits never sees the
+    # second.
+    session.rollback()
+    return session.execute(
+        sa.select(Refund).where(Refund.order_id == order_id, Refund.provider_reference.is_not(None))
+    ).scalar_one_or_none()
+
+
 def place_order(http, shop, key="checkout-1"):
     response = http.checkout(shop.buyer_headers, basket((shop.sku_500g, 2), (shop.sku_1kg, 1)), key)
     assert response.status_code == 201, response.text
@@ -412,11 +424,7 @@ def test_money_arriving_after_cancellation_goes_straight_back_through_stripe(
         what="the late capture recorded",
     )
     refund = eventually(
-        lambda: session.execute(
-            sa.select(Refund).where(
-                Refund.order_id == order["id"], Refund.provider_reference.is_not(None)
-            )
-        ).scalar_one_or_none(),
+        lambda: refund_sent_to_stripe(session, order["id"]),
         what="the late capture's refund sent to Stripe",
     )
     assert refund.amount_fen == 26400
