@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test test-sqlite test-postgres lint format install install-dev bench clean
+.PHONY: run test test-sqlite test-postgres lint fuzz format install install-dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+## schemathesis over the served API document, as every kind of caller, on a scratch PostgreSQL
+## database (TEST_DATABASE_URL's server); fails on any finding. See tests/fuzz_api.py.
+fuzz: install-dev
+	$(BIN)/python -m tests.fuzz_api $(FUZZ_ARGS)
 
 format: install-dev
 	$(BIN)/ruff check --fix .

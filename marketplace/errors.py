@@ -6,8 +6,10 @@ Services raise ``DomainError`` subclasses; views never build error responses the
 import logging
 from http import HTTPStatus
 
+import marshmallow as ma
 from flask import Response, current_app, g, json, request
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -127,8 +129,73 @@ def webargs_errors(messages: dict) -> dict[str, list[str]]:
     return flat
 
 
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details: how every error of this API is sent. A problem may carry
+    members of its own beside these (the shortages of an out-of-stock checkout, the balance
+    and shortfall of a fund)."""
+
+    class Meta:
+        unknown = ma.INCLUDE  # documented as additionalProperties: true
+
+    type = ma.fields.String(
+        required=True, metadata={"description": "A URI naming the kind of problem."}
+    )
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Each bad field (dotted path into the request) and why."},
+    )
+    request_id = ma.fields.String()
+
+
+#: What the X-Pagination header holds: JSON text, as flask-smorest writes it.
+PAGINATION_HEADER = {
+    "description": "Pagination metadata, as a JSON object in the header's value.",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    name: {"type": "integer", "minimum": 0}
+                    for name in (
+                        "total",
+                        "total_pages",
+                        "first_page",
+                        "last_page",
+                        "page",
+                        "previous_page",
+                        "next_page",
+                    )
+                },
+                "required": ["total", "total_pages"],
+            }
+        }
+    },
+}
+
+
 class ProblemApi(Api):
-    """flask-smorest's Api with every HTTP error rendered as problem+json."""
+    """flask-smorest's Api with every HTTP error rendered, and documented, as problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        """Every error response component, and the default one, is problem+json."""
+        for status in HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+                prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Any other error", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+    def _register_pagination_header(self):
+        self.spec.components.header("PAGINATION", PAGINATION_HEADER, lazy=True)
 
     def handle_http_exception(self, error: HTTPException):
         status = error.code or 500

@@ -11,6 +11,7 @@ from the classes given to the decorators).
 import functools
 import json
 import unicodedata
+from http import HTTPStatus
 
 import flask_smorest
 import marshmallow as ma
@@ -129,9 +130,59 @@ def _check_fields(multidict) -> None:
         raise ma.ValidationError(problems)
 
 
+_WRITES = frozenset({"post", "put", "patch", "delete"})
+
+
 class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, whose document lists every problem an operation may answer
+    (each one application/problem+json, see errors.ProblemApi): what its authentication, its
+    path, its arguments and its method make possible, and a 503 for a database gone away."""
+
     ARGUMENTS_PARSER = _SchemaReusingParser()
     PAGINATION_ARGUMENTS_PARSER = _SchemaReusingParser()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._document_problems)
+
+    def route(self, rule, *, parameters=None, tags=None, **options):
+        register = super().route(rule, parameters=parameters, tags=tags, **options)
+
+        def decorate(view):
+            registered = register(view)
+            endpoint = options.get("endpoint", view.__name__)
+            for method_doc in self._docs[endpoint].values():
+                if isinstance(method_doc, dict):
+                    # A path naming a row may name one that does not exist (or is not yours).
+                    method_doc["names_a_row"] = "<" in rule
+            return registered
+
+        return decorate
+
+    @staticmethod
+    def _document_problems(doc, doc_info, *, method, **kwargs):
+        statuses = {503}
+        auth = doc_info.get("auth")
+        if auth is not None:
+            statuses.add(401)
+            if auth["required"]:
+                statuses.add(403)
+        if doc_info.get("names_a_row"):
+            statuses.add(404)
+        # By now flask-smorest has turned a body argument into the operation's requestBody.
+        body = doc.get("requestBody", {}).get("content", {})
+        if "application/json" in body:
+            statuses.add(400)  # not JSON at all, or nested too deeply
+        if "multipart/form-data" in body:
+            statuses.add(413)  # an upload beyond its limit
+        if body or doc.get("parameters") or doc_info.get("pagination") or method in _WRITES:
+            statuses.add(422)
+        if method in _WRITES:
+            statuses.add(409)
+        responses = doc.setdefault("responses", {})
+        for status in sorted(statuses):
+            responses.setdefault(status, HTTPStatus(status).name)
+        return doc
 
     def paginate(self, pager=None, *, page=None, page_size=None, max_page_size=None):
         """flask-smorest's pagination, with the page number bounded as every integer is

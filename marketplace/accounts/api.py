@@ -23,6 +23,7 @@ blp = Blueprint("accounts", __name__, description="Logins, tokens and users")
 class Tokens(MethodView):
     @blp.arguments(LoginIn)
     @blp.response(201, TokenOut)
+    @blp.doc(responses={401: "UNAUTHORIZED", 429: "TOO_MANY_REQUESTS"})
     def post(self, credentials):
         """Log in: exchange a username and password for a bearer token.
 

@@ -3,6 +3,7 @@
 Services receive the ``Actor`` explicitly; only views read it from the request.
 """
 
+import copy
 import functools
 import hashlib
 import secrets
@@ -118,6 +119,16 @@ def current_actor() -> Actor:
     return actor
 
 
+def _documented(wrapper, *, required: bool):
+    """Tell the API document (http_api.Blueprint) that the view authenticates, so it lists
+    the 401 (and, when a login is required, the 403) it may answer."""
+    wrapper._apidoc = {
+        **copy.deepcopy(getattr(wrapper, "_apidoc", {})),
+        "auth": {"required": required},
+    }
+    return wrapper
+
+
 def login_required(*roles: Role):
     """Require a valid token, and one of ``roles`` when given."""
 
@@ -133,7 +144,7 @@ def login_required(*roles: Role):
             return view(*args, **kwargs)
 
         wrapper._login_roles = roles
-        return wrapper
+        return _documented(wrapper, required=True)
 
     return decorate
 
@@ -146,4 +157,4 @@ def optional_login(view):
         actor_from_request()
         return view(*args, **kwargs)
 
-    return wrapper
+    return _documented(wrapper, required=False)

@@ -34,6 +34,8 @@ blp = Blueprint(
 )
 
 _MANAGE = (Role.station, Role.admin)
+#: what a client holding the current version (If-None-Match: its ETag) gets
+NOT_MODIFIED = {"description": "Not Modified: the ETag sent in If-None-Match is current."}
 _BEARER = [{"bearerAuth": []}]
 
 
@@ -65,7 +67,7 @@ class Products(MethodView):
     @blp.arguments(StorefrontQuery, location="query")
     @blp.response(200, ProductCardOut(many=True))
     @blp.paginate(page_size=storefront.PAGE_SIZE, max_page_size=100)
-    @blp.doc(security=[{}, {"bearerAuth": []}])
+    @blp.doc(security=[{}, {"bearerAuth": []}], responses={304: NOT_MODIFIED})
     def get(self, filters, pagination_parameters):
         """The storefront: products on sale, filtered, searched, sorted and paged.
 
@@ -209,6 +211,7 @@ class ProductImageById(MethodView):
 @blp.route("/media/<string:storage_key>")
 class Media(MethodView):
     @blp.response(200, content_type="image/*")
+    @blp.doc(responses={304: NOT_MODIFIED})
     def get(self, storage_key):
         """An uploaded image. Names are content hashes, so a file never changes: it may be
         cached for a year."""

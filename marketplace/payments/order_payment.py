@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from marketplace.accounts.auth import Actor
+from marketplace.errors import Conflict
 from marketplace.orders import checkout as ordering
 from marketplace.orders.models import Channel, Order
 from marketplace.orders.service import get_order
@@ -58,5 +59,15 @@ def retry_payment(session, actor: Actor, order_id: int, *, gateway: PaymentGatew
     order = get_order(session, actor, order_id)
     payment = start_payment(session, gateway, order)
     if payment is None:
-        raise GatewayUnavailable("This order is not paid online; pay at the station.")
+        # Nothing failed upstream: this order takes no online payment (the offline gateway,
+        # a unit's invoice, or an order no longer waiting for money). The client's mistake.
+        raise NoOnlinePayment(
+            f"Order {order.number} takes no online payment ({order.payment_status.value}); "
+            "it is paid at the station.",
+            payment_status=order.payment_status.value,
+        )
     return payment
+
+
+class NoOnlinePayment(Conflict):
+    code, title = "no-online-payment", "The order takes no online payment"

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from marketplace.payments.gateways import from_stripe_amount, to_stripe_amount
+from tests.orders.conftest import basket
 
 
 def test_cny_fen_are_stripe_minor_units():
@@ -43,3 +44,14 @@ def test_unknown_currencies_are_refused_both_ways(currency):
 def test_stripe_amounts_must_be_integers(amount):
     with pytest.raises(TypeError):
         from_stripe_amount(amount, "cny")
+
+
+def test_an_online_payment_of_an_order_paid_at_the_station_is_a_409(client, shop, place):
+    """Nothing failed upstream, so not a 502: the order takes no online payment (found by
+    make fuzz)."""
+    order = place(shop.buyer_headers, basket((shop.sku_500g, 1))).json
+    response = client.post(f"/api/v1/orders/{order['id']}/payment", headers=shop.buyer_headers)
+    assert response.status_code == 409
+    assert response.mimetype == "application/problem+json"
+    assert response.json["type"].endswith("/no-online-payment")
+    assert response.json["payment_status"] == "unpaid"

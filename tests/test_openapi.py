@@ -1,0 +1,88 @@
+"""The API document says what the service does: every error is documented as the
+application/problem+json it is, for the statuses each operation can return, and the
+X-Pagination header as the JSON text it holds. (`make fuzz` proves it against the served app;
+this checks the document itself on every test run.)"""
+
+import json
+
+import pytest
+
+from marketplace.errors import PROBLEM_MEDIA_TYPE
+from marketplace.extensions import api
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@pytest.fixture
+def document(app):
+    with app.test_request_context():
+        return json.loads(json.dumps(api.spec.to_dict()))
+
+
+def _operations(document):
+    for path, item in document["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def _response(document, response):
+    if "$ref" in response:
+        return document["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    return response
+
+
+def test_every_error_is_documented_as_problem_json(document):
+    for path, method, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            if status != "default" and int(status) < 400:
+                continue
+            content = _response(document, response).get("content", {})
+            assert list(content) == [PROBLEM_MEDIA_TYPE], (method, path, status)
+            schema = content[PROBLEM_MEDIA_TYPE]["schema"]
+            assert schema == {"$ref": "#/components/schemas/Problem"}, (method, path, status)
+
+
+def test_each_operation_lists_the_statuses_it_can_return(document):
+    for path, method, operation in _operations(document):
+        statuses = set(operation["responses"])
+        assert {"default", "503"} <= statuses, (method, path)
+        if operation.get("security") and {} not in operation["security"]:
+            assert {"401", "403"} <= statuses, (method, path)
+        if "{" in path:
+            assert "404" in statuses, (method, path)
+        if method != "get":
+            assert {"409", "422"} <= statuses, (method, path)
+        if "application/json" in operation.get("requestBody", {}).get("content", {}):
+            assert "400" in statuses, (method, path)
+
+
+def test_the_problem_schema_allows_the_members_problems_carry(document):
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status"}
+    assert problem.get("additionalProperties") is not False
+
+
+def test_x_pagination_is_documented_as_the_json_it_holds(document, client, make_user, auth):
+    header = document["components"]["headers"]["PAGINATION"]
+    schema = header["content"]["application/json"]["schema"]
+    assert schema["type"] == "object"
+    sent = client.get("/api/v1/regions?page_size=1").headers["X-Pagination"]
+    value = json.loads(sent)
+    assert set(value) <= set(schema["properties"])
+    assert set(schema["required"]) <= set(value)
+    lists = [
+        (path, method)
+        for path, method, operation in _operations(document)
+        if "X-Pagination" in operation["responses"].get("200", {}).get("headers", {})
+    ]
+    assert len(lists) > 20
+
+
+def test_every_integer_parameter_states_its_range(document):
+    for path, method, operation in _operations(document):
+        parameters = operation.get("parameters", []) + document["paths"][path].get("parameters", [])
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            if schema.get("type") == "integer":
+                assert "minimum" in schema and "maximum" in schema, (method, path, parameter)
