@@ -65,6 +65,7 @@ def register_blueprints(api) -> None:
     from marketplace.catalog.api import blp as catalog
     from marketplace.households.api import blp as households
     from marketplace.ledger.api import blp as ledger
+    from marketplace.livestreams.api import blp as livestreams
     from marketplace.orders.api import blp as orders
 
     # Importing payments' views also files its order endpoints under the orders blueprint,
@@ -85,6 +86,7 @@ def register_blueprints(api) -> None:
         payments,
         ledger,
         payouts,
+        livestreams,
         reports,
     ):
         api.register_blueprint(blueprint, url_prefix="/api/v1")

@@ -16,7 +16,7 @@ until it is taught here.
 """
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -24,6 +24,7 @@ import pytest
 from marketplace.accounts.models import Role
 from marketplace.catalog.models import ProductStatus
 from marketplace.clock import shanghai_today
+from marketplace.db import utcnow
 from marketplace.extensions import api
 from marketplace.households.models import PayoutAccount
 from marketplace.households.service import payout_account_columns
@@ -45,6 +46,7 @@ PUBLIC = {
     "/api/v1/regions/{region_id}",
     "/api/v1/products",
     "/api/v1/media/{storage_key}",
+    "/api/v1/live-sessions/{code}",
 }
 ROLES = ("admin", "official", "station", "buyer", "unit")
 
@@ -59,6 +61,7 @@ LISTS = {
     "/api/v1/orders": "order",
     "/api/v1/station/products": "draft",
     "/api/v1/users": "official_user",
+    "/api/v1/livestreams": "livestream",
     "/api/v1/me": None,  # oneself
 }
 
@@ -75,6 +78,7 @@ OWN_EXCEPTIONS = {
 
 def _fill(path: str, side, role: str) -> str:
     values = {
+        "session_id": side.livestream["id"],
         "household_id": side.household.id,
         "producer_id": side.producer.id,
         "station_id": side.station.id,
@@ -250,6 +254,22 @@ def _side(client, session, make, admin, checker):
     )
     assert proposed.status_code == 201, proposed.json
     side.run = proposed.json["run"]
+    start = utcnow()
+    scheduled = client.post(
+        "/api/v1/livestreams",
+        json={
+            "title": "蓝莓节直播",
+            "host_name": "站长",
+            "host_kind": "station_operator",
+            "platform": "douyin",
+            "room_id": f"room-{side.station.id}",
+            "scheduled_start": start.isoformat(),
+            "scheduled_end": (start + timedelta(hours=2)).isoformat(),
+        },
+        headers=side.headers["station"],
+    )
+    assert scheduled.status_code == 201, scheduled.json
+    side.livestream = scheduled.json
     approved = client.post(f"/api/v1/payout-runs/{side.run['id']}/approve", headers=admin_headers)
     assert approved.status_code == 200, approved.json
     return side
@@ -347,6 +367,7 @@ def test_every_list_shows_each_role_its_own_and_nothing_else(app, client, auth, 
 
 def _object_id(side, kind: str) -> int:
     found = {
+        "livestream": side.livestream["id"],
         "household": side.household.id,
         "producer": side.producer.id,
         "station": side.station.id,

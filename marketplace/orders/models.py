@@ -48,6 +48,56 @@ class Channel(enum.StrEnum):
     imported = "imported"
 
 
+class LinePricing(enum.StrEnum):
+    """Which price a line was charged, and why."""
+
+    #: no session named: the catalog price
+    catalog = "catalog"
+    #: the session's live price
+    live = "live"
+    #: the session named is not live (scheduled, ended or cancelled): the catalog price
+    session_not_live = "session_not_live"
+    #: the session does not feature this SKU (another station's, or not on air): catalog
+    not_featured = "not_featured"
+    #: the live price's cap was reached: these units are at the catalog price
+    cap_reached = "cap_reached"
+
+
+class LiveCode(Base):
+    """A livestream session as checkout sees it: the code buyers name, and whether its live
+    prices apply now. The livestreams domain keeps it in step with its session."""
+
+    __tablename__ = "live_codes"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("livestream_sessions.id"), unique=True)
+    is_live: Mapped[bool] = mapped_column(default=False)
+
+
+class LivePrice(Base):
+    """A SKU featured in a session at a live price, with an optional cap on the units sold at
+    it. ``sold`` counts those units; checkout raises it under the row's lock, so the cap is
+    as hard as stock."""
+
+    __tablename__ = "live_prices"
+
+    id: Mapped[intpk]
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("livestream_sessions.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(sa.ForeignKey("skus.id"), index=True)
+    price_fen: Mapped[Fen]
+    #: units that may be sold at the live price; NULL: as many as stock allows
+    cap: Mapped[int | None]
+    sold: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[created_at]
+
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "sku_id"),
+        sa.CheckConstraint("price_fen > 0", name="price_positive"),
+        sa.CheckConstraint("sold >= 0 AND (cap IS NULL OR sold <= cap)", name="within_cap"),
+    )
+
+
 class Order(Base):
     __tablename__ = "orders"
 
@@ -58,8 +108,10 @@ class Order(Base):
     #: the buying organisation when a unit user orders for it
     unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("buying_units.id"), index=True)
     channel: Mapped[Channel] = mapped_column(_enum(Channel), default=Channel.web)
-    #: livestream session code given at checkout, kept for later attribution
-    livestream_code: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    #: the livestream session whose code was named at checkout (fixed at creation)
+    livestream_session_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("livestream_sessions.id"), index=True
+    )
     status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus), index=True)
     payment_status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus))
     total_fen: Mapped[Fen]
@@ -109,6 +161,10 @@ class OrderLine(Base):
     unit_price_fen: Mapped[Fen]
     quantity: Mapped[int]
     line_total_fen: Mapped[Fen]
+    #: the catalog price when ordered (the live price, if charged, is unit_price_fen)
+    list_price_fen: Mapped[Fen]
+    pricing: Mapped[LinePricing] = mapped_column(_enum(LinePricing), default=LinePricing.catalog)
+    live_price_id: Mapped[int | None] = mapped_column(sa.ForeignKey("live_prices.id"))
     refunded_quantity: Mapped[int] = mapped_column(default=0)
     refunded_fen: Mapped[Fen] = mapped_column(default=0)
     carrier: Mapped[str | None] = mapped_column(sa.String(50))

@@ -1,7 +1,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace.numbers import BoundedInteger, Id
-from marketplace.orders.models import Channel, OrderStatus, PaymentStatus
+from marketplace.orders.models import Channel, LinePricing, OrderStatus, PaymentStatus
 
 #: One line may not take more than this many units: a typo of 1000 must not empty a shelf.
 MAX_QUANTITY_PER_LINE = 200
@@ -39,7 +39,19 @@ class CheckoutIn(Schema):
     shipping_address = fields.Nested(ShippingAddressIn, required=True)
     livestream_code = fields.String(
         load_default=None,
-        validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="letters, digits, _ and -"),
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="letters, digits, _ and -"),
+        metadata={
+            "description": "A livestream session's code: the order is tied to the session, "
+            "and while it is live its featured SKUs cost their live price (each line says "
+            "which price applied and why)."
+        },
+    )
+    live_price_only = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "true: refuse (409) rather than charge the catalog price for units "
+            "the session's live price does not cover."
+        },
     )
     note = fields.String(load_default=None, validate=validate.Length(max=200))
 
@@ -65,6 +77,9 @@ class OrderLineOut(Schema):
     unit_price_fen = fields.Integer()
     quantity = fields.Integer()
     line_total_fen = fields.Integer()
+    list_price_fen = fields.Integer(metadata={"description": "The catalog price when ordered."})
+    pricing = fields.Enum(LinePricing, metadata={"description": "Which price applied, and why."})
+    live_price_id = fields.Integer(allow_none=True)
     refunded_quantity = fields.Integer()
     refunded_fen = fields.Integer()
     carrier = fields.String(allow_none=True)
@@ -88,7 +103,7 @@ class OrderOut(Schema):
     buyer_id = fields.Integer()
     unit_id = fields.Integer(allow_none=True)
     channel = fields.Enum(Channel)
-    livestream_code = fields.String(allow_none=True)
+    livestream_session_id = fields.Integer(allow_none=True)
     status = fields.Enum(OrderStatus)
     payment_status = fields.Enum(PaymentStatus)
     total_fen = fields.Integer()
@@ -119,7 +134,11 @@ class OrderQuery(Schema):
     payment_status = fields.Enum(PaymentStatus)
     created_from = fields.AwareDateTime(default_timezone=None)
     created_to = fields.AwareDateTime(default_timezone=None)
-    livestream_code = fields.String(validate=validate.Length(max=64))
+    livestream_code = fields.String(
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "Orders tied to the session with this code."},
+    )
+    livestream_session_id = Id(strict=False)
 
 
 class CancelIn(Schema):

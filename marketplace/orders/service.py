@@ -16,6 +16,7 @@ from marketplace.db import page_of, utcnow
 from marketplace.errors import PermissionDenied
 from marketplace.orders import states
 from marketplace.orders.models import (
+    LiveCode,
     Order,
     OrderLine,
     OrderStatus,
@@ -101,7 +102,13 @@ def list_orders(session, actor: Actor, filters: dict, *, page: int, page_size: i
     if filters.get("created_to") is not None:
         stmt = stmt.where(Order.created_at < filters["created_to"])
     if filters.get("livestream_code"):
-        stmt = stmt.where(Order.livestream_code == filters["livestream_code"])
+        stmt = stmt.where(
+            Order.livestream_session_id.in_(
+                sa.select(LiveCode.session_id).where(LiveCode.code == filters["livestream_code"])
+            )
+        )
+    if filters.get("livestream_session_id") is not None:
+        stmt = stmt.where(Order.livestream_session_id == filters["livestream_session_id"])
     orders, total = page_of(
         session, stmt, order_by=[Order.id.desc()], page=page, page_size=page_size
     )

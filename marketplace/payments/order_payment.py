@@ -12,7 +12,7 @@ from datetime import timedelta
 from marketplace.accounts.auth import Actor
 from marketplace.errors import Conflict
 from marketplace.orders import checkout as ordering
-from marketplace.orders.models import Channel, Order
+from marketplace.orders.models import Order
 from marketplace.orders.service import get_order
 from marketplace.payments.gateways import GatewayUnavailable, PaymentGateway
 from marketplace.payments.models import Payment
@@ -41,7 +41,7 @@ def place_and_start_payment(
     order, replayed = ordering.checkout(
         session, actor, data, idempotency_key=idempotency_key, hold=hold
     )
-    if order.channel is Channel.unit_procurement or not gateway.online:
+    if order.unit_id is not None or not gateway.online:
         # Units pay by invoice and the offline gateway by cash: a station records it later.
         return PlacedOrder(order, None, replayed)
     session.commit()

@@ -1,9 +1,12 @@
 """Checkout: prices from the catalog, stock taken atomically, idempotency, bad input."""
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
 from marketplace.accounts.models import Role
 from marketplace.catalog.models import ProductStatus, Sku
+from marketplace.db import utcnow
 from marketplace.idempotency import IdempotencyKey
 from marketplace.orders.models import Order, OrderEvent, OrderLine
 from tests.orders.conftest import basket
@@ -52,11 +55,27 @@ def test_a_later_price_change_does_not_touch_the_order(session, shop, place):
     assert line.unit_price_fen == 6800
 
 
-def test_livestream_code_is_kept_and_sets_the_channel(shop, place):
+def test_a_livestream_code_ties_the_order_to_its_session(client, shop, place):
+    """(Live prices: tests/livestreams/test_live_prices.py.)"""
+    start = utcnow() + timedelta(hours=1)
+    session = client.post(
+        "/api/v1/livestreams",
+        json={
+            "title": "蓝莓节",
+            "host_name": "李站长",
+            "host_kind": "station_operator",
+            "platform": "own",
+            "room_id": "own-1",
+            "scheduled_start": start.isoformat(),
+            "scheduled_end": (start + timedelta(hours=2)).isoformat(),
+            "code": "BLUEBERRY-FEST",
+        },
+        headers=shop.station_headers,
+    ).json
     order = place(
         shop.buyer_headers, basket((shop.sku_500g, 1), livestream_code="BLUEBERRY-FEST")
     ).json
-    assert order["livestream_code"] == "BLUEBERRY-FEST"
+    assert order["livestream_session_id"] == session["id"]
     assert order["channel"] == "livestream"
 
 

@@ -13,8 +13,9 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.catalog.models import ProductStatus, Sku
 from marketplace.db import utcnow
+from marketplace.livestreams.models import HostKind, LivestreamSession, Platform, SessionState
 from marketplace.orders import checkout
-from marketplace.orders.models import Order, OrderEvent, OrderLine
+from marketplace.orders.models import LiveCode, LivePrice, Order, OrderEvent, OrderLine
 from tests.orders.conftest import ADDRESS
 
 pytestmark = pytest.mark.postgres
@@ -150,3 +151,95 @@ def test_a_key_already_used_writes_nothing(session, shop):
     assert _fast(session, actor, data, "once") is None
     assert _fast(session, actor, _checkout_body((shop.sku_1kg, 1)), "once") is None
     assert _counts(session) == before
+
+
+# --- live prices ------------------------------------------------------------------------------
+
+
+def _live_session(session, shop, *, code: str, cap: int, is_live: bool = True):
+    """A live session of the shop's first station featuring the 500 g box at 58.00 within
+    ``cap`` units (written directly: the orders domain reads only its code and prices)."""
+    now = utcnow()
+    live = LivestreamSession(
+        code=code,
+        title="蓝莓节直播",
+        host_name="李站长",
+        host_kind=HostKind.station_operator,
+        station_id=shop.station.id,
+        platform=Platform.douyin,
+        room_id=f"room-{code}",
+        scheduled_start=now,
+        scheduled_end=now + HOLD,
+        state=SessionState.live if is_live else SessionState.scheduled,
+    )
+    session.add(live)
+    session.flush()
+    session.add(LiveCode(code=code, session_id=live.id, is_live=is_live))
+    session.add(LivePrice(session_id=live.id, sku_id=shop.sku_500g.id, price_fen=5800, cap=cap))
+    session.flush()
+    return live
+
+
+def _as_priced(session, order_id: int) -> dict:
+    """As written, but for the session and live price each path was given (and the request's
+    fingerprint, since the bodies name different codes)."""
+    written = _as_written(session, order_id)
+    written["order"].pop("livestream_session_id")
+    written.pop("key")
+    for line in written["lines"]:
+        line.pop("live_price_id")
+    return written
+
+
+def test_both_paths_price_and_split_a_live_basket_alike(session, shop):
+    actor = _buyer(shop)
+    _live_session(session, shop, code="FAST", cap=1)
+    _live_session(session, shop, code="SLOW", cap=1)
+    lines = ((shop.sku_500g, 3), (shop.sku_1kg, 1))
+    fast = _fast(session, actor, _checkout_body(*lines, livestream_code="FAST"), "fast-live")
+    slow = _step_by_step(session, actor, _checkout_body(*lines, livestream_code="SLOW"), "slow")
+    assert fast is not None
+    assert [(line.quantity, line.unit_price_fen, line.pricing.value) for line in fast.lines] == [
+        (1, 5800, "live"),
+        (2, 6800, "cap_reached"),
+        (1, 12800, "not_featured"),
+    ]
+    assert _as_priced(session, fast.id) == _as_priced(session, slow.id)
+    sold = session.execute(sa.select(LivePrice.sold).order_by(LivePrice.id)).scalars().all()
+    assert sold == [1, 1]
+
+
+def test_a_session_not_live_prices_alike_on_both_paths(session, shop):
+    actor = _buyer(shop)
+    _live_session(session, shop, code="OFF-A", cap=5, is_live=False)
+    _live_session(session, shop, code="OFF-B", cap=5, is_live=False)
+    fast = _fast(session, actor, _checkout_body((shop.sku_500g, 1), livestream_code="OFF-A"), "a")
+    slow = _step_by_step(
+        session, actor, _checkout_body((shop.sku_500g, 1), livestream_code="OFF-B"), "b"
+    )
+    assert [line.pricing.value for line in fast.lines] == ["session_not_live"]
+    assert _as_priced(session, fast.id) == _as_priced(session, slow.id)
+
+
+def _unknown_code(session, shop):
+    return _checkout_body((shop.sku_500g, 1), livestream_code="NOBODY")
+
+
+def _live_only_beyond_the_cap(session, shop):
+    _live_session(session, shop, code="ONLY", cap=1)
+    body = _checkout_body((shop.sku_500g, 2), livestream_code="ONLY")
+    body["live_price_only"] = True
+    return body
+
+
+@pytest.mark.parametrize("basket", [_unknown_code, _live_only_beyond_the_cap])
+def test_a_live_basket_that_cannot_be_served_writes_nothing(session, shop, basket):
+    data = basket(session, shop)
+    before = _counts(session)
+    sold = session.execute(sa.select(sa.func.coalesce(sa.func.sum(LivePrice.sold), 0))).scalar()
+    assert _fast(session, _buyer(shop), data, "cannot-serve-live") is None
+    assert _counts(session) == before
+    assert (
+        session.execute(sa.select(sa.func.coalesce(sa.func.sum(LivePrice.sold), 0))).scalar()
+        == sold
+    )
