@@ -1,6 +1,7 @@
 """Checkout benchmark: orders per second against the trivial endpoint, in the same run.
 
-    python bench/checkout.py [--db sqlite|postgres] [--duration 10] [--concurrency 16]
+    python bench/checkout.py [--db sqlite|postgres] [--duration 10] [--concurrency 16] \
+        [--livestream]
 
 Builds a scratch database as bench/catalog.py does (migrations, ``flask seed scale``), adds
 buyers, gives the SKUs the load rotates through more stock than any run can sell, and serves
@@ -16,16 +17,29 @@ the app with gunicorn on a free loopback port with the offline payment gateway. 
   * checks the database afterwards: one order per 201, stock taken == quantities ordered for
     every SKU, no negative stock, one idempotency record per order, totals == sum of lines.
 
+With ``--livestream`` the same run also puts a session live that features every SKU the bench
+orders at a live price below its catalog price, uncapped (so every unit of the run is sold at
+it), and measures the same baskets again carrying the session's code, right after the plain
+ones. A live checkout locks the session's live prices before the SKUs and counts the units
+sold at them, which is what this prices. Its statements are counted too: on PostgreSQL they
+must be as many as a plain checkout's (the one-statement path takes live baskets as well). The
+database check adds: one live order per 201 of the live run, each tied to the session, every
+one of its lines priced "live" at its SKU's live price, the plain orders' lines at catalog
+price, and every live price's ``sold`` == the units ordered at it.
+
 Orders per second is printed as a ratio to the ping baseline, so figures from different
-machines can be compared (target: >= 12% on PostgreSQL). The load comes from ``wrk`` when it
-is installed, else from a multi-process http.client client. Every run is bounded in time, only
-talks to 127.0.0.1, and stops gunicorn and drops the scratch database however it ends.
+machines can be compared (target: >= 12% on PostgreSQL); the live checkout's orders per second
+also as a ratio to the plain checkout's (target: >= 90% on PostgreSQL). The load comes from
+``wrk`` when it is installed, else from a multi-process http.client client. Every run is
+bounded in time, only talks to 127.0.0.1, and stops gunicorn and drops the scratch database
+however it ends.
 """
 
 import argparse
 import json
 import math
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from harness import (
@@ -52,6 +66,8 @@ from harness import (
 )
 
 TARGET = 0.12
+#: --livestream: the live checkout's orders per second, as a share of the plain checkout's.
+LIVE_TARGET = 0.90
 #: More than any bounded run can sell, so that every order finds its stock.
 STOCK = 10_000_000
 KEY_HEADER = "Idempotency-Key"
@@ -68,6 +84,12 @@ ADDRESS = {
 }
 #: Basket sizes whose statement counts are compared.
 COUNTED_SIZES = (2, 10)
+CHECKOUT_ROW = "POST /api/v1/orders (2 lines)"
+LIVE_ROW = "POST /api/v1/orders (2 lines, live session)"
+#: --livestream: the session's code, and its live prices as a share of the catalog prices (in
+#: percent; the API takes a live price above 0 and not above the catalog price).
+LIVE_CODE = "BENCHLIVE"
+LIVE_PRICE_PERCENT = 90
 
 
 def parse_args():
@@ -78,15 +100,23 @@ def parse_args():
     parser.add_argument(
         "--show-statements", action="store_true", help="print the SQL of the counted checkouts"
     )
+    parser.add_argument(
+        "--livestream",
+        action="store_true",
+        help="also measure the same baskets carrying a live session's code (live prices)",
+    )
     return parser.parse_args()
 
 
-def basket(sku_ids: list[int], quantities=None) -> dict:
+def basket(sku_ids: list[int], quantities=None, code: str | None = None) -> dict:
     quantities = quantities or [1] * len(sku_ids)
-    return {
+    body = {
         "lines": [{"sku_id": s, "quantity": q} for s, q in zip(sku_ids, quantities, strict=True)],
         "shipping_address": dict(ADDRESS),
     }
+    if code is not None:
+        body["livestream_code"] = code
+    return body
 
 
 def main() -> int:
@@ -110,6 +140,7 @@ def run(args, folder: Path, database, measure) -> int:
     )
     prepare_database(env, args)
     setup = prepare_in_process(args, env)
+    live = setup["live"]
     before = snapshot(database, setup["load_skus"])
 
     port = free_port()
@@ -117,20 +148,26 @@ def run(args, folder: Path, database, measure) -> int:
     with Gunicorn(env, port, args.workers, folder / "gunicorn.log") as server:
         wait_until_healthy(server, port)
         tokens = [login(port, credentials) for credentials in setup["buyers"]]
-        targets = checkout_targets(tokens, setup["load_skus"])
-        method, path, headers, body = targets[0]
-        status, _, answer = request(
-            port, method, path, json.loads(body), {**headers, KEY_HEADER: "bench-first-order"}
-        )
-        if status != 201:
-            raise RuntimeError(f"a checkout answered {status}, expected 201: {answer[:300]!r}")
+        # The live run sends the very baskets of the plain one, with the code added: the
+        # difference between the two rows is the live prices' cost alone.
+        checkouts = [(CHECKOUT_ROW, checkout_targets(tokens, setup["load_skus"]), "bench-first")]
+        if live:
+            targets = checkout_targets(tokens, setup["load_skus"], live["code"])
+            checkouts.append((LIVE_ROW, targets, "bench-first-live"))
+        for _, targets, key in checkouts:
+            method, path, headers, body = targets[0]
+            status, _, answer = request(
+                port, method, path, json.loads(body), {**headers, KEY_HEADER: f"{key}-order"}
+            )
+            if status != 201:
+                raise RuntimeError(f"a checkout answered {status}, expected 201: {answer[:300]!r}")
 
         ping = get_targets([(PING, {})])
         load = {"unique_header": KEY_HEADER, "expected_status": 201}
         results, checkout_runs = [], []
         for name, scenario, options in [
             (f"GET {PING} (baseline)", ping, {}),
-            ("POST /api/v1/orders (2 lines)", targets, load),
+            *((name, targets, load) for name, targets, _ in checkouts),
             (f"GET {PING} (baseline, again)", ping, {}),
         ]:
             if args.warmup:
@@ -149,17 +186,22 @@ def run(args, folder: Path, database, measure) -> int:
         if not server.alive():
             raise RuntimeError(f"gunicorn died during the run; see {folder / 'gunicorn.log'}")
 
-    checks = verify(database, before, setup["load_skus"], checkout_runs, first_orders=1)
-    return report(args, results, checkout_runs, setup["statements"], checks, client_name(measure))
+    checks = verify(
+        database, before, setup["load_skus"], checkout_runs, first_orders=len(checkouts)
+    )
+    if live:
+        live_runs = [r for r in checkout_runs if r.name == LIVE_ROW]
+        checks += verify_live(database, before, live, live_runs, first_orders=1)
+    return report(args, results, checkout_runs, setup, checks, client_name(measure))
 
 
-def checkout_targets(tokens: list[dict], sku_ids: list[int]) -> list[tuple]:
+def checkout_targets(tokens: list[dict], sku_ids: list[int], code: str | None = None) -> list:
     """2-line baskets over disjoint SKU pairs, each pair ordered by every buyer in turn."""
     pairs = [sku_ids[i : i + 2] for i in range(0, len(sku_ids) - 1, 2)]
     combinations = math.lcm(len(pairs), len(tokens))
     targets = []
     for i in range(combinations):
-        body = json.dumps(basket(pairs[i % len(pairs)], [1, 2])).encode()
+        body = json.dumps(basket(pairs[i % len(pairs)], [1, 2], code)).encode()
         headers = {**tokens[i % len(tokens)], "Content-Type": "application/json"}
         targets.append(("POST", "/api/v1/orders", headers, body))
     return targets
@@ -169,7 +211,8 @@ def checkout_targets(tokens: list[dict], sku_ids: list[int]) -> list[tuple]:
 
 
 def prepare_in_process(args, env: dict) -> dict:
-    """Adds the buyers, picks and stocks the SKUs, and counts one checkout's statements.
+    """Adds the buyers, picks and stocks the SKUs (with --livestream, puts a session live that
+    features them all), and counts one checkout's statements.
 
     Runs the app in this process on the scratch database (the environment only applies to
     this process from here on; the bench imports the app nowhere else)."""
@@ -220,33 +263,121 @@ def prepare_in_process(args, env: dict) -> dict:
         if len(sku_ids) < wanted:
             raise RuntimeError(f"only {len(sku_ids)} SKUs on sale; {wanted} needed")
         session.execute(sa.update(Sku).where(Sku.id.in_(sku_ids)).values(stock=STOCK))
+        live = open_live_session(session, sku_ids) if args.livestream else None
         session.commit()
         counted_skus, load_skus = sku_ids[: max(COUNTED_SIZES)], sku_ids[max(COUNTED_SIZES) :]
         statements = count_statements(app, db, counted_skus)
+        live_statements = count_statements(app, db, counted_skus, live["code"]) if live else None
         db.session.remove()
         db.engine.dispose()
-    return {"buyers": buyers, "load_skus": load_skus, "statements": statements}
+    return {
+        "buyers": buyers,
+        "load_skus": load_skus,
+        "statements": statements,
+        "live": live,
+        "live_statements": live_statements,
+    }
 
 
-def count_statements(app, db, sku_ids: list[int]) -> dict[int, list[str]]:
+def open_live_session(session, sku_ids: list[int]) -> dict:
+    """A live session featuring every given SKU at a live price below its catalog price, with
+    no cap: every unit the run orders with its code is sold at the live price.
+
+    Written as rows, as the stock is, in the shape the API leaves them after POST
+    /api/v1/livestreams, PUT .../featured/{sku_id} per SKU and POST .../start."""
+    import sqlalchemy as sa
+
+    from marketplace.catalog.models import Sku
+    from marketplace.db import utcnow
+    from marketplace.livestreams.models import (
+        HostKind,
+        LivestreamSession,
+        Platform,
+        SessionEvent,
+        SessionState,
+    )
+    from marketplace.orders.models import LiveCode, LivePrice
+    from marketplace.producers.models import Station
+    from marketplace.regions.models import Region
+    from marketplace.regions.service import county_path
+
+    # The generated catalog spreads its SKUs over the stations of one county; no station may
+    # feature another's SKUs, but a county-led session (organised by the county's region) may
+    # feature those of every station in it, as the API's organiser rule allows.
+    village_paths = session.execute(
+        sa.select(Region.path)
+        .join(Station, Station.village_id == Region.id)
+        .join(Sku, Sku.station_id == Station.id)
+        .where(Sku.id.in_(sku_ids))
+        .distinct()
+    ).scalars()
+    counties = {county_path(path) for path in village_paths}
+    if len(counties) != 1:
+        raise RuntimeError(f"the SKUs are in {len(counties)} counties; one session needs one")
+    county = session.execute(sa.select(Region.id).where(Region.path == counties.pop()))
+    now = utcnow()
+    live_session = LivestreamSession(
+        code=LIVE_CODE,
+        title="压测直播间",
+        host_name="压测县长",
+        host_kind=HostKind.official,
+        region_id=county.scalar_one(),
+        platform=Platform.own,
+        room_id="bench",
+        scheduled_start=now - timedelta(hours=1),
+        scheduled_end=now + timedelta(days=1),
+        actual_start=now,
+        state=SessionState.live,
+    )
+    session.add(live_session)
+    session.flush()
+    session.add(LiveCode(code=LIVE_CODE, session_id=live_session.id, is_live=True))
+    session.add_all(
+        SessionEvent(
+            session_id=live_session.id, from_state=from_state, to_state=to_state, reason="bench"
+        )
+        for from_state, to_state in [
+            (None, SessionState.scheduled),
+            (SessionState.scheduled, SessionState.live),
+        ]
+    )
+    prices = session.execute(sa.select(Sku.id, Sku.price_fen).where(Sku.id.in_(sku_ids)))
+    session.add_all(
+        LivePrice(
+            session_id=live_session.id,
+            sku_id=sku_id,
+            price_fen=price_fen * LIVE_PRICE_PERCENT // 100,
+            cap=None,
+            sold=0,
+        )
+        for sku_id, price_fen in prices
+    )
+    session.flush()
+    return {"code": LIVE_CODE, "session_id": live_session.id}
+
+
+def count_statements(app, db, sku_ids: list[int], code: str | None = None) -> dict[int, list]:
     """The statements of one POST /api/v1/orders per basket size, authentication included
-    (one checkout first, so nothing done once per process is counted)."""
+    (one checkout first, so nothing done once per process is counted); with ``code``, of
+    baskets carrying that livestream code."""
     from sqlalchemy import event
 
     client = app.test_client()
     answer = client.post("/api/v1/auth/tokens", json=BUYER)
     headers = {"Authorization": f"Bearer {answer.get_json()['token']}"}
 
+    prefix = "bench-statements-live" if code else "bench-statements"
+
     def place(size: int, key: str) -> None:
         response = client.post(
             "/api/v1/orders",
-            json=basket(sku_ids[:size]),
+            json=basket(sku_ids[:size], code=code),
             headers={**headers, KEY_HEADER: key},
         )
         if response.status_code != 201:
             raise RuntimeError(f"in-process checkout answered {response.status_code}")
 
-    place(1, "bench-statements-warm-up")
+    place(1, f"{prefix}-warm-up")
     counted = {}
     for size in COUNTED_SIZES:
         statements = []
@@ -256,7 +387,7 @@ def count_statements(app, db, sku_ids: list[int]) -> dict[int, list[str]]:
 
         event.listen(db.engine, "before_cursor_execute", record)
         try:
-            place(size, f"bench-statements-{size}")
+            place(size, f"{prefix}-{size}")
         finally:
             event.remove(db.engine, "before_cursor_execute", record)
         counted[size] = statements
@@ -286,13 +417,29 @@ def snapshot(database, load_skus: list[int]) -> dict:
     return {"last_order": last_order, "stock": stock}
 
 
+def created_check(label: str, orders: int, runs: list[Result], first_orders: int) -> tuple:
+    """(label, passed, detail): the orders created against the 201s the client saw."""
+    answered_201 = first_orders + sum(r.extra["expected"] for r in runs)
+    # Requests whose outcome the client never saw: wrk's at its deadline, failed connections.
+    unseen = sum(r.extra["in_flight"] + r.extra["transport"] for r in runs)
+    exact = orders == answered_201
+    return (
+        label,
+        exact or answered_201 <= orders <= answered_201 + unseen,
+        f"{orders} orders, {answered_201} responses 201"
+        + (
+            ""
+            if exact
+            else f" (+ {orders - answered_201} of {unseen} requests unseen by the"
+            " client at its deadline or on a failed connection)"
+        ),
+    )
+
+
 def verify(database, before: dict, load_skus, checkout_runs: list[Result], first_orders) -> list:
     """(label, passed, detail) for each property the run must keep."""
     import sqlalchemy as sa
 
-    answered_201 = first_orders + sum(r.extra["expected"] for r in checkout_runs)
-    # Requests whose outcome the client never saw: wrk's at its deadline, failed connections.
-    unseen = sum(r.extra["in_flight"] + r.extra["transport"] for r in checkout_runs)
     since = {"last": before["last_order"]}
     engine = database.engine()
     try:
@@ -346,20 +493,8 @@ def verify(database, before: dict, load_skus, checkout_runs: list[Result], first
     mismatched = [
         sku for sku in load_skus if before["stock"][sku] - stock_now[sku] != ordered.get(sku, 0)
     ]
-    exact = orders == answered_201
-    matches = exact or answered_201 <= orders <= answered_201 + unseen
     return [
-        (
-            "orders created == 201 responses",
-            matches,
-            f"{orders} orders, {answered_201} responses 201"
-            + (
-                ""
-                if exact
-                else f" (+ {orders - answered_201} of {unseen} requests unseen by the"
-                " client at its deadline or on a failed connection)"
-            ),
-        ),
+        created_check("orders created == 201 responses", orders, checkout_runs, first_orders),
         (
             "stock taken == quantities ordered, per SKU",
             not mismatched and not stray,
@@ -378,59 +513,206 @@ def verify(database, before: dict, load_skus, checkout_runs: list[Result], first
     ]
 
 
+def verify_live(database, before: dict, live: dict, live_runs: list[Result], first_orders) -> list:
+    """(label, passed, detail) for each property the live run must keep besides those of
+    ``verify``. Checkout marks an order that names a code as the livestream channel's, so the
+    live orders are told from the plain ones by their channel, not by the session they carry."""
+    import sqlalchemy as sa
+
+    params = {"last": before["last_order"], "session": live["session_id"]}
+    engine = database.engine()
+    try:
+        with engine.connect() as connection:
+
+            def one(sql):
+                return connection.execute(sa.text(sql), params).scalar()
+
+            live_orders = one(
+                "SELECT count(*) FROM orders WHERE id > :last AND channel = 'livestream'"
+            )
+            without_session = one(
+                "SELECT count(*) FROM orders WHERE id > :last AND channel = 'livestream' AND"
+                " (livestream_session_id IS NULL OR livestream_session_id <> :session)"
+            )
+            plain_with_session = one(
+                "SELECT count(*) FROM orders WHERE id > :last AND channel <> 'livestream'"
+                " AND livestream_session_id IS NOT NULL"
+            )
+            live_lines, plain_lines = connection.execute(
+                sa.text(
+                    "SELECT count(*) FILTER (WHERE o.channel = 'livestream'),"
+                    " count(*) FILTER (WHERE o.channel <> 'livestream')"
+                    " FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.id > :last"
+                ),
+                params,
+            ).one()
+            # The live price of each line's SKU in the session, which every line must have
+            # been charged: nothing is capped, so no unit falls back to the catalog price.
+            not_live = one(
+                "SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id"
+                " LEFT JOIN live_prices p ON p.session_id = :session AND p.sku_id = l.sku_id"
+                " WHERE o.id > :last AND o.channel = 'livestream' AND (p.id IS NULL"
+                " OR l.pricing <> 'live' OR l.live_price_id IS NULL OR l.live_price_id <> p.id"
+                " OR l.unit_price_fen <> p.price_fen)"
+            )
+            # The plain baskets name the same SKUs: the session must not have priced them.
+            not_catalog = one(
+                "SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id"
+                " JOIN skus s ON s.id = l.sku_id WHERE o.id > :last AND o.channel <> 'livestream'"
+                " AND (l.pricing <> 'catalog' OR l.live_price_id IS NOT NULL"
+                " OR l.unit_price_fen <> s.price_fen)"
+            )
+            # Every order of the database, the counted ones included: sold is a running total.
+            prices = one("SELECT count(*) FROM live_prices WHERE session_id = :session")
+            sold = one("SELECT sum(sold) FROM live_prices WHERE session_id = :session")
+            wrong_sold = one(
+                "SELECT count(*) FROM live_prices p WHERE p.session_id = :session AND p.sold <>"
+                " coalesce((SELECT sum(l.quantity) FROM order_lines l"
+                " WHERE l.live_price_id = p.id), 0)"
+            )
+    finally:
+        engine.dispose()
+
+    return [
+        created_check(
+            "live orders created == live 201 responses", live_orders, live_runs, first_orders
+        ),
+        (
+            "every live order carries the session",
+            without_session == 0 and plain_with_session == 0,
+            f"{without_session} live orders without it, {plain_with_session} plain orders with one",
+        ),
+        (
+            "every live line priced 'live' at its live price",
+            not_live == 0,
+            f"{live_lines} lines, {not_live} otherwise",
+        ),
+        (
+            "every plain line priced 'catalog' at the catalog price",
+            not_catalog == 0,
+            f"{plain_lines} lines, {not_catalog} otherwise",
+        ),
+        (
+            "live price sold == units ordered at it",
+            wrong_sold == 0,
+            f"{prices} live prices, {sold} units sold at them; {wrong_sold} differ",
+        ),
+    ]
+
+
 # --- the report -------------------------------------------------------------------------------
 
 
-def report(args, results, checkout_runs, statements, checks, client: str) -> int:
+def report(args, results, checkout_runs, setup: dict, checks, client: str) -> int:
     baseline = baseline_rate(results)
-    checkout = next(r for r in results if r.name.startswith("POST"))
-    orders_per_second = checkout.extra["expected"] / checkout.seconds if checkout.seconds else 0
-    ratio = orders_per_second / baseline if baseline else 0.0
+    live = setup["live"]
+    checkout = next(r for r in results if r.name == CHECKOUT_ROW)
+    live_checkout = next((r for r in results if r.name == LIVE_ROW), None)
+    binding = args.db == "postgres"
+    note = "" if binding else " (set for PostgreSQL)"
     print()
     print(
         f"checkout benchmark on {args.db}: {args.buyers} buyers, 2-line baskets over "
         f"{args.skus} SKUs, offline gateway, gunicorn {args.workers} workers, {client} with "
         f"{args.concurrency} connections, {args.duration} s per row"
+        + (
+            f"; then the same baskets with live session {live['code']}'s code (every SKU at "
+            f"{LIVE_PRICE_PERCENT}% of its catalog price, uncapped)"
+            if live
+            else ""
+        )
     )
     print(f"baseline = mean of the two ping runs = {baseline:,.0f} req/s")
 
     def target_of(r):
         if r is not checkout:
             return None
-        binding = args.db == "postgres"
-        return TARGET, binding, "" if binding else " (set for PostgreSQL)"
+        return TARGET, binding, note
 
     missed = print_table(results, baseline, target_of)
-    non_201 = sum(r.extra["unexpected"] for r in checkout_runs)
     print()
-    latency = (
-        f"p50 {checkout.p50_ms:.1f} ms, p99 {checkout.p99_ms:.1f} ms"
-        if checkout.p50_ms is not None
-        else "no responses"
-    )
-    print(
-        f"checkout: {orders_per_second:,.1f} orders/s = {ratio:.1%} of ping; {latency}; "
-        f"non-201 responses: {non_201} (warm-up included)"
-    )
-    counts = ", ".join(f"{size} lines: {len(found)}" for size, found in statements.items())
-    constant = len({len(found) for found in statements.values()}) == 1
+    plain_rate = print_checkout("checkout", checkout, checkout_runs, baseline)
+    failed = non_201(checkout, checkout_runs)
+    if live_checkout is not None:
+        live_rate = print_checkout("live checkout", live_checkout, checkout_runs, baseline)
+        failed = failed or non_201(live_checkout, checkout_runs)
+        share = live_rate / plain_rate if plain_rate else 0.0
+        met = share >= LIVE_TARGET
+        print(
+            f"live checkout / checkout: {share:.1%} of the plain checkout's orders/s"
+            f"   target >= {LIVE_TARGET:.0%}: {'met' if met else 'MISSED'}{note}"
+        )
+        if not met and binding:
+            missed.append(live_checkout.name)
+
+    counts, constant = statement_counts(setup["statements"])
     print(
         "SQL statements per checkout request (all the cursor ran, authentication included;"
         f" COMMIT and PostgreSQL's implicit BEGIN are not statements here): {counts} -> "
         + ("constant" if constant else "GROWS WITH THE BASKET")
     )
+    if live:
+        live_counts, live_constant = statement_counts(setup["live_statements"])
+        # Compared at the load's basket size, 2 lines.
+        extra = len(setup["live_statements"][2]) - len(setup["statements"][2])
+        if extra == 0:
+            same = "the same as without"
+        elif binding:
+            # One statement takes a live basket as it takes a plain one; more means checkout
+            # left it for the step-by-step path.
+            same = f"{extra:+} AGAINST WITHOUT: NOT THE ONE-STATEMENT PATH"
+        else:
+            same = f"{extra:+} against without (the step-by-step path reads the code, locks"
+            same += " the live prices and counts their units)"
+        print(
+            f"  with the live session's code: {live_counts} -> "
+            + ("constant" if live_constant else "GROWS WITH THE BASKET")
+            + f"; {same}"
+        )
+        failed = failed or not live_constant or (binding and extra != 0)
     if args.show_statements:
-        for size, found in statements.items():
-            print(f"  {size} lines:")
-            for statement in found:
-                print(f"    {statement[:160]}")
+        shown = [("", setup["statements"])]
+        if live:
+            shown.append((" with the live session's code", setup["live_statements"]))
+        for label, statements in shown:
+            for size, found in statements.items():
+                print(f"  {size} lines{label}:")
+                for statement in found:
+                    print(f"    {statement[:160]}")
     print("database check after the run:")
     for label, passed, detail in checks:
         print(f"  {'ok  ' if passed else 'FAIL'} {label}: {detail}")
-    failed = not constant or non_201 or not all(passed for _, passed, _ in checks)
+    failed = failed or not constant or not all(passed for _, passed, _ in checks)
     if failed:
         return 1
     return 1 if args.strict and missed else 0
+
+
+def non_201(row: Result, checkout_runs: list[Result]) -> int:
+    """The answers other than 201 to a checkout scenario, its warm-up included."""
+    return sum(r.extra["unexpected"] for r in checkout_runs if r.name == row.name)
+
+
+def print_checkout(label: str, row: Result, checkout_runs, baseline: float) -> float:
+    """Print a checkout row's orders per second (201s only) and latency; returns the rate."""
+    orders_per_second = row.extra["expected"] / row.seconds if row.seconds else 0
+    ratio = orders_per_second / baseline if baseline else 0.0
+    latency = (
+        f"p50 {row.p50_ms:.1f} ms, p99 {row.p99_ms:.1f} ms"
+        if row.p50_ms is not None
+        else "no responses"
+    )
+    print(
+        f"{label}: {orders_per_second:,.1f} orders/s = {ratio:.1%} of ping; {latency}; "
+        f"non-201 responses: {non_201(row, checkout_runs)} (warm-up included)"
+    )
+    return orders_per_second
+
+
+def statement_counts(statements: dict[int, list[str]]) -> tuple[str, bool]:
+    """'2 lines: n, 10 lines: m', and whether the counts are all equal."""
+    counts = ", ".join(f"{size} lines: {len(found)}" for size, found in statements.items())
+    return counts, len({len(found) for found in statements.values()}) == 1
 
 
 if __name__ == "__main__":
