@@ -6,6 +6,7 @@ from flask import Flask
 def register(app: Flask) -> None:
     from marketplace.households.commands import households_cli
     from marketplace.ledger.commands import ledger_cli
+    from marketplace.livestreams.commands import livestreams_cli
     from marketplace.orders.commands import orders_cli
     from marketplace.payments.commands import payments_cli
     from marketplace.payouts.commands import payouts_cli
@@ -15,5 +16,13 @@ def register(app: Flask) -> None:
     # The reconciliation reads the whole ledger against payments and payouts (reports), but
     # people look for it beside the ledger's other commands.
     ledger_cli.add_command(check_command)
-    for group in (seed_cli, households_cli, orders_cli, payments_cli, ledger_cli, payouts_cli):
+    for group in (
+        seed_cli,
+        households_cli,
+        orders_cli,
+        payments_cli,
+        ledger_cli,
+        payouts_cli,
+        livestreams_cli,
+    ):
         app.cli.add_command(group)

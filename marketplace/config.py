@@ -56,6 +56,9 @@ class Config:
     UPLOAD_FOLDER = Path(os.environ.get("UPLOAD_FOLDER", INSTANCE_DIR / "uploads"))
     MAX_IMAGE_BYTES = _env_int("MAX_IMAGE_BYTES", 5 * 1024 * 1024)
     MAX_CONTENT_LENGTH = MAX_IMAGE_BYTES + 64 * 1024
+    #: The largest platform export a station may upload at once (both of Taobao's files
+    #: together); a larger one is a 413. The command line reads files of any size.
+    PLATFORM_IMPORT_MAX_BYTES = _env_int("PLATFORM_IMPORT_MAX_BYTES", 64 * 1024 * 1024)
 
     #: How long a cached anonymous catalog page may show old stock figures (prices and
     #: listings invalidate it at once).

@@ -54,6 +54,10 @@ class NotFound(DomainError):
     status, code, title = 404, "not-found", "Not found"
 
 
+class PayloadTooLarge(DomainError):
+    status, code, title = 413, "payload-too-large", "The upload is too large"
+
+
 class Conflict(DomainError):
     status, code, title = 409, "conflict", "Conflict with the current state"
 

@@ -76,7 +76,9 @@ def test_every_integer_the_api_reads_is_bounded_and_strict_in_bodies(app):
             seen.add((location, endpoint, name))
             if not is_bounded(field):
                 unbounded.append(f"{method} {endpoint} {location}: {name}")
-            if location in ("json", "form") and not field.strict:
+            # A form's values are always text, so only JSON can send 1.5 or "1" for an integer
+            # (and a lenient Integer refuses the text "1.5" anyway).
+            if location == "json" and not field.strict:
                 lenient.append(f"{method} {endpoint} {location}: {name}")
     assert len({key for key in seen if key[0] == "json"}) > 40
     assert len({key for key in seen if key[0] == "query"}) > 15

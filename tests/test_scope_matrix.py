@@ -15,6 +15,7 @@ exists; one whose path names an id this module cannot fill, or a list it does no
 until it is taught here.
 """
 
+import io
 import re
 from datetime import date, timedelta
 from types import SimpleNamespace
@@ -90,6 +91,7 @@ def _fill(path: str, side, role: str) -> str:
         "product_id": side.draft.id,
         "user_id": side.users["official"].id,
         "file_format": "yikatong.xlsx",
+        "import_id": side.platform_import["id"],
     }
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     unknown = [name for name in names if name not in values]
@@ -270,9 +272,36 @@ def _side(client, session, make, admin, checker):
     )
     assert scheduled.status_code == 201, scheduled.json
     side.livestream = scheduled.json
+    side.platform_import = _imported_sale(client, side)
     approved = client.post(f"/api/v1/payout-runs/{side.run['id']}/approve", headers=admin_headers)
     assert approved.status_code == 200, approved.json
     return side
+
+
+def _imported_sale(client, side) -> dict:
+    """One Douyin sale of the side's product, imported by its station."""
+    station = side.station.id
+    sku = side.product.skus_created[0]
+    mapped = client.post(
+        f"/api/v1/stations/{station}/platform-products",
+        json={"products": [{"platform": "douyin", "outside_id": f"DY{sku.id}", "sku_id": sku.id}]},
+        headers=side.headers["station"],
+    )
+    assert mapped.status_code == 200, mapped.json
+    export = (
+        "主订单编号,子订单编号,商品ID,商品数量,商品单价,订单应付金额,订单提交时间,支付完成时间,"
+        "订单状态,流量体裁\n"
+        f"M{station},M{station},DY{sku.id},1,68.00,68.00,2025-09-13 10:00:00,"
+        "2025-09-13 10:00:05,已完成,商品卡\n"
+    ).encode()
+    uploaded = client.post(
+        f"/api/v1/stations/{station}/platform-imports",
+        data={"platform": "douyin", "file": (io.BytesIO(export), "douyin.csv")},
+        headers=side.headers["station"],
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 201 and uploaded.json["created_lines"] == 1, uploaded.json
+    return uploaded.json
 
 
 _keys = iter(range(10**6))

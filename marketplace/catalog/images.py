@@ -21,7 +21,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.catalog.models import ProductImage, ProductStatus
 from marketplace.catalog.service import product_for_change
 from marketplace.catalog.storefront.page_cache import invalidate_pages
-from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.errors import NotFound, PayloadTooLarge, ValidationFailed
 
 #: The only names the media endpoint serves; anything else cannot be a path we wrote.
 STORAGE_KEY = re.compile(r"^[0-9a-f]{64}\.(jpg|png|webp)$")
@@ -36,8 +36,8 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 MEDIA_TYPES = {extension: media_type for media_type, extension in EXTENSIONS.items()}
 
 
-class ImageTooLarge(DomainError):
-    status, code, title = 413, "payload-too-large", "The upload is too large"
+class ImageTooLarge(PayloadTooLarge):
+    pass
 
 
 def media_url(storage_key: str) -> str:

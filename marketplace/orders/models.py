@@ -61,6 +61,8 @@ class LinePricing(enum.StrEnum):
     not_featured = "not_featured"
     #: the live price's cap was reached: these units are at the catalog price
     cap_reached = "cap_reached"
+    #: sold on an outside platform at its price there (an imported sale)
+    platform = "platform"
 
 
 class LiveCode(Base):
@@ -104,7 +106,8 @@ class Order(Base):
     id: Mapped[intpk]
     #: the number shown to people: MK + Shanghai date + sequence-free random part
     number: Mapped[str] = mapped_column(sa.String(32), unique=True)
-    buyer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    #: None only for sales imported from an outside platform, whose buyers are not ours
+    buyer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     #: the buying organisation when a unit user orders for it
     unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("buying_units.id"), index=True)
     channel: Mapped[Channel] = mapped_column(_enum(Channel), default=Channel.web)
@@ -117,12 +120,13 @@ class Order(Base):
     total_fen: Mapped[Fen]
     refunded_fen: Mapped[Fen] = mapped_column(default=0)
     currency: Mapped[str] = mapped_column(sa.String(3), default="CNY")
-    recipient_name: Mapped[str] = mapped_column(sa.String(50))
-    recipient_phone: Mapped[str] = mapped_column(sa.String(20))
-    province: Mapped[str] = mapped_column(sa.String(30))
-    city: Mapped[str] = mapped_column(sa.String(30))
-    district: Mapped[str] = mapped_column(sa.String(30))
-    address_line: Mapped[str] = mapped_column(sa.String(200))
+    #: the shipping address; imported sales have none (the platform ships, and masks it)
+    recipient_name: Mapped[str | None] = mapped_column(sa.String(50))
+    recipient_phone: Mapped[str | None] = mapped_column(sa.String(20))
+    province: Mapped[str | None] = mapped_column(sa.String(30))
+    city: Mapped[str | None] = mapped_column(sa.String(30))
+    district: Mapped[str | None] = mapped_column(sa.String(30))
+    address_line: Mapped[str | None] = mapped_column(sa.String(200))
     postal_code: Mapped[str | None] = mapped_column(sa.String(6))
     note: Mapped[str | None] = mapped_column(sa.String(200))
     #: an unpaid order gives its stock back after this moment
@@ -142,6 +146,12 @@ class Order(Base):
     __table_args__ = (
         sa.CheckConstraint("total_fen > 0", name="total_positive"),
         sa.CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refund_bound"),
+        sa.CheckConstraint(
+            "channel = 'imported' OR (buyer_id IS NOT NULL AND recipient_name IS NOT NULL"
+            " AND recipient_phone IS NOT NULL AND province IS NOT NULL AND city IS NOT NULL"
+            " AND district IS NOT NULL AND address_line IS NOT NULL)",
+            name="buyer_and_address",
+        ),
     )
 
 
@@ -161,6 +171,8 @@ class OrderLine(Base):
     unit_price_fen: Mapped[Fen]
     quantity: Mapped[int]
     line_total_fen: Mapped[Fen]
+    #: what the seller gave off the line's price × quantity (a platform's shop discount)
+    discount_fen: Mapped[Fen] = mapped_column(default=0, server_default="0")
     #: the catalog price when ordered (the live price, if charged, is unit_price_fen)
     list_price_fen: Mapped[Fen]
     pricing: Mapped[LinePricing] = mapped_column(_enum(LinePricing), default=LinePricing.catalog)
@@ -175,7 +187,11 @@ class OrderLine(Base):
 
     __table_args__ = (
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
-        sa.CheckConstraint("line_total_fen = unit_price_fen * quantity", name="line_total"),
+        sa.CheckConstraint(
+            "line_total_fen = unit_price_fen * quantity - discount_fen"
+            " AND discount_fen >= 0 AND line_total_fen > 0",
+            name="line_total",
+        ),
         sa.CheckConstraint(
             "refunded_quantity >= 0 AND refunded_quantity <= quantity", name="refund_quantity"
         ),

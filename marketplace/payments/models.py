@@ -54,6 +54,12 @@ class Payment(Base):
         back_populates="payment", order_by="PaymentEvent.id", lazy="raise"
     )
 
+    @property
+    def clearing(self) -> str:
+        """Whose clearing account in the ledger holds this money: the gateway's, or for a
+        sale on an outside platform, that platform's (its ``method``)."""
+        return self.method if self.gateway is Gateway.platform else self.gateway.value
+
     __table_args__ = (
         sa.UniqueConstraint("gateway", "provider_reference"),
         sa.CheckConstraint("amount_fen > 0", name="amount_positive"),

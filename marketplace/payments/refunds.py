@@ -142,6 +142,11 @@ def request_refund(
             requested=PaymentStatus.refunded.value,
         )
     payment = _captured_payment(session, order.id)
+    if payment.gateway is Gateway.platform:
+        raise Conflict(
+            f"Order {order.number} was paid on {payment.method}: refund it there; the "
+            "refund arrives with the platform's next export."
+        )
     yours = visible_line_ids(session, actor, order.id)
     chosen = _requested_lines(order, yours, lines, _pending_quantities(session, order.id))
     amount = sum(_line_amount(line, quantity) for line, quantity in chosen)
@@ -215,8 +220,12 @@ def send_to_provider(session, refund_id: int) -> None:
     session.flush()
 
 
-def confirm_refund(session, refund: Refund, *, provider_reference, actor_id=None) -> bool:
-    """The provider gave the money back: now it counts. Returns False when already counted."""
+def confirm_refund(
+    session, refund: Refund, *, provider_reference, actor_id=None, restock: bool = True
+) -> bool:
+    """The provider gave the money back: now it counts. Returns False when already counted.
+    Units that never shipped go back on the shelf, unless ``restock`` is false (a platform's
+    sale never took units off our shelf)."""
     order = _lock_order(session, refund.order_id)
     # Stripe reports one refund in several events that may be handled at once; whatever was
     # read before the order lock may be stale, so the state is decided after it.
@@ -231,16 +240,16 @@ def confirm_refund(session, refund: Refund, *, provider_reference, actor_id=None
     refund_lines = session.execute(
         sa.select(RefundLine).where(RefundLine.refund_id == refund.id)
     ).scalars()
-    restock, reversed_lines = {}, []
+    returned, reversed_lines = {}, []
     for item in refund_lines:
         line = lines[item.order_line_id]
         reversed_lines.append((item.id, line.id, item.amount_fen, line.line_total_fen))
         line.refunded_quantity += item.quantity
         line.refunded_fen += item.amount_fen
-        if line.shipped_at is None and item.quantity:
-            restock[line.sku_id] = restock.get(line.sku_id, 0) + item.quantity
-    return_stock(session, restock)
-    refund.restocked = bool(restock)
+        if restock and line.shipped_at is None and item.quantity:
+            returned[line.sku_id] = returned.get(line.sku_id, 0) + item.quantity
+    return_stock(session, returned)
+    refund.restocked = bool(returned)
     refund.state = RefundState.succeeded
     refund.completed_at = utcnow()
     if provider_reference:
@@ -263,7 +272,7 @@ def confirm_refund(session, refund: Refund, *, provider_reference, actor_id=None
             session,
             order_id=order.id,
             refund_id=refund.id,
-            gateway=payment.gateway.value,
+            gateway=payment.clearing,
             amount_fen=refund.amount_fen,
         )
         session.flush()
@@ -272,7 +281,7 @@ def confirm_refund(session, refund: Refund, *, provider_reference, actor_id=None
         session,
         refund_id=refund.id,
         order_id=order.id,
-        gateway=payment.gateway.value,
+        gateway=payment.clearing,
         refund_lines=reversed_lines,
     )
     everything = order.refunded_fen == order.total_fen

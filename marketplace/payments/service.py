@@ -101,7 +101,7 @@ def mark_paid(session, order: Order, payment: Payment, *, actor_id, reason: str)
     states.move(session, order, PaymentStatus.paid, actor_id=actor_id, reason=reason)
     session.flush()
     # Paid and attributed in one transaction: there is never a paid order without its trail.
-    posting_rules.order_paid(session, order, payment.gateway.value)
+    posting_rules.order_paid(session, order, payment.clearing)
 
 
 OFFLINE_METHODS = ("cash", "bank_transfer", "invoice")

@@ -132,7 +132,7 @@ def _intent_succeeded(session, event, intent) -> str:
         )
     )
     posting_rules.late_capture(
-        session, order_id=order.id, gateway=payment.gateway.value, amount_fen=payment.amount_fen
+        session, order_id=order.id, gateway=payment.clearing, amount_fen=payment.amount_fen
     )
     refund = Refund(
         order_id=order.id,

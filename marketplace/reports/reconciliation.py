@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from marketplace.ledger import journal
 from marketplace.ledger.models import AccountKind, EntryKind, JournalEntry, LedgerAccount, Posting
 from marketplace.orders.models import Order, PaymentStatus
-from marketplace.payments.models import Payment
+from marketplace.payments.models import Gateway, Payment
 from marketplace.payouts.models import LineStatus, PayoutLine
 
 _ATTRIBUTING = (EntryKind.attribution, EntryKind.refund_reversal)
@@ -145,12 +145,14 @@ def _orders_reconcile(session, report: Report) -> None:
 
 
 def _gateways_reconcile(session, report: Report) -> None:
+    # A platform's sales clear through that platform's own account (Payment.clearing).
+    clearing = sa.case((Payment.gateway == Gateway.platform, Payment.method), else_=Payment.gateway)
     paid = {
-        gateway.value: int(net)
+        str(gateway): int(net)
         for gateway, net in session.execute(
-            sa.select(
-                Payment.gateway, sa.func.sum(Payment.captured_fen - Payment.refunded_fen)
-            ).group_by(Payment.gateway)
+            sa.select(clearing, sa.func.sum(Payment.captured_fen - Payment.refunded_fen)).group_by(
+                clearing
+            )
         )
     }
     held = {
