@@ -92,6 +92,7 @@ def _fill(path: str, side, role: str) -> str:
         "user_id": side.users["official"].id,
         "file_format": "yikatong.xlsx",
         "import_id": side.platform_import["id"],
+        "pledge_id": side.pledge["id"],
     }
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     unknown = [name for name in names if name not in values]
@@ -273,6 +274,20 @@ def _side(client, session, make, admin, checker):
     assert scheduled.status_code == 201, scheduled.json
     side.livestream = scheduled.json
     side.platform_import = _imported_sale(client, side)
+    pledged = client.post(
+        f"/api/v1/livestreams/{side.livestream['id']}/pledges",
+        json={
+            "kind": "per_household",
+            "payer_kind": "outside",
+            "payer_name": "县商务局",
+            "amount_each_fen": 50000,
+            "household_ids": [side.household.id],
+            "memo": "每户500元",
+        },
+        headers=side.headers["station"],
+    )
+    assert pledged.status_code == 201, pledged.json
+    side.pledge = pledged.json
     approved = client.post(f"/api/v1/payout-runs/{side.run['id']}/approve", headers=admin_headers)
     assert approved.status_code == 200, approved.json
     return side

@@ -109,26 +109,12 @@ def contribute(session, actor: Actor, fund_id: int, data: dict) -> tuple[FundCon
     if earlier is None:
         try:
             with session.begin_nested():
-                contribution = FundContribution(
-                    fund_id=fund.id, created_by_id=actor.user_id, currency="CNY", **data
-                )
-                session.add(contribution)
-                session.flush()
-                journal.write_entries(
+                contribution = record_contribution(
                     session,
-                    [
-                        Entry(
-                            kind=EntryKind.fund_contribution,
-                            effective_on=shanghai_today(),
-                            fund_contribution_id=contribution.id,
-                            created_by_id=actor.user_id,
-                            memo=f"{data['contributor']} {data['reference']}"[:300],
-                            legs=[
-                                Leg(journal.fund_source(fund.id), data["amount_fen"]),
-                                Leg(journal.assistance_fund(fund.id), -data["amount_fen"]),
-                            ],
-                        )
-                    ],
+                    fund.id,
+                    payer_account=journal.fund_source(fund.id),
+                    created_by_id=actor.user_id,
+                    **data,
                 )
             return contribution, False
         except IntegrityError:
@@ -142,6 +128,47 @@ def contribute(session, actor: Actor, fund_id: int, data: dict) -> tuple[FundCon
             errors={"reference": ["already recorded with another amount or contributor"]},
         )
     return earlier, True
+
+
+def record_contribution(
+    session,
+    fund_id: int,
+    *,
+    payer_account: str,
+    amount_fen: int,
+    contributor: str,
+    reference: str,
+    created_by_id: int | None,
+) -> FundContribution:
+    """Money into the fund: Dr the payer's account (an outside source's, or a producer's
+    payable when it pledges from its proceeds) / Cr the fund. The caller authorizes."""
+    contribution = FundContribution(
+        fund_id=fund_id,
+        amount_fen=amount_fen,
+        contributor=contributor,
+        reference=reference,
+        created_by_id=created_by_id,
+        currency="CNY",
+    )
+    session.add(contribution)
+    session.flush()
+    journal.write_entries(
+        session,
+        [
+            Entry(
+                kind=EntryKind.fund_contribution,
+                effective_on=shanghai_today(),
+                fund_contribution_id=contribution.id,
+                created_by_id=created_by_id,
+                memo=f"{contributor} {reference}"[:300],
+                legs=[
+                    Leg(payer_account, amount_fen),
+                    Leg(journal.assistance_fund(fund_id), -amount_fen),
+                ],
+            )
+        ],
+    )
+    return contribution
 
 
 def _contribution(session, fund_id: int, reference: str) -> FundContribution | None:
@@ -210,9 +237,25 @@ def disburse(session, actor: Actor, fund_id: int, data: dict) -> FundDisbursemen
         raise ValidationFailed({field: [f"no household {i} in the fund's region" for i in outside]})
     if any(amount <= 0 for _, _, amount in parts):
         raise ValidationFailed({"total_fen": ["too small to give every household at least 1 fen"]})
+    return record_disbursement(
+        session,
+        fund.id,
+        parts,
+        mode=data["mode"],
+        memo=data["memo"],
+        created_by_id=actor.user_id,
+    )
+
+
+def record_disbursement(
+    session, fund_id: int, parts, *, mode: DisbursementMode, memo: str, created_by_id
+) -> FundDisbursement:
+    """Hand ``parts`` (``(household_id, weight, amount_fen)``) out of the fund: Dr the fund /
+    Cr each household's income, never beyond the fund's balance (409 with the figures), even
+    when two disbursements run at once. The caller authorizes and checks the households."""
     total = sum(amount for _, _, amount in parts)
-    _lock_fund(session, fund.id)
-    balance = fund_balance(session, fund.id)
+    _lock_fund(session, fund_id)
+    balance = fund_balance(session, fund_id)
     if total > balance:
         raise Conflict(
             f"The fund holds {balance} fen; this disbursement needs {total} fen, "
@@ -222,11 +265,7 @@ def disburse(session, actor: Actor, fund_id: int, data: dict) -> FundDisbursemen
             shortfall_fen=total - balance,
         )
     disbursement = FundDisbursement(
-        fund_id=fund.id,
-        mode=data["mode"],
-        total_fen=total,
-        memo=data["memo"],
-        created_by_id=actor.user_id,
+        fund_id=fund_id, mode=mode, total_fen=total, memo=memo, created_by_id=created_by_id
     )
     session.add(disbursement)
     session.flush()
@@ -249,10 +288,10 @@ def disburse(session, actor: Actor, fund_id: int, data: dict) -> FundDisbursemen
                 kind=EntryKind.fund_disbursement,
                 effective_on=shanghai_today(),
                 fund_disbursement_id=disbursement.id,
-                created_by_id=actor.user_id,
-                memo=data["memo"],
+                created_by_id=created_by_id,
+                memo=memo,
                 legs=[
-                    Leg(journal.assistance_fund(fund.id), total),
+                    Leg(journal.assistance_fund(fund_id), total),
                     *(
                         Leg(
                             journal.household_income(household_id),

@@ -3,7 +3,14 @@
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from marketplace.livestreams.models import HostKind, Platform, SessionState
+from marketplace.livestreams.models import (
+    HostKind,
+    PayerKind,
+    Platform,
+    PledgeKind,
+    PledgeState,
+    SessionState,
+)
 from marketplace.numbers import MAX_PRICE_FEN, MAX_STOCK, BoundedInteger, Fen, Id
 
 _CODE = validate.Regexp(r"^[A-Za-z0-9_-]{3,32}$", error="3 to 32 letters, digits, _ or -")
@@ -303,3 +310,81 @@ class ImportOut(Schema):
 
 class ImportQuery(Schema):
     platform = fields.Enum(Platform)
+
+
+# --- pledges ----------------------------------------------------------------------------------
+
+
+class PledgeIn(Schema):
+    kind = fields.Enum(PledgeKind, required=True)
+    payer_kind = fields.Enum(PayerKind, required=True)
+    producer_id = Id(
+        load_default=None,
+        metadata={
+            "description": "payer_kind producer: the co-operative or enterprise that pays "
+            "from what it is owed."
+        },
+    )
+    payer_name = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "payer_kind outside: who gives the money."},
+    )
+    amount_each_fen = Fen(
+        low=1,
+        load_default=None,
+        metadata={"description": "per_household: what each household gets."},
+    )
+    household_ids = fields.List(Id(), load_default=None, validate=validate.Length(min=1, max=1000))
+    share_bp = BoundedInteger(
+        1,
+        10_000,
+        load_default=None,
+        metadata={"description": "share_of_net: basis points of the net sales (200 = 2%)."},
+    )
+    village_id = Id(
+        load_default=None,
+        metadata={
+            "description": "share_of_net: the village whose registered households share it equally."
+        },
+    )
+    memo = fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+
+class PledgeHouseholdOut(Schema):
+    household_id = fields.Integer()
+    amount_fen = fields.Integer(allow_none=True)
+
+
+class PledgeOut(Schema):
+    id = fields.Integer()
+    session_id = fields.Integer()
+    kind = fields.Enum(PledgeKind)
+    payer_kind = fields.Enum(PayerKind)
+    producer_id = fields.Integer(allow_none=True)
+    payer_name = fields.String()
+    amount_each_fen = fields.Integer(allow_none=True)
+    share_bp = fields.Integer(allow_none=True)
+    village_id = fields.Integer(allow_none=True)
+    memo = fields.String()
+    state = fields.Enum(PledgeState)
+    amount_fen = fields.Integer(allow_none=True)
+    basis_fen = fields.Integer(
+        allow_none=True, metadata={"description": "The net sales a share was taken of."}
+    )
+    shortfall = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "When funding found the payer owed too little: owed_fen, "
+            "pledged_fen, shortfall_fen."
+        },
+    )
+    fund_id = fields.Integer(allow_none=True)
+    disbursement_id = fields.Integer(allow_none=True)
+    created_by_id = fields.Integer(allow_none=True)
+    proposed_by_id = fields.Integer(allow_none=True)
+    approved_by_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    funded_at = fields.DateTime(allow_none=True)
+    disbursed_at = fields.DateTime(allow_none=True)
+    households = fields.List(fields.Nested(PledgeHouseholdOut))

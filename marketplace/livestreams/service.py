@@ -3,7 +3,8 @@ prices.
 
 A station manages its own sessions; admins manage county-led ones (organised by a region)
 and any other; officials read those of their subtree. A session moves scheduled → live →
-ended, or scheduled → cancelled, each move an event. Checkout honours a session through the
+ended, or scheduled → cancelled, each move an event; ending a session funds its pledges
+(pledges.py). Checkout honours a session through the
 orders domain's live code and live prices (orders/models.py), kept in step here in the same
 transaction as every change of the session.
 """
@@ -20,6 +21,7 @@ from marketplace.accounts.models import Role
 from marketplace.catalog.models import Product, Sku
 from marketplace.db import check_version, page_of, utcnow
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from marketplace.livestreams import pledges
 from marketplace.livestreams.models import LivestreamSession, SessionEvent, SessionState
 from marketplace.livestreams.scoping import SESSIONS
 from marketplace.orders.models import LiveCode, LivePrice
@@ -297,6 +299,8 @@ def move(
         )
     )
     session.flush()
+    if target is SessionState.ended:
+        pledges.fund_session_pledges(session, actor, live_session)
     session.refresh(live_session, ["events"])
     return live_session
 
