@@ -14,7 +14,7 @@ from marketplace.accounts.models import Role
 from marketplace.errors import NotFound, PayloadTooLarge, ValidationFailed, handle_domain_error
 from marketplace.extensions import db
 from marketplace.http_api import Blueprint
-from marketplace.livestreams import importing, platform_products, pledges, service
+from marketplace.livestreams import importing, platform_products, pledges, results, service
 from marketplace.livestreams.models import Platform, SessionState
 from marketplace.livestreams.schemas import (
     FeaturedOut,
@@ -33,6 +33,7 @@ from marketplace.livestreams.schemas import (
     PledgeIn,
     PledgeOut,
     PublicSessionOut,
+    ResultsOut,
     SessionDetailOut,
     SessionIn,
     SessionOut,
@@ -379,3 +380,17 @@ class CancelPledge(MethodView):
     def post(self, pledge_id):
         """Withdraw a pledge not yet funded."""
         return pledges.cancel_pledge(db.session, current_actor(), pledge_id)
+
+
+@blp.route("/livestreams/<id:session_id>/results")
+class SessionResults(MethodView):
+    @login_required(*READERS)
+    @blp.response(200, ResultsOut)
+    @blp.doc(security=BEARER)
+    def get(self, session_id):
+        """What the session did, to the fen: gross, refunds, net, orders, units and buyers, by
+        SKU, by producer and by source (own checkout, each platform imported); the households
+        that gained (the ledger's attribution on its lines, and its disbursed pledges); its
+        pledges. Live while it runs, final once it ended. A station sees its own lines, an
+        official those of their subtree."""
+        return results.session_results(db.session, current_actor(), session_id)

@@ -248,6 +248,27 @@ def test_douyin_twice_then_the_later_export(client, session, village):
     assert last.json["unchanged_lines"] == 13
     assert_ledger_consistent(session)
 
+    # The station's own evening session, as its results show it: eleven orders sold live (the
+    # unmapped product's row was not taken), three refunded in the end.
+    results = client.get(
+        f"/api/v1/livestreams/{village.sessions['douyin', 0].id}/results",
+        headers=village.headers,
+    ).json
+    assert (results["gross_fen"], results["refunds_fen"], results["net_fen"]) == (
+        75090,
+        15180,
+        59910,
+    )
+    # Sub-orders 105 and 198 are one buyer's order: ten buyers.
+    assert (results["orders"], results["buyers"]) == (11, 10)
+    assert [row["source"] for row in results["by_source"]] == ["douyin"]
+    households = sum(h["attributed_fen"] for h in results["households"])
+    assert households + results["other_households_fen"] == sum(
+        attributed(session, line.id)
+        for order, line in lines.values()
+        if order.livestream_session_id == village.sessions["douyin", 0].id
+    )
+
 
 def test_the_command_line_imports_with_a_dry_run_first(app, session, village):
     runner = app.test_cli_runner()
