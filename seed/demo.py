@@ -39,6 +39,7 @@ from marketplace.producers.models import (
 )
 from marketplace.regions.models import Region, RegionLevel
 from seed.demo_catalog import load_products
+from seed.demo_livestream import load_livestream
 from seed.demo_rules import load_rules
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -60,6 +61,9 @@ REPORTED_TABLES = (
     "skus",
     "benefit_rules",
     "station_fees",
+    "livestream_sessions",
+    "orders",
+    "pledges",
 )
 
 
@@ -84,6 +88,7 @@ def load_demo(session) -> dict[str, int]:
     _load_users(session, read_data("users"), regions, stations, units, created)
     load_products(session, read_data("products"), regions, stations, producers, created)
     load_rules(session, read_data("benefit_rules"), created)
+    load_livestream(session, created)
     if sum(created.values()):
         # Cached anonymous catalog pages must not outlive a change to the catalog.
         session.execute(
