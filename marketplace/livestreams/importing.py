@@ -18,7 +18,7 @@ the file. The upload's own problems are kept up to ``MAX_PROBLEMS``; their count
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -53,6 +53,7 @@ from marketplace.regions.models import Region
 
 BATCH = 1000
 MAX_PROBLEMS = 1000
+WINDOW_GRACE = timedelta(minutes=2)
 #: The platform's statuses in the order a sale moves through them.
 _ORDER_STATUS = {
     RowStatus.paid: OrderStatus.paid,
@@ -269,12 +270,17 @@ def _station_sessions(session, station: Station, platform: Platform) -> list[Liv
 
 
 def _window(live_session: LivestreamSession) -> tuple[datetime, datetime]:
+    """When the session's sales were made: its actual times (its schedule where it has none),
+    widened by ``WINDOW_GRACE`` on each side, since exports give times to the second by the
+    platform's clock, not ours."""
     start = live_session.actual_start or live_session.scheduled_start
     if live_session.actual_end is not None:
-        return start, live_session.actual_end
-    if live_session.state is SessionState.live:
-        return start, max(utcnow(), live_session.scheduled_end)
-    return start, live_session.scheduled_end
+        end = live_session.actual_end
+    elif live_session.state is SessionState.live:
+        end = max(utcnow(), live_session.scheduled_end)
+    else:
+        end = live_session.scheduled_end
+    return start - WINDOW_GRACE, end + WINDOW_GRACE
 
 
 @dataclass(frozen=True)

@@ -267,3 +267,18 @@ def test_a_layout_missing_our_fields_is_refused(client, shop):
     assert response.status_code == 422
     errors = response.json["errors"]
     assert "columns.product_key" in errors and "values.statuses.paid" in errors
+
+
+def test_a_sale_seconds_before_the_session_went_live_is_of_it(client, session, village):
+    # The platform's clock and ours differ, and exports give times to the second.
+    content = douyin_file(
+        [
+            {"订单提交时间": "2025-09-12 18:59:30", "支付完成时间": "2025-09-12 18:59:40"},
+            {"订单提交时间": "2025-09-12 21:45:00", "支付完成时间": "2025-09-12 21:45:09"},
+        ]
+    )
+    report = post(client, village, content).json
+    assert (report["created_lines"], report["failed_lines"]) == (1, 1)
+    assert report["problems"][0]["line"] == 3
+    (order, _line) = imported(session, Platform.douyin)["6920999900000000000"]
+    assert order.livestream_session_id == village.sessions["douyin", 0].id
