@@ -5,9 +5,10 @@ It is made the way people make one, through the services: 蓝莓沟村's station
 session, features its fresh blueberries at a live price, goes live and records the blueberry
 co-op's pledge (10% of its net sales in the session to 蓝莓沟村's registered households); two
 buyers order with the session's code and pay at the counter, one box is refunded; the station
-imports the Douyin shop's export of the evening; the session ends, which funds the pledge, and
-the admin approves its disbursement. Its times are moved to the evening before the load, so the
-session looks like one that happened.
+imports the Douyin shop's export of the evening; the session ends, the station funds the pledge
+(a share of a Douyin session's sales waits for its export) and the admin approves its
+disbursement. Its times are moved to the hours before the load, so the session looks like one
+that happened.
 
 Idempotent like the rest of the demo: when the session's code exists, nothing is done.
 """
@@ -179,6 +180,8 @@ def load_livestream(session, created) -> None:
     created["orders"] += report.created_lines
     service.move(session, as_station, live.id, SessionState.ended, reason="下播")
     live.actual_end = end
+    # A share of a Douyin session's sales waits for the Douyin export; it is in: fund it.
+    pledges.fund_pledge(session, as_station, pledge.id)
     pledges.approve_pledge(session, as_admin, pledge.id)
     created["livestream_sessions"] += 1
     created["pledges"] += 1

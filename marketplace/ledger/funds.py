@@ -93,7 +93,16 @@ def get_fund(session, actor: Actor, fund_id: int) -> dict:
     }
 
 
-_FUND_COLUMNS = ("id", "name", "source", "region_id", "description", "created_by_id", "created_at")
+_FUND_COLUMNS = (
+    "id",
+    "name",
+    "source",
+    "region_id",
+    "description",
+    "bound",
+    "created_by_id",
+    "created_at",
+)
 
 
 # --- contributions ---------------------------------------------------------------------------
@@ -105,6 +114,7 @@ def contribute(session, actor: Actor, fund_id: int, data: dict) -> tuple[FundCon
     409, since two receipts cannot share a number."""
     _admin_only(actor, "Recording a contribution")
     fund = FUNDS.get(session, fund_id, actor)
+    _check_unbound(fund)
     earlier = _contribution(session, fund.id, data["reference"])
     if earlier is None:
         try:
@@ -171,6 +181,14 @@ def record_contribution(
     return contribution
 
 
+def _check_unbound(fund: AssistanceFund) -> None:
+    if fund.bound:
+        raise Conflict(
+            f"Fund {fund.id} holds a pledge's money for the households it names: it gives "
+            "only through the pledge's approval, and takes nothing else."
+        )
+
+
 def _contribution(session, fund_id: int, reference: str) -> FundContribution | None:
     return session.execute(
         sa.select(FundContribution).where(
@@ -222,6 +240,7 @@ def _lock_fund(session, fund_id: int) -> None:
 def disburse(session, actor: Actor, fund_id: int, data: dict) -> FundDisbursement:
     _admin_only(actor, "Disbursing a fund")
     fund = FUNDS.get(session, fund_id, actor)
+    _check_unbound(fund)
     parts = split(data)
     field = "household_ids" if data["mode"] is DisbursementMode.fixed else "households"
     wanted = [household_id for household_id, _, _ in parts]

@@ -258,6 +258,9 @@ class AssistanceFund(Base):
     #: the region whose officials oversee it, and whose households it may reach
     region_id: Mapped[int] = mapped_column(sa.ForeignKey("regions.id"), index=True)
     description: Mapped[str | None] = mapped_column(sa.String(500))
+    #: its money is promised to named households (a livestream pledge): it takes no other
+    #: contribution and gives only through the pledge's approved disbursement
+    bound: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[created_at]
 

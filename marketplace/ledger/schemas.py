@@ -176,6 +176,9 @@ class FundOut(Schema):
     source = fields.Enum(FundSource)
     region_id = fields.Integer()
     description = fields.String(allow_none=True)
+    bound = fields.Boolean(
+        metadata={"description": "A pledge's fund: it gives only through the pledge's approval."}
+    )
     created_by_id = fields.Integer()
     created_at = fields.DateTime()
 

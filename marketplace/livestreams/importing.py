@@ -44,7 +44,7 @@ from marketplace.livestreams.platform_files import (
     RefundState,
     RowStatus,
 )
-from marketplace.livestreams.scoping import IMPORTS, SESSIONS
+from marketplace.livestreams.scoping import IMPORTS
 from marketplace.orders.models import OrderLine, OrderStatus
 from marketplace.payments import platform_sales
 from marketplace.producers.models import Station
@@ -141,8 +141,14 @@ def import_export(
     if actor.role not in (Role.admin, Role.station):
         raise PermissionDenied("Platform exports are imported by their station or by admins.")
     station = STATIONS.get(session, station_id, actor)
+    # One upload per station at a time: a second one reads what the first committed, so two
+    # uploads of overlapping exports can neither apply a refund twice nor deadlock. (NO KEY
+    # UPDATE: checkouts inserting the station's order lines are not held up.)
+    session.execute(
+        sa.select(Station.id).where(Station.id == station.id).with_for_update(key_share=True)
+    )
     layout = _layout(session, station.id, upload)
-    chosen = _chosen_session(session, actor, station, upload)
+    chosen = _chosen_session(session, station, upload)
     stream = _Hashing(upload.stream, on_bytes)
     items = _Hashing(upload.items, None) if upload.items is not None else None
     savepoint = session.begin_nested()
@@ -225,15 +231,20 @@ def _layout(session, station_id: int, upload: Upload):
     return platform_files.generic_layout(found.platform, found.columns, found.values)
 
 
-def _chosen_session(session, actor: Actor, station: Station, upload: Upload):
+def _chosen_session(session, station: Station, upload: Upload):
     if upload.session_id is None:
         return None
-    chosen = session.execute(
-        SESSIONS.restrict(
-            sa.select(LivestreamSession).where(LivestreamSession.id == upload.session_id), actor
-        )
-    ).scalar_one_or_none()
-    if chosen is None or chosen not in _station_sessions(session, station, upload.platform):
+    # The station's own sessions and its county's (which a station may not manage, but sells
+    # in); SESSIONS would show it only its own.
+    chosen = next(
+        (
+            s
+            for s in _station_sessions(session, station, upload.platform)
+            if s.id == upload.session_id
+        ),
+        None,
+    )
+    if chosen is None:
         raise ValidationFailed(
             {
                 "session_id": [
@@ -354,6 +365,9 @@ class _Run:
         new_rows: list[tuple[PlatformRow, str, _SkuFacts, int | None]] = []
         updates: list[tuple[PlatformRow, str, _Known]] = []
         for row in rows:
+            if len(row.line_id) > _MAX_ID or len(row.order_id) > _MAX_ID:
+                self._fail_row(row, None, f"an order id longer than {_MAX_ID} characters")
+                continue
             digest = _digest(row)
             earlier = seen.get(row.line_id)
             if earlier is None and row.line_id in known:
@@ -367,16 +381,17 @@ class _Run:
                 self._repeat(row, digest, earlier)
                 continue
             seen[row.line_id] = (row.line, digest)
-            problem = self._check(row)
-            if problem is not None:
-                self._fail_row(row, *problem)
-                continue
             if row.line_id in known:
+                # A line imported before keeps its SKU, whatever the map says now.
                 line = known[row.line_id]
                 if line.station_id != self.station.id:
                     self._fail_row(row, None, "imported by another station")
                     continue
                 updates.append((row, digest, line))
+                continue
+            problem = self._check(row)
+            if problem is not None:
+                self._fail_row(row, *problem)
                 continue
             if row.status == RowStatus.unpaid or row.paid_at is None:
                 report.skipped_lines += 1
@@ -411,8 +426,6 @@ class _Run:
             )
 
     def _check(self, row: PlatformRow) -> tuple[str | None, str] | None:
-        if len(row.line_id) > _MAX_ID or len(row.order_id) > _MAX_ID:
-            return None, f"an order id longer than {_MAX_ID} characters"
         if self.products.get(row.product_key) is None:
             return (
                 self._column("product_key"),
@@ -593,11 +606,6 @@ class _Run:
         changes = []
         for row, digest, line in updates:
             changed = False
-            if _further(row.status, line.status):
-                target = _ORDER_STATUS[row.status]
-                changed |= platform_sales.advance(
-                    self.session, line.order_id, target, reason=self._reason(row)
-                )
             target = _refunded_target(row, line.line_total_fen)
             if target is not None and target < line.refunded_fen:
                 self._fail_row(
@@ -607,6 +615,10 @@ class _Run:
                     "an earlier export refunded",
                 )
                 continue
+            if _further(row.status, line.status):
+                changed |= platform_sales.advance(
+                    self.session, line.order_id, _ORDER_STATUS[row.status], reason=self._reason(row)
+                )
             if target is not None and target > line.refunded_fen:
                 self._refund(
                     row, line.order_id, line.order_line_id, line.refunded_fen, target, line

@@ -251,8 +251,9 @@ class Pledge(Base):
     #: the amount once known (at funding), and the net sales a share was taken of
     amount_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
     basis_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
-    #: when funding found the payer owed less than the pledge: the figures
-    shortfall: Mapped[dict | None] = mapped_column(sa.JSON)
+    #: why the session's end did not fund it: {"reason": ...}, with owed_fen, pledged_fen and
+    #: shortfall_fen when the payer was owed too little
+    not_funded: Mapped[dict | None] = mapped_column(sa.JSON)
     fund_id: Mapped[int | None] = mapped_column(sa.ForeignKey("assistance_funds.id"), unique=True)
     disbursement_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("fund_disbursements.id"), unique=True

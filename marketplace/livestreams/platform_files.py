@@ -92,6 +92,7 @@ class FileProblem(Exception):
 
 
 _SPREADSHEET_TEXT = re.compile(r'^="(.*)"$')
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 _MONEY = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 
 
@@ -115,19 +116,25 @@ def fen(text: str | None) -> int:
         raise ValueError("missing")
     amount = text.replace("¥", "").replace("￥", "").replace("元", "").replace(",", "").strip()
     if not _MONEY.match(amount):
-        raise ValueError(f"not an amount of yuan: {text!r}")
+        raise ValueError(f"not an amount of yuan: {_shown(text)}")
+    if len(amount.split(".")[0].lstrip("-")) > 12:
+        raise ValueError(f"beyond any order: {_shown(text)}")
     try:
         value = Decimal(amount)
     except InvalidOperation:
-        raise ValueError(f"not an amount of yuan: {text!r}") from None
+        raise ValueError(f"not an amount of yuan: {_shown(text)}") from None
     if value < 0:
-        raise ValueError(f"negative: {text}")
+        raise ValueError(f"negative: {_shown(text)}")
     if value != value.quantize(Decimal("0.01")):
-        raise ValueError(f"more than two decimals: {text}")
+        raise ValueError(f"more than two decimals: {_shown(text)}")
     result = int(value * 100)
     if result > MAX_FEN:
-        raise ValueError(f"beyond any order: {text}")
+        raise ValueError(f"beyond any order: {_shown(text)}")
     return result
+
+
+#: The years an export's times may fall in: anything else is a typing error, not a sale.
+_YEARS = range(2000, 2100)
 
 
 def local_time(text: str | None) -> datetime:
@@ -135,10 +142,18 @@ def local_time(text: str | None) -> datetime:
         raise ValueError("missing")
     for pattern in ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M"):
         try:
-            return datetime.strptime(text, pattern).replace(tzinfo=SHANGHAI)
+            moment = datetime.strptime(text, pattern).replace(tzinfo=SHANGHAI)
         except ValueError:
             continue
-    raise ValueError(f"not a date and time: {text!r}")
+        if moment.year not in _YEARS:
+            raise ValueError(f"not a year of sales: {_shown(text)}")
+        return moment
+    raise ValueError(f"not a date and time: {_shown(text)}")
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A cell quoted in a problem, cut short: a problem names the cell, it does not copy it."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def whole_number(text: str | None) -> int:
@@ -241,6 +256,10 @@ class _Row:
         value = clean(self.cells[column])
         if value is None and required:
             self.problems.append(Problem(self.line, column, "empty"))
+        if value is not None and _CONTROL.search(value):
+            # NUL and the like are no part of an id or an amount, and no database stores NUL.
+            self.problems.append(Problem(self.line, column, "holds control characters"))
+            return None
         return value
 
     def parsed(self, column: str, parse, *, required: bool = True):
@@ -284,6 +303,11 @@ class Layout:
     host_name: str | None = None
     #: a note where the merchant writes a partial refund's amount (部分退款45元)
     refund_note: str | None = None
+    #: when set, what the merchant gets is price × quantity less this column (the discount
+    #: the merchant bears), and ``paid`` is only checked: the buyer's payment also nets the
+    #: platform's and the host's subsidies, which the platform pays the merchant back, and
+    #: adds the shipping fee, which is no sale of produce
+    seller_discount: str | None = None
 
     def required_columns(self) -> list[str]:
         names = [
@@ -310,8 +334,11 @@ class Layout:
         status_text = row.text(self.status)
         status = self.statuses.get(status_text)
         if status_text is not None and status is None:
-            row.problems.append(Problem(line, self.status, f"unknown status {status_text!r}"))
-        paid_at = row.parsed(self.paid_at, local_time, required=status != RowStatus.unpaid)
+            row.problems.append(Problem(line, self.status, f"unknown status {_shown(status_text)}"))
+        # Unpaid, or closed before payment: no payment time, and nothing to record.
+        paid_at = row.parsed(
+            self.paid_at, local_time, required=status not in (RowStatus.unpaid, RowStatus.closed)
+        )
         unit_price = self._unit_price(row, quantity)
         refund_state = RefundState.none
         if self.refund_state:
@@ -319,7 +346,7 @@ class Layout:
             refund_state = self.refund_states.get(state_text, RefundState.none)
             if state_text is not None and state_text not in self.refund_states:
                 row.problems.append(
-                    Problem(line, self.refund_state, f"unknown refund state {state_text!r}")
+                    Problem(line, self.refund_state, f"unknown refund state {_shown(state_text)}")
                 )
         refunded = None
         if self.refunded and refund_state == RefundState.refunded:
@@ -331,6 +358,14 @@ class Layout:
         live = None
         if self.live:
             live = row.text(self.live, required=False) in self.live_values
+        if self.seller_discount and not row.problems:
+            discount = row.parsed(self.seller_discount, fen, required=False) or 0
+            gross = unit_price * quantity
+            if discount >= gross:
+                row.problems.append(
+                    Problem(line, self.seller_discount, "the discount takes the whole line")
+                )
+            paid = gross - discount
         if row.problems:
             return None, row.problems
         if quantity and unit_price is not None and paid > unit_price * quantity:
@@ -389,7 +424,11 @@ class Layout:
                 )
             )
             return None
-        return fen(found.group(1))
+        try:
+            return fen(found.group(1))
+        except ValueError as error:
+            row.problems.append(Problem(row.line, self.refund_note, str(error)))
+            return None
 
 
 DOUYIN = Layout(
@@ -423,6 +462,7 @@ DOUYIN = Layout(
     live_values=frozenset({"直播"}),
     host_account="达人ID",
     host_name="达人昵称",
+    seller_discount="商家优惠",
 )
 
 KUAISHOU = Layout(

@@ -21,6 +21,7 @@ from marketplace.accounts.models import Role
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from marketplace.households.models import Household
+from marketplace.households.scoping import HOUSEHOLDS
 from marketplace.ledger import funds, journal
 from marketplace.ledger.allocation import basis_points, largest_remainder
 from marketplace.ledger.models import (
@@ -32,6 +33,7 @@ from marketplace.ledger.models import (
 from marketplace.livestreams.models import (
     LivestreamSession,
     PayerKind,
+    Platform,
     Pledge,
     PledgeHousehold,
     PledgeKind,
@@ -123,7 +125,8 @@ def _too_large(payer: str, owed: int, pledged: int) -> PledgeTooLarge:
 def create_pledge(session, actor: Actor, session_id: int, data: dict) -> Pledge:
     if actor.role not in (Role.admin, Role.station):
         raise PermissionDenied("Pledges are recorded by the session's station or by admins.")
-    live_session = SESSIONS.get(session, session_id, actor)
+    # The session's lock: a pledge made while it ends waits, and then is refused.
+    live_session = SESSIONS.get(session, session_id, actor, lock=True)
     if live_session.state not in (SessionState.scheduled, SessionState.live):
         raise Conflict(
             f"Session {live_session.code} is {live_session.state.value}: pledges are made "
@@ -146,8 +149,14 @@ def create_pledge(session, actor: Actor, session_id: int, data: dict) -> Pledge:
         else:
             found = set(
                 session.execute(
-                    sa.select(Household.id).where(
-                        Household.id.in_(household_ids), in_subtree(Household.village_id, county)
+                    # A station names the households it works with (its village's); an
+                    # admin any of the county's. Others are "not found", as everywhere.
+                    HOUSEHOLDS.restrict(
+                        sa.select(Household.id).where(
+                            Household.id.in_(household_ids),
+                            in_subtree(Household.village_id, county),
+                        ),
+                        actor,
                     )
                 ).scalars()
             )
@@ -259,23 +268,34 @@ def net_sales(session, live_session_id: int, producer_id: int | None = None) -> 
 
 
 def fund_session_pledges(session, actor: Actor, live_session: LivestreamSession) -> None:
-    """At the session's end: fund each of its pledges that can be; one whose payer is owed too
-    little keeps its state and records the figures (``shortfall``), to be funded later."""
-    pledge_ids = session.execute(
-        sa.select(Pledge.id)
+    """At the session's end: fund each of its pledges that can be. One that cannot keeps its
+    state and says why (``not_funded``), to be funded later (``fund_pledge``): its payer is owed
+    too little (with the figures), it comes to nothing, or it is a share of the net sales of a
+    session on an outside platform, whose sales arrive with the platform's exports after the
+    end: the station funds it once they are imported."""
+    waiting = session.execute(
+        sa.select(Pledge)
         .where(Pledge.session_id == live_session.id, Pledge.state == PledgeState.pledged)
         .order_by(Pledge.id)
     ).scalars()
-    for pledge_id in list(pledge_ids):
+    for pledge in list(waiting):
+        if pledge.kind is PledgeKind.share_of_net and live_session.platform is not Platform.own:
+            pledge.not_funded = {
+                "reason": f"its share is of sales mostly made on {live_session.platform.value}: "
+                "fund it once the platform's exports of the session are imported"
+            }
+            continue
         try:
             with session.begin_nested():
-                fund_pledge(session, actor, pledge_id)
-        except PledgeTooLarge as refused:
-            pledge = session.get(Pledge, pledge_id)
-            pledge.shortfall = {
-                name: refused.extra[name] for name in ("owed_fen", "pledged_fen", "shortfall_fen")
+                fund_pledge(session, actor, pledge.id)
+        except Conflict as refused:
+            figures = ("owed_fen", "pledged_fen", "shortfall_fen")
+            session.refresh(pledge)
+            pledge.not_funded = {
+                "reason": refused.detail,
+                **{name: refused.extra[name] for name in figures if name in refused.extra},
             }
-            session.flush()
+    session.flush()
 
 
 def fund_pledge(session, actor: Actor, pledge_id: int) -> Pledge:
@@ -311,6 +331,7 @@ def fund_pledge(session, actor: Actor, pledge_id: int) -> Pledge:
         source=FundSource.enterprise_pledge if producer else FundSource.campaign,
         region_id=_county_region_id(session, live_session),
         description=f"{pledge.payer_name}: {pledge.memo}"[:500],
+        bound=True,
         created_by_id=actor.user_id,
     )
     session.add(fund)
@@ -328,7 +349,7 @@ def fund_pledge(session, actor: Actor, pledge_id: int) -> Pledge:
     pledge.amount_fen, pledge.basis_fen = amount, basis
     pledge.fund_id, pledge.state = fund.id, PledgeState.funded
     pledge.proposed_by_id, pledge.funded_at = actor.user_id, utcnow()
-    pledge.shortfall = None
+    pledge.not_funded = None
     session.flush()
     return get_pledge(session, actor, pledge.id)
 
@@ -382,13 +403,13 @@ def approve_pledge(session, actor: Actor, pledge_id: int) -> Pledge:
         raise Conflict(f"Pledge {pledge.id} is {pledge.state.value}: fund it first.")
     if pledge.proposed_by_id == actor.user_id:
         raise PermissionDenied("The user who proposed a pledge's disbursement cannot approve it.")
+    # share_of_net: equal weights, as promised
+    per_household = pledge.kind is PledgeKind.per_household
     disbursement = funds.record_disbursement(
         session,
         pledge.fund_id,
-        [(h.household_id, None, h.amount_fen) for h in pledge.households],
-        mode=DisbursementMode.fixed
-        if pledge.kind is PledgeKind.per_household
-        else DisbursementMode.weights,
+        [(h.household_id, None if per_household else 1, h.amount_fen) for h in pledge.households],
+        mode=DisbursementMode.fixed if per_household else DisbursementMode.weights,
         memo=f"{pledge.payer_name}: {pledge.memo}"[:300],
         created_by_id=actor.user_id,
     )

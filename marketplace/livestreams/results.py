@@ -66,7 +66,10 @@ def _lines(session_id: int, actor: Actor):
             sa.case((imported, platform), else_=sa.literal(OWN)).label("source"),
             # Who bought: our buyer; on a platform, which masks its buyers, its order.
             sa.case(
-                (imported, sa.literal("p:") + sa.func.coalesce(outside_order, "")),
+                (
+                    imported,
+                    sa.literal("p:") + platform + ":" + sa.func.coalesce(outside_order, ""),
+                ),
                 else_=sa.literal("b:") + sa.cast(Order.buyer_id, sa.String),
             ).label("buyer"),
         )
@@ -157,7 +160,7 @@ def session_results(session, actor: Actor, session_id: int) -> dict:
                 "state": p.state,
                 "amount_fen": p.amount_fen,
                 "fund_id": p.fund_id,
-                "shortfall": p.shortfall,
+                "not_funded": p.not_funded,
             }
             for p in pledge_service.list_pledges(session, actor, live_session.id)
         ],

@@ -159,10 +159,12 @@ class PublicSessionOut(Schema):
 # --- platform exports -------------------------------------------------------------------------
 
 _OUTSIDE_ID = validate.Length(min=1, max=64)
+#: Our own checkout's sales are ours already: nothing of it is imported.
+_OUTSIDE_PLATFORM = validate.NoneOf([Platform.own], error="our own checkout is not imported")
 
 
 class PlatformProductIn(Schema):
-    platform = fields.Enum(Platform, required=True)
+    platform = fields.Enum(Platform, required=True, validate=_OUTSIDE_PLATFORM)
     outside_id = fields.String(
         required=True,
         validate=_OUTSIDE_ID,
@@ -224,7 +226,7 @@ class LayoutValuesIn(Schema):
 
 
 class LayoutIn(Schema):
-    platform = fields.Enum(Platform, required=True)
+    platform = fields.Enum(Platform, required=True, validate=_OUTSIDE_PLATFORM)
     columns = fields.Dict(
         keys=fields.String(),
         values=_COLUMN,
@@ -258,7 +260,7 @@ class ImportUploadIn(Schema):
 
 
 class ImportFormIn(Schema):
-    platform = fields.Enum(Platform, required=True)
+    platform = fields.Enum(Platform, required=True, validate=_OUTSIDE_PLATFORM)
     session_id = Id(
         strict=False,
         load_default=None,
@@ -372,11 +374,11 @@ class PledgeOut(Schema):
     basis_fen = fields.Integer(
         allow_none=True, metadata={"description": "The net sales a share was taken of."}
     )
-    shortfall = fields.Dict(
+    not_funded = fields.Dict(
         allow_none=True,
         metadata={
-            "description": "When funding found the payer owed too little: owed_fen, "
-            "pledged_fen, shortfall_fen."
+            "description": "Why the session's end did not fund it (reason), with owed_fen, "
+            "pledged_fen and shortfall_fen when the payer was owed too little."
         },
     )
     fund_id = fields.Integer(allow_none=True)
@@ -443,14 +445,19 @@ class PledgeSummaryOut(Schema):
     state = fields.Enum(PledgeState)
     amount_fen = fields.Integer(allow_none=True)
     fund_id = fields.Integer(allow_none=True)
-    shortfall = fields.Dict(allow_none=True)
+    not_funded = fields.Dict(allow_none=True)
 
 
 class ResultsOut(FiguresOut):
     session_id = fields.Integer()
     code = fields.String()
     state = fields.Enum(SessionState)
-    final = fields.Boolean(metadata={"description": "The session ended: no more sales join it."})
+    final = fields.Boolean(
+        metadata={
+            "description": "The session ended: no more checkout orders join it (sales imported "
+            "from a platform's later export still do, and later refunds show)."
+        }
+    )
     currency = fields.String()
     by_sku = fields.List(fields.Nested(SkuFiguresOut))
     by_producer = fields.List(fields.Nested(ProducerFiguresOut))

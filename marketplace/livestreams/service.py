@@ -169,8 +169,15 @@ def _organiser(session, actor: Actor, data: dict, errors: dict) -> dict:
     return {"station_id": station_id, "region_id": region_id}
 
 
+#: A session's schedule lies in these years; anything else is a typing error.
+_YEARS = range(2000, 2100)
+
+
 def _check_schedule(start: datetime, end: datetime, errors: dict) -> None:
-    if end <= start:
+    for name, moment in (("scheduled_start", start), ("scheduled_end", end)):
+        if moment.year not in _YEARS:
+            errors[name] = [f"a year from {_YEARS.start} to {_YEARS.stop - 1}"]
+    if not errors and end <= start:
         errors["scheduled_end"] = ["must be after scheduled_start"]
 
 

@@ -100,7 +100,10 @@ class OrderEventOut(Schema):
 class OrderOut(Schema):
     id = fields.Integer()
     number = fields.String()
-    buyer_id = fields.Integer()
+    buyer_id = fields.Integer(
+        allow_none=True,
+        metadata={"description": "None for a sale imported from a platform (channel imported)."},
+    )
     unit_id = fields.Integer(allow_none=True)
     channel = fields.Enum(Channel)
     livestream_session_id = fields.Integer(allow_none=True)
@@ -109,7 +112,11 @@ class OrderOut(Schema):
     total_fen = fields.Integer()
     refunded_fen = fields.Integer()
     currency = fields.String()
-    shipping_address = fields.Method("_address")
+    shipping_address = fields.Method(
+        "_address",
+        allow_none=True,
+        metadata={"description": "None for an imported sale: the platform ships, and masks it."},
+    )
     note = fields.String(allow_none=True)
     hold_expires_at = fields.DateTime()
     created_at = fields.DateTime()
@@ -118,6 +125,8 @@ class OrderOut(Schema):
     lines = fields.List(fields.Nested(OrderLineOut))
 
     def _address(self, order):
+        if order.recipient_name is None:
+            return None
         return {
             "recipient_name": order.recipient_name,
             "recipient_phone": order.recipient_phone,

@@ -54,6 +54,7 @@ def multipart(fields: dict, content: bytes, boundary: str = "export-boundary") -
 
 def post(client, village, content: bytes, *, headers=None, station_id=None, **form):
     fields = {"platform": "douyin", **{key: str(value) for key, value in form.items()}}
+    fields["platform"] = str(fields["platform"])
     return client.post(
         URL.format(station_id or village.station.id),
         data=multipart(fields, content),
@@ -84,7 +85,7 @@ def test_bad_rows_are_reported_by_line_and_column_and_the_others_import(
             {"订单状态": "已吃掉"},
             # Sold live two days after the sessions the station had.
             {"订单提交时间": "2025-09-20 20:00:00", "支付完成时间": "2025-09-20 20:00:09"},
-            {"订单应付金额": "99.80"},  # more than 39.90 × 2
+            {"商家优惠": "79.80"},  # the merchant's discount takes the whole 39.90 × 2
         ]
     )
     response = post(client, village, content)
@@ -100,7 +101,7 @@ def test_bad_rows_are_reported_by_line_and_column_and_the_others_import(
     assert by_line[8]["column"] == "订单状态" and "已吃掉" in by_line[8]["reason"]
     assert by_line[9]["column"] == "订单提交时间"
     assert "outside any douyin session" in by_line[9]["reason"]
-    assert by_line[10]["column"] == "订单应付金额"
+    assert by_line[10]["column"] == "商家优惠"
     assert len(imported(session, Platform.douyin)) == 1
 
 
@@ -282,3 +283,81 @@ def test_a_sale_seconds_before_the_session_went_live_is_of_it(client, session, v
     assert report["problems"][0]["line"] == 3
     (order, _line) = imported(session, Platform.douyin)["6920999900000000000"]
     assert order.livestream_session_id == village.sessions["douyin", 0].id
+
+
+def test_cells_no_sale_can_hold_are_row_problems_not_failures_of_the_upload(
+    client,
+    session,
+    village,
+):
+    content = douyin_file(
+        [
+            {"订单应付金额": "1234567890123456789012345678"},
+            {"订单提交时间": "0001-01-01 00:00:00"},
+            {"商品ID": "37000\x0000101"},
+            {},
+        ]
+    )
+    response = post(client, village, content)
+    assert response.status_code == 201, response.json
+    by_line = {p["line"]: p for p in response.json["problems"]}
+    assert "beyond any order" in by_line[2]["reason"]
+    assert "not a year of sales" in by_line[3]["reason"]
+    assert by_line[4] == {"line": 4, "column": "商品ID", "reason": "holds control characters"}
+    assert response.json["created_lines"] == 1
+
+
+def test_a_huge_partial_refund_in_a_note_is_a_row_problem(client, session, village):
+    rows = read_bytes("pinduoduo_orders.csv").decode("utf-8-sig")
+    content = rows.replace("一瓶漏蜜，部分退款45元", "部分退款99999999999999元").encode("utf-8-sig")
+    response = client.post(
+        URL.format(village.station.id),
+        data=multipart({"platform": "pinduoduo"}, content),
+        headers=village.headers,
+        content_type="multipart/form-data; boundary=export-boundary",
+    )
+    assert response.status_code == 201, response.json
+    noted = [p for p in response.json["problems"] if p["column"] == "商家备注"]
+    assert len(noted) == 1 and "beyond any order" in noted[0]["reason"]
+
+
+def test_an_order_closed_before_payment_is_skipped(client, session, village):
+    content = douyin_file([{"订单状态": "已关闭", "支付完成时间": "-", "售后状态": "-"}])
+    report = post(client, village, content).json
+    assert (report["skipped_lines"], report["failed_lines"], report["created_lines"]) == (1, 0, 0)
+
+
+def test_our_own_checkout_is_not_imported(client, village):
+    response = post(client, village, douyin_file([{}]), platform="own")
+    assert response.status_code == 422
+    assert response.json["errors"] == {"platform": ["our own checkout is not imported"]}
+
+
+def test_a_station_may_name_its_countys_session(client, session, shop, village, regions):
+    from marketplace.livestreams.models import (
+        HostKind,
+        LivestreamSession,
+        SessionState,
+    )
+    from tests.livestreams.test_imports import _at
+
+    county_led = LivestreamSession(
+        code="COUNTY1",
+        title="县长来了",
+        host_name="王县长",
+        host_kind=HostKind.official,
+        region_id=regions.county.id,
+        platform=Platform.douyin,
+        room_id="county-room",
+        scheduled_start=_at("2025-09-12 18:00"),
+        scheduled_end=_at("2025-09-12 23:00"),
+        actual_start=_at("2025-09-12 18:00"),
+        actual_end=_at("2025-09-12 23:00"),
+        state=SessionState.ended,
+    )
+    session.add(county_led)
+    session.flush()
+    report = post(client, village, douyin_file([{}]), session_id=county_led.id)
+    assert report.status_code == 201, report.json
+    (order, _line) = imported(session, Platform.douyin)["6920999900000000000"]
+    assert order.livestream_session_id == county_led.id

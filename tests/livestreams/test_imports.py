@@ -249,15 +249,17 @@ def test_douyin_twice_then_the_later_export(client, session, village):
     assert_ledger_consistent(session)
 
     # The station's own evening session, as its results show it: eleven orders sold live (the
-    # unmapped product's row was not taken), three refunded in the end.
+    # unmapped product's row was not taken), three refunded in the end. A line counts what the
+    # merchant gets: price × quantity less its own discount (the platform pays its subsidies
+    # back; the shipping fee is no sale of produce).
     results = client.get(
         f"/api/v1/livestreams/{village.sessions['douyin', 0].id}/results",
         headers=village.headers,
     ).json
     assert (results["gross_fen"], results["refunds_fen"], results["net_fen"]) == (
-        75090,
+        76090,
         15180,
-        59910,
+        60910,
     )
     # Sub-orders 105 and 198 are one buyer's order: ten buyers.
     assert (results["orders"], results["buyers"]) == (11, 10)
@@ -383,3 +385,17 @@ def test_taobao_without_its_item_report_is_refused(client, village):
     response = upload(client, village, "taobao", "taobao_orders.csv")
     assert response.status_code == 422
     assert response.json["errors"] == {"items": ["Taobao needs its item report too"]}
+
+
+def test_a_line_imported_before_takes_its_refund_after_its_map_is_gone(client, session, village):
+    assert upload(client, village, "douyin", "douyin_orders.csv").status_code == 201
+    forgotten = client.delete(
+        f"/api/v1/stations/{village.station.id}/platform-products/douyin/3700000000000000102",
+        headers=village.headers,
+    )
+    assert forgotten.status_code == 204
+    later = upload(client, village, "douyin", "douyin_orders_2.csv")
+    assert later.status_code == 201, later.json
+    order, _line = imported(session, Platform.douyin)["6920250912000000102"]
+    assert order.refunded_fen == 5990
+    assert_ledger_consistent(session)

@@ -20,7 +20,7 @@ def household_income(session, household_id) -> int:
 @pytest.fixture
 def campaign(client, session, shop, money, pay, make_product, make_household, regions, live):
     """A live session of the co-op's station; the co-op sold a 60,000-yuan lot at the counter,
-    so it is owed its retained share (20% of the net); twenty households of the county."""
+    so it is owed its retained share (20% of the net); twenty households of its village."""
     lot = make_product(
         shop.station,
         shop.producer,
@@ -28,7 +28,8 @@ def campaign(client, session, shop, money, pay, make_product, make_household, re
         skus=[{"spec": "整车", "price_fen": 6_000_000, "stock": 3}],
     )
     pay((lot.skus_created[0], 1))
-    households = [make_household(regions.village_a2) for _ in range(20)]
+    # The station's village: the households it works with.
+    households = [make_household(regions.village_a1) for _ in range(20)]
     scheduled = live.schedule(title="县长来了：红松子专场")
     live.start(scheduled)
 
@@ -165,18 +166,26 @@ def test_a_share_of_the_net_sales_to_a_village(
             "payer_kind": "outside",
             "payer_name": "县商务局",
             "share_bp": 1000,
-            "village_id": regions.village_a2.id,
+            "village_id": regions.village_a1.id,
             "memo": "本场净销售额的10%给靠山屯建档立卡户，平均分配",
         },
         headers=shop.station_headers,
     )
     assert made.status_code == 201, made.json
     live.end(campaign.session)
-    pledge = client.get(f"/api/v1/pledges/{made.json['id']}", headers=shop.station_headers).json
+    # A Douyin session: its share waits for the platform's export, and the station funds it.
+    waiting = client.get(f"/api/v1/pledges/{made.json['id']}", headers=shop.station_headers)
+    assert waiting.json["state"] == "pledged"
+    assert "douyin" in waiting.json["not_funded"]["reason"]
+    funded = client.post(f"/api/v1/pledges/{made.json['id']}/fund", headers=shop.station_headers)
+    assert funded.status_code == 200, funded.json
+    pledge = funded.json
     assert pledge["state"] == "funded"
     assert pledge["basis_fen"] == 13600 and pledge["amount_fen"] == 1360
     amounts = [h["amount_fen"] for h in pledge["households"]]
-    assert len(amounts) == 20 and sum(amounts) == 1360 and set(amounts) == {68}
+    # The village's 23 households (the co-op's 3 members and 20 more) share it equally, to
+    # the fen: 1360 = 3 × 60 + 20 × 59.
+    assert len(amounts) == 23 and sum(amounts) == 1360 and sorted(set(amounts)) == [59, 60]
     outside = session.execute(
         sa.select(sa.func.sum(Posting.amount_fen))
         .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
@@ -207,10 +216,62 @@ def test_a_pledge_the_end_cannot_fund_waits_with_its_figures(client, shop, campa
     waiting = read[second["id"]]
     assert waiting["state"] == "pledged" and waiting["fund_id"] is None
     owed_now = campaign.owed - each * 20
-    assert waiting["shortfall"] == {
+    assert "owed" in waiting["not_funded"].pop("reason")
+    assert waiting["not_funded"] == {
         "owed_fen": owed_now,
         "pledged_fen": each * 20,
         "shortfall_fen": each * 20 - owed_now,
     }
     retry = client.post(f"/api/v1/pledges/{second['id']}/fund", headers=shop.station_headers)
     assert retry.status_code == 409 and retry.json["shortfall_fen"] == each * 20 - owed_now
+
+
+def test_a_share_that_comes_to_nothing_does_not_hold_the_end_up(
+    client, shop, campaign, live, regions
+):
+    own = live.schedule(platform="own", room_id="own-room")
+    live.start(own)
+    made = client.post(
+        f"{SESSIONS}/{own['id']}/pledges",
+        json={
+            "kind": "share_of_net",
+            "payer_kind": "outside",
+            "payer_name": "县商务局",
+            "share_bp": 200,
+            "village_id": regions.village_a1.id,
+            "memo": "2%",
+        },
+        headers=shop.station_headers,
+    ).json
+    assert live.end(own)["state"] == "ended"
+    waiting = client.get(f"/api/v1/pledges/{made['id']}", headers=shop.station_headers).json
+    assert waiting["state"] == "pledged" and "comes to nothing" in waiting["not_funded"]["reason"]
+
+
+def test_a_pledges_fund_gives_only_through_the_pledge(client, shop, money, campaign, live):
+    pledge = pledge_500_each(client, shop, campaign).json
+    live.end(campaign.session, headers=shop.admin_headers)
+    fund_id = client.get(f"/api/v1/pledges/{pledge['id']}", headers=shop.admin_headers).json[
+        "fund_id"
+    ]
+    assert client.get(f"/api/v1/funds/{fund_id}", headers=shop.admin_headers).json["bound"]
+    # The admin who ended the session (the maker) cannot hand the money out alone.
+    alone = client.post(
+        f"/api/v1/funds/{fund_id}/disbursements",
+        json={
+            "mode": "fixed",
+            "memo": "m",
+            "amount_each_fen": 1_000_000,
+            "household_ids": [money.members[0].id],
+        },
+        headers=shop.admin_headers,
+    )
+    assert alone.status_code == 409, alone.json
+    topped = client.post(
+        f"/api/v1/funds/{fund_id}/contributions",
+        json={"amount_fen": 100, "contributor": "x", "reference": "X-1"},
+        headers=shop.admin_headers,
+    )
+    assert topped.status_code == 409
+    approved = client.post(f"/api/v1/pledges/{pledge['id']}/approve", headers=money.admin2_headers)
+    assert approved.status_code == 200 and approved.json["state"] == "disbursed"
