@@ -12,8 +12,14 @@ from marketplace.extensions import db
 from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.http_api import Blueprint
 from marketplace.paging import paged
-from marketplace.reports import trails
-from marketplace.reports.schemas import HouseholdTrailOut, OrderTrailOut, TrailQuery
+from marketplace.reports import income, trails
+from marketplace.reports.schemas import (
+    HouseholdTrailOut,
+    IncomeQuery,
+    IncomeReportOut,
+    OrderTrailOut,
+    TrailQuery,
+)
 
 blp = Blueprint(
     "reports",
@@ -58,4 +64,21 @@ class HouseholdMoneyTrail(MethodView):
             household_id,
             start=period.get("from_"),
             end=period.get("to"),
+        )
+
+
+@blp.route("/reports/income")
+class IncomeReport(MethodView):
+    @login_required(Role.admin, Role.official)
+    @blp.arguments(IncomeQuery, location="query")
+    @blp.response(200, IncomeReportOut)
+    @blp.doc(security=BEARER)
+    def get(self, query):
+        """What the registered households of a region got from the marketplace in a period,
+        by source (own sales, co-op dividends, enterprise benefit-linking, assistance funds,
+        livestream pledges): gross, refunds, net, paid out, households reached and per-capita,
+        and coverage by status. One row per child region; per household in a village. The
+        region must be in your subtree (404 otherwise)."""
+        return income.income_report(
+            db.session, current_actor(), query["region_id"], query["period"]
         )

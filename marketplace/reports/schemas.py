@@ -3,6 +3,8 @@
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from marketplace.households.personal_data import ProtectedNumber
+from marketplace.numbers import Id
+from marketplace.reports.periods import parse_period
 
 
 class TrailPostingOut(Schema):
@@ -112,3 +114,95 @@ class TrailQuery(Schema):
     def _ordered(self, data, **kwargs):
         if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
             raise ValidationError("must not be before 'from'", "to")
+
+
+# --- the attributed income report -------------------------------------------------------------
+
+
+class PeriodField(fields.String):
+    """``2025-09``, ``2025-Q3`` or ``2025``: loaded as a Period."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parse_period(text)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
+class IncomeQuery(Schema):
+    region_id = Id(strict=False, required=True, metadata={"description": "A region in scope."})
+    period = PeriodField(
+        required=True,
+        metadata={"description": "A month (2025-09), a quarter (2025-Q3) or a year (2025)."},
+    )
+
+
+class IncomeSourceOut(Schema):
+    gross_fen = fields.Integer()
+    refunds_fen = fields.Integer()
+    net_fen = fields.Integer()
+
+
+class CoverageOut(Schema):
+    registered = fields.Integer()
+    reached = fields.Integer()
+
+
+class IncomeFiguresOut(Schema):
+    by_source = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(IncomeSourceOut),
+        metadata={
+            "description": "own_sales, coop_dividends, enterprise_linking, assistance_funds, "
+            "livestream_pledges"
+        },
+    )
+    gross_fen = fields.Integer()
+    refunds_fen = fields.Integer()
+    net_fen = fields.Integer(metadata={"description": "Accrued in the period: gross - refunds."})
+    paid_out_fen = fields.Integer(
+        metadata={"description": "Sent to the bank in the period, less what it returned."}
+    )
+    households_registered = fields.Integer()
+    households_reached = fields.Integer(
+        metadata={"description": "Registered households with any income in the period."}
+    )
+    members_reached = fields.Integer()
+    per_capita_fen = fields.Integer(
+        metadata={"description": "net_fen over the members of the households reached (floor)."}
+    )
+    coverage = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(CoverageOut),
+        metadata={"description": "By status at the period's end: in_poverty, lifted, monitoring."},
+    )
+
+
+class IncomeRowOut(IncomeFiguresOut):
+    region_id = fields.Integer(metadata={"description": "A child region (above village level)."})
+    household_id = fields.Integer(metadata={"description": "A household (at village level)."})
+    name = fields.String()
+    level = fields.String()
+    status = fields.String(allow_none=True)
+    members = fields.Integer()
+
+
+class RegionRefOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    level = fields.String()
+
+
+class PeriodOut(Schema):
+    label = fields.String()
+    start = fields.Date()
+    end = fields.Date()
+
+
+class IncomeReportOut(Schema):
+    region = fields.Nested(RegionRefOut)
+    period = fields.Nested(PeriodOut)
+    currency = fields.String()
+    totals = fields.Nested(IncomeFiguresOut)
+    rows = fields.List(fields.Nested(IncomeRowOut))

@@ -1,0 +1,315 @@
+"""The attributed income report: for a region and a period, what the registered households got
+from the marketplace, by source, one row per child region (per household at village level).
+
+Everything is read from the ledger's postings to household income accounts, cut on their
+business day (``effective_on``), so the figures are the ledger's to the fen:
+
+- **gross**: income attributed (sales by rule, co-op dividends, benefit-linking, assistance
+  funds, disbursed livestream pledges, guaranteed minimum dividends);
+- **refunds**: the reversals of refunded sales' attribution;
+- **net** = gross − refunds: what was accrued in the period;
+- **paid out**: what payout runs moved to the bank, less what the bank returned.
+
+By source: ``own_sales`` (a household selling its own produce), ``coop_dividends`` (a
+co-operative's members by shares, and their guaranteed minimum), ``enterprise_linking`` (an
+enterprise's benefit-linking contract), ``assistance_funds``, ``livestream_pledges`` (a fund
+bound to a pledge). Coverage: the region's registered households by their status at the
+period's end (in poverty, lifted, under monitoring), how many the marketplace reached (any
+income in the period) and their members, for per-capita figures.
+
+This module is the reference: a constant number of statements, whatever the region's size,
+grouped by village in SQL and folded into child regions here.
+"""
+
+import enum
+from collections import defaultdict
+
+import sqlalchemy as sa
+
+from marketplace.accounts.auth import Actor
+from marketplace.accounts.models import Role
+from marketplace.errors import NotFound, PermissionDenied
+from marketplace.households.models import Household, HouseholdStatus, HouseholdStatusChange
+from marketplace.ledger.models import (
+    AccountKind,
+    AssistanceFund,
+    EntryKind,
+    FundDisbursement,
+    JournalEntry,
+    LedgerAccount,
+    Posting,
+)
+from marketplace.orders.models import OrderLine
+from marketplace.producers.models import Producer, ProducerKind
+from marketplace.regions.models import Region, RegionLevel
+from marketplace.reports.periods import Period
+
+
+class Source(enum.StrEnum):
+    own_sales = "own_sales"
+    coop_dividends = "coop_dividends"
+    enterprise_linking = "enterprise_linking"
+    assistance_funds = "assistance_funds"
+    livestream_pledges = "livestream_pledges"
+
+
+#: Entries that make income; payouts move it towards the bank (or back, when returned).
+EARNING = (
+    EntryKind.attribution,
+    EntryKind.refund_reversal,
+    EntryKind.fund_disbursement,
+    EntryKind.minimum_dividend,
+)
+PAYOUT = (EntryKind.payout_approved, EntryKind.payout_returned)
+STATUSES = tuple(HouseholdStatus)
+
+
+def _source():
+    bound = sa.func.coalesce(AssistanceFund.bound, sa.false())
+    return sa.case(
+        (
+            JournalEntry.kind == EntryKind.fund_disbursement,
+            sa.case(
+                (bound, sa.literal(Source.livestream_pledges.value)),
+                else_=sa.literal(Source.assistance_funds.value),
+            ),
+        ),
+        (JournalEntry.kind == EntryKind.minimum_dividend, Source.coop_dividends.value),
+        (Producer.kind == ProducerKind.household, Source.own_sales.value),
+        (Producer.kind == ProducerKind.cooperative, Source.coop_dividends.value),
+        else_=sa.literal(Source.enterprise_linking.value),
+    )
+
+
+def _household_postings(period: Period, villages):
+    """Postings to household income accounts in the period, of households of ``villages``."""
+    income_accounts = sa.select(LedgerAccount.id).where(
+        LedgerAccount.kind == AccountKind.household_income
+    )
+    return (
+        sa.select(Posting)
+        .join(Household, Household.id == Posting.household_id)
+        .where(
+            Posting.effective_on.between(period.start, period.end),
+            Posting.account_id.in_(income_accounts),
+            Household.village_id.in_(villages),
+        )
+        .subquery("period_postings")
+    )
+
+
+def _empty() -> dict:
+    return {
+        "by_source": {
+            source.value: {"gross_fen": 0, "refunds_fen": 0, "net_fen": 0} for source in Source
+        },
+        "gross_fen": 0,
+        "refunds_fen": 0,
+        "net_fen": 0,
+        "paid_out_fen": 0,
+        "households_registered": 0,
+        "households_reached": 0,
+        "members_reached": 0,
+        "per_capita_fen": 0,
+        "coverage": {status.value: {"registered": 0, "reached": 0} for status in STATUSES},
+    }
+
+
+def _add_money(figures: dict, kind: EntryKind, source: str, amount: int) -> None:
+    if kind in PAYOUT:
+        figures["paid_out_fen"] += amount  # a debit of the income account: it left it
+        return
+    part = figures["by_source"][source]
+    if kind is EntryKind.refund_reversal:
+        part["refunds_fen"] += amount
+        figures["refunds_fen"] += amount
+    else:
+        part["gross_fen"] -= amount
+        figures["gross_fen"] -= amount
+
+
+def _finish(figures: dict) -> dict:
+    for part in figures["by_source"].values():
+        part["net_fen"] = part["gross_fen"] - part["refunds_fen"]
+    figures["net_fen"] = figures["gross_fen"] - figures["refunds_fen"]
+    members = figures["members_reached"]
+    figures["per_capita_fen"] = figures["net_fen"] // members if members else 0
+    return figures
+
+
+def _merge(into: dict, other: dict) -> None:
+    for source, part in other["by_source"].items():
+        for name in ("gross_fen", "refunds_fen"):
+            into["by_source"][source][name] += part[name]
+    for name in (
+        "gross_fen",
+        "refunds_fen",
+        "paid_out_fen",
+        "households_registered",
+        "households_reached",
+        "members_reached",
+    ):
+        into[name] += other[name]
+    for status, counts in other["coverage"].items():
+        for name in ("registered", "reached"):
+            into["coverage"][status][name] += counts[name]
+
+
+def region_in_scope(session, actor: Actor, region_id: int) -> Region:
+    """The region, if the actor may report on it: an admin any, an official their subtree."""
+    if actor.role not in (Role.admin, Role.official):
+        raise PermissionDenied("Reports are for officials and admins.")
+    region = session.get(Region, region_id)
+    if region is None or (
+        actor.role is Role.official and not region.path.startswith(actor.region_path)
+    ):
+        raise NotFound(f"Region {region_id} not found.")
+    return region
+
+
+def _villages(session, region: Region) -> dict[int, int]:
+    """Each village of the region's subtree -> the child of ``region`` it lies in (itself at
+    township level; at village level, the village)."""
+    villages = session.execute(
+        sa.select(Region.id, Region.parent_id).where(
+            Region.level == RegionLevel.village, Region.path.startswith(region.path)
+        )
+    ).all()
+    if region.level is RegionLevel.county:
+        return {village_id: parent_id for village_id, parent_id in villages}
+    return {village_id: village_id for village_id, _ in villages}
+
+
+def _status_at(period: Period):
+    """Each household's status on the period's last day (its latest change by then)."""
+    ranked = sa.select(
+        HouseholdStatusChange.household_id,
+        HouseholdStatusChange.status,
+        sa.func.row_number()
+        .over(
+            partition_by=HouseholdStatusChange.household_id,
+            order_by=(HouseholdStatusChange.effective_from.desc(), HouseholdStatusChange.id.desc()),
+        )
+        .label("rank"),
+    ).where(HouseholdStatusChange.effective_from <= period.end)
+    ranked = ranked.subquery("ranked_status")
+    return (
+        sa.select(ranked.c.household_id, ranked.c.status)
+        .where(ranked.c.rank == 1)
+        .subquery("status_at")
+    )
+
+
+def income_report(session, actor: Actor, region_id: int, period: Period) -> dict:
+    region = region_in_scope(session, actor, region_id)
+    village_of = _villages(session, region)
+    by_household = region.level is RegionLevel.village
+    postings = _household_postings(period, list(village_of))
+    group = postings.c.household_id if by_household else Household.village_id
+    # Grouped by the expression itself: a label "source" would name assistance_funds.source.
+    source = _source()
+    money = session.execute(
+        sa.select(group, JournalEntry.kind, source, sa.func.sum(postings.c.amount_fen))
+        .select_from(postings)
+        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
+        .join(Household, Household.id == postings.c.household_id)
+        .outerjoin(OrderLine, OrderLine.id == postings.c.order_line_id)
+        .outerjoin(Producer, Producer.id == OrderLine.producer_id)
+        .outerjoin(FundDisbursement, FundDisbursement.id == JournalEntry.fund_disbursement_id)
+        .outerjoin(AssistanceFund, AssistanceFund.id == FundDisbursement.fund_id)
+        .where(JournalEntry.kind.in_(EARNING + PAYOUT))
+        .group_by(group, JournalEntry.kind, source)
+    ).all()
+    reached = (
+        sa.select(postings.c.household_id)
+        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
+        .where(JournalEntry.kind.in_(EARNING))
+        .distinct()
+        .subquery("reached")
+    )
+    status_at = _status_at(period)
+    is_reached = Household.id.in_(sa.select(reached.c.household_id))
+    households = sa.select(
+        Household.id,
+        Household.village_id,
+        Household.head_name,
+        Household.members_count,
+        status_at.c.status,
+        is_reached.label("reached"),
+    ).outerjoin(status_at, status_at.c.household_id == Household.id)
+    households = households.where(Household.village_id.in_(list(village_of)))
+
+    rows: dict[int, dict] = defaultdict(_empty)
+    if by_household:
+        listed = session.execute(households.order_by(Household.id)).all()
+        for row in listed:
+            figures = rows[row.id]
+            _count(figures, row.status, row.reached, row.members_count, 1)
+        for household_id, kind, source, amount in money:
+            _add_money(rows[household_id], kind, source, int(amount))
+        names = {row.id: (row.head_name, row.status, row.members_count) for row in listed}
+        result_rows = [
+            {
+                "household_id": household_id,
+                "name": names[household_id][0],
+                "status": names[household_id][1],
+                "members": names[household_id][2],
+                **_finish(figures),
+            }
+            for household_id, figures in sorted(rows.items())
+        ]
+    else:
+        counted = _counted(session, households)
+        for village_id, status, was_reached, count, members in counted:
+            _count(rows[village_of[village_id]], status, was_reached, members, count)
+        for village_id, kind, source, amount in money:
+            _add_money(rows[village_of[village_id]], kind, source, int(amount))
+        children = {
+            row.id: row
+            for row in session.execute(
+                sa.select(Region.id, Region.name, Region.level).where(Region.parent_id == region.id)
+            )
+        }
+        result_rows = [
+            {
+                "region_id": child_id,
+                "name": child.name,
+                "level": child.level,
+                **_finish(rows[child_id]),
+            }
+            for child_id, child in sorted(children.items())
+        ]
+    totals = _empty()
+    for figures in rows.values():
+        _merge(totals, figures)
+    return {
+        "region": {"id": region.id, "name": region.name, "level": region.level},
+        "period": {"label": period.label, "start": period.start, "end": period.end},
+        "currency": "CNY",
+        "totals": _finish(totals),
+        "rows": result_rows,
+    }
+
+
+def _counted(session, households):
+    listed = households.subquery("listed_households")
+    return session.execute(
+        sa.select(
+            listed.c.village_id,
+            listed.c.status,
+            listed.c.reached,
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(listed.c.members_count), 0),
+        ).group_by(listed.c.village_id, listed.c.status, listed.c.reached)
+    ).all()
+
+
+def _count(figures: dict, status, reached: bool, members: int, count: int) -> None:
+    figures["households_registered"] += count
+    if status is not None:
+        figures["coverage"][HouseholdStatus(status).value]["registered"] += count
+    if reached:
+        figures["households_reached"] += count
+        figures["members_reached"] += int(members)
+        if status is not None:
+            figures["coverage"][HouseholdStatus(status).value]["reached"] += count
