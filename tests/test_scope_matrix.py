@@ -64,6 +64,7 @@ LISTS = {
     "/api/v1/users": "official_user",
     "/api/v1/livestreams": "livestream",
     "/api/v1/me": None,  # oneself
+    "/api/v1/reconciliation": None,  # admins only: the whole ledger
 }
 
 #: Reports that name their region in the query: the query for a side's county.

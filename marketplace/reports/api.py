@@ -12,12 +12,13 @@ from marketplace.extensions import db
 from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.http_api import Blueprint
 from marketplace.paging import paged
-from marketplace.reports import income, trails
+from marketplace.reports import income, reconciliation, trails
 from marketplace.reports.schemas import (
     HouseholdTrailOut,
     IncomeQuery,
     IncomeReportOut,
     OrderTrailOut,
+    ReconciliationOut,
     TrailQuery,
 )
 
@@ -82,3 +83,24 @@ class IncomeReport(MethodView):
         return income.income_report(
             db.session, current_actor(), query["region_id"], query["period"]
         )
+
+
+@blp.route("/reconciliation")
+class Reconciliation(MethodView):
+    @login_required(Role.admin)
+    @blp.response(200, ReconciliationOut)
+    @blp.doc(security=BEARER)
+    def get(self):
+        """Every invariant of the ledger over the whole of it, and the ledger against the
+        payments and payout lines: the same findings as ``flask ledger check``. Reads the
+        whole ledger in a fixed number of statements."""
+        report = reconciliation.run(db.session)
+        return {
+            "ok": report.ok,
+            "differences": report.differences,
+            "summary": report.summary(),
+            "entries": report.entries,
+            "postings": report.postings,
+            "orders": report.orders,
+            "gateways": report.gateways,
+        }

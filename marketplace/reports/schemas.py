@@ -206,3 +206,15 @@ class IncomeReportOut(Schema):
     currency = fields.String()
     totals = fields.Nested(IncomeFiguresOut)
     rows = fields.List(fields.Nested(IncomeRowOut))
+
+
+class ReconciliationOut(Schema):
+    ok = fields.Boolean(metadata={"description": "No difference found."})
+    differences = fields.List(
+        fields.String(), metadata={"description": "Each difference, as flask ledger check says it."}
+    )
+    summary = fields.String()
+    entries = fields.Integer()
+    postings = fields.Integer()
+    orders = fields.Integer(metadata={"description": "Paid orders checked."})
+    gateways = fields.Integer(metadata={"description": "Clearing accounts checked."})

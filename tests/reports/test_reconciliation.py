@@ -153,3 +153,19 @@ def test_the_check_takes_a_fixed_number_of_statements(session, shop, money, pay,
     with count_queries() as four:
         check.run(session)
     assert one.count == four.count
+
+
+def test_admins_read_the_same_findings_over_http(client, session, busy_ledger, money, shop):
+    response = client.get("/api/v1/reconciliation", headers=money.admin_headers)
+    assert response.status_code == 200, response.json
+    assert response.json["ok"] is True and response.json["differences"] == []
+    assert response.json["summary"] == check.run(session).summary()
+    session.execute(
+        sa.update(Payment)
+        .where(Payment.order_id == busy_ledger["id"])
+        .values(captured_fen=Payment.captured_fen + 1)
+    )
+    broken = client.get("/api/v1/reconciliation", headers=money.admin_headers).json
+    assert broken["ok"] is False and broken["differences"] == check.run(session).differences
+    assert client.get("/api/v1/reconciliation", headers=money.official_headers).status_code == 403
+    assert client.get("/api/v1/reconciliation", headers=shop.station_headers).status_code == 403
