@@ -10,7 +10,7 @@ def register(app: Flask) -> None:
     from marketplace.orders.commands import orders_cli
     from marketplace.payments.commands import payments_cli
     from marketplace.payouts.commands import payouts_cli
-    from marketplace.reports.commands import check_command
+    from marketplace.reports.commands import check_command, reports_cli
     from seed.commands import seed_cli
 
     # The reconciliation reads the whole ledger against payments and payouts (reports), but
@@ -24,5 +24,6 @@ def register(app: Flask) -> None:
         ledger_cli,
         payouts_cli,
         livestreams_cli,
+        reports_cli,
     ):
         app.cli.add_command(group)

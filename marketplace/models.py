@@ -11,3 +11,4 @@ from marketplace.payments.models import *  # noqa: F403
 from marketplace.payouts.models import *  # noqa: F403
 from marketplace.producers.models import *  # noqa: F403
 from marketplace.regions.models import *  # noqa: F403
+from marketplace.reports.models import *  # noqa: F403

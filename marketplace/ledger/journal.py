@@ -9,6 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from marketplace.ledger import closing
 from marketplace.ledger.models import AccountKind, JournalEntry, LedgerAccount, Posting
 
 
@@ -131,6 +132,8 @@ class Entry:
     payout_line_id: int | None = None
     fund_disbursement_id: int | None = None
     fund_contribution_id: int | None = None
+    #: set by ``closing.date_entries`` when a closed month moved the entry to an open one
+    adjusts_month: date | None = None
 
     def check(self) -> None:
         total = sum(leg.amount_fen for leg in self.legs)
@@ -163,6 +166,9 @@ def write_entries(session, entries: list[Entry]) -> list[int]:
     for entry in entries:
         entry.legs = [leg for leg in entry.legs if leg.amount_fen]
         entry.check()
+    # A closed month takes no more entries: those that would fall into one move to the first
+    # open month (the closing module's docstring says how this stays exact under concurrency).
+    closing.date_entries(session, entries)
     ids_by_key = account_ids(session, {leg.account for entry in entries for leg in entry.legs})
     entry_rows = [
         {
@@ -175,6 +181,7 @@ def write_entries(session, entries: list[Entry]) -> list[int]:
             "payout_line_id": entry.payout_line_id,
             "fund_disbursement_id": entry.fund_disbursement_id,
             "fund_contribution_id": entry.fund_contribution_id,
+            "adjusts_month": entry.adjusts_month,
         }
         for entry in entries
     ]

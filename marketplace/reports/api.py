@@ -12,13 +12,17 @@ from marketplace.extensions import db
 from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.http_api import Blueprint
 from marketplace.paging import paged
-from marketplace.reports import income, reconciliation, trails
+from marketplace.reports import closing, income, reconciliation, trails
 from marketplace.reports.schemas import (
+    CloseIn,
+    CloseQuery,
     HouseholdTrailOut,
     IncomeQuery,
     IncomeReportOut,
+    MonthCloseOut,
     OrderTrailOut,
     ReconciliationOut,
+    ReopenIn,
     TrailQuery,
 )
 
@@ -104,3 +108,40 @@ class Reconciliation(MethodView):
             "orders": report.orders,
             "gateways": report.gateways,
         }
+
+
+@blp.route("/reports/closes")
+class Closes(MethodView):
+    @login_required(Role.admin, Role.official)
+    @blp.arguments(CloseQuery, location="query")
+    @blp.response(200, MonthCloseOut(many=True))
+    @blp.paginate()
+    @blp.doc(security=BEARER)
+    def get(self, filters, pagination_parameters):
+        """The months closed (and reopened) for the regions of your subtree, newest first."""
+        return paged(
+            pagination_parameters, closing.list_closes, db.session, current_actor(), filters
+        )
+
+    @login_required(Role.admin, Role.official)
+    @blp.arguments(CloseIn)
+    @blp.response(201, MonthCloseOut)
+    @blp.doc(security=BEARER)
+    def post(self, data):
+        """Close a month that is over for a region of your subtree: its income report, and
+        that of every region below, is frozen as it stands; an entry that would fall into it
+        later (a late refund) is dated into the first open month, and shows there as an
+        adjustment. 409 when it is closed already, here or above."""
+        return closing.close_month(db.session, current_actor(), data["region_id"], data["month"])
+
+
+@blp.route("/reports/closes/<id:close_id>/reopen")
+class ReopenClose(MethodView):
+    @login_required(Role.admin)
+    @blp.arguments(ReopenIn)
+    @blp.response(200, MonthCloseOut)
+    @blp.doc(security=BEARER)
+    def post(self, data, close_id):
+        """Reopen a closed month (admins, with a reason; recorded): its report is computed from
+        the ledger again."""
+        return closing.reopen_month(db.session, current_actor(), close_id, data["reason"])

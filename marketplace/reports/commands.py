@@ -1,11 +1,19 @@
 """``flask ledger check``: the reconciliation, from the command line. It reads payments and
 payouts as well as the ledger, so it lives here; ``marketplace/cli.py`` files it under the
-ledger's command group, where people look for it."""
+ledger's command group, where people look for it. ``flask reports close-month`` closes a month
+for scripted month ends."""
 
 import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
 
+from marketplace.accounts.auth import Actor
+from marketplace.accounts.models import Role, User
+from marketplace.errors import DomainError
 from marketplace.extensions import db
-from marketplace.reports import reconciliation
+from marketplace.regions.models import Region
+from marketplace.reports import closing, reconciliation
+from marketplace.reports.periods import month_of
 
 
 @click.command("check")
@@ -19,3 +27,42 @@ def check_command():
         click.echo(f"{len(report.differences)} difference(s) found", err=True)
         raise SystemExit(1)
     click.echo(report.summary())
+
+
+reports_cli = AppGroup("reports", help="Officials' reports and their closed months.")
+
+
+@reports_cli.command("close-month")
+@click.option("--region", "region_id", type=int, required=True, help="The region's id.")
+@click.option("--month", required=True, help="The month, such as 2025-09.")
+@click.option("--as", "username", required=True, help="The official or admin who closes it.")
+def close_month_command(region_id: int, month: str, username: str) -> None:
+    """Close a month for a region, as the API does (for scripted month ends)."""
+    try:
+        period = month_of(month)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--month") from None
+    user = db.session.execute(
+        sa.select(User).where(User.username == username, User.is_active.is_(True))
+    ).scalar_one_or_none()
+    if user is None or user.role not in (Role.admin, Role.official):
+        raise click.ClickException(f"{username} is not an active official or admin.")
+    region_path = (
+        db.session.execute(sa.select(Region.path).where(Region.id == user.region_id)).scalar()
+        if user.region_id
+        else None
+    )
+    actor = Actor(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        region_id=user.region_id,
+        region_path=region_path,
+    )
+    try:
+        close = closing.close_month(db.session, actor, region_id, period)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.detail) from None
+    db.session.commit()
+    click.echo(f"Closed {period.label} for region {region_id} (close {close.id}).")

@@ -23,6 +23,7 @@ grouped by village in SQL and folded into child regions here.
 
 import enum
 from collections import defaultdict
+from datetime import date
 
 import sqlalchemy as sa
 
@@ -37,11 +38,13 @@ from marketplace.ledger.models import (
     FundDisbursement,
     JournalEntry,
     LedgerAccount,
+    MonthClose,
     Posting,
 )
 from marketplace.orders.models import OrderLine
 from marketplace.producers.models import Producer, ProducerKind
 from marketplace.regions.models import Region, RegionLevel
+from marketplace.reports.models import ReportSnapshot
 from marketplace.reports.periods import Period
 
 
@@ -201,7 +204,55 @@ def _status_at(period: Period):
 
 
 def income_report(session, actor: Actor, region_id: int, period: Period) -> dict:
+    """The report as the actor may read it: a closed month's from its snapshot, else live."""
     region = region_in_scope(session, actor, region_id)
+    if period.kind == "month":
+        frozen = frozen_report(session, region.id, period)
+        if frozen is not None:
+            return frozen
+    return {**build_report(session, region, period), "closed": None}
+
+
+def frozen_report(session, region_id: int, period: Period) -> dict | None:
+    """The snapshot a close of the month (of the region or one above it) took, if any."""
+    found = session.execute(
+        sa.select(
+            ReportSnapshot.report,
+            MonthClose.closed_at,
+            MonthClose.closed_by_id,
+            MonthClose.region_id,
+        )
+        .join(MonthClose, MonthClose.id == ReportSnapshot.close_id)
+        .where(
+            ReportSnapshot.region_id == region_id,
+            ReportSnapshot.month == period.start,
+            MonthClose.closed.is_(True),
+        )
+        .order_by(MonthClose.closed_at)
+        .limit(1)
+    ).one_or_none()
+    if found is None:
+        return None
+    report, closed_at, closed_by_id, closed_region_id = found
+    # Stored as the API gave it: its days are text again.
+    period_out = {
+        **report["period"],
+        "start": date.fromisoformat(report["period"]["start"]),
+        "end": date.fromisoformat(report["period"]["end"]),
+    }
+    return {
+        **report,
+        "period": period_out,
+        "closed": {
+            "closed_at": closed_at,
+            "closed_by_id": closed_by_id,
+            "region_id": closed_region_id,
+        },
+    }
+
+
+def build_report(session, region: Region, period: Period) -> dict:
+    """The report computed from the ledger now (no scope check: the caller made it)."""
     village_of = _villages(session, region)
     by_household = region.level is RegionLevel.village
     postings = _household_postings(period, list(village_of))
@@ -282,12 +333,26 @@ def income_report(session, actor: Actor, region_id: int, period: Period) -> dict
     totals = _empty()
     for figures in rows.values():
         _merge(totals, figures)
+    adjustments = session.execute(
+        sa.select(JournalEntry.adjusts_month, sa.func.sum(postings.c.amount_fen))
+        .select_from(postings)
+        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
+        .where(JournalEntry.adjusts_month.is_not(None), JournalEntry.kind.in_(EARNING))
+        .group_by(JournalEntry.adjusts_month)
+        .order_by(JournalEntry.adjusts_month)
+    ).all()
     return {
         "region": {"id": region.id, "name": region.name, "level": region.level},
         "period": {"label": period.label, "start": period.start, "end": period.end},
         "currency": "CNY",
         "totals": _finish(totals),
         "rows": result_rows,
+        # Entries of closed months dated into this period instead: part of its figures above,
+        # and shown here against the month each adjusts.
+        "adjustments": [
+            {"month": month.strftime("%Y-%m"), "net_fen": -int(amount)}
+            for month, amount in adjustments
+        ],
     }
 
 

@@ -1,6 +1,6 @@
 """Response shapes of the cross-domain reads: money trails."""
 
-from marshmallow import Schema, ValidationError, fields, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace.households.personal_data import ProtectedNumber
 from marketplace.numbers import Id
@@ -200,12 +200,75 @@ class PeriodOut(Schema):
     end = fields.Date()
 
 
+class AdjustmentOut(Schema):
+    month = fields.String(metadata={"description": "The closed month the entries belonged to."})
+    net_fen = fields.Integer()
+
+
+class FrozenOut(Schema):
+    closed_at = fields.DateTime()
+    closed_by_id = fields.Integer(allow_none=True)
+    region_id = fields.Integer(metadata={"description": "The region whose close froze it."})
+
+
 class IncomeReportOut(Schema):
     region = fields.Nested(RegionRefOut)
     period = fields.Nested(PeriodOut)
     currency = fields.String()
     totals = fields.Nested(IncomeFiguresOut)
     rows = fields.List(fields.Nested(IncomeRowOut))
+    adjustments = fields.List(
+        fields.Nested(AdjustmentOut),
+        metadata={
+            "description": "Entries of closed months dated into this period instead (a late "
+            "refund): included above, and shown against the month each adjusts."
+        },
+    )
+    closed = fields.Nested(
+        FrozenOut,
+        allow_none=True,
+        metadata={"description": "A closed month's report: served as frozen at its close."},
+    )
+
+
+# --- closing months ---------------------------------------------------------------------------
+
+
+class MonthField(PeriodField):
+    def _deserialize(self, value, attr, data, **kwargs):
+        period = super()._deserialize(value, attr, data, **kwargs)
+        if period.kind != "month":
+            raise ValidationError("a month, such as 2025-09")
+        return period
+
+
+class CloseIn(Schema):
+    region_id = Id(required=True)
+    month = MonthField(required=True, metadata={"description": "A month that is over: 2025-09."})
+
+
+class ReopenIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+
+class CloseQuery(Schema):
+    region_id = Id(strict=False)
+    closed = fields.Boolean()
+
+
+class MonthCloseOut(Schema):
+    id = fields.Integer()
+    region_id = fields.Integer()
+    month = fields.Method("_month")
+    closed = fields.Boolean()
+    closed_by_id = fields.Integer(allow_none=True)
+    closed_at = fields.DateTime()
+    reopened_by_id = fields.Integer(allow_none=True)
+    reopened_at = fields.DateTime(allow_none=True)
+    reopen_reason = fields.String(allow_none=True)
+
+    def _month(self, close):
+        return close.month.strftime("%Y-%m")
 
 
 class ReconciliationOut(Schema):
