@@ -1,6 +1,6 @@
 """Time as the business counts it: stored in UTC, cut into days and months in Asia/Shanghai."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -13,3 +13,8 @@ def shanghai_date(moment: datetime) -> date:
 
 def shanghai_today() -> date:
     return shanghai_date(datetime.now(UTC))
+
+
+def shanghai_midnight(day: date) -> datetime:
+    """The moment ``day`` begins in Shanghai, as an aware datetime."""
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI)

@@ -29,20 +29,23 @@ blp = Blueprint(
     "shipping, refunds",
 )
 SECURITY = [{"bearerAuth": []}]
-EVERYONE_BUT_OFFICIALS = (Role.buyer, Role.unit, Role.station, Role.admin)
+#: Officials read the orders of their region (without the buyers' addresses); they change none.
+READERS = (Role.buyer, Role.unit, Role.station, Role.official, Role.admin)
 
 
 @blp.route("/orders")
 class Orders(MethodView):
-    @login_required(*EVERYONE_BUT_OFFICIALS)
+    @login_required(*READERS)
     @blp.arguments(OrderQuery, location="query")
     @blp.response(200, OrderOut(many=True))
     @blp.paginate()
     @blp.doc(security=SECURITY)
     def get(self, filters, pagination_parameters):
         """Orders you may see: a buyer's own, a unit's organisation's, those holding a station's
-        lines (with only its lines); filter by state, payment state, creation time, livestream
-        code."""
+        lines (with only its lines), those whose produce comes from an official's region (with
+        only those lines, without the shipping address); filter by state, payment state,
+        creation time, payment period, channel, station, the region the produce comes from,
+        livestream session or code."""
         return paged(
             pagination_parameters, service.list_orders, db.session, current_actor(), filters
         )
@@ -50,7 +53,7 @@ class Orders(MethodView):
 
 @blp.route("/orders/<id:order_id>")
 class OrderById(MethodView):
-    @login_required(*EVERYONE_BUT_OFFICIALS)
+    @login_required(*READERS)
     @blp.response(200, OrderDetailOut)
     @blp.doc(security=SECURITY)
     def get(self, order_id):

@@ -2,6 +2,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from marketplace.numbers import BoundedInteger, Id
 from marketplace.orders.models import Channel, LinePricing, OrderStatus, PaymentStatus
+from marketplace.periods import PeriodField
 
 #: One line may not take more than this many units: a typo of 1000 must not empty a shelf.
 MAX_QUANTITY_PER_LINE = 200
@@ -148,6 +149,20 @@ class OrderQuery(Schema):
         metadata={"description": "Orders tied to the session with this code."},
     )
     livestream_session_id = Id(strict=False)
+    channel = fields.Enum(Channel)
+    station_id = Id(
+        strict=False, metadata={"description": "Orders holding a line of this station."}
+    )
+    region_id = Id(
+        strict=False,
+        metadata={
+            "description": "Orders holding a line whose producer is in this region's subtree "
+            "(a village, a township, a county); an unknown region: none."
+        },
+    )
+    paid_in = PeriodField(
+        metadata={"description": "Paid in this month (2025-09), quarter (2025-Q3) or year (2025)."}
+    )
 
 
 class CancelIn(Schema):

@@ -17,10 +17,10 @@ from marketplace.db import page_of, utcnow
 from marketplace.errors import Conflict, NotFound, PermissionDenied
 from marketplace.ledger.closing import closed_months, lock_for_closing
 from marketplace.ledger.models import MonthClose, MonthCloseEvent
+from marketplace.periods import Period
 from marketplace.regions.models import Region
 from marketplace.reports import income
 from marketplace.reports.models import ReportSnapshot
-from marketplace.reports.periods import Period
 from marketplace.reports.schemas import IncomeReportOut
 
 

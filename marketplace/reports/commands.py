@@ -11,9 +11,9 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role, User
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.periods import month_of
 from marketplace.regions.models import Region
 from marketplace.reports import closing, reconciliation
-from marketplace.reports.periods import month_of
 
 
 @click.command("check")

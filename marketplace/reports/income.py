@@ -42,10 +42,10 @@ from marketplace.ledger.models import (
     Posting,
 )
 from marketplace.orders.models import OrderLine
+from marketplace.periods import Period
 from marketplace.producers.models import Producer, ProducerKind
 from marketplace.regions.models import Region, RegionLevel
 from marketplace.reports.models import ReportSnapshot
-from marketplace.reports.periods import Period
 
 
 class Source(enum.StrEnum):

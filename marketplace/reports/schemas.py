@@ -4,7 +4,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from marketplace.households.personal_data import ProtectedNumber
 from marketplace.numbers import Id
-from marketplace.reports.periods import parse_period
+from marketplace.periods import MonthField, PeriodField
 
 
 class TrailPostingOut(Schema):
@@ -119,17 +119,6 @@ class TrailQuery(Schema):
 # --- the attributed income report -------------------------------------------------------------
 
 
-class PeriodField(fields.String):
-    """``2025-09``, ``2025-Q3`` or ``2025``: loaded as a Period."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return parse_period(text)
-        except ValueError as error:
-            raise ValidationError(str(error)) from None
-
-
 class IncomeQuery(Schema):
     region_id = Id(strict=False, required=True, metadata={"description": "A region in scope."})
     period = PeriodField(
@@ -232,14 +221,6 @@ class IncomeReportOut(Schema):
 
 
 # --- closing months ---------------------------------------------------------------------------
-
-
-class MonthField(PeriodField):
-    def _deserialize(self, value, attr, data, **kwargs):
-        period = super()._deserialize(value, attr, data, **kwargs)
-        if period.kind != "month":
-            raise ValidationError("a month, such as 2025-09")
-        return period
 
 
 class CloseIn(Schema):

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from marketplace.clock import shanghai_today
 from marketplace.ledger.models import JournalEntry, MonthCloseEvent
+from marketplace.periods import next_month
 from marketplace.reports import closing
-from marketplace.reports.periods import next_month
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 
 INCOME = "/api/v1/reports/income"

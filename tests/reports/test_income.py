@@ -22,9 +22,9 @@ from marketplace.ledger.models import (
     FundSource,
 )
 from marketplace.orders.models import Order, OrderLine
+from marketplace.periods import next_month
 from marketplace.producers.models import ProducerKind
 from marketplace.reports.income import Source
-from marketplace.reports.periods import next_month
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 
 URL = "/api/v1/reports/income"

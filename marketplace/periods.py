@@ -1,9 +1,12 @@
-"""The periods reports are cut by: a month (2025-09), a quarter (2025-Q3) or a year (2025), as
-business days in Asia/Shanghai, which is what a journal entry's ``effective_on`` is."""
+"""The periods reports and listings are cut by: a month (2025-09), a quarter (2025-Q3) or a year
+(2025), as business days in Asia/Shanghai, which is what a journal entry's ``effective_on`` is;
+and the query-string fields that read them."""
 
 import re
 from dataclasses import dataclass
 from datetime import date
+
+from marshmallow import ValidationError, fields
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -67,3 +70,22 @@ def month_of(text: str) -> Period:
     if period.kind != "month":
         raise ValueError("a month, such as 2025-09")
     return period
+
+
+class PeriodField(fields.String):
+    """``2025-09``, ``2025-Q3`` or ``2025``: loaded as a Period."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parse_period(text)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
+class MonthField(PeriodField):
+    def _deserialize(self, value, attr, data, **kwargs):
+        period = super()._deserialize(value, attr, data, **kwargs)
+        if period.kind != "month":
+            raise ValidationError("a month, such as 2025-09")
+        return period
