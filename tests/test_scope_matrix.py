@@ -71,6 +71,8 @@ LISTS = {
 #: Reports that name their region in the query: the query for a side's county.
 REPORTS = {
     "/api/v1/reports/income": lambda side: {"region_id": side.county.id, "period": "2025-09"},
+    "/api/v1/reports/channels": lambda side: {"region_id": side.county.id, "period": "2025-09"},
+    "/api/v1/reports/assistance": lambda side: {"region_id": side.county.id, "year": 2026},
 }
 
 #: Where our own object is not the caller's to read, and what it gets instead (and why).

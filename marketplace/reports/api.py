@@ -12,8 +12,11 @@ from marketplace.extensions import db
 from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.http_api import Blueprint
 from marketplace.paging import paged
-from marketplace.reports import closing, income, reconciliation, trails
+from marketplace.reports import assistance, channels, closing, income, reconciliation, trails
 from marketplace.reports.schemas import (
+    AssistanceQuery,
+    AssistanceReportOut,
+    ChannelReportOut,
     CloseIn,
     CloseQuery,
     HouseholdTrailOut,
@@ -145,3 +148,33 @@ class ReopenClose(MethodView):
         """Reopen a closed month (admins, with a reason; recorded): its report is computed from
         the ledger again."""
         return closing.reopen_month(db.session, current_actor(), close_id, data["reason"])
+
+
+@blp.route("/reports/channels")
+class ChannelReport(MethodView):
+    @login_required(Role.admin, Role.official)
+    @blp.arguments(IncomeQuery, location="query")
+    @blp.response(200, ChannelReportOut)
+    @blp.doc(security=BEARER)
+    def get(self, query):
+        """Sales of the region's produce (gross, refunds, net, orders) and the income they
+        attributed to households, by channel (imported sales by platform) and by livestream
+        session, in a period: from the ledger, like the income report."""
+        return channels.channel_report(
+            db.session, current_actor(), query["region_id"], query["period"]
+        )
+
+
+@blp.route("/reports/assistance")
+class AssistanceReport(MethodView):
+    @login_required(Role.admin, Role.official)
+    @blp.arguments(AssistanceQuery, location="query")
+    @blp.response(200, AssistanceReportOut)
+    @blp.doc(security=BEARER)
+    def get(self, query):
+        """Consumption assistance (消费帮扶): buying units' purchases of the region's produce in a
+        year against each unit's quota, by unit and paired village. Only produce certified on
+        the day it was paid counts (certified_fen); the rest is shown beside it."""
+        return assistance.assistance_report(
+            db.session, current_actor(), query["region_id"], query["year"]
+        )

@@ -3,7 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace.households.personal_data import ProtectedNumber
-from marketplace.numbers import Id
+from marketplace.numbers import BoundedInteger, Id
 from marketplace.periods import MonthField, PeriodField
 
 
@@ -262,3 +262,90 @@ class ReconciliationOut(Schema):
     postings = fields.Integer()
     orders = fields.Integer(metadata={"description": "Paid orders checked."})
     gateways = fields.Integer(metadata={"description": "Clearing accounts checked."})
+
+
+# --- channels and sessions --------------------------------------------------------------------
+
+
+class ChannelFiguresOut(Schema):
+    orders = fields.Integer()
+    gross_fen = fields.Integer()
+    refunds_fen = fields.Integer()
+    net_fen = fields.Integer()
+    attributed_fen = fields.Integer(
+        metadata={"description": "What those sales attributed to registered households."}
+    )
+
+
+class ChannelRowOut(ChannelFiguresOut):
+    channel = fields.String(
+        metadata={
+            "description": "web, station_counter, unit_procurement, livestream, or "
+            "imported:<platform> (imported:douyin ...)."
+        }
+    )
+
+
+class SessionRowOut(ChannelFiguresOut):
+    session_id = fields.Integer()
+    code = fields.String()
+    title = fields.String()
+    platform = fields.String()
+
+
+class ChannelReportOut(Schema):
+    region = fields.Nested(RegionRefOut)
+    period = fields.Nested(PeriodOut)
+    currency = fields.String()
+    totals = fields.Nested(ChannelFiguresOut)
+    by_channel = fields.List(fields.Nested(ChannelRowOut))
+    by_session = fields.List(fields.Nested(SessionRowOut))
+
+
+# --- consumption assistance -------------------------------------------------------------------
+
+
+class AssistanceQuery(Schema):
+    region_id = Id(strict=False, required=True)
+    year = BoundedInteger(2000, 2099, strict=False, required=True)
+
+
+class PurchaseFiguresOut(Schema):
+    purchased_fen = fields.Integer(metadata={"description": "Paid, less refunds."})
+    certified_fen = fields.Integer(
+        metadata={"description": "Of produce certified on the day it was paid: what counts."}
+    )
+    uncertified_fen = fields.Integer(metadata={"description": "What does not count."})
+    orders = fields.Integer()
+
+
+class PairedVillageOut(PurchaseFiguresOut):
+    village_id = fields.Integer()
+    name = fields.String()
+
+
+class UnitPurchasesOut(PurchaseFiguresOut):
+    unit_id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    quota_fen = fields.Integer(allow_none=True)
+    completion_bp = fields.Integer(
+        allow_none=True,
+        metadata={"description": "certified_fen / quota_fen in basis points (10000 = met)."},
+    )
+    by_village = fields.List(fields.Nested(PairedVillageOut))
+
+
+class AssistanceTotalsOut(Schema):
+    purchased_fen = fields.Integer()
+    certified_fen = fields.Integer()
+    uncertified_fen = fields.Integer()
+    quota_fen = fields.Integer()
+
+
+class AssistanceReportOut(Schema):
+    region = fields.Nested(RegionRefOut)
+    year = fields.Integer()
+    currency = fields.String()
+    totals = fields.Nested(AssistanceTotalsOut)
+    units = fields.List(fields.Nested(UnitPurchasesOut))

@@ -38,7 +38,7 @@ def test_officials_filter_the_orders_of_their_region(client, shop, money, pay, r
     assert bad.status_code == 422 and "paid_in" in bad.json["errors"]
 
 
-def test_officials_read_no_shipping_address(client, shop, money, pay):  # noqa: F811
+def test_officials_read_no_shipping_address(client, shop, money, pay):
     order = pay((shop.sku_500g, 1))
     seen = client.get(f"{ORDERS}/{order['id']}", headers=money.official_headers)
     assert seen.status_code == 200, seen.json

@@ -1,0 +1,149 @@
+"""Consumption assistance (消费帮扶): what buying units bought of a region's produce in a year,
+against each unit's yearly purchase quota, by unit and by the villages it is paired with.
+
+Purchases are the lines of units' orders paid in the year whose producer is in the region, less
+their refunds. Only produce certified as a poverty-alleviation product on the day the order was
+paid counts towards a quota (the product's certificate as recorded now: its validity dates); the
+rest is reported beside it, so the figure people argue about is never hidden. The units
+reported: those seated in the region, those paired with one of its villages, and any that
+bought its produce in the year.
+"""
+
+from collections import defaultdict
+from datetime import date
+
+import sqlalchemy as sa
+
+from marketplace.accounts.auth import Actor
+from marketplace.catalog.models import Product, certificate_valid_on
+from marketplace.clock import shanghai_date, shanghai_midnight
+from marketplace.orders.models import Order, OrderLine, PaymentStatus
+from marketplace.producers.models import (
+    BuyingUnit,
+    Producer,
+    UnitPurchaseQuota,
+    UnitVillagePairing,
+)
+from marketplace.regions.models import Region
+from marketplace.reports.income import region_in_scope
+
+_SOLD = (PaymentStatus.paid, PaymentStatus.partially_refunded, PaymentStatus.refunded)
+
+
+def _figures() -> dict:
+    return {"purchased_fen": 0, "certified_fen": 0, "uncertified_fen": 0, "orders": set()}
+
+
+def assistance_report(session, actor: Actor, region_id: int, year: int) -> dict:
+    region = region_in_scope(session, actor, region_id)
+    in_region = sa.select(Region.id).where(Region.path.startswith(region.path))
+    start, end = date(year, 1, 1), date(year + 1, 1, 1)
+    lines = session.execute(
+        sa.select(
+            Order.unit_id,
+            Order.id,
+            Order.paid_at,
+            Producer.region_id,
+            OrderLine.line_total_fen - OrderLine.refunded_fen,
+            Product.certificate_valid_from,
+            Product.certificate_valid_to,
+        )
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .join(Producer, Producer.id == OrderLine.producer_id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(
+            Order.unit_id.is_not(None),
+            Order.payment_status.in_(_SOLD),
+            Order.paid_at >= shanghai_midnight(start),
+            Order.paid_at < shanghai_midnight(end),
+            Producer.region_id.in_(in_region),
+        )
+    ).all()
+    pairings = session.execute(
+        sa.select(UnitVillagePairing.unit_id, UnitVillagePairing.village_id).where(
+            UnitVillagePairing.village_id.in_(in_region)
+        )
+    ).all()
+    paired = defaultdict(set)
+    for unit_id, village_id in pairings:
+        paired[unit_id].add(village_id)
+    by_unit: dict[int, dict] = defaultdict(_figures)
+    by_village: dict[tuple[int, int], dict] = defaultdict(_figures)
+    for unit_id, order_id, paid_at, village_id, amount, valid_from, valid_to in lines:
+        certified = certificate_valid_on(valid_from, valid_to, shanghai_date(paid_at))
+        targets = [by_unit[unit_id]]
+        if village_id in paired[unit_id]:
+            targets.append(by_village[unit_id, village_id])
+        for figures in targets:
+            figures["purchased_fen"] += amount
+            figures["certified_fen" if certified else "uncertified_fen"] += amount
+            figures["orders"].add(order_id)
+    unit_ids = (
+        set(by_unit)
+        | set(paired)
+        | set(
+            session.execute(
+                sa.select(BuyingUnit.id).where(BuyingUnit.region_id.in_(in_region))
+            ).scalars()
+        )
+    )
+    units = {
+        row.id: row
+        for row in session.execute(
+            sa.select(BuyingUnit.id, BuyingUnit.name, BuyingUnit.kind).where(
+                BuyingUnit.id.in_(unit_ids)
+            )
+        )
+    }
+    quotas = dict(
+        session.execute(
+            sa.select(UnitPurchaseQuota.unit_id, UnitPurchaseQuota.quota_fen).where(
+                UnitPurchaseQuota.unit_id.in_(unit_ids), UnitPurchaseQuota.year == year
+            )
+        ).all()
+    )
+    village_names = dict(
+        session.execute(
+            sa.select(Region.id, Region.name).where(
+                Region.id.in_({village for villages in paired.values() for village in villages})
+            )
+        ).all()
+    )
+    rows = []
+    totals = {"purchased_fen": 0, "certified_fen": 0, "uncertified_fen": 0, "quota_fen": 0}
+    for unit_id in sorted(unit_ids):
+        figures = _done(by_unit[unit_id])
+        quota = quotas.get(unit_id)
+        rows.append(
+            {
+                "unit_id": unit_id,
+                "name": units[unit_id].name,
+                "kind": units[unit_id].kind,
+                "quota_fen": quota,
+                # Basis points of the quota the certified purchases met (10000 = all of it).
+                "completion_bp": figures["certified_fen"] * 10_000 // quota if quota else None,
+                **figures,
+                "by_village": [
+                    {
+                        "village_id": village_id,
+                        "name": village_names[village_id],
+                        **_done(by_village[unit_id, village_id]),
+                    }
+                    for village_id in sorted(paired[unit_id])
+                ],
+            }
+        )
+        for name in ("purchased_fen", "certified_fen", "uncertified_fen"):
+            totals[name] += figures[name]
+        totals["quota_fen"] += quota or 0
+    return {
+        "region": {"id": region.id, "name": region.name, "level": region.level},
+        "year": year,
+        "currency": "CNY",
+        "totals": totals,
+        "units": rows,
+    }
+
+
+def _done(figures: dict) -> dict:
+    return {**{k: v for k, v in figures.items() if k != "orders"}, "orders": len(figures["orders"])}

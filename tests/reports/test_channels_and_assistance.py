@@ -1,0 +1,164 @@
+"""The channel and livestream report, and the consumption-assistance report against the units'
+quotas (only certified produce counts)."""
+
+import itertools
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from marketplace.accounts.models import Role
+from marketplace.catalog.models import Product
+from marketplace.clock import shanghai_today
+from marketplace.db import utcnow
+from marketplace.ledger.models import LedgerAccount, Posting
+from marketplace.livestreams.models import HostKind, LivestreamSession, Platform, SessionState
+from marketplace.orders.models import OrderLine, OrderStatus
+from marketplace.payments import platform_sales
+from marketplace.producers.models import BuyingUnit, UnitKind, UnitPurchaseQuota, UnitVillagePairing
+from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
+from tests.orders.conftest import basket
+
+_numbers = itertools.count(1)
+
+
+def _session_of(session, shop) -> LivestreamSession:
+    now = utcnow()
+    live = LivestreamSession(
+        code=f"CH{next(_numbers)}",
+        title="蓝莓节",
+        host_name="站长",
+        host_kind=HostKind.station_operator,
+        station_id=shop.station.id,
+        platform=Platform.douyin,
+        room_id=f"room-ch-{next(_numbers)}",
+        scheduled_start=now - timedelta(hours=2),
+        scheduled_end=now,
+        state=SessionState.ended,
+    )
+    session.add(live)
+    session.flush()
+    return live
+
+
+def _imported(session, shop, live, quantity):
+    n = next(_numbers)
+    sku = shop.sku_500g
+    [(order_id, [line_id])] = platform_sales.record_sales(
+        session,
+        [
+            platform_sales.Sale(
+                platform="douyin",
+                reference=f"CHDY{n}",
+                number=f"IMCH{n}",
+                note="douyin",
+                placed_at=utcnow(),
+                paid_at=utcnow(),
+                livestream_session_id=live.id,
+                status=OrderStatus.paid,
+                lines=(
+                    platform_sales.SaleLine(
+                        sku_id=sku.id,
+                        product_id=sku.product_id,
+                        station_id=sku.station_id,
+                        producer_id=shop.producer.id,
+                        product_name="野生蓝莓",
+                        sku_spec=sku.spec,
+                        unit_price_fen=sku.price_fen,
+                        quantity=quantity,
+                        line_total_fen=sku.price_fen * quantity,
+                        list_price_fen=sku.price_fen,
+                    ),
+                ),
+            )
+        ],
+    )
+    session.flush()
+    return order_id, line_id
+
+
+def test_channels_and_sessions_from_the_ledger(client, session, shop, money, pay, regions):
+    own = pay((shop.sku_500g, 1))
+    live = _session_of(session, shop)
+    _imported(session, shop, live, 2)
+    month = shanghai_today().strftime("%Y-%m")
+    response = client.get(
+        "/api/v1/reports/channels",
+        query_string={"region_id": regions.county.id, "period": month},
+        headers=money.official_headers,
+    )
+    assert response.status_code == 200, response.json
+    report = response.json
+    by_channel = {row["channel"]: row for row in report["by_channel"]}
+    assert by_channel["web"]["gross_fen"] == own["total_fen"] == 6800
+    assert by_channel["imported:douyin"]["gross_fen"] == 13600
+    assert by_channel["imported:douyin"]["orders"] == 1
+    [row] = report["by_session"]
+    assert row["session_id"] == live.id and row["gross_fen"] == 13600
+    # Attributed: the households' postings on those lines, to the fen.
+    households = -session.execute(
+        sa.select(sa.func.sum(Posting.amount_fen))
+        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .where(LedgerAccount.kind == "household_income", Posting.order_line_id.is_not(None))
+    ).scalar_one()
+    assert report["totals"]["attributed_fen"] == households > 0
+    assert report["totals"]["net_fen"] == 6800 + 13600
+    # Township B has no such produce.
+    other = client.get(
+        "/api/v1/reports/channels",
+        query_string={"region_id": regions.township_b.id, "period": month},
+        headers=money.official_headers,
+    ).json
+    assert other["totals"]["gross_fen"] == 0 and other["by_channel"] == []
+
+
+def test_assistance_counts_certified_produce_against_the_quota(
+    client,
+    session,
+    shop,
+    money,
+    regions,
+    make_user,
+    auth,
+    place,
+):
+    unit = BuyingUnit(
+        name="青松县农业农村局", kind=UnitKind.government, region_id=regions.county.id
+    )
+    session.add(unit)
+    session.flush()
+    session.add(UnitPurchaseQuota(unit_id=unit.id, year=shanghai_today().year, quota_fen=100_000))
+    session.add(
+        UnitVillagePairing(
+            unit_id=unit.id, village_id=regions.village_a1.id, since=date(2024, 1, 1)
+        )
+    )
+    blueberries = session.get(Product, shop.blueberries.id)
+    blueberries.certificate_number = "FP-2024-001"
+    blueberries.certificate_level = "county"
+    blueberries.certificate_valid_from = date(2024, 1, 1)
+    blueberries.certificate_valid_to = None
+    session.flush()
+    headers = auth(make_user(Role.unit, unit_id=unit.id))
+    for lines, reference in (([(shop.sku_500g, 2)], "U-1"), ([(shop.sku_ginseng, 1)], "U-2")):
+        order = place(headers, basket(*lines)).json
+        station = shop.station_headers if reference == "U-1" else shop.other_station_headers
+        paid = client.post(
+            f"/api/v1/orders/{order['id']}/offline-payments",
+            json={"method": "invoice", "reference": reference, "amount_fen": order["total_fen"]},
+            headers=station,
+        )
+        assert paid.status_code == 201, paid.json
+    response = client.get(
+        "/api/v1/reports/assistance",
+        query_string={"region_id": regions.county.id, "year": shanghai_today().year},
+        headers=money.official_headers,
+    )
+    assert response.status_code == 200, response.json
+    [row] = [u for u in response.json["units"] if u["unit_id"] == unit.id]
+    # The certified blueberries count; the uncertified ginseng is shown beside them.
+    assert (row["certified_fen"], row["uncertified_fen"]) == (13600, 39900)
+    assert row["quota_fen"] == 100_000 and row["completion_bp"] == 1360
+    [village] = row["by_village"]
+    assert village["village_id"] == regions.village_a1.id and village["certified_fen"] == 13600
+    lines = session.execute(sa.select(sa.func.count()).select_from(OrderLine)).scalar_one()
+    assert lines == 2
