@@ -4,6 +4,10 @@ Admins see everything; officials the lines and households of their subtree; stat
 lines and their village's households. Outside one's scope is a 404.
 """
 
+import re
+from urllib.parse import quote
+
+from flask import Response, request, stream_with_context
 from flask.views import MethodView
 
 from marketplace.accounts.auth import current_actor, login_required
@@ -12,7 +16,16 @@ from marketplace.extensions import db
 from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.http_api import Blueprint
 from marketplace.paging import paged
-from marketplace.reports import assistance, channels, closing, income, reconciliation, trails
+from marketplace.reports import (
+    assistance,
+    channels,
+    closing,
+    exports,
+    files,
+    income,
+    reconciliation,
+    trails,
+)
 from marketplace.reports.schemas import (
     AssistanceQuery,
     AssistanceReportOut,
@@ -26,6 +39,7 @@ from marketplace.reports.schemas import (
     OrderTrailOut,
     ReconciliationOut,
     ReopenIn,
+    TrailFileQuery,
     TrailQuery,
 )
 
@@ -178,3 +192,80 @@ class AssistanceReport(MethodView):
         return assistance.assistance_report(
             db.session, current_actor(), query["region_id"], query["year"]
         )
+
+
+# --- files ------------------------------------------------------------------------------------
+
+_FILE_TYPES = {"csv": exports.CSV_TYPE, "xlsx": exports.XLSX_TYPE}
+
+
+def _send(table: exports.Table, file_format: str):
+    """Stream the table as a file; a file naming households has its download recorded."""
+    actor = current_actor()
+    exports.record_download(db.session, actor, table, file_format, request.remote_addr)
+    chunks = (
+        exports.csv_chunks(table) if file_format == "csv" else exports.xlsx_chunks(table, actor)
+    )
+    name = f"{table.name}-{table.period}.{file_format}"
+    response = Response(stream_with_context(chunks), mimetype=_FILE_TYPES[file_format])
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(table.title)}-{name}"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _file_views(path: str, query_schema, build, summary: str, roles=(Role.admin, Role.official)):
+    """Register ``path``.csv and ``path``.xlsx, each documented with its own media type."""
+    for file_format, media_type in _FILE_TYPES.items():
+
+        class FileView(MethodView):
+            @login_required(*roles)
+            @blp.arguments(query_schema, location="query")
+            @blp.response(200, content_type=media_type.split(";")[0])
+            @blp.doc(security=BEARER, summary=summary)
+            def get(self, query, file_format=file_format, **path_args):
+                return _send(build(db.session, current_actor(), query, **path_args), file_format)
+
+        # The endpoint's name: distinct per path and format (flask-smorest names by class).
+        FileView.__name__ = "File_" + re.sub(r"\W+", "_", path) + "_" + file_format
+        blp.route(f"{path}.{file_format}")(FileView)
+
+
+_file_views(
+    "/reports/income",
+    IncomeQuery,
+    lambda session, actor, q: files.income_table(session, actor, q["region_id"], q["period"]),
+    "The income report as a file: one row per child region, or per household in a village "
+    "(then recorded as personal data).",
+)
+_file_views(
+    "/reports/income/households",
+    IncomeQuery,
+    lambda session, actor, q: files.income_households_table(
+        session, actor, q["region_id"], q["period"]
+    ),
+    "Every household of the region with its income in the period, streamed (a county's "
+    "hundred thousand in flat memory). Its downloads are recorded.",
+)
+_file_views(
+    "/reports/channels",
+    IncomeQuery,
+    lambda session, actor, q: files.channels_table(session, actor, q["region_id"], q["period"]),
+    "The channel and livestream report as a file.",
+)
+_file_views(
+    "/reports/assistance",
+    AssistanceQuery,
+    lambda session, actor, q: files.assistance_table(session, actor, q["region_id"], q["year"]),
+    "The consumption-assistance report as a file.",
+)
+_file_views(
+    "/households/<id:household_id>/money-trail",
+    TrailFileQuery,
+    lambda session, actor, q, household_id: files.trail_table(
+        session, actor, household_id, q["period"]
+    ),
+    "A household's income postings in a period, with their causes, as a file. Recorded.",
+    roles=STAFF,
+)

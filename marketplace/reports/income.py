@@ -378,3 +378,73 @@ def _count(figures: dict, status, reached: bool, members: int, count: int) -> No
         figures["members_reached"] += int(members)
         if status is not None:
             figures["coverage"][HouseholdStatus(status).value]["reached"] += count
+
+
+def household_rows(session, region: Region, period: Period):
+    """Every household of the region with its figures for the period, in household id order,
+    streamed: the households and their income are read by two cursors advancing together, so
+    a county's hundred thousand households take flat memory (an export's drill-down)."""
+    village_of = _villages(session, region)
+    villages = list(village_of)
+    village_names = dict(
+        session.execute(sa.select(Region.id, Region.name).where(Region.id.in_(villages))).all()
+    )
+    postings = _household_postings(period, villages)
+    source = _source()
+    money = (
+        sa.select(
+            postings.c.household_id, JournalEntry.kind, source, sa.func.sum(postings.c.amount_fen)
+        )
+        .select_from(postings)
+        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
+        .outerjoin(OrderLine, OrderLine.id == postings.c.order_line_id)
+        .outerjoin(Producer, Producer.id == OrderLine.producer_id)
+        .outerjoin(FundDisbursement, FundDisbursement.id == JournalEntry.fund_disbursement_id)
+        .outerjoin(AssistanceFund, AssistanceFund.id == FundDisbursement.fund_id)
+        .where(JournalEntry.kind.in_(EARNING + PAYOUT))
+        .group_by(postings.c.household_id, JournalEntry.kind, source)
+        .order_by(postings.c.household_id)
+    )
+    status_at = _status_at(period)
+    households = (
+        sa.select(
+            Household.id,
+            Household.registry_number,
+            Household.head_name,
+            Household.village_id,
+            Household.members_count,
+            status_at.c.status,
+        )
+        .outerjoin(status_at, status_at.c.household_id == Household.id)
+        .where(Household.village_id.in_(villages))
+        .order_by(Household.id)
+    )
+    incomes = iter(session.execute(money.execution_options(yield_per=2000)))
+    pending = next(incomes, None)
+    for household in session.execute(households.execution_options(yield_per=2000)):
+        figures, earned = _empty(), False
+        while pending is not None and pending[0] == household.id:
+            _, kind, source_name, amount = pending
+            _add_money(figures, kind, source_name, int(amount))
+            earned = earned or kind in EARNING
+            pending = next(incomes, None)
+        _count(figures, household.status, earned, household.members_count, 1)
+        _finish(figures)
+        yield {
+            "household_id": household.id,
+            "registry_number": household.registry_number,
+            "name": household.head_name,
+            "village": village_names[household.village_id],
+            "status": household.status,
+            "members": household.members_count,
+            "reached": earned,
+            **flat(figures),
+        }
+
+
+def flat(figures: dict) -> dict:
+    """A row's figures in one level, for files: the sources' net as columns of their own."""
+    return {
+        **{k: v for k, v in figures.items() if k not in ("by_source", "coverage")},
+        **{f"{source}_fen": part["net_fen"] for source, part in figures["by_source"].items()},
+    }

@@ -26,3 +26,17 @@ class ReportSnapshot(Base):
         sa.UniqueConstraint("close_id", "region_id"),
         sa.Index("ix_report_snapshots_region_month", "region_id", "month"),
     )
+
+
+class ExportDownload(Base):
+    """Audit: who downloaded a report file that names households, what, when, from where."""
+
+    __tablename__ = "report_downloads"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    report: Mapped[str] = mapped_column(sa.String(40))
+    parameters: Mapped[dict] = mapped_column(sa.JSON)
+    file_format: Mapped[str] = mapped_column(sa.String(8))
+    remote_addr: Mapped[str | None] = mapped_column(sa.String(64))
+    downloaded_at: Mapped[created_at]

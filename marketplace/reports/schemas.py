@@ -349,3 +349,10 @@ class AssistanceReportOut(Schema):
     currency = fields.String()
     totals = fields.Nested(AssistanceTotalsOut)
     units = fields.List(fields.Nested(UnitPurchasesOut))
+
+
+class TrailFileQuery(Schema):
+    period = PeriodField(
+        required=True,
+        metadata={"description": "A month (2025-09), a quarter (2025-Q3) or a year (2025)."},
+    )

@@ -1,0 +1,142 @@
+"""Reports as files people open in a spreadsheet: CSV (UTF-8 with a BOM, so Excel shows the
+Chinese text) and XLSX (amounts as numbers in yuan with two decimals, Chinese headers, the
+header row frozen, columns sized, and what the file is on top: the report, the scope, the
+period, who generated it and when).
+
+Both are written row by row from an iterator, so a county's hundred thousand households export
+in flat memory: CSV streams as it is written; XLSX is written by openpyxl's write-only mode to
+a spooled temporary file (on disk past a few megabytes), then streamed out. A file that names
+households is personal data: its download is recorded (``ExportDownload``).
+"""
+
+import csv
+import io
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from marketplace.accounts.auth import Actor
+from marketplace.clock import SHANGHAI
+from marketplace.db import utcnow
+from marketplace.reports.models import ExportDownload
+
+CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    #: text, int, or yuan (an amount in fen, written as yuan with two decimals)
+    kind: str = "text"
+    width: int = 14
+
+
+@dataclass
+class Table:
+    """A report flattened into rows, with what it is."""
+
+    name: str
+    title: str
+    scope: str
+    period: str
+    columns: list[Column]
+    rows: Iterable[dict]
+    #: the rows name households: downloads are recorded
+    personal: bool = False
+    parameters: dict = field(default_factory=dict)
+
+
+def _cell_value(column: Column, value):
+    if value is None:
+        return None
+    if column.kind == "yuan":
+        return Decimal(value) / 100
+    return value
+
+
+def csv_chunks(table: Table) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow([column.header for column in table.columns])
+    for row in table.rows:
+        writer.writerow(
+            [
+                ""
+                if (value := _cell_value(column, row.get(column.key))) is None
+                else (f"{value:.2f}" if column.kind == "yuan" else value)
+                for column in table.columns
+            ]
+        )
+        if buffer.tell() > _CHUNK:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def xlsx_chunks(table: Table, actor: Actor) -> Iterator[bytes]:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=table.title[:31])
+    header_row = 7
+    # Rows above the first data row stay in view: the header and what the file is. (A
+    # write-only sheet takes this before its first row.)
+    sheet.freeze_panes = f"A{header_row + 1}"
+    for index, column in enumerate(table.columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = column.width
+    bold = Font(bold=True)
+    generated = utcnow().astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    for label, value in (
+        ("报表", table.title),
+        ("范围", table.scope),
+        ("期间", table.period),
+        ("生成人", actor.username),
+        ("生成时间", f"{generated} (北京时间)"),
+    ):
+        title = WriteOnlyCell(sheet, value=label)
+        title.font = bold
+        sheet.append([title, value])
+    sheet.append([])
+    headers = []
+    for column in table.columns:
+        cell = WriteOnlyCell(sheet, value=column.header)
+        cell.font = bold
+        headers.append(cell)
+    sheet.append(headers)
+    for row in table.rows:
+        cells = []
+        for column in table.columns:
+            cell = WriteOnlyCell(sheet, value=_cell_value(column, row.get(column.key)))
+            if column.kind == "yuan":
+                cell.number_format = "#,##0.00"
+            cells.append(cell)
+        sheet.append(cells)
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spooled:
+        workbook.save(spooled)
+        spooled.seek(0)
+        while chunk := spooled.read(_CHUNK):
+            yield chunk
+
+
+def record_download(session, actor: Actor, table: Table, file_format: str, remote_addr) -> None:
+    if not table.personal:
+        return
+    session.add(
+        ExportDownload(
+            user_id=actor.user_id,
+            report=table.name,
+            parameters=table.parameters,
+            file_format=file_format,
+            remote_addr=(remote_addr or "")[:64] or None,
+        )
+    )
+    session.flush()
