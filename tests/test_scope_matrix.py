@@ -75,6 +75,7 @@ REPORTS = {
     for name, query in {
         "income": lambda side: {"region_id": side.county.id, "period": "2025-09"},
         "income/households": lambda side: {"region_id": side.county.id, "period": "2025-09"},
+        "coverage": lambda side: {"region_id": side.county.id, "period": "2025-09"},
         "channels": lambda side: {"region_id": side.county.id, "period": "2025-09"},
         "assistance": lambda side: {"region_id": side.county.id, "year": 2026},
     }.items()

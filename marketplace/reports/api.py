@@ -32,6 +32,8 @@ from marketplace.reports.schemas import (
     ChannelReportOut,
     CloseIn,
     CloseQuery,
+    CoverageQuery,
+    CoverageRowOut,
     HouseholdTrailOut,
     IncomeQuery,
     IncomeReportOut,
@@ -269,3 +271,17 @@ _file_views(
     "A household's income postings in a period, with their causes, as a file. Recorded.",
     roles=STAFF,
 )
+
+
+@blp.route("/reports/coverage")
+class Coverage(MethodView):
+    @login_required(Role.admin, Role.official)
+    @blp.arguments(CoverageQuery, location="query")
+    @blp.response(200, CoverageRowOut(many=True))
+    @blp.paginate()
+    @blp.doc(security=BEARER)
+    def get(self, filters, pagination_parameters):
+        """The region's registered households, reached in the period by the marketplace or
+        (``reached=false``) not, with their status at its end: who the report's coverage
+        figures count, by name."""
+        return paged(pagination_parameters, income.coverage, db.session, current_actor(), filters)

@@ -448,3 +448,46 @@ def flat(figures: dict) -> dict:
         **{k: v for k, v in figures.items() if k not in ("by_source", "coverage")},
         **{f"{source}_fen": part["net_fen"] for source, part in figures["by_source"].items()},
     }
+
+
+def coverage(session, actor: Actor, filters: dict, *, page: int, page_size: int):
+    """The region's registered households the marketplace reached in the period, or (``reached``
+    false) those it did not, with their status at the period's end: the coverage drill-down."""
+    region = region_in_scope(session, actor, filters["region_id"])
+    period = filters["period"]
+    villages = list(_villages(session, region))
+    postings = _household_postings(period, villages)
+    reached = (
+        sa.select(postings.c.household_id)
+        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
+        .where(JournalEntry.kind.in_(EARNING))
+    )
+    status_at = _status_at(period)
+    is_reached = Household.id.in_(reached)
+    stmt = (
+        sa.select(
+            Household.id.label("household_id"),
+            Household.head_name.label("name"),
+            Household.village_id,
+            Region.name.label("village"),
+            Household.members_count.label("members"),
+            status_at.c.status,
+            is_reached.label("reached"),
+        )
+        .join(Region, Region.id == Household.village_id)
+        .outerjoin(status_at, status_at.c.household_id == Household.id)
+        .where(Household.village_id.in_(villages))
+    )
+    if filters.get("reached") is not None:
+        stmt = stmt.where(is_reached if filters["reached"] else sa.not_(is_reached))
+    if filters.get("status") is not None:
+        stmt = stmt.where(status_at.c.status == filters["status"])
+    listed = stmt.subquery("coverage")
+    total = session.execute(sa.select(sa.func.count()).select_from(listed)).scalar_one()
+    rows = session.execute(
+        sa.select(listed)
+        .order_by(listed.c.household_id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    return [dict(row._mapping) for row in rows], total

@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from marketplace.households.models import HouseholdStatus
 from marketplace.households.personal_data import ProtectedNumber
 from marketplace.numbers import BoundedInteger, Id
 from marketplace.periods import MonthField, PeriodField
@@ -356,3 +357,20 @@ class TrailFileQuery(Schema):
         required=True,
         metadata={"description": "A month (2025-09), a quarter (2025-Q3) or a year (2025)."},
     )
+
+
+class CoverageQuery(IncomeQuery):
+    reached = fields.Boolean(
+        metadata={"description": "true: households with income in the period; false: without."}
+    )
+    status = fields.Enum(HouseholdStatus, metadata={"description": "Status at the period's end."})
+
+
+class CoverageRowOut(Schema):
+    household_id = fields.Integer()
+    name = fields.String()
+    village_id = fields.Integer()
+    village = fields.String()
+    members = fields.Integer()
+    status = fields.String(allow_none=True)
+    reached = fields.Boolean()

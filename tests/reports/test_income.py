@@ -397,3 +397,23 @@ def test_a_period_it_cannot_read_is_a_422_naming_it(client, money, regions, peri
     )
     assert response.status_code == 422
     assert "period" in response.json["errors"]
+
+
+def test_the_households_not_reached_are_listed(client, session, shop, money, regions, county):
+    _write(session, county, regions, [(("fund", False), 2, 0, 1000, date(2025, 9, 3))])
+    query = {"region_id": regions.township_b.id, "period": "2025-09"}
+    missed = client.get(
+        "/api/v1/reports/coverage",
+        query_string={**query, "reached": "false"},
+        headers=money.official_headers,
+    )
+    assert missed.status_code == 200, missed.json
+    reached_one = county.households[regions.village_b1.id][0].id
+    assert reached_one not in {row["household_id"] for row in missed.json}
+    assert len(missed.json) == 5 and all(row["reached"] is False for row in missed.json)
+    poor = client.get(
+        "/api/v1/reports/coverage",
+        query_string={**query, "reached": "true", "status": "in_poverty"},
+        headers=money.official_headers,
+    ).json
+    assert [row["household_id"] for row in poor] == [reached_one]
