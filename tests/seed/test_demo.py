@@ -214,3 +214,43 @@ def test_demo_rules_send_a_sale_to_member_households(client, session, demo):
     assert to_households >= 5
     fee_account = journal.station_fee(lanmeigou)
     assert journal.balances(session, [fee_account])[fee_account] < 0
+
+
+def test_a_year_of_sales_gives_every_past_month_household_income(client, session, demo):
+    """Officials trying the reports find a trend: each of the twelve months before the load
+    has Douyin sales that reached households, more in the summer than in the spring."""
+    from marketplace.clock import shanghai_today
+    from marketplace.orders.models import Channel, Order
+    from marketplace.payments.models import Refund
+    from marketplace.periods import next_month
+
+    response = client.post(
+        "/api/v1/auth/tokens",
+        json={"username": "official_county", "password": "county-demo-2024"},
+    )
+    official = {"Authorization": f"Bearer {response.json['token']}"}
+    county = session.execute(
+        sa.select(Region.id).where(Region.level == RegionLevel.county)
+    ).scalar_one()
+    this_month = shanghai_today().replace(day=1)
+    month, net_by_month = this_month.replace(year=this_month.year - 1), {}
+    while month < this_month:
+        report = client.get(
+            f"/api/v1/reports/income?region_id={county}&period={month:%Y-%m}", headers=official
+        )
+        assert report.status_code == 200, report.json
+        net_by_month[month.month] = report.json["totals"]["net_fen"]
+        month = next_month(month)
+    assert len(net_by_month) == 12 and all(net > 0 for net in net_by_month.values())
+    assert net_by_month[8] > net_by_month[4]
+    imported = session.execute(
+        sa.select(sa.func.count()).where(
+            Order.channel == Channel.imported, Order.number.startswith("IMDEMO")
+        )
+    ).scalar_one()
+    refunded = session.execute(
+        sa.select(sa.func.count(sa.distinct(Refund.order_id)))
+        .join(Order, Order.id == Refund.order_id)
+        .where(Order.number.startswith("IMDEMO"))
+    ).scalar_one()
+    assert imported > 500 and 0 < refunded < imported / 10

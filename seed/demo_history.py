@@ -1,0 +1,103 @@
+"""A year of the demo county's sales, so that officials' reports show a trend.
+
+The stations sold on their Douyin shops every month of the year before the load: each month
+some orders of each active SKU, more in the summer blueberry and autumn nut seasons, a few
+refunded. They are recorded as imported platform sales (``payments.platform_sales``), the way
+the stations' exports would be, so each is paid on its day in the past and attributed by the
+rules in force then: the ledger's business days spread over the twelve months.
+
+Deterministic (a fixed random seed), and idempotent: when the first month's orders exist,
+nothing is done.
+"""
+
+import random
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from marketplace.catalog.models import Product, ProductStatus, Sku
+from marketplace.clock import SHANGHAI, shanghai_today
+from marketplace.orders.models import Order, OrderStatus
+from marketplace.payments import platform_sales
+from marketplace.periods import next_month
+
+PREFIX = "IMDEMO"
+#: How much each month sells, as a share of a base: the blueberry summer, the nut autumn.
+SEASON = {1: 5, 2: 6, 3: 4, 4: 4, 5: 5, 6: 7, 7: 10, 8: 12, 9: 10, 10: 8, 11: 6, 12: 7}
+
+
+def load_history(session, created) -> None:
+    if session.execute(sa.select(Order.id).where(Order.number.startswith(PREFIX))).first():
+        return
+    rng = random.Random(2025)
+    skus = session.execute(
+        sa.select(Sku, Product)
+        .join(Product, Product.id == Sku.product_id)
+        .where(Product.status == ProductStatus.active, Sku.price_fen > 0)
+        .order_by(Sku.id)
+    ).all()
+    this_month = shanghai_today().replace(day=1)
+    first = this_month.replace(year=this_month.year - 1)
+    month, number = first, 0
+    sales, refunds = [], []
+    while month < this_month:
+        days = (next_month(month) - month).days
+        for sku, product in skus:
+            for _ in range(rng.randint(0, SEASON[month.month] // 3 + 1)):
+                number += 1
+                quantity = rng.choice((1, 1, 1, 2, 2, 3, 5))
+                discount = (
+                    rng.choice((0, 0, 0, 500, 1000)) if sku.price_fen * quantity > 3000 else 0
+                )
+                paid_at = datetime(
+                    month.year,
+                    month.month,
+                    rng.randint(1, days),
+                    rng.randint(8, 22),
+                    rng.randint(0, 59),
+                    tzinfo=SHANGHAI,
+                )
+                sales.append(
+                    platform_sales.Sale(
+                        platform="douyin",
+                        reference=f"DEMO{number:06d}",
+                        number=f"{PREFIX}{number:06d}",
+                        note=f"douyin order 69209{number:011d} (demo history)",
+                        placed_at=paid_at - timedelta(seconds=40),
+                        paid_at=paid_at,
+                        livestream_session_id=None,
+                        status=OrderStatus.completed,
+                        lines=(
+                            platform_sales.SaleLine(
+                                sku_id=sku.id,
+                                product_id=product.id,
+                                station_id=sku.station_id,
+                                producer_id=product.producer_id,
+                                product_name=product.name,
+                                sku_spec=sku.spec,
+                                unit_price_fen=sku.price_fen,
+                                quantity=quantity,
+                                line_total_fen=sku.price_fen * quantity - discount,
+                                list_price_fen=sku.price_fen,
+                            ),
+                        ),
+                    )
+                )
+                if rng.random() < 0.04:
+                    refunds.append(len(sales) - 1)
+        month = next_month(month)
+    recorded = platform_sales.record_sales(session, sales)
+    for index in refunds:
+        order_id, (line_id,) = recorded[index]
+        sale = sales[index]
+        line = sale.lines[0]
+        # Half the line back (a damaged box), or all of it.
+        amount = line.line_total_fen if index % 2 else line.line_total_fen // 2
+        platform_sales.refund(
+            session,
+            order_id,
+            [(line_id, amount, line.quantity if amount == line.line_total_fen else 0)],
+            reason="售后退款 (demo history)",
+        )
+    created["orders"] += len(sales)
+    session.flush()
