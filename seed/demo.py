@@ -39,7 +39,7 @@ from marketplace.producers.models import (
 )
 from marketplace.regions.models import Region, RegionLevel
 from seed.demo_catalog import load_products
-from seed.demo_history import load_history
+from seed.demo_history import load_history, load_unit_purchases
 from seed.demo_livestream import load_livestream
 from seed.demo_rules import load_rules
 
@@ -91,6 +91,7 @@ def load_demo(session) -> dict[str, int]:
     load_rules(session, read_data("benefit_rules"), created)
     load_livestream(session, created)
     load_history(session, created)
+    load_unit_purchases(session, created)
     if sum(created.values()):
         # Cached anonymous catalog pages must not outlive a change to the catalog.
         session.execute(

@@ -6,8 +6,11 @@ refunded. They are recorded as imported platform sales (``payments.platform_sale
 the stations' exports would be, so each is paid on its day in the past and attributed by the
 rules in force then: the ledger's business days spread over the twelve months.
 
+It also has 青松县农业农村局 buy for its paired villages this year (consumption assistance
+against its quota): orders placed and paid at the stations on the day of the load.
+
 Deterministic (a fixed random seed), and idempotent: when the first month's orders exist,
-nothing is done.
+nothing is done; when the unit has orders, it buys nothing more.
 """
 
 import random
@@ -15,15 +18,36 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from marketplace.accounts.auth import Actor
+from marketplace.accounts.models import User
 from marketplace.catalog.models import Product, ProductStatus, Sku
 from marketplace.clock import SHANGHAI, shanghai_today
+from marketplace.orders import checkout
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.payments import platform_sales
+from marketplace.payments.service import record_offline_payment
 from marketplace.periods import next_month
+from marketplace.producers.models import Station
 
 PREFIX = "IMDEMO"
 #: How much each month sells, as a share of a base: the blueberry summer, the nut autumn.
 SEASON = {1: 5, 2: 6, 3: 4, 4: 4, 5: 5, 6: 7, 7: 10, 8: 12, 9: 10, 10: 8, 11: 6, 12: 7}
+#: The bureau's orders, one station each: (station user, [(SKU code, quantity)]). The rice is
+#: not certified, so it counts as a purchase but not towards the certified share.
+UNIT_ORDERS = (
+    ("station_shenyuan", [("SYC-201", 10), ("SYC-261", 10)]),
+    ("station_erdaohe", [("EDH-301", 20), ("EDH-341", 10)]),
+    ("station_shenyuan", [("SYC-271", 20)]),
+)
+UNIT_ADDRESS = {
+    "recipient_name": "赵国庆",
+    "recipient_phone": "13904350601",
+    "province": "吉林省",
+    "city": "通化市",
+    "district": "青松县",
+    "address_line": "人民路 88 号 青松县农业农村局 食堂",
+    "postal_code": "134000",
+}
 
 
 def load_history(session, created) -> None:
@@ -101,3 +125,53 @@ def load_history(session, created) -> None:
         )
     created["orders"] += len(sales)
     session.flush()
+
+
+def load_unit_purchases(session, created) -> None:
+    unit_user = session.execute(sa.select(User).where(User.username == "unit_nongye")).scalar_one()
+    if session.execute(sa.select(Order.id).where(Order.unit_id == unit_user.unit_id)).first():
+        return
+    as_unit = Actor(
+        user_id=unit_user.id,
+        username=unit_user.username,
+        role=unit_user.role,
+        unit_id=unit_user.unit_id,
+    )
+    for number, (station_username, lines) in enumerate(UNIT_ORDERS, start=1):
+        operator = session.execute(
+            sa.select(User).where(User.username == station_username)
+        ).scalar_one()
+        station = session.get(Station, operator.station_id)
+        skus = dict(
+            session.execute(
+                sa.select(Sku.code, Sku.id).where(
+                    Sku.station_id == station.id, Sku.code.in_([code for code, _ in lines])
+                )
+            ).all()
+        )
+        order, _ = checkout.checkout(
+            session,
+            as_unit,
+            {
+                "lines": [{"sku_id": skus[code], "quantity": q} for code, q in lines],
+                "shipping_address": dict(UNIT_ADDRESS),
+                "live_price_only": False,
+            },
+            idempotency_key=f"demo-unit-{number}",
+            hold=timedelta(minutes=30),
+        )
+        record_offline_payment(
+            session,
+            Actor(
+                user_id=operator.id,
+                username=operator.username,
+                role=operator.role,
+                station_id=station.id,
+                station_village_id=station.village_id,
+            ),
+            order.id,
+            method="bank_transfer",
+            reference=f"DEMO-UNIT-{number}",
+            amount_fen=order.total_fen,
+        )
+        created["orders"] += 1

@@ -254,3 +254,27 @@ def test_a_year_of_sales_gives_every_past_month_household_income(client, session
         .where(Order.number.startswith("IMDEMO"))
     ).scalar_one()
     assert imported > 500 and 0 < refunded < imported / 10
+
+
+def test_the_bureau_buys_for_its_paired_villages_against_this_years_quota(client, session, demo):
+    from marketplace.clock import shanghai_today
+
+    response = client.post(
+        "/api/v1/auth/tokens",
+        json={"username": "official_county", "password": "county-demo-2024"},
+    )
+    official = {"Authorization": f"Bearer {response.json['token']}"}
+    county = session.execute(
+        sa.select(Region.id).where(Region.level == RegionLevel.county)
+    ).scalar_one()
+    year = shanghai_today().year
+    report = client.get(
+        f"/api/v1/reports/assistance?region_id={county}&year={year}", headers=official
+    )
+    assert report.status_code == 200, report.json
+    bureau = next(unit for unit in report.json["units"] if unit["kind"] == "government")
+    # 10×88.00 + 10×58.00 + 20×39.00 + 10×45.00 certified; 20×68.00 of rice is not.
+    assert bureau["certified_fen"] == 88000 + 58000 + 78000 + 45000
+    assert bureau["uncertified_fen"] == 136000
+    quotas = {q["year"]: q["quota_fen"] for q in read_data("buying_units")[0]["quotas"]}
+    assert bureau["quota_fen"] == quotas.get(year)
