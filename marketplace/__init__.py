@@ -11,6 +11,7 @@ def create_app(config: object | None = None) -> Flask:
     from marketplace.extensions import api, db, migrate
     from marketplace.http_api import IdConverter
     from marketplace.payments import gateways as payment_gateways
+    from marketplace.reports import reading as reports_reading
 
     app = Flask(__name__, instance_relative_config=False)
     # Paths name rows as <id:...>: bounded ids, before any route is declared.
@@ -38,6 +39,7 @@ def create_app(config: object | None = None) -> Flask:
     # 5. The API: flask-smorest serves the OpenAPI document and the docs page.
     api.init_app(app)
     register_blueprints(api)
+    reports_reading.init_app(app)
     app.register_blueprint(health.blp)
 
     # 6. One error format, one commit per request, a request id and an access log line.

@@ -36,6 +36,9 @@ class Config:
     #: discards the whole stale pool; connections are also renewed every half hour.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": False, "pool_recycle": 1800}
     SQLALCHEMY_RECORD_QUERIES = False
+    #: A read replica (a PostgreSQL streaming standby) for the officials' reports; unset, they
+    #: read the main database (see reports/reading.py).
+    REPORTS_DATABASE_URL = os.environ.get("REPORTS_DATABASE_URL") or None
 
     #: base64 of 32 random bytes; encrypts national ID and card numbers at rest. Without it, a
     #: development key is generated once into the instance folder.
@@ -107,6 +110,7 @@ class TestConfig(Config):
     TESTING = True
     ENV_NAME = "test"
     SQLALCHEMY_DATABASE_URI = "sqlite://"
+    REPORTS_DATABASE_URL = None
     # A fixed key so encrypted fixtures are reproducible; never used outside tests.
     DATA_ENCRYPTION_KEY = "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMTIzNDU="
     LOGIN_MAX_FAILURES = 5

@@ -26,6 +26,7 @@ from marketplace.reports import (
     reconciliation,
     trails,
 )
+from marketplace.reports.reading import report_session
 from marketplace.reports.schemas import (
     AssistanceQuery,
     AssistanceReportOut,
@@ -104,7 +105,7 @@ class IncomeReport(MethodView):
         and coverage by status. One row per child region; per household in a village. The
         region must be in your subtree (404 otherwise)."""
         return income.income_report(
-            db.session, current_actor(), query["region_id"], query["period"]
+            report_session(), current_actor(), query["region_id"], query["period"]
         )
 
 
@@ -177,7 +178,7 @@ class ChannelReport(MethodView):
         attributed to households, by channel (imported sales by platform) and by livestream
         session, in a period: from the ledger, like the income report."""
         return channels.channel_report(
-            db.session, current_actor(), query["region_id"], query["period"]
+            report_session(), current_actor(), query["region_id"], query["period"]
         )
 
 
@@ -192,7 +193,7 @@ class AssistanceReport(MethodView):
         year against each unit's quota, by unit and paired village. Only produce certified on
         the day it was paid counts (certified_fen); the rest is shown beside it."""
         return assistance.assistance_report(
-            db.session, current_actor(), query["region_id"], query["year"]
+            report_session(), current_actor(), query["region_id"], query["year"]
         )
 
 
@@ -227,7 +228,8 @@ def _file_views(path: str, query_schema, build, summary: str, roles=(Role.admin,
             @blp.response(200, content_type=media_type.split(";")[0])
             @blp.doc(security=BEARER, summary=summary)
             def get(self, query, file_format=file_format, **path_args):
-                return _send(build(db.session, current_actor(), query, **path_args), file_format)
+                table = build(report_session(), current_actor(), query, **path_args)
+                return _send(table, file_format)
 
         # The endpoint's name: distinct per path and format (flask-smorest names by class).
         FileView.__name__ = "File_" + re.sub(r"\W+", "_", path) + "_" + file_format
@@ -284,4 +286,6 @@ class Coverage(MethodView):
         """The region's registered households, reached in the period by the marketplace or
         (``reached=false``) not, with their status at its end: who the report's coverage
         figures count, by name."""
-        return paged(pagination_parameters, income.coverage, db.session, current_actor(), filters)
+        return paged(
+            pagination_parameters, income.coverage, report_session(), current_actor(), filters
+        )
