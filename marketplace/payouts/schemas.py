@@ -46,9 +46,12 @@ class PayoutLineOut(Schema):
     payee_name = fields.String()
     phone = fields.String(allow_none=True)
     bank_name = fields.String(allow_none=True)
-    card_number = ProtectedNumber(encrypted="card_encrypted", masked="card_masked")
+    # A producer's line has no card and no holder: null, as the document says.
+    card_number = ProtectedNumber(encrypted="card_encrypted", masked="card_masked", allow_none=True)
     holder_name = fields.String(allow_none=True)
-    holder_id_number = ProtectedNumber(encrypted="holder_id_encrypted", masked="holder_id_masked")
+    holder_id_number = ProtectedNumber(
+        encrypted="holder_id_encrypted", masked="holder_id_masked", allow_none=True
+    )
     failure_reason = fields.String(
         allow_none=True, metadata={"description": "失败原因 from the bank's return file."}
     )
