@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app
 
+from marketplace import instance_keys
+
 _CIPHERTEXT_VERSION = "v1"
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -58,12 +60,10 @@ def load_key(app: Flask) -> bytes:
         return base64.b64decode(configured)
     if app.config.get("ENV_NAME") == "production":
         raise RuntimeError("DATA_ENCRYPTION_KEY must be set in production")
-    key_file = app.config["DATA_KEY_FILE"]
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(base64.b64encode(os.urandom(32)).decode())
-        key_file.chmod(0o600)
-    return base64.b64decode(key_file.read_text().strip())
+    key = instance_keys.read_or_create(
+        app.config["DATA_KEY_FILE"], lambda: base64.b64encode(os.urandom(32)).decode()
+    )
+    return base64.b64decode(key)
 
 
 def init_app(app: Flask) -> None:
