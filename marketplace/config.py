@@ -44,6 +44,10 @@ class Config:
     #: development key is generated once into the instance folder.
     DATA_ENCRYPTION_KEY = os.environ.get("DATA_ENCRYPTION_KEY")
     DATA_KEY_FILE = INSTANCE_DIR / "data.key"
+    #: Signs the console's session cookie. Without it, development generates one once into the
+    #: instance folder; production refuses to start.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    SESSION_KEY_FILE = INSTANCE_DIR / "session.key"
 
     TOKEN_LIFETIME = timedelta(hours=_env_int("TOKEN_LIFETIME_HOURS", 12))
     #: Login throttling (accounts.service.check_throttle): failed logins allowed within the
@@ -111,6 +115,7 @@ class TestConfig(Config):
     ENV_NAME = "test"
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     REPORTS_DATABASE_URL = None
+    SECRET_KEY = "test-session-key-not-secret"
     # A fixed key so encrypted fixtures are reproducible; never used outside tests.
     DATA_ENCRYPTION_KEY = "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMTIzNDU="
     LOGIN_MAX_FAILURES = 5

@@ -5,9 +5,8 @@ lines and their village's households. Outside one's scope is a 404.
 """
 
 import re
-from urllib.parse import quote
 
-from flask import Response, request, stream_with_context
+from flask import request
 from flask.views import MethodView
 
 from marketplace.accounts.auth import current_actor, login_required
@@ -199,28 +198,16 @@ class AssistanceReport(MethodView):
 
 # --- files ------------------------------------------------------------------------------------
 
-_FILE_TYPES = {"csv": exports.CSV_TYPE, "xlsx": exports.XLSX_TYPE}
-
 
 def _send(table: exports.Table, file_format: str):
-    """Stream the table as a file; a file naming households has its download recorded."""
-    actor = current_actor()
-    exports.record_download(db.session, actor, table, file_format, request.remote_addr)
-    chunks = (
-        exports.csv_chunks(table) if file_format == "csv" else exports.xlsx_chunks(table, actor)
+    return exports.file_response(
+        db.session, current_actor(), table, file_format, request.remote_addr
     )
-    name = f"{table.name}-{table.period}.{file_format}"
-    response = Response(stream_with_context(chunks), mimetype=_FILE_TYPES[file_format])
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(table.title)}-{name}"
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _file_views(path: str, query_schema, build, summary: str, roles=(Role.admin, Role.official)):
     """Register ``path``.csv and ``path``.xlsx, each documented with its own media type."""
-    for file_format, media_type in _FILE_TYPES.items():
+    for file_format, media_type in exports.FILE_TYPES.items():
 
         class FileView(MethodView):
             @login_required(*roles)

@@ -15,7 +15,9 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from urllib.parse import quote
 
+from flask import Response, stream_with_context
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -140,3 +142,20 @@ def record_download(session, actor: Actor, table: Table, file_format: str, remot
         )
     )
     session.flush()
+
+
+FILE_TYPES = {"csv": CSV_TYPE, "xlsx": XLSX_TYPE}
+
+
+def file_response(session, actor: Actor, table: Table, file_format: str, remote_addr) -> Response:
+    """The table as a streamed download (the API's and the console's); a file naming
+    households has its download recorded first."""
+    record_download(session, actor, table, file_format, remote_addr)
+    chunks = csv_chunks(table) if file_format == "csv" else xlsx_chunks(table, actor)
+    name = f"{table.name}-{table.period}.{file_format}"
+    response = Response(stream_with_context(chunks), mimetype=FILE_TYPES[file_format])
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(table.title)}-{name}"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

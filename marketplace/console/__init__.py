@@ -1,0 +1,6 @@
+"""The web console at /console: officials' reports and stations' work in the browser.
+
+Server-rendered pages (Jinja2), plain HTML forms, SVG charts drawn on the server, one
+stylesheet; nothing loaded from the internet. Pages call the same services as the API, with
+the same scoping, so no permission rule exists twice.
+"""

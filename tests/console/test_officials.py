@@ -1,0 +1,185 @@
+"""An official in the console: the region's month as the API reports it, the trend chart, the
+drill-down to a household's postings, the files, and closing the month; only their region."""
+
+import io
+import re
+from datetime import timedelta
+
+import openpyxl
+
+from marketplace.clock import shanghai_today
+from marketplace.ledger.models import MonthClose
+from tests.console.conftest import csrf_of
+
+INCOME = "/api/v1/reports/income"
+
+
+def this_month() -> str:
+    return f"{shanghai_today():%Y-%m}"
+
+
+def api_report(client, headers, region, period):
+    response = client.get(
+        INCOME, query_string={"region_id": region.id, "period": period}, headers=headers
+    )
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100:,}.{fen % 100:02d}"
+
+
+def test_the_county_page_shows_the_reports_figures_and_a_bar_per_month(
+    client, sign_in, money, pay, shop, regions
+):
+    pay((shop.sku_500g, 2))
+    period = this_month()
+    expected = api_report(client, money.official_headers, regions.county, period)
+    assert expected["totals"]["net_fen"] > 0
+
+    sign_in(money.official)
+    page = client.get(f"/console/regions/{regions.county.id}?period={period}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f'id="net">{yuan(expected["totals"]["net_fen"])}<' in html
+    bars = re.findall(r'data-month="([\d-]+)" data-net-fen="(-?\d+)"', html)
+    assert len(bars) == 12 and bars[-1] == (period, str(expected["totals"]["net_fen"]))
+    # Each bar is that month's report, to the fen.
+    for month, net in bars[-3:]:
+        report = api_report(client, money.official_headers, regions.county, month)
+        assert int(net) == report["totals"]["net_fen"]
+    # The townships, ranked, link one level down.
+    for row in expected["rows"]:
+        assert f"/console/regions/{row['region_id']}?period={period}" in html
+
+
+def test_an_official_drills_down_to_a_household_and_its_order_lines(
+    client, sign_in, money, pay, shop, regions
+):
+    order = pay((shop.sku_500g, 1))
+    period = this_month()
+    sign_in(money.official)
+    township = client.get(f"/console/regions/{regions.township_a.id}?period={period}")
+    assert f"/console/regions/{regions.village_a1.id}?period={period}" in township.text
+    village = client.get(f"/console/regions/{regions.village_a1.id}?period={period}")
+    household = money.members[0]
+    assert f"/console/households/{household.id}?period={period}" in village.text
+    trail = client.get(f"/console/households/{household.id}?period={period}")
+    assert trail.status_code == 200
+    assert order["number"] in trail.text and "销售分配" in trail.text
+
+
+def test_the_downloaded_xlsx_holds_the_apis_figure(client, sign_in, money, pay, shop, regions):
+    pay((shop.sku_500g, 3))
+    period = this_month()
+    expected = api_report(client, money.official_headers, regions.county, period)
+    sign_in(money.official)
+    response = client.get(f"/console/regions/{regions.county.id}/income.xlsx?period={period}")
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    totals = next(row for row in sheet.iter_rows(values_only=True) if row[1] == "合计")
+    header = next(row for row in sheet.iter_rows(values_only=True) if row[0] == "区划编号")
+    net = totals[header.index("净收入(元)")]
+    assert round(net * 100) == expected["totals"]["net_fen"]
+
+
+def test_closing_names_the_figures_that_freeze_and_needs_the_form_token(
+    client, session, sign_in, money, pay, shop, regions
+):
+    pay((shop.sku_500g, 1))
+    last_month = f"{shanghai_today().replace(day=1) - timedelta(days=1):%Y-%m}"
+    sign_in(money.official)
+    confirmation = client.get(f"/console/regions/{regions.county.id}/close?month={last_month}")
+    assert confirmation.status_code == 200 and "确认关账" in confirmation.text
+    # A form posted from another site carries the cookie but not the token.
+    forged = client.post(f"/console/regions/{regions.county.id}/close", data={"month": last_month})
+    assert forged.status_code == 400
+    assert session.query(MonthClose).count() == 0
+    closed = client.post(
+        f"/console/regions/{regions.county.id}/close",
+        data={"month": last_month, "csrf_token": csrf_of(confirmation)},
+    )
+    assert closed.status_code == 302
+    page = client.get(closed.headers["Location"])
+    assert "已关账" in page.text
+    # Closing again is refused on the form, with the service's reason, and nothing changes.
+    again = client.post(
+        f"/console/regions/{regions.county.id}/close",
+        data={"month": last_month, "csrf_token": csrf_of(confirmation)},
+    )
+    assert again.status_code == 409 and "closed already" in again.text
+    assert session.query(MonthClose).count() == 1
+
+
+def test_an_official_sees_only_their_region(client, sign_in, money, regions):
+    sign_in(money.official_b)
+    assert client.get(f"/console/regions/{regions.township_b.id}").status_code == 200
+    for outside in (regions.county, regions.township_a, regions.village_a1, regions.other_county):
+        assert client.get(f"/console/regions/{outside.id}").status_code == 404
+        assert client.get(f"/console/regions/{outside.id}/income.xlsx").status_code == 404
+    assert client.get(f"/console/households/{money.members[0].id}").status_code == 404
+    # Their home is their own region, and the path above it is not offered.
+    home = client.get("/console/")
+    assert home.headers["Location"].endswith(f"/console/regions/{regions.township_b.id}")
+
+
+def test_the_county_page_takes_the_same_statements_however_big_the_county(
+    client, sign_in, money, pay, shop, regions, make_region, make_household, count_queries
+):
+    period = this_month()
+    sign_in(money.official)
+    client.get(f"/console/regions/{regions.county.id}?period={period}")  # warm the caches
+    with count_queries() as small:
+        assert (
+            client.get(f"/console/regions/{regions.county.id}?period={period}").status_code == 200
+        )
+    for n in range(3):
+        village = make_region(regions.township_b, name=f"新村{n}")
+        for _ in range(4):
+            make_household(village)
+    pay((shop.sku_500g, 2))
+    pay((shop.sku_500g, 1))
+    with count_queries() as big:
+        assert (
+            client.get(f"/console/regions/{regions.county.id}?period={period}").status_code == 200
+        )
+    assert big.count == small.count, "\n".join(big.statements)
+
+
+def test_signing_in_is_throttled_like_the_api_and_a_wrong_password_keeps_the_username(
+    client, money
+):
+    page = client.get("/console/login")
+    token = csrf_of(page)
+    statuses = []
+    for _ in range(7):
+        response = client.post(
+            "/console/login",
+            data={"csrf_token": token, "username": money.official.username, "password": "nope"},
+        )
+        statuses.append(response.status_code)
+    assert statuses[0] == 401 and 'value="' + money.official.username + '"' in response.text
+    assert statuses[-1] == 429
+
+
+def test_a_sign_in_form_without_its_token_is_refused(client, money):
+    response = client.post(
+        "/console/login",
+        data={"username": money.official.username, "password": "correct horse battery"},
+    )
+    assert response.status_code == 400
+
+
+def test_signing_out_revokes_the_token(client, sign_in, money, regions):
+    sign_in(money.official)
+    home = client.get(f"/console/regions/{regions.county.id}")
+    client.post("/console/logout", data={"csrf_token": csrf_of(home)})
+    after = client.get(f"/console/regions/{regions.county.id}")
+    assert after.status_code == 302 and "/console/login" in after.headers["Location"]
+
+
+def test_pages_need_a_sign_in_and_come_back_after_it(client, money, regions):
+    response = client.get(f"/console/regions/{regions.county.id}?period=2026-01")
+    assert response.status_code == 302
+    assert "/console/login?next=" in response.headers["Location"]
