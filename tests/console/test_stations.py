@@ -90,9 +90,13 @@ def test_an_operator_lists_a_product_as_a_draft_and_publishes_it(client, session
     refused = client.post("/console/station/products/new", data=fields)
     assert refused.status_code == 422 and 'data-field="name"' in refused.text
     assert 'value="NEW-1"' in refused.text  # nothing typed is lost
-    created = client.post("/console/station/products/new", data={**fields, "name": "长白山冻干蓝莓"})
+    created = client.post(
+        "/console/station/products/new", data={**fields, "name": "长白山冻干蓝莓"}
+    )
     assert created.status_code == 302, created.text
-    product = session.execute(sa.select(Product).where(Product.name == "长白山冻干蓝莓")).scalar_one()
+    product = session.execute(
+        sa.select(Product).where(Product.name == "长白山冻干蓝莓")
+    ).scalar_one()
     assert product.status is ProductStatus.draft
     prices = session.execute(sa.select(Sku.price_fen).where(Sku.product_id == product.id))
     assert prices.scalars().all() == [3980]
