@@ -5,10 +5,8 @@ from flask import Flask
 
 def create_app(config: object | None = None) -> Flask:
     """Build the application. ``config`` is a Config class or object; tests pass TestConfig."""
-    from marketplace import cli, health, pii, request_cycle
+    from marketplace import cli, console, health, pii, request_cycle
     from marketplace.config import Config
-    from marketplace.console import signin as console_signin
-    from marketplace.console import views as console_views
     from marketplace.errors import register_error_handlers
     from marketplace.extensions import api, db, migrate
     from marketplace.http_api import IdConverter
@@ -44,8 +42,7 @@ def create_app(config: object | None = None) -> Flask:
     reports_reading.init_app(app)
     app.register_blueprint(health.blp)
     # The browser console beside the API: the same services, signed in by a session cookie.
-    console_signin.init_app(app)
-    app.register_blueprint(console_views.blp)
+    console.register(app)
 
     # 6. One error format, one commit per request, a request id and an access log line.
     register_error_handlers(app)
