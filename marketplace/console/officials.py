@@ -1,8 +1,10 @@
-"""Officials' pages: a region's month (with its trend, ranking, coverage, channels and the
-units' purchases), a household's postings, the report files, closing a month."""
+"""Officials' pages: a region's month (with its trend, ranking, coverage, channels, the
+units' purchases and recent livestreams), a household's postings, the report files, closing a
+month, and approving the payout runs and pledges that wait for a second user."""
 
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import abort, redirect, render_template, request, url_for
 
 from marketplace.accounts.models import Role
@@ -11,6 +13,10 @@ from marketplace.console import charts, signin
 from marketplace.console.pages import blp
 from marketplace.errors import DomainError, NotFound
 from marketplace.extensions import db
+from marketplace.livestreams import pledges
+from marketplace.livestreams import service as livestreams
+from marketplace.payouts import service as payouts
+from marketplace.payouts.models import PayoutLine, RunStatus
 from marketplace.periods import Period, month_of, parse_period
 from marketplace.regions.models import Region
 from marketplace.reports import assistance, channels, closing, exports, files, income, trails
@@ -22,6 +28,8 @@ TREND_MONTHS = 12
 COVERAGE_LISTED = 50
 TRAIL_PAGE = 100
 MAX_PAGE = 100_000
+RECENT = 5
+WAITING = 50
 
 
 def _last_month() -> str:
@@ -69,6 +77,7 @@ def region(region_id: int):
         "assistance": assistance.assistance_report(reading, actor, region_id, year),
         "ancestors": _ancestors(reading, actor, report["region"]["id"]),
         "closable": _closable(period, report),
+        "sessions": livestreams.list_sessions(reading, actor, {}, page=1, page_size=RECENT)[0],
     }
     return render_template("console/region.html", **context)
 
@@ -152,3 +161,53 @@ def household(household_id: int):
         page=page,
         pages=max((total + TRAIL_PAGE - 1) // TRAIL_PAGE, 1),
     )
+
+
+# --- approvals ------------------------------------------------------------------------------
+
+
+def _approvals_page(**context):
+    actor = signin.current_console_actor()
+    runs, runs_total = payouts.list_runs(
+        db.session, actor, {"status": RunStatus.proposed}, page=1, page_size=WAITING
+    )
+    context.setdefault("failed", None)
+    line_counts = dict(
+        db.session.execute(
+            sa.select(PayoutLine.run_id, sa.func.count())
+            .where(PayoutLine.run_id.in_([run.id for run in runs]))
+            .group_by(PayoutLine.run_id)
+        ).all()
+    )
+    return render_template(
+        "console/approvals.html",
+        runs=runs,
+        line_counts=line_counts,
+        runs_total=runs_total,
+        pledges=pledges.awaiting_approval(db.session, actor, limit=WAITING),
+        **context,
+    )
+
+
+@blp.get("/approvals")
+@signin.signed_in(*OFFICIALS)
+def approvals():
+    return _approvals_page()
+
+
+@blp.post("/approvals/<any(runs, pledges):kind>/<int:item_id>")
+@signin.signed_in(*OFFICIALS)
+def approve(kind: str, item_id: int):
+    """Approve a payout run or a funded pledge: the services refuse the user who proposed it."""
+    actor = signin.current_console_actor()
+    try:
+        if kind == "runs":
+            payouts.approve_run(db.session, actor, item_id)
+        else:
+            pledges.approve_pledge(db.session, actor, item_id)
+    except DomainError as error:
+        if isinstance(error, NotFound):
+            raise
+        page = _approvals_page(message=error.detail, failed=(kind, item_id))
+        return page, error.status
+    return redirect(url_for("console.approvals", done=f"{kind}-{item_id}"))

@@ -84,6 +84,18 @@ def get_pledge(session, actor: Actor, pledge_id: int, *, lock: bool = False) -> 
     return found
 
 
+def awaiting_approval(session, actor: Actor, *, limit: int) -> list[Pledge]:
+    """Funded pledges, visible to the actor, whose disbursement waits for a second user."""
+    return list(
+        session.execute(
+            _pledges(session, actor)
+            .where(Pledge.state == PledgeState.funded)
+            .order_by(Pledge.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
 # --- making a pledge --------------------------------------------------------------------------
 
 
