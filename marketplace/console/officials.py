@@ -163,6 +163,14 @@ def household(household_id: int):
     )
 
 
+@blp.get("/households/<int:household_id>/postings.<any(csv, xlsx):file_format>")
+@signin.signed_in(Role.admin, Role.official, Role.station)
+def household_file(household_id: int, file_format: str):
+    actor, period = signin.current_console_actor(), _period_argument()
+    table = files.trail_table(db.session, actor, household_id, period)
+    return exports.file_response(db.session, actor, table, file_format, request.remote_addr)
+
+
 # --- approvals ------------------------------------------------------------------------------
 
 

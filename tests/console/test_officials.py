@@ -68,6 +68,8 @@ def test_an_official_drills_down_to_a_household_and_its_order_lines(
     trail = client.get(f"/console/households/{household.id}?period={period}")
     assert trail.status_code == 200
     assert order["number"] in trail.text and "销售分配" in trail.text
+    file = client.get(f"/console/households/{household.id}/postings.csv?period={period}")
+    assert file.status_code == 200 and order["number"] in file.get_data(as_text=True)
 
 
 def test_the_downloaded_xlsx_holds_the_apis_figure(client, sign_in, money, pay, shop, regions):
