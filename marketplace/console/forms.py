@@ -7,9 +7,10 @@ accepts exactly what the API accepts and names the same fields when it refuses.
 
 from decimal import Decimal, InvalidOperation
 
+from flask import render_template, request
 from marshmallow import Schema, ValidationError
 
-from marketplace.errors import ValidationFailed, flatten_field_errors
+from marketplace.errors import DomainError, NotFound, ValidationFailed, flatten_field_errors
 
 
 def load(schema: Schema, form, *, yuan: dict[str, str] | None = None, whole: tuple = ()):
@@ -50,3 +51,18 @@ def _fen(text: str) -> int:
     if abs(amount) > Decimal("100000000"):
         raise ValueError("金额过大")
     return int(amount * 100)
+
+
+def refusal(error: DomainError) -> dict:
+    """What a refused form's page shows: the service's reasons by field, its message, and what
+    was typed. A NotFound is no refusal: it goes on to the 404 page."""
+    if isinstance(error, NotFound):
+        raise error
+    return {"errors": error.errors or {}, "message": error.detail, "values": request.form}
+
+
+def render_form(template: str, **context) -> str:
+    """A page with forms, first shown (nothing typed, no reasons) or shown again refused."""
+    context.setdefault("errors", {})
+    context.setdefault("values", {})
+    return render_template(template, **context)

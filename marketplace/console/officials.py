@@ -9,9 +9,9 @@ from flask import abort, redirect, render_template, request, url_for
 
 from marketplace.accounts.models import Role
 from marketplace.clock import shanghai_today
-from marketplace.console import charts, signin
+from marketplace.console import charts, forms, signin
 from marketplace.console.pages import blp
-from marketplace.errors import DomainError, NotFound
+from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.livestreams import pledges
 from marketplace.livestreams import service as livestreams
@@ -121,8 +121,7 @@ def close(region_id: int):
     try:
         closing.close_month(db.session, actor, region_id, month)
     except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
+        forms.refusal(error)  # a NotFound goes on to the 404 page
         report = income.income_report(db.session, actor, region_id, month)
         page = render_template("console/close.html", report=report, month=month, error=error)
         return page, error.status
@@ -214,8 +213,7 @@ def approve(kind: str, item_id: int):
         else:
             pledges.approve_pledge(db.session, actor, item_id)
     except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
+        forms.refusal(error)  # a NotFound goes on to the 404 page
         page = _approvals_page(message=error.detail, failed=(kind, item_id))
         return page, error.status
     return redirect(url_for("console.approvals", done=f"{kind}-{item_id}"))

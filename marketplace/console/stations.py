@@ -14,7 +14,7 @@ from marketplace.catalog import service as catalog
 from marketplace.catalog.schemas import ProductIn, SkuIn, SkuUpdateIn
 from marketplace.console import forms, signin
 from marketplace.console.pages import blp
-from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.errors import DomainError, ValidationFailed
 from marketplace.extensions import db
 from marketplace.livestreams import importing, results
 from marketplace.livestreams import service as livestreams
@@ -60,9 +60,7 @@ def station_orders():
 def _order_page(order_id: int, **context):
     actor = signin.current_console_actor()
     order = orders.order_as_seen(db.session, actor, order_id)
-    context.setdefault("errors", {})
-    context.setdefault("values", {})
-    return render_template("console/station_order.html", order=order, **context)
+    return forms.render_form("console/station_order.html", order=order, **context)
 
 
 @blp.get("/station/orders/<int:order_id>")
@@ -79,11 +77,7 @@ def record_payment(order_id: int):
         data = forms.load(OfflinePaymentIn(), request.form, yuan={"amount": "amount_fen"})
         payments.record_offline_payment(db.session, actor, order_id, **data)
     except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
-        return _order_page(
-            order_id, errors=error.errors or {}, message=error.detail, values=request.form
-        ), error.status
+        return _order_page(order_id, **forms.refusal(error)), error.status
     return redirect(url_for("console.station_order", order_id=order_id))
 
 
@@ -95,11 +89,7 @@ def ship(order_id: int):
         data = forms.load(ShipmentIn(), request.form)
         fulfilment.ship(db.session, actor, order_id, **data)
     except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
-        return _order_page(
-            order_id, errors=error.errors or {}, message=error.detail, values=request.form
-        ), error.status
+        return _order_page(order_id, **forms.refusal(error)), error.status
     return redirect(url_for("console.station_order", order_id=order_id))
 
 
@@ -109,9 +99,7 @@ def ship(order_id: int):
 def _products_page(**context):
     actor = signin.current_console_actor()
     products, total = catalog.list_managed_products(db.session, actor, {}, page=1, page_size=LISTED)
-    context.setdefault("errors", {})
-    context.setdefault("values", {})
-    return render_template(
+    return forms.render_form(
         "console/station_products.html",
         products=products,
         total=total,
@@ -136,15 +124,7 @@ def update_sku(product_id: int, sku_id: int):
         )
         catalog.update_sku(db.session, actor, product_id, sku_id, data)
     except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
-        page = _products_page(
-            errors=error.errors or {},
-            message=error.detail,
-            values=request.form,
-            failed_sku=sku_id,
-        )
-        return page, error.status
+        return _products_page(**forms.refusal(error), failed_sku=sku_id), error.status
     return redirect(url_for("console.station_products", _anchor=f"sku-{sku_id}"))
 
 
@@ -156,21 +136,14 @@ def change_listing(product_id: int, action: str):
     try:
         change(db.session, actor, product_id)
     except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
-        page = _products_page(
-            errors=error.errors or {}, message=error.detail, failed_product=product_id
-        )
-        return page, error.status
+        return _products_page(**forms.refusal(error), failed_product=product_id), error.status
     return redirect(url_for("console.station_products", _anchor=f"product-{product_id}"))
 
 
 def _new_product_page(**context):
     actor = signin.current_console_actor()
     own, _ = producers.list_producers(db.session, actor, {}, page=1, page_size=200)
-    context.setdefault("errors", {})
-    context.setdefault("values", {})
-    return render_template(
+    return forms.render_form(
         "console/station_new_product.html",
         producers=own,
         categories=catalog.list_categories(db.session),
@@ -199,13 +172,10 @@ def create_product():
         data["skus"] = [sku]
         product = catalog.create_product(db.session, actor, data)
     except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
-        errors = error.errors or {}
-        if isinstance(error, ValidationFailed) and any(k.startswith("skus.0.") for k in errors):
-            errors = {k.replace("skus.0.", "sku_"): v for k, v in errors.items()}
-        page = _new_product_page(errors=errors, message=error.detail, values=request.form)
-        return page, error.status
+        refused = forms.refusal(error)
+        # The first SKU's fields are named sku_* on the form.
+        refused["errors"] = {k.replace("skus.0.", "sku_"): v for k, v in refused["errors"].items()}
+        return _new_product_page(**refused), error.status
     return redirect(url_for("console.station_products", _anchor=f"product-{product.id}"))
 
 
@@ -238,11 +208,9 @@ def station_livestream(session_id: int):
 def _import_page(**context):
     actor = signin.current_console_actor()
     sessions, _ = livestreams.list_sessions(db.session, actor, {}, page=1, page_size=LISTED)
-    context.setdefault("errors", {})
-    context.setdefault("values", {})
     context.setdefault("report", None)
     platforms = [p for p in Platform if p is not Platform.own]
-    return render_template(
+    return forms.render_form(
         "console/station_import.html", sessions=sessions, platforms=platforms, **context
     )
 
@@ -278,8 +246,5 @@ def upload_export():
             ),
         )
     except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
-        page = _import_page(errors=error.errors or {}, message=error.detail, values=request.form)
-        return page, error.status
+        return _import_page(**forms.refusal(error)), error.status
     return _import_page(report=report, values=request.form)
