@@ -103,6 +103,17 @@ class JournalEntry(Base):
         back_populates="entry", order_by="Posting.id", lazy="raise"
     )
 
+    __table_args__ = (
+        # Reports look up the few adjusting entries of a period: a partial index holds only them.
+        sa.Index(
+            "ix_journal_entries_adjusting",
+            "adjusts_month",
+            "effective_on",
+            postgresql_where=sa.text("adjusts_month IS NOT NULL"),
+            sqlite_where=sa.text("adjusts_month IS NOT NULL"),
+        ),
+    )
+
 
 class Posting(Base):
     __tablename__ = "postings"

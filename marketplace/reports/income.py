@@ -183,8 +183,10 @@ def _villages(session, region: Region) -> dict[int, int]:
     return {village_id: village_id for village_id, _ in villages}
 
 
-def _status_at(period: Period):
-    """Each household's status on the period's last day (its latest change by then)."""
+def _status_at(period: Period, villages):
+    """Each household's status on the period's last day (its latest change by then), for the
+    households of ``villages`` only (ranking the whole registry's history cost a village's
+    report most of its time)."""
     ranked = sa.select(
         HouseholdStatusChange.household_id,
         HouseholdStatusChange.status,
@@ -194,7 +196,12 @@ def _status_at(period: Period):
             order_by=(HouseholdStatusChange.effective_from.desc(), HouseholdStatusChange.id.desc()),
         )
         .label("rank"),
-    ).where(HouseholdStatusChange.effective_from <= period.end)
+    ).where(
+        HouseholdStatusChange.effective_from <= period.end,
+        HouseholdStatusChange.household_id.in_(
+            sa.select(Household.id).where(Household.village_id.in_(villages))
+        ),
+    )
     ranked = ranked.subquery("ranked_status")
     return (
         sa.select(ranked.c.household_id, ranked.c.status)
@@ -271,31 +278,24 @@ def build_report(session, region: Region, period: Period) -> dict:
         .where(JournalEntry.kind.in_(EARNING + PAYOUT))
         .group_by(group, JournalEntry.kind, source)
     ).all()
-    reached = (
-        sa.select(postings.c.household_id)
-        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
-        .where(JournalEntry.kind.in_(EARNING))
-        .distinct()
-        .subquery("reached")
-    )
-    status_at = _status_at(period)
-    is_reached = Household.id.in_(sa.select(reached.c.household_id))
+    status_at = _status_at(period, list(village_of))
     households = sa.select(
         Household.id,
         Household.village_id,
         Household.head_name,
         Household.members_count,
         status_at.c.status,
-        is_reached.label("reached"),
     ).outerjoin(status_at, status_at.c.household_id == Household.id)
     households = households.where(Household.village_id.in_(list(village_of)))
 
     rows: dict[int, dict] = defaultdict(_empty)
     if by_household:
+        # Grouped by household, the money says who was reached: no second pass over postings.
+        reached = {household_id for household_id, kind, _, _ in money if kind in EARNING}
         listed = session.execute(households.order_by(Household.id)).all()
         for row in listed:
             figures = rows[row.id]
-            _count(figures, row.status, row.reached, row.members_count, 1)
+            _count(figures, row.status, row.id in reached, row.members_count, 1)
         for household_id, kind, source, amount in money:
             _add_money(rows[household_id], kind, source, int(amount))
         names = {row.id: (row.head_name, row.status, row.members_count) for row in listed}
@@ -310,7 +310,15 @@ def build_report(session, region: Region, period: Period) -> dict:
             for household_id, figures in sorted(rows.items())
         ]
     else:
-        counted = _counted(session, households)
+        reached = (
+            sa.select(postings.c.household_id)
+            .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
+            .where(JournalEntry.kind.in_(EARNING))
+            .distinct()
+            .subquery("reached")
+        )
+        is_reached = Household.id.in_(sa.select(reached.c.household_id))
+        counted = _counted(session, households.add_columns(is_reached.label("reached")))
         for village_id, status, was_reached, count, members in counted:
             _count(rows[village_of[village_id]], status, was_reached, members, count)
         for village_id, kind, source, amount in money:
@@ -333,14 +341,7 @@ def build_report(session, region: Region, period: Period) -> dict:
     totals = _empty()
     for figures in rows.values():
         _merge(totals, figures)
-    adjustments = session.execute(
-        sa.select(JournalEntry.adjusts_month, sa.func.sum(postings.c.amount_fen))
-        .select_from(postings)
-        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
-        .where(JournalEntry.adjusts_month.is_not(None), JournalEntry.kind.in_(EARNING))
-        .group_by(JournalEntry.adjusts_month)
-        .order_by(JournalEntry.adjusts_month)
-    ).all()
+    adjustments = session.execute(_adjustments(period, list(village_of))).all()
     return {
         "region": {"id": region.id, "name": region.name, "level": region.level},
         "period": {"label": period.label, "start": period.start, "end": period.end},
@@ -354,6 +355,31 @@ def build_report(session, region: Region, period: Period) -> dict:
             for month, amount in adjustments
         ],
     }
+
+
+def _adjustments(period: Period, villages):
+    """The period's entries that closed months moved into it, by the month each adjusts.
+    Few, so read from their entries first (``ix_journal_entries_adjusting``, a partial index)
+    rather than from all of the period's postings."""
+    income_accounts = sa.select(LedgerAccount.id).where(
+        LedgerAccount.kind == AccountKind.household_income
+    )
+    return (
+        sa.select(JournalEntry.adjusts_month, sa.func.sum(Posting.amount_fen))
+        .select_from(JournalEntry)
+        .join(Posting, Posting.entry_id == JournalEntry.id)
+        .join(Household, Household.id == Posting.household_id)
+        .where(
+            JournalEntry.adjusts_month.is_not(None),
+            JournalEntry.effective_on.between(period.start, period.end),
+            JournalEntry.kind.in_(EARNING),
+            Posting.effective_on.between(period.start, period.end),
+            Posting.account_id.in_(income_accounts),
+            Household.village_id.in_(villages),
+        )
+        .group_by(JournalEntry.adjusts_month)
+        .order_by(JournalEntry.adjusts_month)
+    )
 
 
 def _counted(session, households):
@@ -405,7 +431,7 @@ def household_rows(session, region: Region, period: Period):
         .group_by(postings.c.household_id, JournalEntry.kind, source)
         .order_by(postings.c.household_id)
     )
-    status_at = _status_at(period)
+    status_at = _status_at(period, villages)
     households = (
         sa.select(
             Household.id,
@@ -488,7 +514,7 @@ def coverage(session, actor: Actor, filters: dict, *, page: int, page_size: int)
         .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
         .where(JournalEntry.kind.in_(EARNING))
     )
-    status_at = _status_at(period)
+    status_at = _status_at(period, villages)
     is_reached = Household.id.in_(reached)
     stmt = (
         sa.select(
