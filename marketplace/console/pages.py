@@ -56,6 +56,15 @@ def _forms_carry_the_csrf_token():
         signin.check_csrf()
 
 
+@blp.after_request
+def _kept_by_no_cache(response):
+    """Pages name households and carry a form token: no shared cache or back-button copy may
+    keep them after the user signs out. The stylesheet may be cached."""
+    if request.endpoint != "console.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @blp.errorhandler(DomainError)
 def _domain_error(error: DomainError):
     return _error_page(error.status, error.detail)

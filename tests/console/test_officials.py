@@ -41,6 +41,7 @@ def test_the_county_page_shows_the_reports_figures_and_a_bar_per_month(
     sign_in(money.official)
     page = client.get(f"/console/regions/{regions.county.id}?period={period}")
     assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
     html = page.get_data(as_text=True)
     assert f'id="net">{yuan(expected["totals"]["net_fen"])}<' in html
     bars = re.findall(r'data-month="([\d-]+)" data-net-fen="(-?\d+)"', html)
