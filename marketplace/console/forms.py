@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from flask import render_template, request
 from marshmallow import Schema, ValidationError
 
+from marketplace.console import messages
 from marketplace.errors import DomainError, NotFound, ValidationFailed, flatten_field_errors
 
 
@@ -54,11 +55,16 @@ def _fen(text: str) -> int:
 
 
 def refusal(error: DomainError) -> dict:
-    """What a refused form's page shows: the service's reasons by field, its message, and what
-    was typed. A NotFound is no refusal: it goes on to the 404 page."""
+    """What a refused form's page shows: the service's reasons by field and its message (in
+    Chinese where known), and what was typed. A NotFound is no refusal: it goes on to the 404
+    page."""
     if isinstance(error, NotFound):
         raise error
-    return {"errors": error.errors or {}, "message": error.detail, "values": request.form}
+    return {
+        "errors": messages.chinese_errors(error.errors or {}),
+        "message": messages.chinese(error.detail),
+        "values": request.form,
+    }
 
 
 def render_form(template: str, **context) -> str:

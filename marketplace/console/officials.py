@@ -9,7 +9,7 @@ from flask import abort, redirect, render_template, request, url_for
 
 from marketplace.accounts.models import Role
 from marketplace.clock import shanghai_today
-from marketplace.console import charts, forms, signin
+from marketplace.console import charts, forms, messages, signin
 from marketplace.console.pages import blp
 from marketplace.errors import DomainError
 from marketplace.extensions import db
@@ -110,7 +110,7 @@ def close_confirmation(region_id: int):
     actor = signin.current_console_actor()
     month = _month_argument(request.args.get("month"))
     report = income.income_report(db.session, actor, region_id, month)
-    return render_template("console/close.html", report=report, month=month, error=None)
+    return render_template("console/close.html", report=report, month=month)
 
 
 @blp.post("/regions/<int:region_id>/close")
@@ -123,7 +123,9 @@ def close(region_id: int):
     except DomainError as error:
         forms.refusal(error)  # a NotFound goes on to the 404 page
         report = income.income_report(db.session, actor, region_id, month)
-        page = render_template("console/close.html", report=report, month=month, error=error)
+        page = render_template(
+            "console/close.html", report=report, month=month, message=messages.chinese(error.detail)
+        )
         return page, error.status
     return redirect(url_for("console.region", region_id=region_id, period=month.label))
 
@@ -214,6 +216,6 @@ def approve(kind: str, item_id: int):
             pledges.approve_pledge(db.session, actor, item_id)
     except DomainError as error:
         forms.refusal(error)  # a NotFound goes on to the 404 page
-        page = _approvals_page(message=error.detail, failed=(kind, item_id))
+        page = _approvals_page(message=messages.chinese(error.detail), failed=(kind, item_id))
         return page, error.status
     return redirect(url_for("console.approvals", done=f"{kind}-{item_id}"))

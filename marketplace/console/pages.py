@@ -13,7 +13,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from marketplace.accounts.models import Role
 from marketplace.clock import SHANGHAI
-from marketplace.console import signin
+from marketplace.console import messages, signin
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.regions.models import Region, RegionLevel
@@ -67,7 +67,7 @@ def _kept_by_no_cache(response):
 
 @blp.errorhandler(DomainError)
 def _domain_error(error: DomainError):
-    return _error_page(error.status, error.detail)
+    return _error_page(error.status, messages.chinese(error.detail))
 
 
 @blp.errorhandler(400)

@@ -23,7 +23,7 @@ def test_a_run_is_approved_by_a_second_official_never_its_proposer(
     page = client.get("/console/approvals")
     assert f"#{run_id}" in page.text
     own = client.post(f"/console/approvals/runs/{run_id}", data={"csrf_token": csrf_of(page)})
-    assert own.status_code == 403 and "cannot approve" in own.text
+    assert own.status_code == 403 and "提出发放批次的人不能批准" in own.text
     assert session.get(PayoutRun, run_id).status is RunStatus.proposed
 
     sign_in(people.approver)

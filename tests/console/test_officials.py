@@ -111,7 +111,7 @@ def test_closing_names_the_figures_that_freeze_and_needs_the_form_token(
         f"/console/regions/{regions.county.id}/close",
         data={"month": last_month, "csrf_token": csrf_of(confirmation)},
     )
-    assert again.status_code == 409 and "closed already" in again.text
+    assert again.status_code == 409 and "这个月已经关账" in again.text
     assert session.query(MonthClose).count() == 1
 
 

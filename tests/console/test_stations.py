@@ -27,6 +27,7 @@ def test_an_operator_records_the_payment_and_ships_the_order(client, session, si
     )
     assert wrong.status_code == 422
     assert 'data-field="amount_fen"' in wrong.text and 'value="R-1"' in wrong.text
+    assert "须等于订单金额" in wrong.text  # the service's reason, in Chinese
     assert session.get(Order, order["id"]).status is OrderStatus.pending_payment
     total = f"{order['total_fen'] / 100:.2f}"
     paid = client.post(
@@ -42,6 +43,7 @@ def test_an_operator_records_the_payment_and_ships_the_order(client, session, si
         data={"csrf_token": token, "carrier": "中国邮政", "tracking_number": "x"},
     )
     assert bad.status_code == 422 and 'data-field="tracking_number"' in bad.text
+    assert "运单号为 6–64 位字母、数字或 -" in bad.text
     shipped = client.post(
         f"/console/station/orders/{order['id']}/shipment",
         data={"csrf_token": token, "carrier": "中国邮政", "tracking_number": "9800123456789"},
@@ -88,7 +90,7 @@ def test_an_operator_lists_a_product_as_a_draft_and_publishes_it(client, session
         "sku_stock": "50",
     }
     refused = client.post("/console/station/products/new", data=fields)
-    assert refused.status_code == 422 and 'data-field="name"' in refused.text
+    assert refused.status_code == 422 and 'data-field="name">必填<' in refused.text
     assert 'value="NEW-1"' in refused.text  # nothing typed is lost
     created = client.post(
         "/console/station/products/new", data={**fields, "name": "长白山冻干蓝莓"}
