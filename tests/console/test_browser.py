@@ -26,6 +26,7 @@ from marketplace.clock import shanghai_today
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.regions.models import Region
 from seed.demo import load_demo
+from tests.orders.conftest import ADDRESS
 from tests.served import served_app
 
 pytestmark = pytest.mark.postgres
@@ -140,14 +141,7 @@ def test_an_operator_changes_a_price_records_a_payment_and_ships(browser, demo):
         "/orders",
         {
             "lines": [{"sku_id": rice_id, "quantity": 2}],
-            "shipping_address": {
-                "recipient_name": "张伟",
-                "recipient_phone": "13800138000",
-                "province": "吉林省",
-                "city": "长春市",
-                "district": "朝阳区",
-                "address_line": "人民大街 1000 号",
-            },
+            "shipping_address": ADDRESS,
         },
         token=buyer,
     )

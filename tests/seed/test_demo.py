@@ -224,14 +224,7 @@ def test_a_year_of_sales_gives_every_past_month_household_income(client, session
     from marketplace.payments.models import Refund
     from marketplace.periods import next_month
 
-    response = client.post(
-        "/api/v1/auth/tokens",
-        json={"username": "official_county", "password": "county-demo-2024"},
-    )
-    official = {"Authorization": f"Bearer {response.json['token']}"}
-    county = session.execute(
-        sa.select(Region.id).where(Region.level == RegionLevel.county)
-    ).scalar_one()
+    official, county = county_official(client), county_id(session)
     this_month = shanghai_today().replace(day=1)
     month, net_by_month = this_month.replace(year=this_month.year - 1), {}
     while month < this_month:
@@ -259,14 +252,7 @@ def test_a_year_of_sales_gives_every_past_month_household_income(client, session
 def test_the_bureau_buys_for_its_paired_villages_against_this_years_quota(client, session, demo):
     from marketplace.clock import shanghai_today
 
-    response = client.post(
-        "/api/v1/auth/tokens",
-        json={"username": "official_county", "password": "county-demo-2024"},
-    )
-    official = {"Authorization": f"Bearer {response.json['token']}"}
-    county = session.execute(
-        sa.select(Region.id).where(Region.level == RegionLevel.county)
-    ).scalar_one()
+    official, county = county_official(client), county_id(session)
     year = shanghai_today().year
     report = client.get(
         f"/api/v1/reports/assistance?region_id={county}&year={year}", headers=official
@@ -278,3 +264,17 @@ def test_the_bureau_buys_for_its_paired_villages_against_this_years_quota(client
     assert bureau["uncertified_fen"] == 136000
     quotas = {q["year"]: q["quota_fen"] for q in read_data("buying_units")[0]["quotas"]}
     assert bureau["quota_fen"] == quotas.get(year)
+
+
+def county_official(client) -> dict:
+    response = client.post(
+        "/api/v1/auth/tokens",
+        json={"username": "official_county", "password": "county-demo-2024"},
+    )
+    return {"Authorization": f"Bearer {response.json['token']}"}
+
+
+def county_id(session) -> int:
+    return session.execute(
+        sa.select(Region.id).where(Region.level == RegionLevel.county)
+    ).scalar_one()
