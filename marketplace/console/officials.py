@@ -18,6 +18,7 @@ from marketplace.livestreams import service as livestreams
 from marketplace.payouts import service as payouts
 from marketplace.payouts.models import PayoutLine, RunStatus
 from marketplace.periods import Period, month_of, parse_period
+from marketplace.regions import service as regions
 from marketplace.regions.models import Region
 from marketplace.reports import assistance, channels, closing, exports, files, income, trails
 from marketplace.reports.reading import report_session
@@ -84,11 +85,9 @@ def region(region_id: int):
 
 def _ancestors(session, actor, region_id: int) -> list[Region]:
     """The path above the region that the actor may open (their own region at most)."""
-    region = session.get(Region, region_id)
-    ids = [int(part) for part in region.path.strip("/").split("/")][:-1]
-    above = session.execute(db.select(Region).where(Region.id.in_(ids))).scalars().all()
+    above = regions.ancestors(session, session.get(Region, region_id))
     allowed = actor.region_path or "/"
-    return [r for r in sorted(above, key=lambda r: len(r.path)) if r.path.startswith(allowed)]
+    return [region for region in above if region.path.startswith(allowed)]
 
 
 def _closable(period: Period, report: dict) -> bool:

@@ -16,7 +16,11 @@ from marketplace.clock import SHANGHAI
 from marketplace.console import messages, signin
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from marketplace.regions.models import Region, RegionLevel
+from marketplace.regions import service as regions
+from marketplace.regions.models import RegionLevel
+
+#: an admin's list of counties (a deployment serves a handful)
+COUNTIES_LISTED = 100
 
 blp = Blueprint(
     "console",
@@ -128,12 +132,8 @@ def home():
     if actor.role is Role.official:
         return redirect(url_for("console.region", region_id=actor.region_id))
     if actor.role is Role.admin:
-        counties = (
-            db.session.execute(
-                db.select(Region).where(Region.level == RegionLevel.county).order_by(Region.code)
-            )
-            .scalars()
-            .all()
+        counties, _ = regions.list_regions(
+            db.session, {"level": RegionLevel.county}, page=1, page_size=COUNTIES_LISTED
         )
         return render_template("console/counties.html", counties=counties)
     if actor.role is Role.station:

@@ -186,3 +186,16 @@ def test_pages_need_a_sign_in_and_come_back_after_it(client, money, regions):
     response = client.get(f"/console/regions/{regions.county.id}?period=2026-01")
     assert response.status_code == 302
     assert "/console/login?next=" in response.headers["Location"]
+
+
+def test_an_admin_chooses_a_county_and_sees_the_path_above_a_village(
+    client, sign_in, shop, regions
+):
+    sign_in(shop.admin)
+    home = client.get("/console/")
+    assert home.status_code == 200
+    for county in (regions.county, regions.other_county):
+        assert f"/console/regions/{county.id}" in home.text
+    village = client.get(f"/console/regions/{regions.village_a1.id}?period=2026-01")
+    crumbs = village.text.split('<nav class="crumbs">')[1].split("</nav>")[0]
+    assert crumbs.index(regions.county.name) < crumbs.index(regions.township_a.name)
