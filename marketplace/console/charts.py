@@ -13,12 +13,14 @@ BOTTOM, TOP, LEFT = 28, 22, 8
 
 @dataclass(frozen=True)
 class Bar:
+    """A bar in whole SVG pixels (of the viewBox); the money it stands for stays in fen."""
+
     month: date
     value_fen: int
-    x: float
-    y: float
-    width: float
-    height: float
+    x: int
+    y: int
+    width: int
+    height: int
     selected: bool
 
     @property
@@ -26,8 +28,8 @@ class Bar:
         return f"{self.month.month}月" if self.month.month != 1 else f"{self.month:%Y}年1月"
 
     @property
-    def centre(self) -> float:
-        return self.x + self.width / 2
+    def centre(self) -> int:
+        return self.x + self.width // 2
 
 
 def bars(series: list[tuple[date, int]], selected: date | None = None) -> list[Bar]:
@@ -36,18 +38,20 @@ def bars(series: list[tuple[date, int]], selected: date | None = None) -> list[B
     if not series:
         return []
     top = max(max(value for _, value in series), 1)
-    slot = (WIDTH - 2 * LEFT) / len(series)
+    slot = (WIDTH - 2 * LEFT) // len(series)
+    gap = slot * 15 // 100
     usable = HEIGHT - BOTTOM - TOP
     laid_out = []
     for index, (month, value) in enumerate(series):
-        height = usable * max(value, 0) / top
+        # Integer arithmetic on fen: a month with any income gets at least a pixel.
+        height = -(-usable * max(value, 0) // top)
         laid_out.append(
             Bar(
                 month=month,
                 value_fen=value,
-                x=LEFT + index * slot + slot * 0.15,
+                x=LEFT + index * slot + gap,
                 y=TOP + usable - height,
-                width=slot * 0.7,
+                width=slot - 2 * gap,
                 height=height,
                 selected=month == selected,
             )

@@ -41,6 +41,15 @@ def yuan(fen: int | None) -> str:
     return f"{sign}{whole:,}.{cents:02d}"
 
 
+@blp.app_template_filter("percent_of_bp")
+def percent_of_bp(basis_points: int | None) -> str:
+    """Basis points as a percentage with two decimals: 1234 -> 12.34%."""
+    if basis_points is None:
+        return "—"
+    whole, hundredths = divmod(int(basis_points), 100)
+    return f"{whole}.{hundredths:02d}%"
+
+
 @blp.app_template_filter("moment")
 def moment(value) -> str:
     """A stored UTC time as Beijing time, to the minute."""
