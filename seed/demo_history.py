@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import User
 from marketplace.catalog.models import Product, ProductStatus, Sku
 from marketplace.clock import SHANGHAI, shanghai_today
@@ -28,6 +27,7 @@ from marketplace.payments import platform_sales
 from marketplace.payments.service import record_offline_payment
 from marketplace.periods import next_month
 from marketplace.producers.models import Station
+from seed.demo_livestream import actor_of
 
 PREFIX = "IMDEMO"
 #: How much each month sells, as a share of a base: the blueberry summer, the nut autumn.
@@ -131,12 +131,7 @@ def load_unit_purchases(session, created) -> None:
     unit_user = session.execute(sa.select(User).where(User.username == "unit_nongye")).scalar_one()
     if session.execute(sa.select(Order.id).where(Order.unit_id == unit_user.unit_id)).first():
         return
-    as_unit = Actor(
-        user_id=unit_user.id,
-        username=unit_user.username,
-        role=unit_user.role,
-        unit_id=unit_user.unit_id,
-    )
+    as_unit = actor_of(unit_user)
     for number, (station_username, lines) in enumerate(UNIT_ORDERS, start=1):
         operator = session.execute(
             sa.select(User).where(User.username == station_username)
@@ -162,13 +157,7 @@ def load_unit_purchases(session, created) -> None:
         )
         record_offline_payment(
             session,
-            Actor(
-                user_id=operator.id,
-                username=operator.username,
-                role=operator.role,
-                station_id=station.id,
-                station_village_id=station.village_id,
-            ),
+            actor_of(operator, station),
             order.id,
             method="bank_transfer",
             reference=f"DEMO-UNIT-{number}",

@@ -85,8 +85,8 @@ def load_livestream(session, created) -> None:
             )
         ).scalars()
     }
-    as_station = _actor(users["station_lanmeigou"], station)
-    as_admin = _actor(users["admin"])
+    as_station = actor_of(users["station_lanmeigou"], station)
+    as_admin = actor_of(users["admin"])
     skus = {
         sku.code: sku
         for sku in session.execute(sa.select(Sku).where(Sku.station_id == station.id)).scalars()
@@ -131,7 +131,7 @@ def load_livestream(session, created) -> None:
     for number, (buyer, lines) in enumerate(OWN_ORDERS, start=1):
         order, _ = checkout.checkout(
             session,
-            _actor(users[buyer]),
+            actor_of(users[buyer]),
             {
                 "lines": [{"sku_id": skus[code].id, "quantity": q} for code, q in lines],
                 "shipping_address": dict(ADDRESS),
@@ -188,13 +188,15 @@ def load_livestream(session, created) -> None:
     session.flush()
 
 
-def _actor(user: User, station: Station | None = None) -> Actor:
+def actor_of(user: User, station: Station | None = None) -> Actor:
+    """The demo user acting through the services, as a signed-in request would."""
     return Actor(
         user_id=user.id,
         username=user.username,
         role=user.role,
         station_id=station.id if station else None,
         station_village_id=station.village_id if station else None,
+        unit_id=user.unit_id,
     )
 
 
