@@ -52,6 +52,13 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+def enum_type(cls, length: int = 24) -> sa.Enum:
+    """How every enum column is stored: as a string of at most ``length`` characters (no
+    database enum type to migrate when a value is added), checked against ``cls`` on the way
+    in and out."""
+    return sa.Enum(cls, native_enum=False, length=length, validate_strings=True)
+
+
 #: An integer amount of fen. BigInteger: a county's yearly sales exceed 2^31 fen.
 Fen = Annotated[int, mapped_column(sa.BigInteger)]
 intpk = Annotated[int, mapped_column(sa.Integer, primary_key=True)]

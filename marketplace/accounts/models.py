@@ -4,7 +4,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, UTCDateTime, created_at, intpk
+from marketplace.db import Base, UTCDateTime, created_at, enum_type, intpk
 
 
 class Role(enum.StrEnum):
@@ -26,9 +26,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     display_name: Mapped[str] = mapped_column(sa.String(100))
     phone: Mapped[str | None] = mapped_column(sa.String(20))
-    role: Mapped[Role] = mapped_column(
-        sa.Enum(Role, native_enum=False, length=16, validate_strings=True)
-    )
+    role: Mapped[Role] = mapped_column(enum_type(Role, 16))
     #: the station a ``station`` user operates
     station_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stations.id"), index=True)
     #: the root of the subtree an ``official`` sees

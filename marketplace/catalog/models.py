@@ -4,11 +4,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, Fen, UTCDateTime, created_at, intpk, utcnow
-
-
-def _enum(cls, length=16):
-    return sa.Enum(cls, native_enum=False, length=length, validate_strings=True)
+from marketplace.db import Base, Fen, UTCDateTime, created_at, enum_type, intpk, utcnow
 
 
 class Category(Base):
@@ -60,9 +56,11 @@ class Product(Base):
     description: Mapped[str | None] = mapped_column(sa.Text)
     #: the selling unit shown next to a price: 盒, 袋, 斤, 瓶...
     unit: Mapped[str] = mapped_column(sa.String(10))
-    status: Mapped[ProductStatus] = mapped_column(_enum(ProductStatus), default="draft")
+    status: Mapped[ProductStatus] = mapped_column(enum_type(ProductStatus, 16), default="draft")
     certificate_number: Mapped[str | None] = mapped_column(sa.String(64))
-    certificate_level: Mapped[CertificationLevel | None] = mapped_column(_enum(CertificationLevel))
+    certificate_level: Mapped[CertificationLevel | None] = mapped_column(
+        enum_type(CertificationLevel, 16)
+    )
     certificate_valid_from: Mapped[date | None]
     certificate_valid_to: Mapped[date | None]
     #: lowest active SKU price, kept by the service so lists filter and sort without a join

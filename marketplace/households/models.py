@@ -4,7 +4,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, UTCDateTime, created_at, intpk, utcnow
+from marketplace.db import Base, UTCDateTime, created_at, enum_type, intpk, utcnow
 
 
 class HouseholdStatus(enum.StrEnum):
@@ -42,10 +42,6 @@ class PovertyCause(enum.StrEnum):
     other = "other"  # 其他
 
 
-def _enum(cls, length=24):
-    return sa.Enum(cls, native_enum=False, length=length, validate_strings=True)
-
-
 class Household(Base):
     """A registered household (建档立卡户)."""
 
@@ -71,8 +67,8 @@ class Household(Base):
     helper_name: Mapped[str | None] = mapped_column(sa.String(50))
     helper_phone: Mapped[str | None] = mapped_column(sa.String(20))
     #: the status in force today, kept equal to the latest effective status change
-    status: Mapped[HouseholdStatus] = mapped_column(_enum(HouseholdStatus), index=True)
-    monitoring_type: Mapped[MonitoringType | None] = mapped_column(_enum(MonitoringType))
+    status: Mapped[HouseholdStatus] = mapped_column(enum_type(HouseholdStatus), index=True)
+    monitoring_type: Mapped[MonitoringType | None] = mapped_column(enum_type(MonitoringType))
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     #: optimistic concurrency: an edit naming an older version is refused with 409
@@ -101,8 +97,8 @@ class HouseholdStatusChange(Base):
     household_id: Mapped[int] = mapped_column(
         sa.ForeignKey("households.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[HouseholdStatus] = mapped_column(_enum(HouseholdStatus))
-    monitoring_type: Mapped[MonitoringType | None] = mapped_column(_enum(MonitoringType))
+    status: Mapped[HouseholdStatus] = mapped_column(enum_type(HouseholdStatus))
+    monitoring_type: Mapped[MonitoringType | None] = mapped_column(enum_type(MonitoringType))
     effective_from: Mapped[date]
     note: Mapped[str | None] = mapped_column(sa.String(500))
     recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

@@ -12,11 +12,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, Fen, UTCDateTime, created_at, intpk
-
-
-def _enum(cls, length=32):
-    return sa.Enum(cls, native_enum=False, length=length, validate_strings=True)
+from marketplace.db import Base, Fen, UTCDateTime, created_at, enum_type, intpk
 
 
 class AccountKind(enum.StrEnum):
@@ -48,7 +44,7 @@ class LedgerAccount(Base):
     id: Mapped[intpk]
     #: "household_income:42", "gateway_clearing:stripe": one account per kind and owner
     key: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    kind: Mapped[AccountKind] = mapped_column(_enum(AccountKind))
+    kind: Mapped[AccountKind] = mapped_column(enum_type(AccountKind, 32))
     gateway: Mapped[str | None] = mapped_column(sa.String(16))
     household_id: Mapped[int | None] = mapped_column(sa.ForeignKey("households.id"), index=True)
     producer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("producers.id"), index=True)
@@ -79,7 +75,7 @@ class JournalEntry(Base):
     __tablename__ = "journal_entries"
 
     id: Mapped[intpk]
-    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind))
+    kind: Mapped[EntryKind] = mapped_column(enum_type(EntryKind, 32))
     #: the business day the money moved (Asia/Shanghai); reports and period close cut on it
     effective_on: Mapped[date] = mapped_column(index=True)
     memo: Mapped[str | None] = mapped_column(sa.String(300))
@@ -180,8 +176,8 @@ class BenefitRule(Base):
     id: Mapped[intpk]
     producer_id: Mapped[int] = mapped_column(sa.ForeignKey("producers.id"), index=True)
     version: Mapped[int]
-    kind: Mapped[RuleKind] = mapped_column(_enum(RuleKind))
-    status: Mapped[RuleStatus] = mapped_column(_enum(RuleStatus), default=RuleStatus.draft)
+    kind: Mapped[RuleKind] = mapped_column(enum_type(RuleKind, 32))
+    status: Mapped[RuleStatus] = mapped_column(enum_type(RuleStatus, 32), default=RuleStatus.draft)
     effective_from: Mapped[date]
     #: the last day it applies; NULL while it is the latest
     effective_to: Mapped[date | None]
@@ -189,12 +185,12 @@ class BenefitRule(Base):
     retained_bp: Mapped[int | None]
     #: co-operative: the guaranteed yearly dividend per member (保底分红), topped up at year end
     minimum_dividend_fen: Mapped[Fen | None]
-    enterprise_basis: Mapped[EnterpriseBasis | None] = mapped_column(_enum(EnterpriseBasis))
+    enterprise_basis: Mapped[EnterpriseBasis | None] = mapped_column(enum_type(EnterpriseBasis, 32))
     #: enterprise, percentage basis: the share of net revenue passed to households
     enterprise_bp: Mapped[int | None]
     #: enterprise, per-unit basis: the premium per unit sold (e.g. 40 yuan a jin)
     premium_per_unit_fen: Mapped[Fen | None]
-    weighting: Mapped[Weighting | None] = mapped_column(_enum(Weighting))
+    weighting: Mapped[Weighting | None] = mapped_column(enum_type(Weighting, 32))
     note: Mapped[str | None] = mapped_column(sa.String(500))
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[created_at]
@@ -271,7 +267,7 @@ class AssistanceFund(Base):
 
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(sa.String(100), unique=True)
-    source: Mapped[FundSource] = mapped_column(_enum(FundSource))
+    source: Mapped[FundSource] = mapped_column(enum_type(FundSource, 32))
     #: the region whose officials oversee it, and whose households it may reach
     region_id: Mapped[int] = mapped_column(sa.ForeignKey("regions.id"), index=True)
     description: Mapped[str | None] = mapped_column(sa.String(500))
@@ -313,7 +309,7 @@ class FundDisbursement(Base):
 
     id: Mapped[intpk]
     fund_id: Mapped[int] = mapped_column(sa.ForeignKey("assistance_funds.id"), index=True)
-    mode: Mapped[DisbursementMode] = mapped_column(_enum(DisbursementMode))
+    mode: Mapped[DisbursementMode] = mapped_column(enum_type(DisbursementMode, 32))
     total_fen: Mapped[Fen]
     memo: Mapped[str] = mapped_column(sa.String(300))
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))

@@ -4,11 +4,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, UTCDateTime, created_at, intpk
-
-
-def _enum(cls, length=24):
-    return sa.Enum(cls, native_enum=False, length=length, validate_strings=True)
+from marketplace.db import Base, UTCDateTime, created_at, enum_type, intpk
 
 
 class Platform(enum.StrEnum):
@@ -48,20 +44,20 @@ class LivestreamSession(Base):
     code: Mapped[str] = mapped_column(sa.String(32), unique=True)
     title: Mapped[str] = mapped_column(sa.String(100))
     host_name: Mapped[str] = mapped_column(sa.String(50))
-    host_kind: Mapped[HostKind] = mapped_column(_enum(HostKind))
+    host_kind: Mapped[HostKind] = mapped_column(enum_type(HostKind))
     #: the host's account id on the platform (抖音 达人ID), which imported orders carry
     host_account: Mapped[str | None] = mapped_column(sa.String(64))
     #: the organiser: a station, or (county-led sessions) a region
     station_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stations.id"), index=True)
     region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"), index=True)
-    platform: Mapped[Platform] = mapped_column(_enum(Platform, 16))
+    platform: Mapped[Platform] = mapped_column(enum_type(Platform, 16))
     #: the live room on the platform; two sessions are never live in one room at once
     room_id: Mapped[str] = mapped_column(sa.String(64))
     scheduled_start: Mapped[datetime] = mapped_column(UTCDateTime())
     scheduled_end: Mapped[datetime] = mapped_column(UTCDateTime())
     actual_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     actual_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    state: Mapped[SessionState] = mapped_column(_enum(SessionState, 16), index=True)
+    state: Mapped[SessionState] = mapped_column(enum_type(SessionState, 16), index=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[created_at]
     version: Mapped[int] = mapped_column(default=1)
@@ -96,8 +92,8 @@ class SessionEvent(Base):
 
     id: Mapped[intpk]
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("livestream_sessions.id"), index=True)
-    from_state: Mapped[SessionState | None] = mapped_column(_enum(SessionState, 16))
-    to_state: Mapped[SessionState] = mapped_column(_enum(SessionState, 16))
+    from_state: Mapped[SessionState | None] = mapped_column(enum_type(SessionState, 16))
+    to_state: Mapped[SessionState] = mapped_column(enum_type(SessionState, 16))
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     reason: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[created_at]
@@ -113,7 +109,7 @@ class PlatformProduct(Base):
 
     id: Mapped[intpk]
     station_id: Mapped[int] = mapped_column(sa.ForeignKey("stations.id"))
-    platform: Mapped[Platform] = mapped_column(_enum(Platform, 16))
+    platform: Mapped[Platform] = mapped_column(enum_type(Platform, 16))
     outside_id: Mapped[str] = mapped_column(sa.String(64))
     sku_id: Mapped[int] = mapped_column(sa.ForeignKey("skus.id"), index=True)
     created_at: Mapped[created_at]
@@ -130,7 +126,7 @@ class ImportLayout(Base):
     id: Mapped[intpk]
     station_id: Mapped[int] = mapped_column(sa.ForeignKey("stations.id"), index=True)
     name: Mapped[str] = mapped_column(sa.String(64))
-    platform: Mapped[Platform] = mapped_column(_enum(Platform, 16))
+    platform: Mapped[Platform] = mapped_column(enum_type(Platform, 16))
     columns: Mapped[dict] = mapped_column(sa.JSON)
     #: {"statuses": {"paid": [...], ...}, "refund_states": {...}, "live": [...]}
     values: Mapped[dict] = mapped_column(sa.JSON)
@@ -146,7 +142,7 @@ class PlatformImport(Base):
 
     id: Mapped[intpk]
     station_id: Mapped[int] = mapped_column(sa.ForeignKey("stations.id"), index=True)
-    platform: Mapped[Platform] = mapped_column(_enum(Platform, 16))
+    platform: Mapped[Platform] = mapped_column(enum_type(Platform, 16))
     filename: Mapped[str] = mapped_column(sa.String(200))
     #: SHA-256 of the file's bytes: the same file twice is visible at a glance
     sha256: Mapped[str] = mapped_column(sa.String(64))
@@ -179,7 +175,7 @@ class ImportedLine(Base):
     __tablename__ = "imported_lines"
 
     id: Mapped[intpk]
-    platform: Mapped[Platform] = mapped_column(_enum(Platform, 16))
+    platform: Mapped[Platform] = mapped_column(enum_type(Platform, 16))
     #: the platform's sub-order id (its order id where it has none); unique per platform
     outside_line_id: Mapped[str] = mapped_column(sa.String(64))
     outside_order_id: Mapped[str] = mapped_column(sa.String(64))
@@ -235,8 +231,8 @@ class Pledge(Base):
 
     id: Mapped[intpk]
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("livestream_sessions.id"), index=True)
-    kind: Mapped[PledgeKind] = mapped_column(_enum(PledgeKind, 16))
-    payer_kind: Mapped[PayerKind] = mapped_column(_enum(PayerKind, 16))
+    kind: Mapped[PledgeKind] = mapped_column(enum_type(PledgeKind, 16))
+    payer_kind: Mapped[PayerKind] = mapped_column(enum_type(PayerKind, 16))
     #: the paying producer (payer_kind producer)
     producer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("producers.id"))
     payer_name: Mapped[str] = mapped_column(sa.String(100))
@@ -247,7 +243,7 @@ class Pledge(Base):
     share_bp: Mapped[int | None]
     village_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"))
     memo: Mapped[str] = mapped_column(sa.String(300))
-    state: Mapped[PledgeState] = mapped_column(_enum(PledgeState, 16))
+    state: Mapped[PledgeState] = mapped_column(enum_type(PledgeState, 16))
     #: the amount once known (at funding), and the net sales a share was taken of
     amount_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
     basis_fen: Mapped[int | None] = mapped_column(sa.BigInteger)

@@ -4,11 +4,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, Fen, UTCDateTime, created_at, intpk
-
-
-def _enum(cls, length=24):
-    return sa.Enum(cls, native_enum=False, length=length, validate_strings=True)
+from marketplace.db import Base, Fen, UTCDateTime, created_at, enum_type, intpk
 
 
 class OrderStatus(enum.StrEnum):
@@ -110,13 +106,13 @@ class Order(Base):
     buyer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     #: the buying organisation when a unit user orders for it
     unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("buying_units.id"), index=True)
-    channel: Mapped[Channel] = mapped_column(_enum(Channel), default=Channel.web)
+    channel: Mapped[Channel] = mapped_column(enum_type(Channel), default=Channel.web)
     #: the livestream session whose code was named at checkout (fixed at creation)
     livestream_session_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("livestream_sessions.id"), index=True
     )
-    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus), index=True)
-    payment_status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus))
+    status: Mapped[OrderStatus] = mapped_column(enum_type(OrderStatus), index=True)
+    payment_status: Mapped[PaymentStatus] = mapped_column(enum_type(PaymentStatus))
     total_fen: Mapped[Fen]
     refunded_fen: Mapped[Fen] = mapped_column(default=0)
     currency: Mapped[str] = mapped_column(sa.String(3), default="CNY")
@@ -175,7 +171,9 @@ class OrderLine(Base):
     discount_fen: Mapped[Fen] = mapped_column(default=0, server_default="0")
     #: the catalog price when ordered (the live price, if charged, is unit_price_fen)
     list_price_fen: Mapped[Fen]
-    pricing: Mapped[LinePricing] = mapped_column(_enum(LinePricing), default=LinePricing.catalog)
+    pricing: Mapped[LinePricing] = mapped_column(
+        enum_type(LinePricing), default=LinePricing.catalog
+    )
     live_price_id: Mapped[int | None] = mapped_column(sa.ForeignKey("live_prices.id"))
     refunded_quantity: Mapped[int] = mapped_column(default=0)
     refunded_fen: Mapped[Fen] = mapped_column(default=0)
@@ -211,7 +209,7 @@ class OrderEvent(Base):
 
     id: Mapped[intpk]
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), index=True)
-    dimension: Mapped[EventDimension] = mapped_column(_enum(EventDimension, 16))
+    dimension: Mapped[EventDimension] = mapped_column(enum_type(EventDimension, 16))
     from_value: Mapped[str | None] = mapped_column(sa.String(24))
     to_value: Mapped[str] = mapped_column(sa.String(24))
     #: NULL when the system acted (hold expiry, a payment webhook)

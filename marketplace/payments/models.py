@@ -4,11 +4,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, Fen, UTCDateTime, created_at, intpk
-
-
-def _enum(cls, length=24):
-    return sa.Enum(cls, native_enum=False, length=length, validate_strings=True)
+from marketplace.db import Base, Fen, UTCDateTime, created_at, enum_type, intpk
 
 
 class Gateway(enum.StrEnum):
@@ -34,8 +30,8 @@ class Payment(Base):
 
     id: Mapped[intpk]
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), index=True)
-    gateway: Mapped[Gateway] = mapped_column(_enum(Gateway))
-    state: Mapped[PaymentState] = mapped_column(_enum(PaymentState))
+    gateway: Mapped[Gateway] = mapped_column(enum_type(Gateway))
+    state: Mapped[PaymentState] = mapped_column(enum_type(PaymentState))
     #: card, alipay, wechat_pay, cash, bank_transfer, invoice
     method: Mapped[str | None] = mapped_column(sa.String(24))
     amount_fen: Mapped[Fen]
@@ -90,7 +86,7 @@ class PaymentEvent(Base):
 
     id: Mapped[intpk]
     payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payments.id"), index=True)
-    kind: Mapped[PaymentEventKind] = mapped_column(_enum(PaymentEventKind))
+    kind: Mapped[PaymentEventKind] = mapped_column(enum_type(PaymentEventKind))
     amount_fen: Mapped[Fen | None]
     provider_event_id: Mapped[str | None] = mapped_column(sa.String(128), unique=True)
     detail: Mapped[str | None] = mapped_column(sa.String(500))
@@ -112,7 +108,7 @@ class Refund(Base):
     id: Mapped[intpk]
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), index=True)
     payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payments.id"), index=True)
-    state: Mapped[RefundState] = mapped_column(_enum(RefundState))
+    state: Mapped[RefundState] = mapped_column(enum_type(RefundState))
     amount_fen: Mapped[Fen]
     currency: Mapped[str] = mapped_column(sa.String(3), default="CNY")
     reason: Mapped[str | None] = mapped_column(sa.String(300))

@@ -4,11 +4,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, Fen, UTCDateTime, created_at, intpk
-
-
-def _enum(cls, length=24):
-    return sa.Enum(cls, native_enum=False, length=length, validate_strings=True)
+from marketplace.db import Base, Fen, UTCDateTime, created_at, enum_type, intpk
 
 
 class RunStatus(enum.StrEnum):
@@ -37,7 +33,7 @@ class PayoutRun(Base):
     project_name: Mapped[str] = mapped_column(sa.String(100))
     #: 流水号: one batch id per file, matched again in the bank's return
     batch_serial: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus))
+    status: Mapped[RunStatus] = mapped_column(enum_type(RunStatus))
     total_fen: Mapped[Fen]
     proposed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     proposed_at: Mapped[created_at]
@@ -74,13 +70,13 @@ class PayoutLine(Base):
 
     id: Mapped[intpk]
     run_id: Mapped[int] = mapped_column(sa.ForeignKey("payout_runs.id"), index=True)
-    payee_kind: Mapped[PayeeKind] = mapped_column(_enum(PayeeKind))
+    payee_kind: Mapped[PayeeKind] = mapped_column(enum_type(PayeeKind))
     household_id: Mapped[int | None] = mapped_column(sa.ForeignKey("households.id"), index=True)
     producer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("producers.id"), index=True)
     #: the ledger account paid from (household income, co-op retained, producer payable)
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_accounts.id"))
     amount_fen: Mapped[Fen]
-    status: Mapped[LineStatus] = mapped_column(_enum(LineStatus))
+    status: Mapped[LineStatus] = mapped_column(enum_type(LineStatus))
     payee_name: Mapped[str] = mapped_column(sa.String(100))
     phone: Mapped[str | None] = mapped_column(sa.String(20))
     bank_name: Mapped[str | None] = mapped_column(sa.String(100))

@@ -4,11 +4,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, Fen, UTCDateTime, created_at, intpk, utcnow
-
-
-def _enum(cls, length=24):
-    return sa.Enum(cls, native_enum=False, length=length, validate_strings=True)
+from marketplace.db import Base, Fen, UTCDateTime, created_at, enum_type, intpk, utcnow
 
 
 class Station(Base):
@@ -47,7 +43,7 @@ class Producer(Base):
     __tablename__ = "producers"
 
     id: Mapped[intpk]
-    kind: Mapped[ProducerKind] = mapped_column(_enum(ProducerKind), index=True)
+    kind: Mapped[ProducerKind] = mapped_column(enum_type(ProducerKind), index=True)
     name: Mapped[str] = mapped_column(sa.String(100))
     #: where it is: a village for households and co-operatives, any level for an enterprise
     region_id: Mapped[int] = mapped_column(sa.ForeignKey("regions.id"), index=True)
@@ -120,7 +116,7 @@ class BuyingUnit(Base):
 
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(sa.String(100), unique=True)
-    kind: Mapped[UnitKind] = mapped_column(_enum(UnitKind))
+    kind: Mapped[UnitKind] = mapped_column(enum_type(UnitKind))
     credit_code: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
     contact_name: Mapped[str | None] = mapped_column(sa.String(50))
     contact_phone: Mapped[str | None] = mapped_column(sa.String(20))

@@ -3,7 +3,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, intpk
+from marketplace.db import Base, enum_type, intpk
 
 
 class RegionLevel(enum.StrEnum):
@@ -29,9 +29,7 @@ class Region(Base):
     #: The official 12-digit statistical division code (统计用区划代码), e.g. 220524104201.
     code: Mapped[str] = mapped_column(sa.String(12), unique=True)
     name: Mapped[str] = mapped_column(sa.String(100))
-    level: Mapped[RegionLevel] = mapped_column(
-        sa.Enum(RegionLevel, native_enum=False, length=16, validate_strings=True)
-    )
+    level: Mapped[RegionLevel] = mapped_column(enum_type(RegionLevel, 16))
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"), index=True)
     path: Mapped[str] = mapped_column(sa.String(255), index=True)
 
