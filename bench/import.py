@@ -62,7 +62,7 @@ CHILD = "--child"
 #: How many times along the file the import's resident set is sampled.
 SAMPLES = 20
 
-#: Douyin's order export, column by column (tests/livestreams/data/douyin_orders.csv).
+#: Douyin's order export, column by column (tests/platform_sales/data/douyin_orders.csv).
 _HEADER_TEXT = (
     "主订单编号,子订单编号,选购商品,商品规格,商品数量,商品ID,商家编码,商品单价,订单应付金额,运费,"
     "优惠总金额,平台优惠,商家优惠,达人优惠,商家改价,支付优惠,红包抵扣,支付方式,手续费,收件人,"

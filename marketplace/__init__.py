@@ -69,6 +69,7 @@ def register_blueprints(api) -> None:
     from marketplace.catalog.api import blp as catalog
     from marketplace.households.api import blp as households
     from marketplace.ledger.api import blp as ledger
+    from marketplace.ledger.pledges.api import blp as pledges
     from marketplace.livestreams.api import blp as livestreams
     from marketplace.orders.api import blp as orders
 
@@ -76,6 +77,7 @@ def register_blueprints(api) -> None:
     # which must therefore be registered after this import.
     from marketplace.payments.api import blp as payments
     from marketplace.payouts.api import blp as payouts
+    from marketplace.platform_sales.api import blp as platform_sales
     from marketplace.producers.api import blp as producers
     from marketplace.regions.api import blp as regions
     from marketplace.reports.api import blp as reports
@@ -86,11 +88,13 @@ def register_blueprints(api) -> None:
         households,
         producers,
         catalog,
+        livestreams,
         orders,
         payments,
         ledger,
+        pledges,
         payouts,
-        livestreams,
+        platform_sales,
         reports,
     ):
         api.register_blueprint(blueprint, url_prefix="/api/v1")

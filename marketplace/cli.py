@@ -6,10 +6,10 @@ from flask import Flask
 def register(app: Flask) -> None:
     from marketplace.households.commands import households_cli
     from marketplace.ledger.commands import ledger_cli
-    from marketplace.livestreams.commands import livestreams_cli
     from marketplace.orders.commands import orders_cli
     from marketplace.payments.commands import payments_cli
     from marketplace.payouts.commands import payouts_cli
+    from marketplace.platform_sales.commands import livestreams_cli
     from marketplace.reports.commands import check_command, reports_cli
     from seed.commands import seed_cli
 

@@ -158,3 +158,41 @@ def record(
     session.add(row)
     session.flush()
     return row
+
+
+# --- inside one statement (PostgreSQL) --------------------------------------------------------
+
+
+def unclaimed(user_id, scope, key) -> sa.ColumnElement[bool]:
+    """Whether no request has claimed the key yet (committed: a claim still in flight is
+    found by ``claim_insert``, which waits for it). Arguments are values or bound parameters."""
+    return ~sa.exists().where(
+        IdempotencyKey.user_id == user_id,
+        IdempotencyKey.scope == scope,
+        IdempotencyKey.key == key,
+    )
+
+
+#: The columns ``claim_insert`` takes, in its order.
+CLAIM_COLUMNS = (
+    "user_id",
+    "scope",
+    "key",
+    "request_hash",
+    "response_status",
+    "resource_id",
+    "created_at",
+    "completed_at",
+)
+
+
+def claim_insert(rows: sa.Select) -> sa.Insert:
+    """Claim a key as a finished request, within a larger statement: the row ``rows`` selects
+    (``CLAIM_COLUMNS``), or nothing when the key is taken, committed or not (the insert waits
+    for a claim in flight). Returns the claimed ``resource_id``."""
+    return (
+        pg_insert(IdempotencyKey)
+        .from_select(list(CLAIM_COLUMNS), rows)
+        .on_conflict_do_nothing(index_elements=["user_id", "scope", "key"])
+        .returning(IdempotencyKey.resource_id)
+    )

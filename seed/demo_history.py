@@ -2,7 +2,7 @@
 
 The stations sold on their Douyin shops every month of the year before the load: each month
 some orders of each active SKU, more in the summer blueberry and autumn nut seasons, a few
-refunded. They are recorded as imported platform sales (``payments.platform_sales``), the way
+refunded. They are recorded as imported platform sales (``platform_sales.recording``), the way
 the stations' exports would be, so each is paid on its day in the past and attributed by the
 rules in force then: the ledger's business days spread over the twelve months.
 
@@ -23,9 +23,9 @@ from marketplace.catalog.models import Product, ProductStatus, Sku
 from marketplace.clock import SHANGHAI, shanghai_today
 from marketplace.orders import checkout
 from marketplace.orders.models import Order, OrderStatus
-from marketplace.payments import platform_sales
 from marketplace.payments.service import record_offline_payment
 from marketplace.periods import next_month
+from marketplace.platform_sales import recording as platform_sales
 from marketplace.producers.models import Station
 from seed.demo_livestream import actor_of
 
@@ -92,7 +92,7 @@ def load_history(session, created) -> None:
                         livestream_session_id=None,
                         status=OrderStatus.completed,
                         lines=(
-                            platform_sales.SaleLine(
+                            platform_sales.platform_line(
                                 sku_id=sku.id,
                                 product_id=product.id,
                                 station_id=sku.station_id,
@@ -101,7 +101,7 @@ def load_history(session, created) -> None:
                                 sku_spec=sku.spec,
                                 unit_price_fen=sku.price_fen,
                                 quantity=quantity,
-                                line_total_fen=sku.price_fen * quantity - discount,
+                                discount_fen=discount,
                                 list_price_fen=sku.price_fen,
                             ),
                         ),

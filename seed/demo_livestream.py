@@ -23,18 +23,16 @@ from marketplace.accounts.models import User
 from marketplace.catalog.models import Sku
 from marketplace.clock import SHANGHAI
 from marketplace.db import utcnow
-from marketplace.livestreams import importing, platform_products, pledges, service
-from marketplace.livestreams.models import (
-    HostKind,
-    LivestreamSession,
-    PayerKind,
-    Platform,
-    PledgeKind,
-    SessionState,
-)
+from marketplace.ledger.pledges import funding as pledge_funding
+from marketplace.ledger.pledges import service as pledges
+from marketplace.ledger.pledges.models import PayerKind, PledgeKind
+from marketplace.livestreams import live_prices, service
+from marketplace.livestreams.models import HostKind, LivestreamSession, Platform, SessionState
 from marketplace.orders import checkout
 from marketplace.payments import refunds
 from marketplace.payments.service import record_offline_payment
+from marketplace.platform_sales import importing
+from marketplace.platform_sales import mapping as platform_products
 from marketplace.producers.models import Producer, Station
 
 CODE = "QSXZ0912"
@@ -110,7 +108,7 @@ def load_livestream(session, created) -> None:
             "code": CODE,
         },
     )
-    service.feature(
+    live_prices.feature(
         session, as_station, live.id, skus["LMG-101"].id, {"price_fen": 2990, "cap": 50}
     )
     service.move(session, as_station, live.id, SessionState.live, reason="开播")
@@ -181,8 +179,8 @@ def load_livestream(session, created) -> None:
     service.move(session, as_station, live.id, SessionState.ended, reason="下播")
     live.actual_end = end
     # A share of a Douyin session's sales waits for the Douyin export; it is in: fund it.
-    pledges.fund_pledge(session, as_station, pledge.id)
-    pledges.approve_pledge(session, as_admin, pledge.id)
+    pledge_funding.fund_pledge(session, as_station, pledge.id)
+    pledge_funding.approve_pledge(session, as_admin, pledge.id)
     created["livestream_sessions"] += 1
     created["pledges"] += 1
     session.flush()

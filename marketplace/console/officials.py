@@ -13,7 +13,8 @@ from marketplace.console import charts, forms, messages, signin
 from marketplace.console.pages import blp
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from marketplace.livestreams import pledges
+from marketplace.ledger.pledges import funding as pledge_funding
+from marketplace.ledger.pledges import service as pledges
 from marketplace.livestreams import service as livestreams
 from marketplace.payouts import service as payouts
 from marketplace.payouts.models import PayoutLine, RunStatus
@@ -212,7 +213,7 @@ def approve(kind: str, item_id: int):
         if kind == "runs":
             payouts.approve_run(db.session, actor, item_id)
         else:
-            pledges.approve_pledge(db.session, actor, item_id)
+            pledge_funding.approve_pledge(db.session, actor, item_id)
     except DomainError as error:
         forms.refusal(error)  # a NotFound goes on to the 404 page
         page = _approvals_page(message=messages.chinese(error.detail), failed=(kind, item_id))

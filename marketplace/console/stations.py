@@ -16,17 +16,18 @@ from marketplace.console import forms, signin
 from marketplace.console.pages import blp
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.extensions import db
-from marketplace.livestreams import importing, results
 from marketplace.livestreams import service as livestreams
 from marketplace.livestreams.models import Platform
-from marketplace.livestreams.schemas import ImportFormIn
 from marketplace.orders import fulfilment
 from marketplace.orders import service as orders
 from marketplace.orders.models import OrderStatus
 from marketplace.orders.schemas import ShipmentIn
 from marketplace.payments import service as payments
 from marketplace.payments.schemas import OfflinePaymentIn
+from marketplace.platform_sales import importing
+from marketplace.platform_sales.schemas import ImportFormIn
 from marketplace.producers import service as producers
+from marketplace.reports import session_results as results
 
 STATIONS = (Role.station,)
 LISTED = 50

@@ -7,6 +7,11 @@ from marketplace.ledger.journal import Entry, Leg
 from marketplace.ledger.models import EntryKind
 
 
+def orders_paid(session, paid: list[attribution.PaidOrder]) -> None:
+    """Attribute a batch of paid orders, each as of its payment day."""
+    attribution.attribute(session, paid)
+
+
 def order_paid(session, order, gateway: str) -> None:
     """Attribute every line of ``order`` (its lines loaded) as of its payment day."""
     paid = attribution.PaidOrder(
@@ -25,7 +30,7 @@ def order_paid(session, order, gateway: str) -> None:
             for line in order.lines
         ),
     )
-    attribution.attribute(session, [paid])
+    orders_paid(session, [paid])
 
 
 def refund_confirmed(session, *, refund_id: int, order_id: int, gateway: str, refund_lines) -> None:

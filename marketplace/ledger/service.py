@@ -31,7 +31,7 @@ from marketplace.ledger.models import (
 from marketplace.ledger.scoping import BENEFIT_RULES
 from marketplace.producers.models import Producer, ProducerKind
 from marketplace.producers.scoping import PRODUCERS, STATIONS
-from marketplace.regions.service import county_path_of, in_subtree
+from marketplace.regions.service import county_id_of, in_subtree_of
 
 RULE_KIND_FOR = {
     ProducerKind.household: RuleKind.household_seller,
@@ -129,7 +129,7 @@ def _check_beneficiaries(session, producer: Producer, beneficiaries, errors: dic
         session.execute(
             sa.select(Household.id).where(
                 Household.id.in_(wanted),
-                in_subtree(Household.village_id, county_path_of(session, producer.region_id)),
+                in_subtree_of(Household.village_id, county_id_of(session, producer.region_id)),
             )
         ).scalars()
     )

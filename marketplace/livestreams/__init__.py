@@ -1,7 +1,6 @@
-"""Livestream sales: sessions and their live prices, sales imported from outside platforms,
-pledges made on air, and what each session did for households.
+"""Livestream sessions and the SKUs they feature at live prices.
 
-Checkout honours a live session's prices through the orders domain's own tables (live codes
-and live prices, orders/models.py), which this package keeps in step with its sessions: the
-orders domain sits below this one and never imports it.
+It sits below orders: checkout reads a session's state and live prices (``live_prices.py``)
+directly. What happens to a session that the domains above care about (its end funds its
+pledges) is announced through ``signals.py``.
 """

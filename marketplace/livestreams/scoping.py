@@ -5,7 +5,7 @@ live session's public page only (``GET /live-sessions/{code}``)."""
 import sqlalchemy as sa
 
 from marketplace.accounts.scoping import ScopeRule
-from marketplace.livestreams.models import LivestreamSession, PlatformImport
+from marketplace.livestreams.models import LivestreamSession
 from marketplace.producers.scoping import STATIONS
 from marketplace.regions.service import in_subtree
 
@@ -17,6 +17,3 @@ SESSIONS = ScopeRule(
     ),
     station=lambda a: LivestreamSession.station_id == a.station_id,
 )
-
-#: A platform export's upload: seen by whoever sees its station.
-IMPORTS = ScopeRule.through(PlatformImport, PlatformImport.station_id, STATIONS)

@@ -106,3 +106,17 @@ def complete_due(session, *, now=None, batch: int = 500) -> int:
         )
     session.flush()
     return len(due)
+
+
+def advance(session, order: Order, target: OrderStatus, *, reason: str) -> bool:
+    """Move a paid order along its fulfilment (``states.FULFILMENT``) up to ``target``, one
+    step at a time, if it is not there or beyond yet: what a platform's later export says of
+    a sale it ships itself. The caller holds the order's lock. Returns whether it moved."""
+    steps = states.FULFILMENT
+    if order.status not in steps or target not in steps:
+        return False
+    current, wanted = steps.index(order.status), steps.index(target)
+    for step in steps[current + 1 : wanted + 1]:
+        states.move(session, order, step, actor_id=None, reason=reason)
+    session.flush()
+    return wanted > current

@@ -61,41 +61,6 @@ class LinePricing(enum.StrEnum):
     platform = "platform"
 
 
-class LiveCode(Base):
-    """A livestream session as checkout sees it: the code buyers name, and whether its live
-    prices apply now. The livestreams domain keeps it in step with its session."""
-
-    __tablename__ = "live_codes"
-
-    id: Mapped[intpk]
-    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
-    session_id: Mapped[int] = mapped_column(sa.ForeignKey("livestream_sessions.id"), unique=True)
-    is_live: Mapped[bool] = mapped_column(default=False)
-
-
-class LivePrice(Base):
-    """A SKU featured in a session at a live price, with an optional cap on the units sold at
-    it. ``sold`` counts those units; checkout raises it under the row's lock, so the cap is
-    as hard as stock."""
-
-    __tablename__ = "live_prices"
-
-    id: Mapped[intpk]
-    session_id: Mapped[int] = mapped_column(sa.ForeignKey("livestream_sessions.id"), index=True)
-    sku_id: Mapped[int] = mapped_column(sa.ForeignKey("skus.id"), index=True)
-    price_fen: Mapped[Fen]
-    #: units that may be sold at the live price; NULL: as many as stock allows
-    cap: Mapped[int | None]
-    sold: Mapped[int] = mapped_column(default=0)
-    created_at: Mapped[created_at]
-
-    __table_args__ = (
-        sa.UniqueConstraint("session_id", "sku_id"),
-        sa.CheckConstraint("price_fen > 0", name="price_positive"),
-        sa.CheckConstraint("sold >= 0 AND (cap IS NULL OR sold <= cap)", name="within_cap"),
-    )
-
-
 class Order(Base):
     __tablename__ = "orders"
 

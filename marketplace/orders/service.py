@@ -12,13 +12,13 @@ from sqlalchemy.orm import selectinload
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.accounts.scoping import Seen, with_lines_seen
-from marketplace.catalog.models import Sku
+from marketplace.catalog.stock import return_stock
 from marketplace.clock import shanghai_midnight
 from marketplace.db import page_of, utcnow
 from marketplace.errors import PermissionDenied
+from marketplace.livestreams.models import LivestreamSession
 from marketplace.orders import states
 from marketplace.orders.models import (
-    LiveCode,
     Order,
     OrderLine,
     OrderStatus,
@@ -27,19 +27,6 @@ from marketplace.orders.models import (
 from marketplace.orders.scoping import ORDER_LINES, ORDERS
 from marketplace.producers.models import Producer
 from marketplace.regions.service import in_subtree_of
-
-
-def return_stock(session, returned: dict[int, int]) -> None:
-    """Give units back to the shelf (a cancelled or expired order, a refund before shipping)."""
-    if not returned:
-        return
-    amount = sa.case(returned, value=Sku.id)
-    session.execute(
-        sa.update(Sku)
-        .where(Sku.id.in_(returned))
-        .values(stock=Sku.stock + amount)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def get_order(session, actor: Actor, order_id: int, *, events: bool = True) -> Order:
@@ -124,7 +111,9 @@ def list_orders(session, actor: Actor, filters: dict, *, page: int, page_size: i
     if filters.get("livestream_code"):
         stmt = stmt.where(
             Order.livestream_session_id.in_(
-                sa.select(LiveCode.session_id).where(LiveCode.code == filters["livestream_code"])
+                sa.select(LivestreamSession.id).where(
+                    LivestreamSession.code == filters["livestream_code"]
+                )
             )
         )
     if filters.get("livestream_session_id") is not None:

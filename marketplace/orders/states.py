@@ -5,7 +5,8 @@ move is a 409 that names both states. Concurrent moves of one order are serializ
 order's version column: the loser's flush fails and the request answers 409.
 """
 
-import sqlalchemy as sa
+import itertools
+from datetime import datetime
 
 from marketplace.errors import Conflict
 from marketplace.orders.models import (
@@ -15,6 +16,7 @@ from marketplace.orders.models import (
     OrderStatus,
     PaymentStatus,
 )
+from marketplace.orders.writing import StateEvent
 
 S, P = OrderStatus, PaymentStatus
 
@@ -77,23 +79,25 @@ def move(
     return event
 
 
-def record_creation(session, order: Order, *, actor_id) -> None:
-    """The first events of every order: from nothing to its initial states (one INSERT)."""
-    session.execute(
-        sa.insert(OrderEvent.__table__),
-        [
-            {
-                "order_id": order.id,
-                "dimension": dimension,
-                "from_value": None,
-                "to_value": value,
-                "actor_id": actor_id,
-                "reason": "placed",
-                "created_at": order.created_at,
-            }
-            for dimension, value in (
-                (EventDimension.status, order.status.value),
-                (EventDimension.payment, order.payment_status.value),
-            )
-        ],
-    )
+#: How far along its fulfilment a paid order may be, in order.
+FULFILMENT = (S.paid, S.shipped, S.delivered, S.completed)
+
+
+def opening_history(
+    status: OrderStatus, payment_status: PaymentStatus, at: datetime
+) -> tuple[StateEvent, ...]:
+    """A new order's events: from nothing to its first state in each dimension and, for an
+    order that arrives paid and on its way (a platform's sale), each step of its fulfilment
+    up to ``status``."""
+    first = status if status not in FULFILMENT else S.paid
+    events = [
+        StateEvent(EventDimension.status, None, first.value, at),
+        StateEvent(EventDimension.payment, None, payment_status.value, at),
+    ]
+    if status in FULFILMENT:
+        steps = FULFILMENT[: FULFILMENT.index(status) + 1]
+        events += [
+            StateEvent(EventDimension.status, before.value, after.value, at)
+            for before, after in itertools.pairwise(steps)
+        ]
+    return tuple(events)

@@ -14,13 +14,14 @@ from marketplace import idempotency
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.accounts.scoping import Seen, with_lines_seen
+from marketplace.catalog.stock import return_stock
 from marketplace.db import after_commit, utcnow
 from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
 from marketplace.extensions import db
 from marketplace.ledger import posting_rules
 from marketplace.orders import states
 from marketplace.orders.models import Order, OrderLine, OrderStatus, PaymentStatus
-from marketplace.orders.service import get_order, return_stock, visible_line_ids
+from marketplace.orders.service import get_order, visible_line_ids
 from marketplace.payments.gateways import GatewayRefused, GatewayUnavailable, gateway_for
 from marketplace.payments.models import (
     Gateway,
@@ -33,7 +34,7 @@ from marketplace.payments.models import (
     RefundState,
 )
 from marketplace.payments.scoping import REFUND_LINES, REFUNDS
-from marketplace.payments.service import _lock_order
+from marketplace.payments.service import lock_order_for_payment
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def request_refund(
     if actor.role not in (Role.admin, Role.station):
         raise PermissionDenied("Refunds are made by an admin or the order's station.")
     get_order(session, actor, order_id)  # scoping first: outside it, the order does not exist
-    order = _lock_order(session, order_id)
+    order = lock_order_for_payment(session, order_id)
     if order.payment_status not in (PaymentStatus.paid, PaymentStatus.partially_refunded):
         raise states.IllegalTransition(
             f"Order {order.number} is {order.payment_status.value}; there is no payment to refund.",
@@ -226,7 +227,7 @@ def confirm_refund(
     """The provider gave the money back: now it counts. Returns False when already counted.
     Units that never shipped go back on the shelf, unless ``restock`` is false (a platform's
     sale never took units off our shelf)."""
-    order = _lock_order(session, refund.order_id)
+    order = lock_order_for_payment(session, refund.order_id)
     # Stripe reports one refund in several events that may be handled at once; whatever was
     # read before the order lock may be stale, so the state is decided after it.
     session.refresh(refund, ["state"])
@@ -295,7 +296,7 @@ def confirm_refund(
 
 
 def fail_refund(session, refund: Refund, *, detail: str) -> None:
-    _lock_order(session, refund.order_id)
+    lock_order_for_payment(session, refund.order_id)
     # As in confirm_refund: never fail a refund another worker counted meanwhile.
     session.refresh(refund, ["state"])
     if refund.state is not RefundState.pending:

@@ -27,9 +27,11 @@ from marketplace.payments.models import (
 logger = logging.getLogger(__name__)
 
 
-def _lock_order(session, order_id: int) -> Order:
-    """The order row locked for the rest of the transaction: payment steps of one order
-    (a second checkout replay, a webhook, a cancellation) take turns."""
+def lock_order_for_payment(session, order_id: int) -> Order:
+    """The order (with its lines) locked for the rest of the transaction, so that the payment
+    steps of one order take turns: a checkout's replay, a webhook, a refund, a cancellation, a
+    platform's later export. Whatever moves an order's money takes this lock first; what it
+    read of the order before may be stale and is read again here."""
     return session.execute(
         sa.select(Order)
         .where(Order.id == order_id)
@@ -56,7 +58,7 @@ def start_payment(session, gateway: PaymentGateway, order: Order) -> Payment | N
     """
     if not gateway.online:
         return None
-    order = _lock_order(session, order.id)
+    order = lock_order_for_payment(session, order.id)
     existing = current_payment(session, order.id)
     if existing is not None or order.status is not OrderStatus.pending_payment:
         return existing
@@ -114,7 +116,7 @@ def record_offline_payment(
     if actor.role not in (Role.station, Role.admin):
         raise PermissionDenied("Only a station or an admin records offline payments.")
     get_order(session, actor, order_id)  # scoping: the station must hold lines of this order
-    order = _lock_order(session, order_id)
+    order = lock_order_for_payment(session, order_id)
     if order.status is not OrderStatus.pending_payment:
         raise states.IllegalTransition(
             f"Order {order.number} is {order.status.value}; only unpaid orders take a payment.",

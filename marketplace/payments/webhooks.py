@@ -26,7 +26,7 @@ from marketplace.payments.models import (
     RefundState,
     WebhookReceipt,
 )
-from marketplace.payments.service import _lock_order, mark_paid
+from marketplace.payments.service import lock_order_for_payment, mark_paid
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def _intent_succeeded(session, event, intent) -> str:
             payment.currency,
         )
         return "amount_mismatch"
-    order = _lock_order(session, payment.order_id)
+    order = lock_order_for_payment(session, payment.order_id)
     # Read before the lock: another worker may have applied a twin event while we waited.
     session.refresh(payment, ["state"])
     if payment.state is PaymentState.succeeded:

@@ -28,7 +28,7 @@ from marketplace.producers.models import (
 )
 from marketplace.producers.scoping import PRODUCERS
 from marketplace.regions.models import Region, RegionLevel
-from marketplace.regions.service import county_path_of, in_subtree, in_subtree_of
+from marketplace.regions.service import county_id_of, in_subtree_of, is_within
 
 _CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -115,10 +115,10 @@ def _managing_station(session, actor: Actor, station_id: int | None, errors: dic
     return station
 
 
-def _check_region(session, region_id, kind, county_path, errors) -> None:
+def _check_region(session, region_id, kind, county_id, errors) -> None:
     check = village_or_error if kind in _VILLAGE_KINDS else region_or_error
     region = check(session, region_id, "region_id", errors)
-    if region is not None and county_path and not region.path.startswith(county_path):
+    if region is not None and county_id and not is_within(session, region.id, county_id):
         errors["region_id"] = ["must lie within the county of the managing station"]
 
 
@@ -136,18 +136,18 @@ def _check_credit_code(session, code, producer_id, errors) -> str | None:
     return code
 
 
-def _household_in_county(session, household_id: int, county_path: str) -> Household | None:
+def _household_in_county(session, household_id: int, county_id: int) -> Household | None:
     """The household if it lives in the county; one outside is treated exactly like a missing
     one, so callers learn nothing about households beyond their county."""
     return session.execute(
         sa.select(Household).where(
-            Household.id == household_id, in_subtree(Household.village_id, county_path)
+            Household.id == household_id, in_subtree_of(Household.village_id, county_id)
         )
     ).scalar_one_or_none()
 
 
-def _selling_household(session, household_id, county_path, errors) -> Household | None:
-    household = _household_in_county(session, household_id, county_path)
+def _selling_household(session, household_id, county_id, errors) -> Household | None:
+    household = _household_in_county(session, household_id, county_id)
     if household is None:
         errors["household_id"] = [f"no household {household_id} in the station's county"]
         return None
@@ -166,7 +166,7 @@ def create_producer(session, actor: Actor, data: dict) -> Producer:
     data = dict(data)
     kind = data["kind"]
     station = _managing_station(session, actor, data.pop("station_id", None), errors)
-    county_path = county_path_of(session, station.village_id) if station else None
+    county_id = county_id_of(session, station.village_id) if station else None
     if kind is ProducerKind.household:
         for field in ("credit_code", "legal_representative"):
             if field in data:
@@ -174,7 +174,7 @@ def create_producer(session, actor: Actor, data: dict) -> Producer:
         if data.get("household_id") is None:
             errors["household_id"] = ["required for a household seller"]
         elif station is not None:  # without a station there is no county to look in
-            household = _selling_household(session, data["household_id"], county_path, errors)
+            household = _selling_household(session, data["household_id"], county_id, errors)
             if household is not None:
                 if data.setdefault("region_id", household.village_id) != household.village_id:
                     errors["region_id"] = ["a household sells from its own village"]
@@ -188,7 +188,7 @@ def create_producer(session, actor: Actor, data: dict) -> Producer:
         if "credit_code" in data:
             data["credit_code"] = _check_credit_code(session, data["credit_code"], None, errors)
         if "region_id" in data:
-            _check_region(session, data["region_id"], kind, county_path, errors)
+            _check_region(session, data["region_id"], kind, county_id, errors)
     if errors:
         raise ValidationFailed(errors)
     producer = Producer(**data, station=station)
@@ -222,9 +222,9 @@ def update_producer(session, actor: Actor, producer_id: int, data: dict) -> Prod
     elif "credit_code" in data:
         data["credit_code"] = _check_credit_code(session, data["credit_code"], producer.id, errors)
     if station is not None and ("region_id" in data or "station_id" in data):
-        county_path = county_path_of(session, station.village_id)
+        county_id = county_id_of(session, station.village_id)
         region_id = data.get("region_id", producer.region_id)
-        _check_region(session, region_id, producer.kind, county_path, errors)
+        _check_region(session, region_id, producer.kind, county_id, errors)
     if errors:
         raise ValidationFailed(errors)
     for key, value in data.items():
@@ -298,8 +298,8 @@ def add_member(session, actor: Actor, producer_id: int, data: dict) -> Cooperati
     already be a member on or after ``joined_on``."""
     cooperative = _cooperative_for_change(session, actor, producer_id)
     household_id = data["household_id"]
-    county_path = county_path_of(session, cooperative.region_id)
-    household = _household_in_county(session, household_id, county_path)
+    county_id = county_id_of(session, cooperative.region_id)
+    household = _household_in_county(session, household_id, county_id)
     if household is None:
         raise ValidationFailed(
             {"household_id": [f"no household {household_id} in the co-operative's county"]}

@@ -2,9 +2,12 @@
 them; only admins change them.
 
 Every question about a subtree is answered here, from the materialized path (``/1/4/17/``): what
-lies inside a region, and which county a region belongs to. A filter naming a region that does
-not exist matches nothing, as a filter on any other unknown id does: the subtree is resolved
-inside the statement that filters, so it costs no extra query and raises nothing.
+lies inside a region, which regions lie above it, and which county it belongs to. The path
+never leaves this module but as the official's subtree the actor carries (``accounts``), which
+``in_subtree`` and ``is_within_path`` take; a test fails if anything else reads it. A filter
+naming a region that does not exist matches nothing, as a filter on any other unknown id does:
+the subtree is resolved inside the statement that filters, so it costs no extra query and
+raises nothing.
 """
 
 import sqlalchemy as sa
@@ -34,20 +37,45 @@ def in_subtree(region_column, root_path: str) -> sa.ColumnElement:
 def in_subtree_of(region_column, root_id: int) -> sa.ColumnElement:
     """``region_column`` names a region inside the subtree of region ``root_id``; an unknown
     ``root_id`` matches nothing. For filters such as ``within``."""
+    return region_column.in_(subtree_ids(root_id))
+
+
+def subtree_ids(root_id: int) -> sa.Select:
+    """The ids of the regions in the subtree of region ``root_id`` (itself included), as a
+    subquery: nothing when it does not exist."""
     root = aliased(Region, name="subtree_root")
     root_path = sa.select(root.path).where(root.id == root_id).scalar_subquery()
-    return region_column.in_(sa.select(Region.id).where(Region.path.startswith(root_path)))
+    return sa.select(Region.id).where(Region.path.startswith(root_path))
 
 
-def county_path(path: str) -> str:
-    """``/1/`` for the region whose path is ``/1/4/17/``: the prefix of its county's subtree."""
-    return "/" + path.strip("/").split("/")[0] + "/"
+def _path_ids(path: str) -> list[int]:
+    """``[1, 4, 17]`` for the path ``/1/4/17/``: the region's ancestors' ids and its own."""
+    return [int(part) for part in path.strip("/").split("/")]
 
 
-def county_path_of(session, region_id: int) -> str:
-    """The county subtree prefix of an existing region."""
-    path = session.execute(sa.select(Region.path).where(Region.id == region_id)).scalar_one()
-    return county_path(path)
+def _path_of(session, region_id: int) -> str:
+    return session.execute(sa.select(Region.path).where(Region.id == region_id)).scalar_one()
+
+
+def lineage_ids(session, region_id: int) -> list[int]:
+    """The ids of an existing region's ancestors from its county down, and its own last."""
+    return _path_ids(_path_of(session, region_id))
+
+
+def county_id_of(session, region_id: int) -> int:
+    """The county an existing region lies in (itself, for a county)."""
+    return lineage_ids(session, region_id)[0]
+
+
+def is_within(session, region_id: int, root_id: int) -> bool:
+    """Whether an existing region lies in the subtree of region ``root_id`` (or is it)."""
+    return root_id in lineage_ids(session, region_id)
+
+
+def is_within_path(region: Region, root_path: str | None) -> bool:
+    """Whether ``region`` lies in the subtree whose root has ``root_path`` (an official's
+    region, as the actor carries it); ``None`` is no subtree at all."""
+    return root_path is not None and region.path.startswith(root_path)
 
 
 def list_regions(session, filters: dict, *, page: int, page_size: int):
@@ -99,7 +127,7 @@ def create_region(session, data: dict) -> Region:
 
 def ancestors(session, region: Region) -> list[Region]:
     """The region's ancestors from the county down, in one query (ids come from the path)."""
-    ids = [int(part) for part in region.path.strip("/").split("/")[:-1]]
+    ids = _path_ids(region.path)[:-1]
     if not ids:
         return []
     found = {

@@ -23,6 +23,7 @@ from marketplace.reports import (
     files,
     income,
     reconciliation,
+    session_results,
     trails,
 )
 from marketplace.reports.reading import report_session
@@ -44,6 +45,7 @@ from marketplace.reports.schemas import (
     TrailFileQuery,
     TrailQuery,
 )
+from marketplace.reports.session_results_schemas import ResultsOut
 
 blp = Blueprint(
     "reports",
@@ -276,3 +278,17 @@ class Coverage(MethodView):
         return paged(
             pagination_parameters, income.coverage, report_session(), current_actor(), filters
         )
+
+
+@blp.route("/livestreams/<id:session_id>/results")
+class SessionResults(MethodView):
+    @login_required(*STAFF)
+    @blp.response(200, ResultsOut)
+    @blp.doc(security=BEARER)
+    def get(self, session_id):
+        """What the session did, to the fen: gross, refunds, net, orders, units and buyers, by
+        SKU, by producer and by source (own checkout, each platform imported); the households
+        that gained (the ledger's attribution on its lines, and its disbursed pledges); its
+        pledges. Live while it runs, final once it ended. A station sees its own lines, an
+        official those of their subtree."""
+        return session_results.session_results(db.session, current_actor(), session_id)

@@ -3,11 +3,11 @@ cannot approve their own (the service's four-eyes rule, shown on the page)."""
 
 import sqlalchemy as sa
 
-from marketplace.livestreams.models import Pledge, PledgeState
+from marketplace.ledger.pledges.models import Pledge, PledgeState
 from marketplace.payouts.models import PayoutRun, RunStatus
 from tests.console.conftest import csrf_of
+from tests.ledger.test_pledges import campaign, household_income, pledge_500_each  # noqa: F401
 from tests.livestreams.conftest import live  # noqa: F401  (shared fixtures)
-from tests.livestreams.test_pledges import campaign, household_income, pledge_500_each  # noqa: F401
 from tests.payouts.conftest import accrue, give_card, people  # noqa: F401  (shared fixtures)
 from tests.payouts.test_runs import RUNS, body, village  # noqa: F401  (shared fixtures)
 

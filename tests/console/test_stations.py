@@ -10,7 +10,7 @@ from marketplace.orders.models import Order, OrderStatus
 from tests.console.conftest import csrf_of
 from tests.orders.conftest import basket
 
-SAMPLES = Path(__file__).parent.parent / "livestreams" / "data"
+SAMPLES = Path(__file__).parent.parent / "platform_sales" / "data"
 
 
 def test_an_operator_records_the_payment_and_ships_the_order(client, session, sign_in, shop, place):

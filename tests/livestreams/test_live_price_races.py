@@ -14,8 +14,14 @@ import sqlalchemy as sa
 
 from marketplace.catalog.models import Sku
 from marketplace.db import utcnow
-from marketplace.livestreams.models import HostKind, LivestreamSession, Platform, SessionState
-from marketplace.orders.models import LiveCode, LivePrice, OrderLine
+from marketplace.livestreams.models import (
+    HostKind,
+    LivePrice,
+    LivestreamSession,
+    Platform,
+    SessionState,
+)
+from marketplace.orders.models import OrderLine
 from tests.orders.conftest import ADDRESS
 from tests.orders.test_races import _all_at_once, _setup_shop
 from tests.served import served_app
@@ -50,7 +56,6 @@ def _live_session(served, sku_id: int, *, code: str, cap: int) -> int:
         )
         session.add(live)
         session.flush()
-        session.add(LiveCode(code=code, session_id=live.id, is_live=True))
         price = LivePrice(session_id=live.id, sku_id=sku_id, price_fen=29900, cap=cap)
         session.add(price)
         session.flush()

@@ -5,7 +5,8 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.catalog.models import Sku
-from marketplace.orders.models import LivePrice, Order
+from marketplace.livestreams.models import LivePrice
+from marketplace.orders.models import Order
 from tests.orders.conftest import basket
 
 

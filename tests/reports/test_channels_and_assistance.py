@@ -13,7 +13,7 @@ from marketplace.db import utcnow
 from marketplace.ledger.models import LedgerAccount, Posting
 from marketplace.livestreams.models import HostKind, LivestreamSession, Platform, SessionState
 from marketplace.orders.models import OrderLine, OrderStatus
-from marketplace.payments import platform_sales
+from marketplace.platform_sales import recording as platform_sales
 from marketplace.producers.models import BuyingUnit, UnitKind, UnitPurchaseQuota, UnitVillagePairing
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 from tests.orders.conftest import basket
@@ -56,7 +56,7 @@ def _imported(session, shop, live, quantity):
                 livestream_session_id=live.id,
                 status=OrderStatus.paid,
                 lines=(
-                    platform_sales.SaleLine(
+                    platform_sales.platform_line(
                         sku_id=sku.id,
                         product_id=sku.product_id,
                         station_id=sku.station_id,
@@ -65,7 +65,7 @@ def _imported(session, shop, live, quantity):
                         sku_spec=sku.spec,
                         unit_price_fen=sku.price_fen,
                         quantity=quantity,
-                        line_total_fen=sku.price_fen * quantity,
+                        discount_fen=0,
                         list_price_fen=sku.price_fen,
                     ),
                 ),

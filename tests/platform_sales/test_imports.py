@@ -1,4 +1,4 @@
-"""Importing the platforms' order exports (tests/livestreams/data, copied from the sample
+"""Importing the platforms' order exports (tests/platform_sales/data, copied from the sample
 exports): every file with its traps, nothing twice, later states and refunds applied exactly,
 the ledger consistent afterwards, and each bad row reported by its line."""
 
@@ -11,18 +11,13 @@ import sqlalchemy as sa
 
 from marketplace.clock import SHANGHAI
 from marketplace.ledger.models import Posting
-from marketplace.livestreams.models import (
-    HostKind,
-    ImportedLine,
-    LivestreamSession,
-    Platform,
-    SessionState,
-)
+from marketplace.livestreams.models import HostKind, LivestreamSession, Platform, SessionState
 from marketplace.orders.models import Channel, Order, OrderLine, OrderStatus, PaymentStatus
 from marketplace.payments.models import Payment
+from marketplace.platform_sales.models import ImportedLine
 from marketplace.reports import reconciliation
 from tests.ledger.conftest import money  # noqa: F401  (shared fixture)
-from tests.livestreams.data_files import DATA, read_bytes
+from tests.platform_sales.data_files import DATA, read_bytes
 
 #: products.csv's column of each platform's product id
 MAP_COLUMNS = {

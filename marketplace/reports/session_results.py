@@ -20,12 +20,14 @@ from marketplace.errors import PermissionDenied
 from marketplace.households.models import Household
 from marketplace.households.scoping import HOUSEHOLDS
 from marketplace.ledger.models import FundDisbursementLine, Posting
-from marketplace.livestreams import pledges as pledge_service
-from marketplace.livestreams.models import ImportedLine, Pledge, PledgeState, SessionState
+from marketplace.ledger.pledges import service as pledge_service
+from marketplace.ledger.pledges.models import Pledge, PledgeState
+from marketplace.livestreams.models import SessionState
 from marketplace.livestreams.scoping import SESSIONS
 from marketplace.orders.models import Channel, Order, OrderLine, PaymentStatus
 from marketplace.orders.scoping import ORDER_LINES
 from marketplace.payments.models import Gateway, Payment, PaymentState
+from marketplace.platform_sales.models import ImportedLine
 from marketplace.producers.models import Producer
 
 #: An order whose lines count: it was paid (its refunds are subtracted line by line).

@@ -1,5 +1,5 @@
 """The sample platform exports the import tests read (copied unchanged from the samples the
-platforms' layouts were taken from; see tests/livestreams/data)."""
+platforms' layouts were taken from; see tests/platform_sales/data)."""
 
 from pathlib import Path
 

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from marketplace.db import utcnow
 from marketplace.ledger.models import LedgerAccount, Posting
 from marketplace.orders.models import Order, OrderLine, OrderStatus
-from marketplace.payments import platform_sales
+from marketplace.platform_sales import recording as platform_sales
 from tests.ledger.conftest import money  # noqa: F401  (shared fixture)
-from tests.livestreams.conftest import SESSIONS
+from tests.livestreams.conftest import SESSIONS, live, official  # noqa: F401  (shared fixtures)
 from tests.orders.conftest import basket
 
 _numbers = itertools.count(1)
@@ -81,7 +81,6 @@ def own_sale(client, shop, place, code, lines, *, headers=None) -> dict:
 
 def imported_sale(session, shop, session_id, sku, quantity, discount) -> tuple[int, int]:
     n = next(_numbers)
-    total = sku.price_fen * quantity - discount
     [(order_id, [line_id])] = platform_sales.record_sales(
         session,
         [
@@ -95,7 +94,7 @@ def imported_sale(session, shop, session_id, sku, quantity, discount) -> tuple[i
                 livestream_session_id=session_id,
                 status=OrderStatus.paid,
                 lines=(
-                    platform_sales.SaleLine(
+                    platform_sales.platform_line(
                         sku_id=sku.id,
                         product_id=sku.product_id,
                         station_id=sku.station_id,
@@ -104,7 +103,7 @@ def imported_sale(session, shop, session_id, sku, quantity, discount) -> tuple[i
                         sku_spec=sku.spec,
                         unit_price_fen=sku.price_fen,
                         quantity=quantity,
-                        line_total_fen=total,
+                        discount_fen=discount,
                         list_price_fen=sku.price_fen,
                     ),
                 ),

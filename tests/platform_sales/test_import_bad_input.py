@@ -7,11 +7,12 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from marketplace.livestreams.models import ImportedLine, Platform, PlatformImport
+from marketplace.livestreams.models import Platform
 from marketplace.orders.models import Order
+from marketplace.platform_sales.models import ImportedLine, PlatformImport
 from tests.ledger.conftest import money  # noqa: F401  (shared fixture)
-from tests.livestreams.data_files import read_bytes
-from tests.livestreams.test_imports import imported, village  # noqa: F401  (shared fixture)
+from tests.platform_sales.data_files import read_bytes
+from tests.platform_sales.test_imports import imported, village  # noqa: F401  (shared fixture)
 
 URL = "/api/v1/stations/{}/platform-imports"
 
@@ -339,7 +340,7 @@ def test_a_station_may_name_its_countys_session(client, session, shop, village, 
         LivestreamSession,
         SessionState,
     )
-    from tests.livestreams.test_imports import _at
+    from tests.platform_sales.test_imports import _at
 
     county_led = LivestreamSession(
         code="COUNTY1",

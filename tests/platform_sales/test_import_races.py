@@ -13,11 +13,11 @@ import sqlalchemy as sa
 
 from marketplace.accounts.models import Role
 from marketplace.catalog.models import Sku
-from marketplace.livestreams.models import ImportedLine
 from marketplace.orders.models import OrderLine
+from marketplace.platform_sales.models import ImportedLine
 from marketplace.reports import reconciliation
-from tests.livestreams.test_import_bad_input import multipart
 from tests.orders.test_races import _all_at_once, _setup_shop
+from tests.platform_sales.test_import_bad_input import multipart
 from tests.served import served_app, signed_in_user
 
 HEADER = (

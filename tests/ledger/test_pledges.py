@@ -9,7 +9,7 @@ from marketplace.ledger import journal
 from marketplace.ledger.models import FundContribution, FundDisbursement, LedgerAccount, Posting
 from marketplace.reports import reconciliation
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
-from tests.livestreams.conftest import SESSIONS
+from tests.livestreams.conftest import SESSIONS, live, official  # noqa: F401  (shared fixtures)
 
 
 def household_income(session, household_id) -> int:

@@ -19,8 +19,8 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role, User
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from marketplace.livestreams import importing
 from marketplace.livestreams.models import Platform
+from marketplace.platform_sales import importing
 
 livestreams_cli = AppGroup("livestreams", help="Livestream sessions and platform sales.")
 

@@ -11,8 +11,8 @@ from marketplace.accounts.models import Role
 from marketplace.catalog.models import Sku
 from marketplace.db import page_of
 from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
-from marketplace.livestreams.models import ImportLayout, PlatformProduct
-from marketplace.livestreams.platform_files import RefundState, RowStatus
+from marketplace.platform_sales.models import ImportLayout, PlatformProduct
+from marketplace.platform_sales.rows import PlatformRefundStatus, RowStatus
 from marketplace.producers.scoping import STATIONS
 
 #: The fields of ours a layout must say where to find, and those it may.
@@ -135,9 +135,9 @@ def _check_layout(data: dict) -> None:
     if not statuses.get("paid"):
         errors["values.statuses.paid"] = ["which values of the status column mean paid?"]
     states = values.get("refund_states", {})
-    for name in set(states) - {s.value for s in RefundState}:
+    for name in set(states) - {s.value for s in PlatformRefundStatus}:
         errors[f"values.refund_states.{name}"] = [
-            f"one of {', '.join(s.value for s in RefundState)}"
+            f"one of {', '.join(s.value for s in PlatformRefundStatus)}"
         ]
     if columns.get("refund_state") and not states:
         errors["values.refund_states"] = ["which values of the refund column mean what?"]

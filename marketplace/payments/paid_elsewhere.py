@@ -1,0 +1,141 @@
+"""Payments taken on an outside platform (Douyin, Kuaishou, Pinduoduo, Taobao, ...), for the
+sales imported from its exports (``platform_sales``), which arrive as orders already paid.
+
+The platform took the buyer's money, so each order gets a payment of the ``platform`` gateway
+that has succeeded: its money clears through that platform's own clearing account in the ledger
+(``Payment.clearing``), which ``flask ledger check`` reconciles like any gateway's, and the
+order is attributed in the same transaction. Sales arrive by the thousand (an evening's
+livestream): ``record_payments`` writes a batch with one INSERT per table and one attribution
+batch. A refund the platform reports is recorded confirmed at once and reverses exactly what
+the refunded line attributed, as every refund does; a platform's sale took nothing off our
+shelf, so its refunds return no stock.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from marketplace.clock import shanghai_date
+from marketplace.ledger import attribution, posting_rules
+from marketplace.payments.models import (
+    Gateway,
+    Payment,
+    PaymentEvent,
+    PaymentEventKind,
+    PaymentState,
+    Refund,
+    RefundLine,
+    RefundState,
+)
+from marketplace.payments.refunds import confirm_refund
+from marketplace.payments.service import lock_order_for_payment
+
+_PAYMENTS, _EVENTS = Payment.__table__, PaymentEvent.__table__
+
+
+@dataclass(frozen=True)
+class PaidElsewhere:
+    """An order paid on ``platform``: its platform reference (unique per platform among our
+    payments) and its lines as the ledger attributes them."""
+
+    order_id: int
+    platform: str
+    reference: str
+    paid_at: datetime
+    lines: tuple[attribution.PaidLine, ...]
+
+    @property
+    def amount_fen(self) -> int:
+        return sum(line.line_total_fen for line in self.lines)
+
+
+def record_payments(session, sales: list[PaidElsewhere]) -> None:
+    """The platform's payment of each order, succeeded, and the orders attributed as of
+    their payment days. A constant number of statements per batch."""
+    if not sales:
+        return
+    references = [f"{sale.platform}:{sale.reference}" for sale in sales]
+    by_reference = dict(
+        session.execute(
+            sa.insert(_PAYMENTS).returning(_PAYMENTS.c.provider_reference, _PAYMENTS.c.id),
+            [
+                {
+                    "order_id": sale.order_id,
+                    "gateway": Gateway.platform,
+                    "state": PaymentState.succeeded,
+                    "method": sale.platform,
+                    "amount_fen": sale.amount_fen,
+                    "currency": "CNY",
+                    "captured_fen": sale.amount_fen,
+                    "refunded_fen": 0,
+                    "provider_reference": reference,
+                    "created_at": sale.paid_at,
+                    "succeeded_at": sale.paid_at,
+                }
+                for sale, reference in zip(sales, references, strict=True)
+            ],
+        ).all()
+    )
+    session.execute(
+        sa.insert(_EVENTS),
+        [
+            {
+                "payment_id": by_reference[reference],
+                "kind": PaymentEventKind.succeeded,
+                "amount_fen": sale.amount_fen,
+                "detail": f"paid on {sale.platform}, order {sale.reference}",
+                "created_at": sale.paid_at,
+            }
+            for sale, reference in zip(sales, references, strict=True)
+        ],
+    )
+    posting_rules.orders_paid(
+        session,
+        [
+            attribution.PaidOrder(
+                order_id=sale.order_id,
+                gateway=sale.platform,
+                paid_on=shanghai_date(sale.paid_at),
+                lines=sale.lines,
+            )
+            for sale in sales
+        ],
+    )
+
+
+def record_refund(session, order_id: int, parts: list[tuple[int, int, int]], *, reason: str):
+    """Record a refund the platform made: ``parts`` are ``(order line id, amount in fen, units
+    returned)``. It is confirmed at once (the platform already paid it back) and reverses
+    exactly what each line attributed."""
+    order = lock_order_for_payment(session, order_id)
+    payment = session.execute(
+        sa.select(Payment).where(
+            Payment.order_id == order.id, Payment.state == PaymentState.succeeded
+        )
+    ).scalar_one()
+    amount = sum(amount for _, amount, _ in parts)
+    refund = Refund(
+        order_id=order.id,
+        payment_id=payment.id,
+        state=RefundState.pending,
+        amount_fen=amount,
+        currency=payment.currency,
+        reason=reason[:300],
+        lines=[
+            RefundLine(order_line_id=line_id, quantity=units, amount_fen=line_amount)
+            for line_id, line_amount, units in parts
+        ],
+    )
+    session.add(refund)
+    session.flush()
+    session.add(
+        PaymentEvent(
+            payment_id=payment.id,
+            kind=PaymentEventKind.refund_requested,
+            amount_fen=amount,
+            detail=reason[:500],
+        )
+    )
+    confirm_refund(session, refund, provider_reference=None, restock=False)
+    return refund

@@ -1,0 +1,184 @@
+"""Sales on outside platforms: a station's map of their product ids to its SKUs, the layouts
+of exports we have no mapping for, and the uploads of their order exports."""
+
+from flask import current_app, request
+from flask.views import MethodView
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from marketplace.accounts.auth import current_actor, login_required
+from marketplace.accounts.models import Role
+from marketplace.errors import NotFound, PayloadTooLarge, ValidationFailed, handle_domain_error
+from marketplace.extensions import db
+from marketplace.http_api import Blueprint
+from marketplace.livestreams.models import Platform
+from marketplace.paging import paged
+from marketplace.platform_sales import importing, mapping
+from marketplace.platform_sales.schemas import (
+    ImportFormIn,
+    ImportOut,
+    ImportQuery,
+    ImportUploadIn,
+    LayoutIn,
+    LayoutOut,
+    PlatformProductOut,
+    PlatformProductQuery,
+    PlatformProductsIn,
+    PlatformProductsOut,
+)
+
+blp = Blueprint(
+    "platform_sales",
+    __name__,
+    description="Sales on outside platforms (Douyin, Kuaishou, Pinduoduo, Taobao): product "
+    "maps, export layouts and the uploads of their order exports",
+)
+
+READERS = (Role.admin, Role.official, Role.station)
+MANAGERS = (Role.admin, Role.station)
+BEARER = [{"bearerAuth": []}]
+
+
+@blp.before_request
+def _allow_large_exports():
+    # Exports are far larger than anything else uploaded; only their endpoint takes them.
+    if request.endpoint == "platform_sales.PlatformImports" and request.method == "POST":
+        request.max_content_length = current_app.config["PLATFORM_IMPORT_MAX_BYTES"] + 64 * 1024
+
+
+@blp.errorhandler(RequestEntityTooLarge)
+def _export_too_large(error):
+    limit = current_app.config["PLATFORM_IMPORT_MAX_BYTES"]
+    return handle_domain_error(
+        PayloadTooLarge(
+            f"An upload may be at most {limit} bytes; import larger exports in parts (by "
+            "date), or with `flask livestreams import`.",
+            errors={"file": [f"larger than {limit} bytes"]},
+        )
+    )
+
+
+@blp.route("/stations/<id:station_id>/platform-products")
+class PlatformProducts(MethodView):
+    @login_required(*READERS)
+    @blp.arguments(PlatformProductQuery, location="query")
+    @blp.response(200, PlatformProductOut(many=True))
+    @blp.paginate()
+    @blp.doc(security=BEARER)
+    def get(self, filters, station_id, pagination_parameters):
+        """The station's map of platform product ids to its SKUs."""
+        return paged(
+            pagination_parameters,
+            mapping.list_products,
+            db.session,
+            current_actor(),
+            station_id,
+            filters,
+        )
+
+    @login_required(*MANAGERS)
+    @blp.arguments(PlatformProductsIn)
+    @blp.response(200, PlatformProductsOut)
+    @blp.doc(security=BEARER)
+    def post(self, data, station_id):
+        """Map platform product ids (抖店商品ID, 快手商品ID, 拼多多样式ID, 淘宝商家编码 …) to the
+        station's SKUs, replacing earlier maps of the same ids; up to 1000 at once, all or
+        nothing."""
+        return mapping.map_products(db.session, current_actor(), station_id, data["products"])
+
+
+@blp.route("/stations/<id:station_id>/platform-products/<string:platform>/<string:outside_id>")
+class PlatformProductById(MethodView):
+    @login_required(*MANAGERS)
+    @blp.response(204)
+    @blp.doc(security=BEARER)
+    def delete(self, station_id, platform, outside_id):
+        """Forget a product id's map (sales already imported keep their SKU)."""
+        mapping.unmap_product(
+            db.session, current_actor(), station_id, _platform(platform), outside_id
+        )
+
+
+def _platform(text: str) -> Platform:
+    try:
+        return Platform(text)
+    except ValueError:
+        raise NotFound(f"No platform {text}.") from None
+
+
+@blp.route("/stations/<id:station_id>/import-layouts")
+class ImportLayouts(MethodView):
+    @login_required(*READERS)
+    @blp.response(200, LayoutOut(many=True))
+    @blp.doc(security=BEARER)
+    def get(self, station_id):
+        """The export layouts the station described."""
+        return mapping.list_layouts(db.session, current_actor(), station_id)
+
+
+@blp.route("/stations/<id:station_id>/import-layouts/<string:name>")
+class ImportLayoutByName(MethodView):
+    @login_required(*MANAGERS)
+    @blp.arguments(LayoutIn)
+    @blp.response(200, LayoutOut)
+    @blp.doc(security=BEARER)
+    def put(self, data, station_id, name):
+        """Describe an export layout we have no mapping for: which column holds each of our
+        fields, and which of its values mean what. Name it at upload (``layout``)."""
+        if not 1 <= len(name) <= 64:
+            raise ValidationFailed({"name": ["1 to 64 characters"]})
+        return mapping.save_layout(db.session, current_actor(), station_id, name, data)
+
+
+@blp.route("/stations/<id:station_id>/platform-imports")
+class PlatformImports(MethodView):
+    @login_required(*READERS)
+    @blp.arguments(ImportQuery, location="query")
+    @blp.response(200, ImportOut(many=True))
+    @blp.paginate()
+    @blp.doc(security=BEARER)
+    def get(self, filters, station_id, pagination_parameters):
+        """The station's uploads, latest first."""
+        return paged(
+            pagination_parameters,
+            importing.list_imports,
+            db.session,
+            current_actor(),
+            station_id,
+            filters,
+        )
+
+    @login_required(*MANAGERS)
+    @blp.arguments(ImportUploadIn, location="files")
+    @blp.arguments(ImportFormIn, location="form")
+    @blp.response(201, ImportOut)
+    @blp.alt_response(200, schema=ImportOut, description="A dry run's report; nothing written.")
+    @blp.doc(security=BEARER)
+    def post(self, files, form, station_id):
+        """Import a platform's order export (multipart: ``file``, Taobao's ``items``, and
+        ``platform``, ``session_id``, ``layout``, ``dry_run``). Each paid row becomes a paid
+        order of channel ``imported``, tied to its session; a row imported before only
+        moves on and has new refunds applied. Rows that cannot be taken are listed in
+        ``problems`` with their line; the rest import. The file as a whole unreadable (its
+        encoding, its header) is a 422 naming ``file``; larger than
+        PLATFORM_IMPORT_MAX_BYTES a 413."""
+        upload = importing.Upload(
+            platform=form["platform"],
+            stream=files["file"].stream,
+            filename=files["file"].filename,
+            items=files["items"].stream if files.get("items") else None,
+            layout_name=form["layout"],
+            session_id=form["session_id"],
+            dry_run=form["dry_run"],
+        )
+        report = importing.import_export(db.session, current_actor(), station_id, upload)
+        return report, 200 if report.dry_run else 201
+
+
+@blp.route("/platform-imports/<id:import_id>")
+class PlatformImportById(MethodView):
+    @login_required(*READERS)
+    @blp.response(200, ImportOut)
+    @blp.doc(security=BEARER)
+    def get(self, import_id):
+        """An upload's report: its counts and every problem kept, by line."""
+        return importing.get_import(db.session, current_actor(), import_id)

@@ -1,0 +1,167 @@
+"""The traps of the files as stations download them, read once for every platform.
+
+Files come as UTF-8 (with a BOM or not) or as GBK/GB18030; ids are prefixed with a tab, or
+written ``="…"``, or prefixed with ``'`` so that spreadsheets keep them as text; amounts carry
+``¥``/``￥`` or ``元``; ``-`` means empty; some header names keep trailing spaces. Every cell is
+read as text, amounts become fen exactly (through Decimal, never a float), times are the
+platform's local time (Asia/Shanghai). Rows are read one at a time, so a file of any size is
+read in flat memory.
+"""
+
+import codecs
+import csv
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from marketplace.clock import SHANGHAI
+from marketplace.numbers import MAX_FEN
+from marketplace.platform_sales.rows import FileProblem
+
+_SPREADSHEET_TEXT = re.compile(r'^="(.*)"$')
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+_MONEY = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+
+
+def clean(cell: str | None) -> str | None:
+    """A cell as text: the spreadsheet tricks removed, None when empty or ``-``."""
+    if cell is None:
+        return None
+    text = cell.strip()
+    quoted = _SPREADSHEET_TEXT.match(text)
+    if quoted:
+        text = quoted.group(1)
+    if text.startswith("'"):
+        text = text[1:]
+    text = text.strip()
+    return None if text in ("", "-") else text
+
+
+def fen(text: str | None) -> int:
+    """Yuan with at most two decimals, as fen exactly. ValueError says what is wrong."""
+    if text is None:
+        raise ValueError("missing")
+    amount = text.replace("¥", "").replace("￥", "").replace("元", "").replace(",", "").strip()
+    if not _MONEY.match(amount):
+        raise ValueError(f"not an amount of yuan: {shown(text)}")
+    if len(amount.split(".")[0].lstrip("-")) > 12:
+        raise ValueError(f"beyond any order: {shown(text)}")
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise ValueError(f"not an amount of yuan: {shown(text)}") from None
+    if value < 0:
+        raise ValueError(f"negative: {shown(text)}")
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError(f"more than two decimals: {shown(text)}")
+    result = int(value * 100)
+    if result > MAX_FEN:
+        raise ValueError(f"beyond any order: {shown(text)}")
+    return result
+
+
+#: The years an export's times may fall in: anything else is a typing error, not a sale.
+_YEARS = range(2000, 2100)
+
+
+def local_time(text: str | None) -> datetime:
+    if text is None:
+        raise ValueError("missing")
+    for pattern in ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M"):
+        try:
+            moment = datetime.strptime(text, pattern).replace(tzinfo=SHANGHAI)
+        except ValueError:
+            continue
+        if moment.year not in _YEARS:
+            raise ValueError(f"not a year of sales: {shown(text)}")
+        return moment
+    raise ValueError(f"not a date and time: {shown(text)}")
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """A cell quoted in a problem, cut short: a problem names the cell, it does not copy it."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def whole_number(text: str | None) -> int:
+    if text is None or not text.isdigit():
+        raise ValueError(f"not a whole number: {text!r}")
+    value = int(text)
+    if not 1 <= value <= 1_000_000:
+        raise ValueError(f"out of range: {text}")
+    return value
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GBK/GB18030"}
+
+
+def text_lines(stream, *, chunk: int = 1 << 16) -> Iterator[str]:
+    """The stream's text, decoded as UTF-8 (BOM or not) or else GB18030, read incrementally.
+    An encoding that fails later in the file is a FileProblem naming the line."""
+    head = stream.read(chunk)
+    encoding = None
+    for candidate in ("utf-8-sig", "gb18030"):
+        try:
+            # The head may end inside a character: a failure only in its last bytes is not one.
+            codecs.getincrementaldecoder(candidate)().decode(head, final=False)
+        except UnicodeDecodeError:
+            continue
+        encoding = candidate
+        break
+    if encoding is None:
+        raise FileProblem("neither UTF-8 nor GBK/GB18030: export the file again as CSV")
+    decoder = codecs.getincrementaldecoder(encoding)()
+    pending, number, data = "", 0, head
+    while True:
+        try:
+            text = decoder.decode(data, final=not data)
+        except UnicodeDecodeError as error:
+            # A line feed is the same byte in both encodings: count them up to the fault.
+            line = number + pending.count("\n") + data[: error.start].count(b"\n") + 1
+            raise FileProblem(
+                f"line {line}: not {_ENCODING_NAMES[encoding]} text; the file mixes encodings"
+            ) from None
+        pending += text
+        *complete, pending = pending.split("\n")
+        for line in complete:
+            number += 1
+            yield line + "\n"
+        if not data:
+            break
+        data = stream.read(chunk)
+    if pending:
+        yield pending
+
+
+def records(stream, required=(), *, field: str = "file") -> Iterator[tuple[int, dict]]:
+    """(line number, {trimmed header: raw cell}) for each row after the header. A header
+    without the ``required`` columns is a FileProblem naming them."""
+    reader = csv.reader(text_lines(stream))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FileProblem("the file is empty", field=field) from None
+    except csv.Error as error:
+        raise FileProblem(f"not a CSV file: {error}", field=field) from None
+    names = [name.strip() for name in header]
+    missing = [name for name in required if name not in names]
+    if missing:
+        raise FileProblem(
+            f"the header lacks the column(s) {', '.join(missing)}: is this the right "
+            "platform's export?",
+            field=field,
+        )
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise FileProblem(f"line {reader.line_num}: {error}", field=field) from None
+        if not any(cell.strip() for cell in cells):
+            continue
+        yield reader.line_num, dict(zip(names, cells, strict=False))
