@@ -24,11 +24,12 @@ from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.accounts.service import hash_password
 from marketplace.catalog.models import Category, Product, ProductStatus, Sku
 from marketplace.config import TestConfig, normalize_database_url
-from marketplace.db import utcnow
+from marketplace.db import Base, utcnow
 from marketplace.extensions import db as flask_db
 from marketplace.households.models import Household, HouseholdStatus, HouseholdStatusChange
 from marketplace.producers.models import Producer, ProducerKind, Station
 from marketplace.regions.models import Region, RegionLevel
+from tests import ownership
 
 BACKEND = os.environ.get("TEST_BACKEND", "sqlite")
 PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL")
@@ -82,6 +83,7 @@ def app(database_url, tmp_path_factory):
         UPLOAD_FOLDER = tmp_path_factory.mktemp("uploads")
 
     app = create_app(Config)
+    ownership.install(Base)  # a write to a table outside its owner fails the test making it
     with app.app_context():
         upgrade()  # the schema comes from the migrations, never create_all()
         flask_db.engine.dispose()

@@ -13,9 +13,10 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from marketplace.db import utcnow
 from marketplace.households.models import Household
-from marketplace.ledger.models import MonthClose
-from marketplace.regions.models import Region
+from marketplace.ledger.models import MonthClose, MonthCloseEvent
+from marketplace.regions.service import lineage_ids, lineages
 
 #: The advisory lock key closing and ledger writers share (PostgreSQL).
 CLOSE_LOCK = 7_301_001
@@ -59,15 +60,14 @@ def date_entries(session, entries) -> None:
     household_ids = {
         leg.household_id for entry in touched for leg in entry.legs if leg.household_id
     }
-    # A region's path lists its ancestors' ids: a household is in every region of its village's.
-    regions_of = {
-        household_id: [int(part) for part in path.strip("/").split("/")]
-        for household_id, path in session.execute(
-            sa.select(Household.id, Region.path)
-            .join(Region, Region.id == Household.village_id)
-            .where(Household.id.in_(household_ids))
-        )
-    }
+    # A household is in every region its village is in.
+    village_of = dict(
+        session.execute(
+            sa.select(Household.id, Household.village_id).where(Household.id.in_(household_ids))
+        ).all()
+    )
+    lineage = lineages(session, village_of.values())
+    regions_of = {household: lineage[village] for household, village in village_of.items()}
     for entry in touched:
         regions = {
             region_id
@@ -89,13 +89,37 @@ def date_entries(session, entries) -> None:
         entry.effective_on = month
 
 
-def closed_months(session, region_path: str) -> set[date]:
+def closed_months(session, region_id: int) -> set[date]:
     """The months closed for the region or any region above it."""
-    ancestors = [int(part) for part in region_path.strip("/").split("/")]
+    ancestors = lineage_ids(session, region_id)
     return set(
         session.execute(
             sa.select(MonthClose.month).where(
                 MonthClose.closed.is_(True), MonthClose.region_id.in_(ancestors)
             )
         ).scalars()
+    )
+
+
+def record_close(session, region_id: int, month: date, *, actor_id) -> MonthClose:
+    """Mark the region's month closed (again, if it was reopened), as an event. The caller
+    holds ``lock_for_closing`` and has checked that it was open."""
+    close = session.execute(
+        sa.select(MonthClose).where(MonthClose.region_id == region_id, MonthClose.month == month)
+    ).scalar_one_or_none()
+    if close is None:
+        close = MonthClose(region_id=region_id, month=month)
+        session.add(close)
+    close.closed, close.closed_by_id, close.closed_at = True, actor_id, utcnow()
+    session.flush()
+    session.add(MonthCloseEvent(close_id=close.id, action="closed", actor_id=actor_id))
+    return close
+
+
+def record_reopening(session, close: MonthClose, *, actor_id, reason: str) -> None:
+    """Mark a closed month open again, as an event. The caller holds ``lock_for_closing``."""
+    close.closed = False
+    close.reopened_by_id, close.reopened_at, close.reopen_reason = actor_id, utcnow(), reason
+    session.add(
+        MonthCloseEvent(close_id=close.id, action="reopened", actor_id=actor_id, reason=reason)
     )

@@ -101,3 +101,36 @@ def opening_history(
             for before, after in itertools.pairwise(steps)
         ]
     return tuple(events)
+
+
+def mark_paid(session, order: Order, *, at: datetime, actor_id, reason: str) -> None:
+    """The order's money arrived: it is paid in both dimensions, as of ``at``."""
+    order.paid_at = at
+    move(session, order, S.paid, actor_id=actor_id, reason=reason)
+    move(session, order, P.paid, actor_id=actor_id, reason=reason)
+
+
+def record_refund(
+    session, order: Order, parts: list[tuple[int, int, int]], *, actor_id, reason: str
+) -> None:
+    """Money went back for ``parts`` of the order (its lines loaded): ``(order line id, units,
+    fen)`` each. The lines and the order count it; the order is refunded, in part or whole,
+    unless it was never paid (money that came after it was cancelled went back: its states
+    stay, the payment's events tell the story)."""
+    lines = {line.id: line for line in order.lines}
+    for line_id, units, amount in parts:
+        lines[line_id].refunded_quantity += units
+        lines[line_id].refunded_fen += amount
+    order.refunded_fen += sum(amount for _, _, amount in parts)
+    if order.payment_status is P.void:
+        return
+    everything = order.refunded_fen == order.total_fen
+    move(
+        session,
+        order,
+        P.refunded if everything else P.partially_refunded,
+        actor_id=actor_id,
+        reason=reason,
+    )
+    if everything and order.status is not S.cancelled:
+        move(session, order, S.refunded, actor_id=actor_id, reason=reason)

@@ -20,7 +20,7 @@ from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
 from marketplace.extensions import db
 from marketplace.ledger import posting_rules
 from marketplace.orders import states
-from marketplace.orders.models import Order, OrderLine, OrderStatus, PaymentStatus
+from marketplace.orders.models import Order, OrderLine, PaymentStatus
 from marketplace.orders.service import get_order, visible_line_ids
 from marketplace.payments.gateways import GatewayRefused, GatewayUnavailable, gateway_for
 from marketplace.payments.models import (
@@ -241,12 +241,11 @@ def confirm_refund(
     refund_lines = session.execute(
         sa.select(RefundLine).where(RefundLine.refund_id == refund.id)
     ).scalars()
-    returned, reversed_lines = {}, []
+    returned, reversed_lines, parts = {}, [], []
     for item in refund_lines:
         line = lines[item.order_line_id]
         reversed_lines.append((item.id, line.id, item.amount_fen, line.line_total_fen))
-        line.refunded_quantity += item.quantity
-        line.refunded_fen += item.amount_fen
+        parts.append((line.id, item.quantity, item.amount_fen))
         if restock and line.shipped_at is None and item.quantity:
             returned[line.sku_id] = returned.get(line.sku_id, 0) + item.quantity
     return_stock(session, returned)
@@ -256,7 +255,6 @@ def confirm_refund(
     if provider_reference:
         refund.provider_reference = provider_reference
     payment.refunded_fen += refund.amount_fen
-    order.refunded_fen += refund.amount_fen
     session.add(
         PaymentEvent(
             payment_id=payment.id,
@@ -266,9 +264,19 @@ def confirm_refund(
             detail=f"refund {refund.id}",
         )
     )
-    if order.payment_status is PaymentStatus.void:
-        # Money that came after the order was cancelled going back (a late capture): the order
-        # was never paid, so its states stay; the payment's events tell the story.
+    was_paid = order.payment_status is not PaymentStatus.void
+    reason = f"refund {refund.id}: {refund.reason or 'no reason given'}"
+    states.record_refund(session, order, parts, actor_id=actor_id, reason=reason)
+    if was_paid:
+        posting_rules.refund_confirmed(
+            session,
+            refund_id=refund.id,
+            order_id=order.id,
+            gateway=payment.clearing,
+            refund_lines=reversed_lines,
+        )
+    else:
+        # Money that came after the order was cancelled going back (a late capture).
         posting_rules.late_capture_refunded(
             session,
             order_id=order.id,
@@ -276,21 +284,6 @@ def confirm_refund(
             gateway=payment.clearing,
             amount_fen=refund.amount_fen,
         )
-        session.flush()
-        return True
-    posting_rules.refund_confirmed(
-        session,
-        refund_id=refund.id,
-        order_id=order.id,
-        gateway=payment.clearing,
-        refund_lines=reversed_lines,
-    )
-    everything = order.refunded_fen == order.total_fen
-    target = PaymentStatus.refunded if everything else PaymentStatus.partially_refunded
-    reason = f"refund {refund.id}: {refund.reason or 'no reason given'}"
-    states.move(session, order, target, actor_id=actor_id, reason=reason)
-    if everything and order.status is not OrderStatus.cancelled:
-        states.move(session, order, OrderStatus.refunded, actor_id=actor_id, reason=reason)
     session.flush()
     return True
 

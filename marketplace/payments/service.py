@@ -13,7 +13,7 @@ from marketplace.db import utcnow
 from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
 from marketplace.ledger import posting_rules
 from marketplace.orders import states
-from marketplace.orders.models import Order, OrderStatus, PaymentStatus
+from marketplace.orders.models import Order, OrderStatus
 from marketplace.orders.service import get_order
 from marketplace.payments.gateways import PaymentGateway
 from marketplace.payments.models import (
@@ -98,9 +98,7 @@ def mark_paid(session, order: Order, payment: Payment, *, actor_id, reason: str)
     payment.state = PaymentState.succeeded
     payment.captured_fen = payment.amount_fen
     payment.succeeded_at = now
-    order.paid_at = now
-    states.move(session, order, OrderStatus.paid, actor_id=actor_id, reason=reason)
-    states.move(session, order, PaymentStatus.paid, actor_id=actor_id, reason=reason)
+    states.mark_paid(session, order, at=now, actor_id=actor_id, reason=reason)
     session.flush()
     # Paid and attributed in one transaction: there is never a paid order without its trail.
     posting_rules.order_paid(session, order, payment.clearing)

@@ -62,6 +62,39 @@ def lineage_ids(session, region_id: int) -> list[int]:
     return _path_ids(_path_of(session, region_id))
 
 
+def lineages(session, region_ids) -> dict[int, list[int]]:
+    """``lineage_ids`` of many regions at once (the unknown ones left out)."""
+    return {
+        region_id: _path_ids(path)
+        for region_id, path in session.execute(
+            sa.select(Region.id, Region.path).where(Region.id.in_(set(region_ids)))
+        )
+    }
+
+
+def subtree(session, root: Region) -> list[Region]:
+    """The regions of ``root``'s subtree, ``root`` first, each before the regions below it."""
+    return list(
+        session.execute(
+            sa.select(Region).where(Region.path.startswith(root.path)).order_by(Region.path)
+        ).scalars()
+    )
+
+
+def villages_by_child(session, region: Region) -> dict[int, int]:
+    """Each village of the region's subtree -> the child of ``region`` it lies in (at
+    village level, the village itself)."""
+    villages = session.execute(
+        sa.select(Region.id, Region.parent_id, Region.path).where(
+            Region.level == RegionLevel.village, Region.path.startswith(region.path)
+        )
+    ).all()
+    if region.level is RegionLevel.village:
+        return {village_id: village_id for village_id, _, _ in villages}
+    depth = len(_path_ids(region.path))
+    return {village_id: _path_ids(path)[depth] for village_id, _, path in villages}
+
+
 def county_id_of(session, region_id: int) -> int:
     """The county an existing region lies in (itself, for a county)."""
     return lineage_ids(session, region_id)[0]

@@ -15,42 +15,36 @@ from marketplace.accounts.models import Role
 from marketplace.clock import shanghai_today
 from marketplace.db import page_of, utcnow
 from marketplace.errors import Conflict, NotFound, PermissionDenied
-from marketplace.ledger.closing import closed_months, lock_for_closing
-from marketplace.ledger.models import MonthClose, MonthCloseEvent
+from marketplace.ledger.closing import (
+    closed_months,
+    lock_for_closing,
+    record_close,
+    record_reopening,
+)
+from marketplace.ledger.models import MonthClose
 from marketplace.periods import Period
-from marketplace.regions.models import Region
+from marketplace.regions.service import subtree
 from marketplace.reports import income
 from marketplace.reports.models import ReportSnapshot
 from marketplace.reports.schemas import IncomeReportOut
+from marketplace.reports.scoping import CLOSES, reported_region
 
 
 def close_month(session, actor: Actor, region_id: int, month: Period) -> MonthClose:
-    region = income.region_in_scope(session, actor, region_id)
+    region = reported_region(session, actor, region_id)
     if month.end >= shanghai_today():
         raise Conflict(
             f"{month.label} is not over yet: a month is closed after its last day.",
             errors={"month": ["not over yet"]},
         )
     lock_for_closing(session)
-    if month.start in closed_months(session, region.path):
+    if month.start in closed_months(session, region.id):
         raise Conflict(
             f"{month.label} is closed already for {region.name} or a region above it.",
             errors={"month": ["closed already"]},
         )
-    close = session.execute(
-        sa.select(MonthClose).where(
-            MonthClose.region_id == region.id, MonthClose.month == month.start
-        )
-    ).scalar_one_or_none()
-    if close is None:
-        close = MonthClose(region_id=region.id, month=month.start)
-        session.add(close)
-    close.closed, close.closed_by_id, close.closed_at = True, actor.user_id, utcnow()
-    session.flush()
-    session.add(MonthCloseEvent(close_id=close.id, action="closed", actor_id=actor.user_id))
-    regions = session.execute(
-        sa.select(Region).where(Region.path.startswith(region.path)).order_by(Region.path)
-    ).scalars()
+    close = record_close(session, region.id, month.start, actor_id=actor.user_id)
+    regions = subtree(session, region)
     schema = IncomeReportOut()
     session.execute(
         sa.insert(ReportSnapshot),
@@ -80,23 +74,15 @@ def reopen_month(session, actor: Actor, close_id: int, reason: str) -> MonthClos
     if not close.closed:
         raise Conflict(f"Close {close_id} was reopened already.")
     lock_for_closing(session)
-    close.closed = False
-    close.reopened_by_id, close.reopened_at, close.reopen_reason = actor.user_id, utcnow(), reason
+    record_reopening(session, close, actor_id=actor.user_id, reason=reason)
     session.execute(sa.delete(ReportSnapshot).where(ReportSnapshot.close_id == close.id))
-    session.add(
-        MonthCloseEvent(close_id=close.id, action="reopened", actor_id=actor.user_id, reason=reason)
-    )
     session.flush()
     return close
 
 
 def list_closes(session, actor: Actor, filters: dict, *, page: int, page_size: int):
     """The closes of regions in the actor's subtree, newest month first."""
-    if actor.role not in (Role.admin, Role.official):
-        raise PermissionDenied("Closes are for officials and admins.")
-    stmt = sa.select(MonthClose).join(Region, Region.id == MonthClose.region_id)
-    if actor.role is Role.official:
-        stmt = stmt.where(Region.path.startswith(actor.region_path))
+    stmt = CLOSES.restrict(sa.select(MonthClose), actor)
     if filters.get("region_id") is not None:
         stmt = stmt.where(MonthClose.region_id == filters["region_id"])
     if filters.get("closed") is not None:
