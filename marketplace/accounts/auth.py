@@ -54,10 +54,10 @@ _users, _tokens = User.__table__, ApiToken.__table__
 _stations = sa.table("stations", sa.column("id"), sa.column("village_id"))
 _regions = sa.table("regions", sa.column("id"), sa.column("path"))
 
-#: Every authenticated request runs this, so it is built once: a statement object keeps its
-#: compiled form in SQLAlchemy's cache, and Core rows skip the ORM's per-row work.
-_ACTOR_FOR_TOKEN = (
-    sa.select(
+
+def _actor_select() -> sa.Select:
+    """A user as an Actor: its columns and what its scope refers to."""
+    return sa.select(
         _users.c.id,
         _users.c.username,
         _users.c.role,
@@ -68,7 +68,13 @@ _ACTOR_FOR_TOKEN = (
         _users.c.region_id,
         _regions.c.path,
         _users.c.unit_id,
-    )
+    ).where(_users.c.is_active.is_(True))
+
+
+#: Every authenticated request runs this, so it is built once: a statement object keeps its
+#: compiled form in SQLAlchemy's cache, and Core rows skip the ORM's per-row work.
+_ACTOR_FOR_TOKEN = (
+    _actor_select()
     .select_from(
         _users.join(_tokens, _tokens.c.user_id == _users.c.id).outerjoin(
             _regions, _regions.c.id == _users.c.region_id
@@ -78,8 +84,13 @@ _ACTOR_FOR_TOKEN = (
         _tokens.c.token_hash == sa.bindparam("token_hash"),
         _tokens.c.revoked_at.is_(None),
         _tokens.c.expires_at > sa.bindparam("now", type_=_tokens.c.expires_at.type),
-        _users.c.is_active.is_(True),
     )
+)
+
+_ACTOR_FOR_USERNAME = (
+    _actor_select()
+    .select_from(_users.outerjoin(_regions, _regions.c.id == _users.c.region_id))
+    .where(_users.c.username == sa.bindparam("username"))
 )
 
 
@@ -92,6 +103,13 @@ def actor_for_token(session, token: str) -> Actor | None:
     if row is None:
         return None
     return Actor(*row)
+
+
+def actor_for_username(session, username: str) -> Actor | None:
+    """An active user as the Actor a request of theirs would carry: for commands run on the
+    user's behalf (``flask ... --as``) and the demo loader."""
+    row = session.connection().execute(_ACTOR_FOR_USERNAME, {"username": username}).one_or_none()
+    return None if row is None else Actor(*row)
 
 
 def actor_from_request() -> Actor | None:

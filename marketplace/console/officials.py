@@ -19,8 +19,8 @@ from marketplace.livestreams import service as livestreams
 from marketplace.payouts import service as payouts
 from marketplace.payouts.models import PayoutLine, RunStatus
 from marketplace.periods import Period, month_of, parse_period
-from marketplace.regions import service as regions
 from marketplace.regions.models import Region
+from marketplace.regions.scoping import ancestors_seen_by
 from marketplace.reports import assistance, channels, closing, exports, files, income, trails
 from marketplace.reports.reading import report_session
 
@@ -86,9 +86,7 @@ def region(region_id: int):
 
 def _ancestors(session, actor, region_id: int) -> list[Region]:
     """The path above the region that the actor may open (their own region at most)."""
-    above = regions.ancestors(session, session.get(Region, region_id))
-    allowed = actor.region_path or "/"
-    return [region for region in above if region.path.startswith(allowed)]
+    return ancestors_seen_by(session, session.get(Region, region_id), actor)
 
 
 def _closable(period: Period, report: dict) -> bool:

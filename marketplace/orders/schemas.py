@@ -156,8 +156,9 @@ class OrderQuery(Schema):
     region_id = Id(
         strict=False,
         metadata={
-            "description": "Orders holding a line whose producer is in this region's subtree "
-            "(a village, a township, a county); an unknown region: none."
+            "description": "Orders holding a line whose produce comes from this region's "
+            "subtree (a village, a township, a county), by the product's village of origin as "
+            "for every sale; an unknown region: none."
         },
     )
     paid_in = PeriodField(

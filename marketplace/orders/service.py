@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.accounts.scoping import Seen, with_lines_seen
+from marketplace.catalog.models import Product
 from marketplace.catalog.stock import return_stock
 from marketplace.clock import shanghai_midnight
 from marketplace.db import page_of, utcnow
@@ -25,7 +26,6 @@ from marketplace.orders.models import (
     PaymentStatus,
 )
 from marketplace.orders.scoping import ORDER_LINES, ORDERS
-from marketplace.producers.models import Producer
 from marketplace.regions.service import in_subtree_of
 
 
@@ -130,8 +130,8 @@ def list_orders(session, actor: Actor, filters: dict, *, page: int, page_size: i
         stmt = stmt.where(
             Order.id.in_(
                 sa.select(OrderLine.order_id)
-                .join(Producer, Producer.id == OrderLine.producer_id)
-                .where(in_subtree_of(Producer.region_id, filters["region_id"]))
+                .join(Product, Product.id == OrderLine.product_id)
+                .where(in_subtree_of(Product.origin_village_id, filters["region_id"]))
             )
         )
     if filters.get("paid_in") is not None:

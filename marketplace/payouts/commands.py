@@ -7,11 +7,10 @@ exactly as through the API. Each command commits what succeeded and rolls back o
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
 from flask.cli import AppGroup
 
-from marketplace.accounts.auth import Actor
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.auth import Actor, actor_for_username
+from marketplace.accounts.models import Role
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.payouts import settlement
@@ -24,12 +23,10 @@ _AS_ADMIN = click.option(
 
 
 def _admin(username: str) -> Actor:
-    user = db.session.execute(
-        sa.select(User).where(User.username == username, User.is_active.is_(True))
-    ).scalar_one_or_none()
-    if user is None or user.role is not Role.admin:
+    actor = actor_for_username(db.session, username)
+    if actor is None or actor.role is not Role.admin:
         raise click.ClickException(f"{username} is not an active admin user.")
-    return Actor(user_id=user.id, username=user.username, role=Role.admin)
+    return actor
 
 
 def _fail(error: DomainError) -> None:

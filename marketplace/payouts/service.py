@@ -34,7 +34,7 @@ from marketplace.payouts.scoping import PAYOUT_RUNS
 from marketplace.producers.models import Producer
 from marketplace.regions.models import Region, RegionLevel
 from marketplace.regions.scoping import OVERSEEN_REGIONS
-from marketplace.regions.service import in_subtree
+from marketplace.regions.service import in_subtree_of
 
 #: entries that move money out of (or, on a bank return, back into) a payee's account
 _PAYOUT_KINDS = (EntryKind.payout_approved, EntryKind.payout_returned)
@@ -171,8 +171,8 @@ def propose_run(session, actor: Actor, data: dict) -> Proposal:
     ).scalar_one_or_none():
         raise Conflict(f"The batch serial {serial} is already used by another payout run.")
 
-    households = sa.select(Household.id).where(in_subtree(Household.village_id, region.path))
-    producers = sa.select(Producer.id).where(in_subtree(Producer.region_id, region.path))
+    households = sa.select(Household.id).where(in_subtree_of(Household.village_id, region.id))
+    producers = sa.select(Producer.id).where(in_subtree_of(Producer.region_id, region.id))
     owed = owed_amounts(
         session,
         sa.or_(

@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
 from flask.cli import AppGroup
 from tqdm import tqdm
 
-from marketplace.accounts.auth import Actor
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.auth import Actor, actor_for_username
+from marketplace.accounts.models import Role
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.livestreams.models import Platform
@@ -28,14 +27,10 @@ livestreams_cli = AppGroup("livestreams", help="Livestream sessions and platform
 def _actor(username: str | None) -> Actor:
     if username is None:
         return Actor(user_id=None, username="command line", role=Role.admin)
-    user = db.session.execute(
-        sa.select(User).where(User.username == username, User.is_active.is_(True))
-    ).scalar_one_or_none()
-    if user is None or user.role not in (Role.admin, Role.station):
+    actor = actor_for_username(db.session, username)
+    if actor is None or actor.role not in (Role.admin, Role.station):
         raise click.ClickException(f"{username} is not an active station or admin user.")
-    return Actor(
-        user_id=user.id, username=user.username, role=user.role, station_id=user.station_id
-    )
+    return actor
 
 
 @livestreams_cli.command("import")

@@ -1,12 +1,14 @@
 """Consumption assistance (消费帮扶): what buying units bought of a region's produce in a year,
 against each unit's yearly purchase quota, by unit and by the villages it is paired with.
 
-Purchases are the lines of units' orders paid in the year whose producer is in the region, less
-their refunds. Only produce certified as a poverty-alleviation product on the day the order was
-paid counts towards a quota (the product's certificate as recorded now: its validity dates); the
-rest is reported beside it, so the figure people argue about is never hidden. The units
-reported: those seated in the region, those paired with one of its villages, and any that
-bought its produce in the year.
+Purchases are the lines of units' orders paid in the year whose produce comes from the region
+(the product's origin village, as for every sale), less their refunds. Only produce certified
+as a poverty-alleviation product on the day the order was paid counts towards a quota (the
+product's certificate as recorded now: its validity dates); the rest is reported beside it, so
+the figure people argue about is never hidden. The units reported: those seated in the region,
+those paired with one of its villages, and any that bought its produce in the year. A county's
+purchases are the sum of its townships'; its quotas are those of the units it reports, which
+include units seated at the county itself.
 """
 
 from collections import defaultdict
@@ -20,12 +22,12 @@ from marketplace.clock import shanghai_date, shanghai_midnight
 from marketplace.orders.models import Order, OrderLine, PaymentStatus
 from marketplace.producers.models import (
     BuyingUnit,
-    Producer,
     UnitPurchaseQuota,
     UnitVillagePairing,
 )
 from marketplace.regions.models import Region
-from marketplace.reports.income import region_in_scope
+from marketplace.regions.service import subtree_ids
+from marketplace.reports.scoping import reported_region
 
 _SOLD = (PaymentStatus.paid, PaymentStatus.partially_refunded, PaymentStatus.refunded)
 
@@ -35,28 +37,27 @@ def _figures() -> dict:
 
 
 def assistance_report(session, actor: Actor, region_id: int, year: int) -> dict:
-    region = region_in_scope(session, actor, region_id)
-    in_region = sa.select(Region.id).where(Region.path.startswith(region.path))
+    region = reported_region(session, actor, region_id)
+    in_region = subtree_ids(region.id)
     start, end = date(year, 1, 1), date(year + 1, 1, 1)
     lines = session.execute(
         sa.select(
             Order.unit_id,
             Order.id,
             Order.paid_at,
-            Producer.region_id,
+            Product.origin_village_id,
             OrderLine.line_total_fen - OrderLine.refunded_fen,
             Product.certificate_valid_from,
             Product.certificate_valid_to,
         )
         .join(OrderLine, OrderLine.order_id == Order.id)
-        .join(Producer, Producer.id == OrderLine.producer_id)
         .join(Product, Product.id == OrderLine.product_id)
         .where(
             Order.unit_id.is_not(None),
             Order.payment_status.in_(_SOLD),
             Order.paid_at >= shanghai_midnight(start),
             Order.paid_at < shanghai_midnight(end),
-            Producer.region_id.in_(in_region),
+            Product.origin_village_id.in_(in_region),
         )
     ).all()
     pairings = session.execute(

@@ -1,11 +1,16 @@
-"""Sales and attributed income by channel and by livestream session, for a region and a period.
+"""Sales and attributed income by channel, by livestream session and by child region, for a
+region and a period.
 
 Read from the ledger like the income report, so the two agree and a closed month's figures
 stay put: the sales of the region's produce are the clearing postings of its order lines
 (attribution less refund reversals) dated in the period, and the attributed income the
-postings of those lines to household income accounts. A channel is the order's (web, station
-counter, unit procurement, livestream), with imported sales split by the platform they came
-from (imported:douyin, ...).
+postings of those lines to household income accounts. A sale is placed in a region by where
+its produce comes from, the product's village of origin (as orders are for officials), so
+every sale lies in exactly one village and a region's money is the sum of its children's
+(``by_region``). A channel is the order's (web, station counter, unit procurement,
+livestream), with imported sales split by the platform they came from (imported:douyin, ...).
+``orders`` counts distinct orders: an order with produce of two townships counts once for
+their county and once for each township.
 """
 
 from collections import defaultdict
@@ -13,30 +18,26 @@ from collections import defaultdict
 import sqlalchemy as sa
 
 from marketplace.accounts.auth import Actor
+from marketplace.catalog.models import Product
 from marketplace.ledger.models import AccountKind, EntryKind, JournalEntry, LedgerAccount, Posting
 from marketplace.livestreams.models import LivestreamSession
 from marketplace.orders.models import Channel, Order, OrderLine
 from marketplace.payments.models import Gateway, Payment, PaymentState
 from marketplace.periods import Period
-from marketplace.producers.models import Producer
 from marketplace.regions.models import Region
-from marketplace.reports.income import region_in_scope
+from marketplace.regions.service import villages_by_child
+from marketplace.reports.scoping import reported_region
 
 _ATTRIBUTING = (EntryKind.attribution, EntryKind.refund_reversal)
+_MONEY = ("gross_fen", "refunds_fen", "net_fen", "attributed_fen")
 
 
 def _figures() -> dict:
-    return {
-        "orders": 0,
-        "gross_fen": 0,
-        "refunds_fen": 0,
-        "net_fen": 0,
-        "attributed_fen": 0,
-    }
+    return {"orders": 0, "gross_fen": 0, "refunds_fen": 0, "net_fen": 0, "attributed_fen": 0}
 
 
-def channel_report(session, actor: Actor, region_id: int, period: Period) -> dict:
-    region = region_in_scope(session, actor, region_id)
+def _channel():
+    """The channel of the order a posting's line belongs to, imported sales by platform."""
     platform = (
         sa.select(Payment.method)
         .where(
@@ -47,54 +48,127 @@ def channel_report(session, actor: Actor, region_id: int, period: Period) -> dic
         .limit(1)
         .scalar_subquery()
     )
-    channel = sa.case(
+    return sa.case(
         (Order.channel == Channel.imported, sa.literal("imported:") + platform),
         else_=sa.cast(Order.channel, sa.String),
     )
-    produce_here = sa.select(Region.id).where(Region.path.startswith(region.path))
-    rows = session.execute(
+
+
+def channel_report(session, actor: Actor, region_id: int, period: Period) -> dict:
+    region = reported_region(session, actor, region_id)
+    child_of = villages_by_child(session, region)
+    produce_here = list(child_of)
+    channel = _channel()
+    by_channel: dict[str, dict] = defaultdict(_figures)
+    by_session: dict[int, dict] = defaultdict(_figures)
+    by_child: dict[int, dict] = defaultdict(_figures)
+    for name, session_id, village_id, entry_kind, account_kind, amount in _money(
+        session, period, produce_here, channel
+    ):
+        targets = [by_channel[name], by_child[child_of[village_id]]]
+        if session_id is not None:
+            targets.append(by_session[session_id])
+        for figures in targets:
+            _add(figures, entry_kind, account_kind, int(amount))
+    for name, session_id, child_id, count in _orders(session, period, child_of, channel):
+        if child_id is None:
+            by_channel[name]["orders"] += count
+            if session_id is not None:
+                by_session[session_id]["orders"] += count
+        else:
+            by_child[child_id]["orders"] += count
+    for figures in (*by_channel.values(), *by_session.values(), *by_child.values()):
+        figures["net_fen"] = figures["gross_fen"] - figures["refunds_fen"]
+    totals = _figures()
+    for figures in by_channel.values():
+        for name in totals:
+            totals[name] += figures[name]
+    return {
+        "region": {"id": region.id, "name": region.name, "level": region.level},
+        "period": {"label": period.label, "start": period.start, "end": period.end},
+        "currency": "CNY",
+        "totals": totals,
+        "by_channel": [{"channel": name, **by_channel[name]} for name in sorted(by_channel)],
+        "by_session": _session_rows(session, by_session),
+        "by_region": _child_rows(session, region, child_of, by_child),
+    }
+
+
+def _add(figures: dict, entry_kind, account_kind, amount: int) -> None:
+    if account_kind is AccountKind.gateway_clearing:
+        if entry_kind is EntryKind.attribution:
+            figures["gross_fen"] += amount
+        else:
+            figures["refunds_fen"] -= amount
+    else:
+        figures["attributed_fen"] -= amount
+
+
+def _money(session, period: Period, villages: list[int], channel):
+    """The period's clearing and household postings of the lines of the villages' produce,
+    summed by channel, session, village of origin, entry kind and account kind."""
+    return session.execute(
         sa.select(
             channel,
             Order.livestream_session_id,
+            Product.origin_village_id,
             JournalEntry.kind,
             LedgerAccount.kind,
             sa.func.sum(Posting.amount_fen),
-            sa.func.count(sa.distinct(Order.id)),
         )
         .select_from(Posting)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
         .join(OrderLine, OrderLine.id == Posting.order_line_id)
         .join(Order, Order.id == OrderLine.order_id)
-        .join(Producer, Producer.id == OrderLine.producer_id)
+        .join(Product, Product.id == OrderLine.product_id)
         .where(
             Posting.effective_on.between(period.start, period.end),
             JournalEntry.kind.in_(_ATTRIBUTING),
             LedgerAccount.kind.in_((AccountKind.gateway_clearing, AccountKind.household_income)),
-            Producer.region_id.in_(produce_here),
+            Product.origin_village_id.in_(villages),
         )
-        .group_by(channel, Order.livestream_session_id, JournalEntry.kind, LedgerAccount.kind)
+        .group_by(
+            channel,
+            Order.livestream_session_id,
+            Product.origin_village_id,
+            JournalEntry.kind,
+            LedgerAccount.kind,
+        )
     ).all()
-    by_channel: dict[str, dict] = defaultdict(_figures)
-    by_session: dict[int, dict] = defaultdict(_figures)
-    orders = _orders(session, period, produce_here, channel)
-    for name, session_id, entry_kind, account_kind, amount, _count in rows:
-        amount = int(amount)
-        targets = [by_channel[name]]
-        if session_id is not None:
-            targets.append(by_session[session_id])
-        for figures in targets:
-            if account_kind is AccountKind.gateway_clearing:
-                if entry_kind is EntryKind.attribution:
-                    figures["gross_fen"] += amount
-                else:
-                    figures["refunds_fen"] -= amount
-            else:
-                figures["attributed_fen"] -= amount
-    for (name, session_id), count in orders.items():
-        by_channel[name]["orders"] += count
-        if session_id is not None:
-            by_session[session_id]["orders"] += count
+
+
+def _orders(session, period: Period, child_of: dict[int, int], channel) -> list[tuple]:
+    """Orders with a line of the region's produce attributed in the period: by channel and
+    session (child None), and by child region (channel and session None). An order counts
+    once in each, however many of its lines are."""
+    attributed = (
+        sa.select(OrderLine.order_id, Product.origin_village_id.label("village_id"))
+        .join(Posting, Posting.order_line_id == OrderLine.id)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(
+            Posting.effective_on.between(period.start, period.end),
+            JournalEntry.kind == EntryKind.attribution,
+            Product.origin_village_id.in_(list(child_of)),
+        )
+        .distinct()
+        .subquery()
+    )
+    by_channel = session.execute(
+        sa.select(channel, Order.livestream_session_id, sa.func.count())
+        .where(Order.id.in_(sa.select(attributed.c.order_id)))
+        .group_by(channel, Order.livestream_session_id)
+    ).all()
+    by_child: dict[int, set[int]] = defaultdict(set)
+    for order_id, village_id in session.execute(sa.select(attributed)):
+        by_child[child_of[village_id]].add(order_id)
+    return [(name, session_id, None, count) for name, session_id, count in by_channel] + [
+        (None, None, child_id, len(orders)) for child_id, orders in by_child.items()
+    ]
+
+
+def _session_rows(session, by_session: dict[int, dict]) -> list[dict]:
     sessions = {
         row.id: row
         for row in session.execute(
@@ -106,50 +180,27 @@ def channel_report(session, actor: Actor, region_id: int, period: Period) -> dic
             ).where(LivestreamSession.id.in_(list(by_session)))
         )
     }
-    totals = _figures()
-    for figures in (*by_channel.values(), *by_session.values()):
-        figures["net_fen"] = figures["gross_fen"] - figures["refunds_fen"]
-    for figures in by_channel.values():
-        for name in totals:
-            totals[name] += figures[name]
-    return {
-        "region": {"id": region.id, "name": region.name, "level": region.level},
-        "period": {"label": period.label, "start": period.start, "end": period.end},
-        "currency": "CNY",
-        "totals": totals,
-        "by_channel": [{"channel": name, **by_channel[name]} for name in sorted(by_channel)],
-        "by_session": [
-            {
-                "session_id": session_id,
-                "code": sessions[session_id].code,
-                "title": sessions[session_id].title,
-                "platform": sessions[session_id].platform,
-                **figures,
-            }
-            for session_id, figures in sorted(by_session.items())
-        ],
-    }
+    return [
+        {
+            "session_id": session_id,
+            "code": sessions[session_id].code,
+            "title": sessions[session_id].title,
+            "platform": sessions[session_id].platform,
+            **figures,
+        }
+        for session_id, figures in sorted(by_session.items())
+    ]
 
 
-def _orders(session, period: Period, produce_here, channel) -> dict[tuple, int]:
-    """Orders with a line of the region's produce attributed in the period, by channel and
-    session (an order counts once even when several of its lines are)."""
-    attributed_orders = (
-        sa.select(OrderLine.order_id)
-        .join(Posting, Posting.order_line_id == OrderLine.id)
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .join(Producer, Producer.id == OrderLine.producer_id)
-        .where(
-            Posting.effective_on.between(period.start, period.end),
-            JournalEntry.kind == EntryKind.attribution,
-            Producer.region_id.in_(produce_here),
-        )
-    )
-    return {
-        (name, session_id): count
-        for name, session_id, count in session.execute(
-            sa.select(channel, Order.livestream_session_id, sa.func.count())
-            .where(Order.id.in_(attributed_orders))
-            .group_by(channel, Order.livestream_session_id)
-        )
-    }
+def _child_rows(session, region: Region, child_of: dict[int, int], by_child) -> list[dict]:
+    """One row per child region (the region itself at village level), each child listed
+    even when it sold nothing; their money sums to the totals."""
+    children = session.execute(
+        sa.select(Region.id, Region.name, Region.level)
+        .where(Region.id.in_(set(child_of.values())))
+        .order_by(Region.code)
+    ).all()
+    return [
+        {"region_id": child.id, "name": child.name, "level": child.level, **by_child[child.id]}
+        for child in children
+    ]

@@ -4,15 +4,13 @@ ledger's command group, where people look for it. ``flask reports close-month`` 
 for scripted month ends."""
 
 import click
-import sqlalchemy as sa
 from flask.cli import AppGroup
 
-from marketplace.accounts.auth import Actor
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.auth import actor_for_username
+from marketplace.accounts.models import Role
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.periods import month_of
-from marketplace.regions.models import Region
 from marketplace.reports import closing, reconciliation
 
 
@@ -42,23 +40,9 @@ def close_month_command(region_id: int, month: str, username: str) -> None:
         period = month_of(month)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--month") from None
-    user = db.session.execute(
-        sa.select(User).where(User.username == username, User.is_active.is_(True))
-    ).scalar_one_or_none()
-    if user is None or user.role not in (Role.admin, Role.official):
+    actor = actor_for_username(db.session, username)
+    if actor is None or actor.role not in (Role.admin, Role.official):
         raise click.ClickException(f"{username} is not an active official or admin.")
-    region_path = (
-        db.session.execute(sa.select(Region.path).where(Region.id == user.region_id)).scalar()
-        if user.region_id
-        else None
-    )
-    actor = Actor(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        region_id=user.region_id,
-        region_path=region_path,
-    )
     try:
         close = closing.close_month(db.session, actor, region_id, period)
     except DomainError as error:

@@ -7,6 +7,7 @@ from marketplace.regions.models import RegionLevel
 from marketplace.reports import assistance, channels, income, trails
 from marketplace.reports.exports import Column, Table
 from marketplace.reports.income import Source
+from marketplace.reports.scoping import reported_region
 
 _SOURCE_HEADERS = {
     Source.own_sales: "自产自销",
@@ -67,7 +68,7 @@ def income_table(session, actor: Actor, region_id: int, period: Period) -> Table
 
 def income_households_table(session, actor: Actor, region_id: int, period: Period) -> Table:
     """Every household of the region, streamed: the drill-down of any level in one file."""
-    region = income.region_in_scope(session, actor, region_id)
+    region = reported_region(session, actor, region_id)
     rows = (
         {**row, "status": _STATUS.get(row["status"]), "reached": "是" if row["reached"] else "否"}
         for row in income.household_rows(session, region, period)
@@ -101,6 +102,7 @@ def channels_table(session, actor: Actor, region_id: int, period: Period) -> Tab
     report = channels.channel_report(session, actor, region_id, period)
     rows = [{"name": row["channel"], **row} for row in report["by_channel"]]
     rows += [{"name": f"直播 {row['code']} {row['title']}", **row} for row in report["by_session"]]
+    rows += [{"name": f"产地 {row['name']}", **row} for row in report["by_region"]]
     rows.append({"name": "合计", **report["totals"]})
     return Table(
         name="channels",

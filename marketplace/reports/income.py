@@ -28,8 +28,6 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from marketplace.accounts.auth import Actor
-from marketplace.accounts.models import Role
-from marketplace.errors import NotFound, PermissionDenied
 from marketplace.households.models import Household, HouseholdStatus, HouseholdStatusChange
 from marketplace.ledger.models import (
     AccountKind,
@@ -45,7 +43,9 @@ from marketplace.orders.models import OrderLine
 from marketplace.periods import Period, next_month
 from marketplace.producers.models import Producer, ProducerKind
 from marketplace.regions.models import Region, RegionLevel
+from marketplace.regions.service import villages_by_child
 from marketplace.reports.models import ReportSnapshot
+from marketplace.reports.scoping import reported_region
 
 
 class Source(enum.StrEnum):
@@ -158,31 +158,6 @@ def _merge(into: dict, other: dict) -> None:
             into["coverage"][status][name] += counts[name]
 
 
-def region_in_scope(session, actor: Actor, region_id: int) -> Region:
-    """The region, if the actor may report on it: an admin any, an official their subtree."""
-    if actor.role not in (Role.admin, Role.official):
-        raise PermissionDenied("Reports are for officials and admins.")
-    region = session.get(Region, region_id)
-    if region is None or (
-        actor.role is Role.official and not region.path.startswith(actor.region_path)
-    ):
-        raise NotFound(f"Region {region_id} not found.")
-    return region
-
-
-def _villages(session, region: Region) -> dict[int, int]:
-    """Each village of the region's subtree -> the child of ``region`` it lies in (itself at
-    township level; at village level, the village)."""
-    villages = session.execute(
-        sa.select(Region.id, Region.parent_id).where(
-            Region.level == RegionLevel.village, Region.path.startswith(region.path)
-        )
-    ).all()
-    if region.level is RegionLevel.county:
-        return {village_id: parent_id for village_id, parent_id in villages}
-    return {village_id: village_id for village_id, _ in villages}
-
-
 def _status_at(period: Period, villages):
     """Each household's status on the period's last day (its latest change by then), for the
     households of ``villages`` only (ranking the whole registry's history cost a village's
@@ -212,7 +187,7 @@ def _status_at(period: Period, villages):
 
 def income_report(session, actor: Actor, region_id: int, period: Period) -> dict:
     """The report as the actor may read it: a closed month's from its snapshot, else live."""
-    region = region_in_scope(session, actor, region_id)
+    region = reported_region(session, actor, region_id)
     if period.kind == "month":
         frozen = frozen_report(session, region.id, period)
         if frozen is not None:
@@ -260,7 +235,7 @@ def frozen_report(session, region_id: int, period: Period) -> dict | None:
 
 def build_report(session, region: Region, period: Period) -> dict:
     """The report computed from the ledger now (no scope check: the caller made it)."""
-    village_of = _villages(session, region)
+    village_of = villages_by_child(session, region)
     by_household = region.level is RegionLevel.village
     postings = _household_postings(period, list(village_of))
     group = postings.c.household_id if by_household else Household.village_id
@@ -410,7 +385,7 @@ def household_rows(session, region: Region, period: Period):
     """Every household of the region with its figures for the period, in household id order,
     streamed: the households and their income are read by two cursors advancing together, so
     a county's hundred thousand households take flat memory (an export's drill-down)."""
-    village_of = _villages(session, region)
+    village_of = villages_by_child(session, region)
     villages = list(village_of)
     village_names = dict(
         session.execute(sa.select(Region.id, Region.name).where(Region.id.in_(villages))).all()
@@ -483,14 +458,14 @@ def monthly_net(
     the trend beside a report. One statement, grouped by business day and folded into months
     here (portable, and at most a few hundred days). Nothing is ever written into a closed
     month, so a closed month's figure is the one its report froze."""
-    region = region_in_scope(session, actor, region_id)
+    region = reported_region(session, actor, region_id)
     span = Period(
         label=f"{months[0]:%Y-%m}..{months[-1]:%Y-%m}",
         kind="span",
         start=months[0],
         end=next_month(months[-1]) - timedelta(days=1),
     )
-    postings = _household_postings(span, list(_villages(session, region)))
+    postings = _household_postings(span, list(villages_by_child(session, region)))
     by_month = dict.fromkeys(months, 0)
     for day, amount in session.execute(
         sa.select(postings.c.effective_on, sa.func.sum(postings.c.amount_fen))
@@ -505,9 +480,9 @@ def monthly_net(
 def coverage(session, actor: Actor, filters: dict, *, page: int, page_size: int):
     """The region's registered households the marketplace reached in the period, or (``reached``
     false) those it did not, with their status at the period's end: the coverage drill-down."""
-    region = region_in_scope(session, actor, filters["region_id"])
+    region = reported_region(session, actor, filters["region_id"])
     period = filters["period"]
-    villages = list(_villages(session, region))
+    villages = list(villages_by_child(session, region))
     postings = _household_postings(period, villages)
     reached = (
         sa.select(postings.c.household_id)

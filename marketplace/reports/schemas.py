@@ -294,6 +294,12 @@ class SessionRowOut(ChannelFiguresOut):
     platform = fields.String()
 
 
+class ChildRegionRowOut(ChannelFiguresOut):
+    region_id = fields.Integer()
+    name = fields.String()
+    level = fields.String()
+
+
 class ChannelReportOut(Schema):
     region = fields.Nested(RegionRefOut)
     period = fields.Nested(PeriodOut)
@@ -301,6 +307,14 @@ class ChannelReportOut(Schema):
     totals = fields.Nested(ChannelFiguresOut)
     by_channel = fields.List(fields.Nested(ChannelRowOut))
     by_session = fields.List(fields.Nested(SessionRowOut))
+    by_region = fields.List(
+        fields.Nested(ChildRegionRowOut),
+        metadata={
+            "description": "Each child region's sales (the region itself at village level): "
+            "a sale is placed by its product's village of origin, so the money of the rows "
+            "sums to the totals. Orders are counted once per region they sold from."
+        },
+    )
 
 
 # --- consumption assistance -------------------------------------------------------------------

@@ -14,7 +14,13 @@ from marketplace.ledger.models import LedgerAccount, Posting
 from marketplace.livestreams.models import HostKind, LivestreamSession, Platform, SessionState
 from marketplace.orders.models import OrderLine, OrderStatus
 from marketplace.platform_sales import recording as platform_sales
-from marketplace.producers.models import BuyingUnit, UnitKind, UnitPurchaseQuota, UnitVillagePairing
+from marketplace.producers.models import (
+    BuyingUnit,
+    ProducerKind,
+    UnitKind,
+    UnitPurchaseQuota,
+    UnitVillagePairing,
+)
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 from tests.orders.conftest import basket
 
@@ -162,3 +168,51 @@ def test_assistance_counts_certified_produce_against_the_quota(
     assert village["village_id"] == regions.village_a1.id and village["certified_fen"] == 13600
     lines = session.execute(sa.select(sa.func.count()).select_from(OrderLine)).scalar_one()
     assert lines == 2
+
+
+def test_every_report_of_a_county_is_the_sum_of_its_townships(
+    client, session, shop, money, pay, regions, make_producer, make_product
+):
+    """A county-level enterprise's produce is placed by its village of origin (in township B),
+    so the county's figures are its townships' added, in every report; and each report's
+    rows add up to its totals."""
+    enterprise = make_producer(
+        shop.other_station, kind=ProducerKind.enterprise, region_id=regions.county.id
+    )
+    mushrooms = make_product(
+        shop.other_station, enterprise, name="黑木耳", origin_village_id=regions.village_b2.id
+    )
+    pay((shop.sku_500g, 2))
+    pay((mushrooms.skus_created[0], 3), headers=shop.other_station_headers)
+    live = _session_of(session, shop)
+    _imported(session, shop, live, 1)
+    month = shanghai_today().strftime("%Y-%m")
+
+    def report(kind: str, region) -> dict:
+        response = client.get(
+            f"/api/v1/reports/{kind}",
+            query_string={"region_id": region.id, "period": month},
+            headers=money.official_headers,
+        )
+        assert response.status_code == 200, response.json
+        return response.json
+
+    money_figures = ("gross_fen", "refunds_fen", "net_fen", "attributed_fen")
+    county = report("channels", regions.county)
+    townships = [report("channels", t) for t in (regions.township_a, regions.township_b)]
+    for name in money_figures:
+        assert county["totals"][name] == sum(t["totals"][name] for t in townships)
+        assert county["totals"][name] == sum(row[name] for row in county["by_region"])
+        assert county["totals"][name] == sum(row[name] for row in county["by_channel"])
+    assert county["totals"]["gross_fen"] == 2 * 6800 + 3 * 6800 + 6800
+    by_region = {row["region_id"]: row for row in county["by_region"]}
+    assert by_region[regions.township_b.id]["gross_fen"] == 3 * 6800
+    assert [t["totals"]["gross_fen"] for t in townships] == [3 * 6800, 3 * 6800]
+    income_county = report("income", regions.county)
+    income_townships = [report("income", t) for t in (regions.township_a, regions.township_b)]
+    assert income_county["totals"]["net_fen"] == sum(
+        t["totals"]["net_fen"] for t in income_townships
+    )
+    assert income_county["totals"]["net_fen"] == sum(
+        row["net_fen"] for row in income_county["rows"]
+    )

@@ -26,6 +26,7 @@ from marketplace.catalog.models import (
 from marketplace.clock import shanghai_today
 from marketplace.producers.models import Producer, Station
 from marketplace.regions.models import Region
+from marketplace.regions.service import in_subtree_of
 
 _products = Product.__table__
 _skus = Sku.__table__
@@ -34,8 +35,6 @@ _categories = Category.__table__
 _producers = Producer.__table__
 _stations = Station.__table__
 _villages = Region.__table__.alias("village")
-_regions = Region.__table__.alias("region")
-_subtree_root = Region.__table__.alias("subtree_root")
 
 #: The filters of the list, by the name of the bound parameter each one uses.
 FILTERS = (
@@ -85,13 +84,7 @@ def _conditions(shape: frozenset[str]) -> list:
         where.append(c.origin_village_id == sa.bindparam("village_id"))
     if "region" in shape:
         # The subtree is resolved inside the statement, so the filter costs no extra round trip.
-        root_path = sa.select(_subtree_root.c.path).where(
-            _subtree_root.c.id == sa.bindparam("region")
-        )
-        subtree = sa.select(_regions.c.id).where(
-            _regions.c.path.startswith(root_path.scalar_subquery())
-        )
-        where.append(c.origin_village_id.in_(subtree))
+        where.append(in_subtree_of(c.origin_village_id, sa.bindparam("region")))
     if "producer_id" in shape:
         where.append(c.producer_id == sa.bindparam("producer_id"))
     if "station_id" in shape:
