@@ -19,8 +19,14 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.runtime
-install-dev: $(VENV)/.dev
+# The reasons' translations (marketplace/i18n.py): each language's catalog, compiled.
+CATALOGS := $(wildcard marketplace/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+$(COMPILED): %.mo: %.po $(VENV)/.runtime
+	$(BIN)/pybabel compile --statistics -i $< -o $@ 2>/dev/null
+
+install: $(VENV)/.runtime $(COMPILED)
+install-dev: $(VENV)/.dev $(COMPILED)
 
 ## Migrate the embedded database, load the demo data, serve on gunicorn (port $(PORT)).
 run: install

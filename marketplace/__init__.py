@@ -2,12 +2,18 @@
 
 from flask import Flask
 
+from marketplace.reasons import code_marshmallow_messages
+
+# marshmallow's own messages carry reason codes (marketplace/reasons.py): before any schema is
+# defined, since a field copies its messages when it is made.
+code_marshmallow_messages()
+
 
 def create_app(config: object | None = None) -> Flask:
     """Build the application. ``config`` is a Config class or object; tests pass TestConfig."""
-    from marketplace import cli, console, health, pii, request_cycle
+    from marketplace import cli, console, health, i18n, pii, request_cycle
     from marketplace.config import Config
-    from marketplace.errors import register_error_handlers
+    from marketplace.errors import document_reasons, register_error_handlers
     from marketplace.extensions import api, db, migrate
     from marketplace.http_api import IdConverter
     from marketplace.payments import gateways as payment_gateways
@@ -44,12 +50,17 @@ def create_app(config: object | None = None) -> Flask:
     # The browser console beside the API: the same services, signed in by a session cookie.
     console.register(app)
 
-    # 6. One error format, one commit per request, a request id and an access log line.
+    # 6. One error format (its reasons in the request's language), one commit per request, a
+    #    request id and an access log line.
+    i18n.init_app(app)
     register_error_handlers(app)
     request_cycle.register_request_cycle(app)
 
     # 7. Command-line tools: flask seed, flask households import, ...
     cli.register(app)
+
+    # 8. Every module has declared its reasons by now: the API document lists them.
+    document_reasons(api.spec)
     return app
 
 

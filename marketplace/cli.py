@@ -5,6 +5,7 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     from marketplace.households.commands import households_cli
+    from marketplace.i18n import i18n_cli
     from marketplace.ledger.commands import ledger_cli
     from marketplace.orders.commands import orders_cli
     from marketplace.payments.commands import payments_cli
@@ -25,5 +26,6 @@ def register(app: Flask) -> None:
         payouts_cli,
         livestreams_cli,
         reports_cli,
+        i18n_cli,
     ):
         app.cli.add_command(group)

@@ -1,6 +1,9 @@
 """One error vocabulary for the whole service, rendered once as RFC 9457 problem+json.
 
-Services raise ``DomainError`` subclasses; views never build error responses themselves.
+Services raise ``DomainError`` subclasses; views never build error responses themselves. A
+problem's ``type`` names its kind (``validation-failed``, ``stale-version``); its ``code`` and
+``params`` name the reason (``marketplace/reasons.py``), and a validation problem carries each
+field's reasons beside its messages (``errors`` as text, ``reasons`` as codes).
 """
 
 import logging
@@ -14,10 +17,39 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from marketplace import i18n
+from marketplace.reasons import REASONS, Message, coded, reason
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://village-market.example/problems/"
+
+INVALID_FIELDS = reason("request.invalid_fields", "Invalid fields: {fields}")
+NOT_JSON = reason("request.not_json", "The body is not valid JSON.")
+NO_SUCH_RESOURCE = reason("http.no_such_resource", "No such resource.")
+STALE_WRITE = reason(
+    "version.changed_meanwhile",
+    "It changed while you were saving; reload it and apply your change again.",
+)
+CONSTRAINT_REFUSED = reason(
+    "conflict.existing_data",
+    "The change conflicts with existing data (a duplicate or a removed reference).",
+)
+TOO_LARGE_A_NUMBER = reason("number.beyond_storage", "too large a number")
+VALUE_OUT_OF_RANGE = reason("request.value_out_of_range", "A value in the request is out of range.")
+DATABASE_BUSY = reason(
+    "service.database_busy", "The database is unavailable or busy; retry shortly."
+)
+UNEXPECTED = reason("service.unexpected", "An unexpected error occurred; it has been logged.")
+#: Each HTTP error werkzeug may raise (405, 413, ...), as a reason named by its phrase.
+HTTP_ERRORS = {
+    status: reason(
+        "http." + status.phrase.lower().replace(" ", "_").replace("'", ""), status.phrase
+    )
+    for status in HTTPStatus
+    if status >= 400
+}
 
 
 class DomainError(Exception):
@@ -29,6 +61,7 @@ class DomainError(Exception):
 
     def __init__(self, detail: str, *, errors: dict | None = None, **extra):
         super().__init__(detail)
+        #: a ``reasons.Message``: the text, its code and parameters
         self.detail = detail
         self.errors = errors
         self.extra = extra
@@ -39,7 +72,7 @@ class ValidationFailed(DomainError):
 
     def __init__(self, errors: dict, detail: str | None = None):
         fields = ", ".join(sorted(errors))
-        super().__init__(detail or f"Invalid fields: {fields}", errors=errors)
+        super().__init__(detail or INVALID_FIELDS(fields=fields), errors=errors)
 
 
 class NotAuthenticated(DomainError):
@@ -77,18 +110,30 @@ class TooManyRequests(DomainError):
 def problem_response(
     status: int,
     *,
-    code: str,
+    kind: str,
     title: str,
     detail: str | None = None,
     errors: dict | None = None,
     extra: dict | None = None,
     headers: dict | None = None,
 ) -> Response:
-    body = {"type": PROBLEM_BASE + code, "title": title, "status": status}
+    """The problem document: ``kind`` for its type, ``detail`` (a reason's ``Message``) for its
+    code, parameters and text, in the request's language."""
+    language = i18n.response_language()
+    body = {"type": PROBLEM_BASE + kind, "title": title, "status": status}
+    reason_of = _require_coded if current_app.config.get("REQUIRE_REASON_CODES") else coded
     if detail:
-        body["detail"] = detail
+        body["detail"] = i18n.in_language(detail, language)
+        body.update(reason_of(detail))
     if errors:
-        body["errors"] = errors
+        body["errors"] = {
+            field: [i18n.in_language(message, language) for message in messages]
+            for field, messages in errors.items()
+        }
+        body["reasons"] = {
+            field: [reason_of(message) for message in messages]
+            for field, messages in errors.items()
+        }
     request_id = g.get("request_id")
     if request_id:
         body["request_id"] = request_id
@@ -100,9 +145,19 @@ def problem_response(
     if status == 401:
         # RFC 9110: a 401 says how to authenticate (RFC 6750: with a bearer token).
         response.headers["WWW-Authenticate"] = 'Bearer realm="marketplace"'
+    if language != i18n.DEFAULT:
+        response.headers["Content-Language"] = language
+    response.vary.add("Accept-Language")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def _require_coded(message) -> dict:
+    """Under test: a refusal without a declared reason fails the test that meets it."""
+    if not isinstance(message, Message) or message.code not in REASONS:
+        raise AssertionError(f"a problem sent a reason with no code: {message!r}")
+    return coded(message)
 
 
 def flatten_field_errors(messages, prefix: str = "") -> dict[str, list[str]]:
@@ -114,6 +169,8 @@ def flatten_field_errors(messages, prefix: str = "") -> dict[str, list[str]]:
             flat.update(flatten_field_errors(value, name))
     elif isinstance(messages, list | tuple) and all(isinstance(m, str) for m in messages):
         flat[prefix or "_schema"] = list(messages)
+    elif isinstance(messages, str):
+        flat[prefix or "_schema"] = [messages]
     elif isinstance(messages, list | tuple):
         for index, value in enumerate(messages):
             flat.update(flatten_field_errors(value, f"{prefix}.{index}" if prefix else str(index)))
@@ -133,10 +190,32 @@ def webargs_errors(messages: dict) -> dict[str, list[str]]:
     return flat
 
 
+class _ReasonCodes:
+    """Every reason code declared, read when the API document is written (by then every
+    module has declared its reasons), so the document's enum is never short of one."""
+
+    def __iter__(self):
+        return iter(sorted(REASONS))
+
+
+class ReasonOut(ma.Schema):
+    code = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(_ReasonCodes()),
+        metadata={"description": "The reason, stable for programs."},
+    )
+    params = ma.fields.Dict(
+        required=True,
+        metadata={"description": "The values its message is made of (amounts in fen)."},
+    )
+
+
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details: how every error of this API is sent. A problem may carry
-    members of its own beside these (the shortages of an out-of-stock checkout, the balance
-    and shortfall of a fund)."""
+    """RFC 9457 problem details: how every error of this API is sent. ``type`` names the kind
+    of problem; ``code`` and ``params`` the reason (each field's under ``reasons``), for
+    programs and for messages in the caller's language (``Accept-Language``; ``detail`` and
+    ``errors`` are in it). A problem may carry members of its own beside these (the shortages
+    of an out-of-stock checkout, the balance and shortfall of a fund)."""
 
     class Meta:
         unknown = ma.INCLUDE  # documented as additionalProperties: true
@@ -147,12 +226,31 @@ class ProblemSchema(ma.Schema):
     title = ma.fields.String(required=True)
     status = ma.fields.Integer(required=True)
     detail = ma.fields.String()
+    code = ma.fields.String(
+        validate=ma.validate.OneOf(_ReasonCodes()),
+        metadata={
+            "description": "Why, for programs: one of the reason codes listed (their English "
+            "templates: the document's x-reason-codes)."
+        },
+    )
+    params = ma.fields.Dict(metadata={"description": "The values the reason's message needs."})
     errors = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.List(ma.fields.String()),
         metadata={"description": "Each bad field (dotted path into the request) and why."},
     )
+    reasons = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.Nested(ReasonOut)),
+        metadata={"description": "Each bad field's reasons, as codes with their parameters."},
+    )
     request_id = ma.fields.String()
+
+
+def document_reasons(spec) -> None:
+    """Each reason code with its English template, under the document's ``x-reason-codes``
+    (call it once every module is imported)."""
+    spec.options["x-reason-codes"] = {code: REASONS[code].template for code in sorted(REASONS)}
 
 
 #: What the X-Pagination header holds: JSON text, as flask-smorest writes it.
@@ -209,29 +307,27 @@ class ProblemApi(Api):
             errors = webargs_errors(messages)
             if status == 400:  # a body that is not JSON at all
                 return problem_response(
-                    400,
-                    code="bad-request",
-                    title="Bad Request",
-                    detail="The body is not valid JSON.",
-                    errors=errors,
+                    400, kind="bad-request", title="Bad Request", detail=NOT_JSON(), errors=errors
                 )
             return problem_response(
                 422,
-                code="validation-failed",
+                kind="validation-failed",
                 title="The request has invalid fields",
-                detail="Invalid fields: " + ", ".join(sorted(errors)),
+                detail=INVALID_FIELDS(fields=", ".join(sorted(errors))),
                 errors=errors,
             )
         headers = {}
         if status == 405 and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-        detail = data.get("message") or error.description
+        known = HTTPStatus(status) if status in HTTPStatus._value2member_map_ else None
+        phrase = known.phrase if known else "Error"
+        because = HTTP_ERRORS.get(known, HTTP_ERRORS[HTTPStatus.BAD_REQUEST])
+        detail = Message(data.get("message") or error.description or phrase, because.code)
         if status == 404 and not data.get("message"):
-            detail = "No such resource."
+            detail = NO_SUCH_RESOURCE()
         return problem_response(
             status,
-            code=phrase.lower().replace(" ", "-").replace("'", ""),
+            kind=phrase.lower().replace(" ", "-").replace("'", ""),
             title=phrase,
             detail=detail,
             headers=headers,
@@ -244,7 +340,7 @@ def handle_domain_error(error: DomainError):
         headers["Retry-After"] = str(error.retry_after)
     return problem_response(
         error.status,
-        code=error.code,
+        kind=error.code,
         title=error.title,
         detail=error.detail,
         errors=error.errors,
@@ -257,9 +353,9 @@ def handle_stale_data(error):
     """Two writers raced on a versioned row: the second one loses with a 409, never a 500."""
     return problem_response(
         409,
-        code="stale-version",
+        kind="stale-version",
         title="The object was changed by someone else",
-        detail="It changed while you were saving; reload it and apply your change again.",
+        detail=STALE_WRITE(),
     )
 
 
@@ -269,9 +365,9 @@ def handle_integrity_error(error):
     logger.warning("constraint refused a write: %s", error.orig)
     return problem_response(
         409,
-        code="conflict",
+        kind="conflict",
         title="Conflict with the current state",
-        detail="The change conflicts with existing data (a duplicate or a removed reference).",
+        detail=CONSTRAINT_REFUSED(),
     )
 
 
@@ -315,16 +411,12 @@ def handle_data_error(error):
     }
     names.update(_out_of_range_fields(request.get_json(silent=True) or {}))
     names = sorted(names)
-    errors = {name: ["too large a number"] for name in names}
+    errors = {name: [TOO_LARGE_A_NUMBER()] for name in names}
     return problem_response(
         422,
-        code="validation-failed",
+        kind="validation-failed",
         title="The request has invalid fields",
-        detail=(
-            "Invalid fields: " + ", ".join(names)
-            if names
-            else "A value in the request is out of range."
-        ),
+        detail=INVALID_FIELDS(fields=", ".join(names)) if names else VALUE_OUT_OF_RANGE(),
         errors=errors or None,
     )
 
@@ -334,9 +426,9 @@ def handle_database_unavailable(error):
     logger.error("database unavailable: %s", error.orig)
     return problem_response(
         503,
-        code="service-unavailable",
+        kind="service-unavailable",
         title="Service Unavailable",
-        detail="The database is unavailable or busy; retry shortly.",
+        detail=DATABASE_BUSY(),
         headers={"Retry-After": "1"},
     )
 
@@ -345,9 +437,9 @@ def handle_unexpected_error(error: Exception):
     logger.exception("unhandled error", extra={"request_id": g.get("request_id")})
     return problem_response(
         500,
-        code="internal-server-error",
+        kind="internal-server-error",
         title="Internal Server Error",
-        detail="An unexpected error occurred; it has been logged.",
+        detail=UNEXPECTED(),
     )
 
 

@@ -6,6 +6,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from marketplace.errors import problem_response
 from marketplace.extensions import db
+from marketplace.reasons import reason
+
+DATABASE_CHECK_FAILED = reason("service.database_check_failed", "database check failed: {error}")
 
 blp = Blueprint("health", __name__)
 
@@ -18,9 +21,9 @@ def healthz():
         db.session.rollback()
         return problem_response(
             503,
-            code="database-unavailable",
+            kind="database-unavailable",
             title="Service Unavailable",
-            detail=f"database check failed: {type(error).__name__}",
+            detail=DATABASE_CHECK_FAILED(error=type(error).__name__),
         )
     return jsonify(status="ok", database="ok")
 

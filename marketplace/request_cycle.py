@@ -14,7 +14,7 @@ from flask import Flask, g, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from marketplace.db import run_after_commit, sqlite_write_intent
-from marketplace.errors import problem_response
+from marketplace.errors import CONSTRAINT_REFUSED, DATABASE_BUSY, problem_response
 from marketplace.extensions import db
 
 access_log = logging.getLogger("marketplace.access")
@@ -126,18 +126,18 @@ def _commit_or_rollback(response):
         logger.warning("commit refused by a database constraint", exc_info=True)
         return problem_response(
             409,
-            code="conflict",
+            kind="conflict",
             title="Conflict with the current state",
-            detail="The change conflicts with existing data (a duplicate or a removed reference).",
+            detail=CONSTRAINT_REFUSED(),
         )
     except OperationalError:
         session.rollback()
         logger.exception("commit failed")
         return problem_response(
             503,
-            code="service-unavailable",
+            kind="service-unavailable",
             title="Service Unavailable",
-            detail="The database is busy; retry shortly.",
+            detail=DATABASE_BUSY(),
             headers={"Retry-After": "1"},
         )
     return response
