@@ -23,13 +23,13 @@ def _findings(path: Path, source: str) -> list[str]:
         where = f"{name}:{getattr(node, 'lineno', '?')}"
         if isinstance(node, ast.Attribute):
             receiver = node.value
-            if node.attr == "path" and not (
-                isinstance(receiver, ast.Name) and receiver.id == "request"
-            ) and name not in _ACTOR:
-                found.append(f"{where} reads a path")
-            if node.attr == "region_path" and not (
-                name.endswith("/scoping.py") or name in _ACTOR
+            if (
+                node.attr == "path"
+                and not (isinstance(receiver, ast.Name) and receiver.id == "request")
+                and name not in _ACTOR
             ):
+                found.append(f"{where} reads a path")
+            if node.attr == "region_path" and not (name.endswith("/scoping.py") or name in _ACTOR):
                 found.append(f"{where} reads the actor's region path outside a scoping rule")
         if (
             isinstance(node, ast.Call)
