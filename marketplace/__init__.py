@@ -12,8 +12,9 @@ code_marshmallow_messages()
 def create_app(config: object | None = None) -> Flask:
     """Build the application. ``config`` is a Config class or object; tests pass TestConfig."""
     from marketplace import cli, console, health, i18n, pii, request_cycle
+    from marketplace.api_document import document_reasons
     from marketplace.config import Config
-    from marketplace.errors import document_reasons, register_error_handlers
+    from marketplace.errors import register_error_handlers
     from marketplace.extensions import api, db, migrate
     from marketplace.http_api import IdConverter
     from marketplace.payments import gateways as payment_gateways

@@ -3,8 +3,8 @@
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
+from marketplace.api_document import ProblemApi
 from marketplace.db import Base
-from marketplace.errors import ProblemApi
 
 # Models subclass marketplace.db.Base (plain SQLAlchemy 2 declarative); Flask-SQLAlchemy only
 # manages engines and the request-scoped session, and shares the metadata with Alembic.

@@ -135,7 +135,7 @@ _WRITES = frozenset({"post", "put", "patch", "delete"})
 
 class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's Blueprint, whose document lists every problem an operation may answer
-    (each one application/problem+json, see errors.ProblemApi): what its authentication, its
+    (each one application/problem+json, see api_document.ProblemApi): what its authentication, its
     path, its arguments and its method make possible, and a 503 for a database gone away."""
 
     ARGUMENTS_PARSER = _SchemaReusingParser()
