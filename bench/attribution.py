@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import log, scratch_session
+from bench.harness import add_smoke_argument, apply_smoke, log, scratch_session
 
 HOUSEHOLDS = 5_000
 COOPS = 50
@@ -55,7 +55,8 @@ def generate(session, lines_wanted: int):
     from marketplace.catalog.models import Category, Product, ProductStatus, Sku
     from marketplace.households.models import Household
     from marketplace.ledger.models import BenefitRule, RuleKind, RuleStatus, StationFee
-    from marketplace.orders.models import Order, OrderLine
+    from marketplace.orders import states, writing
+    from marketplace.orders.models import Channel, LinePricing, OrderStatus, PaymentStatus
     from marketplace.producers.models import (
         CooperativeMembership,
         Producer,
@@ -223,55 +224,51 @@ def generate(session, lines_wanted: int):
     producer_of = dict(products)
     orders_wanted = lines_wanted // 2
     paid_at = datetime(2026, 11, 10, 4, 0, tzinfo=UTC)
-    insert_rows(
-        session,
-        Order.__table__,
-        [
-            {
+    # Paid orders written through the orders' own batch writer, as an import writes them, so
+    # the generator follows every column the orders domain adds.
+    history = states.opening_history(OrderStatus.paid, PaymentStatus.paid, paid_at)
+    address = {
+        "recipient_name": "基准",
+        "recipient_phone": "13800138000",
+        "province": "吉林省",
+        "city": "长春市",
+        "district": "朝阳区",
+        "address_line": "基准路 1 号",
+    }
+    order_ids = []
+    for start in range(0, orders_wanted, 1000):
+        batch = []
+        for n in range(start, min(start + 1000, orders_wanted)):
+            lines = []
+            for k in range(2):
+                sku_id, product_id = skus[(n * 2 + k) % len(skus)]
+                lines.append(
+                    writing.NewLine(
+                        sku_id=sku_id,
+                        product_id=product_id,
+                        station_id=station.id,
+                        producer_id=producer_of[product_id],
+                        product_name="基准蓝莓",
+                        sku_spec="500g",
+                        unit_price_fen=6800,
+                        quantity=2,
+                        list_price_fen=6800,
+                        pricing=LinePricing.catalog,
+                    )
+                )
+            values = {
                 "number": f"BENCH{n:012d}",
                 "buyer_id": admin.id,
-                "channel": "web",
-                "status": "paid",
-                "payment_status": "paid",
-                "total_fen": 2 * 13600,
-                "refunded_fen": 0,
-                "currency": "CNY",
-                "recipient_name": "基准",
-                "recipient_phone": "13800138000",
-                "province": "吉林省",
-                "city": "长春市",
-                "district": "朝阳区",
-                "address_line": "基准路 1 号",
+                "channel": Channel.web,
+                "status": OrderStatus.paid,
+                "payment_status": PaymentStatus.paid,
                 "hold_expires_at": paid_at + timedelta(minutes=30),
                 "created_at": paid_at,
                 "paid_at": paid_at,
-                "version": 1,
+                **address,
             }
-            for n in range(orders_wanted)
-        ],
-    )
-    order_ids = session.execute(sa.select(Order.id).order_by(Order.id)).scalars().all()
-    rows = []
-    for n, order_id in enumerate(order_ids):
-        for k in range(2):
-            sku_id, product_id = skus[(n * 2 + k) % len(skus)]
-            rows.append(
-                {
-                    "order_id": order_id,
-                    "sku_id": sku_id,
-                    "product_id": product_id,
-                    "station_id": station.id,
-                    "producer_id": producer_of[product_id],
-                    "product_name": "基准蓝莓",
-                    "sku_spec": "500g",
-                    "unit_price_fen": 6800,
-                    "quantity": 2,
-                    "line_total_fen": 13600,
-                    "refunded_quantity": 0,
-                    "refunded_fen": 0,
-                }
-            )
-    insert_rows(session, OrderLine.__table__, rows)
+            batch.append(writing.NewOrder(values=values, lines=tuple(lines), history=history))
+        order_ids += [written.order_id for written in writing.write_orders(session, batch)]
     session.commit()
     return order_ids
 
@@ -362,7 +359,9 @@ def main() -> int:
     parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    add_smoke_argument(parser)
     args = parser.parse_args()
+    apply_smoke(args, lines=200)
     with scratch_session(args) as (folder, database):
         app = build_app(database, folder)
         with app.app_context():

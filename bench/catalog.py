@@ -33,6 +33,7 @@ from harness import (
     Gunicorn,
     add_common_arguments,
     app_environment,
+    apply_smoke,
     baseline_rate,
     choose_client,
     client_name,
@@ -57,7 +58,9 @@ TARGETS = {"uncached": 0.12, "cached": 0.50}
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser, products=10_000)
-    return parser.parse_args()
+    args = parser.parse_args()
+    apply_smoke(args, duration=1, warmup=0, products=200, workers=2)
+    return args
 
 
 def check_ok(port, path, headers, expected, label):

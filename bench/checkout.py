@@ -51,6 +51,7 @@ from harness import (
     Result,
     add_common_arguments,
     app_environment,
+    apply_smoke,
     baseline_rate,
     choose_client,
     client_name,
@@ -105,7 +106,9 @@ def parse_args():
         action="store_true",
         help="also measure the same baskets carrying a live session's code (live prices)",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    apply_smoke(args, duration=1, warmup=0, products=200, workers=2, buyers=2, skus=20)
+    return args
 
 
 def basket(sku_ids: list[int], quantities=None, code: str | None = None) -> dict:
@@ -291,37 +294,34 @@ def open_live_session(session, sku_ids: list[int]) -> dict:
     from marketplace.db import utcnow
     from marketplace.livestreams.models import (
         HostKind,
+        LivePrice,
         LivestreamSession,
         Platform,
         SessionEvent,
         SessionState,
     )
-    from marketplace.orders.models import LiveCode, LivePrice
     from marketplace.producers.models import Station
-    from marketplace.regions.models import Region
-    from marketplace.regions.service import county_path
+    from marketplace.regions.service import county_id_of
 
     # The generated catalog spreads its SKUs over the stations of one county; no station may
     # feature another's SKUs, but a county-led session (organised by the county's region) may
     # feature those of every station in it, as the API's organiser rule allows.
-    village_paths = session.execute(
-        sa.select(Region.path)
-        .join(Station, Station.village_id == Region.id)
+    villages = session.execute(
+        sa.select(Station.village_id)
         .join(Sku, Sku.station_id == Station.id)
         .where(Sku.id.in_(sku_ids))
         .distinct()
     ).scalars()
-    counties = {county_path(path) for path in village_paths}
+    counties = {county_id_of(session, village) for village in villages}
     if len(counties) != 1:
         raise RuntimeError(f"the SKUs are in {len(counties)} counties; one session needs one")
-    county = session.execute(sa.select(Region.id).where(Region.path == counties.pop()))
     now = utcnow()
     live_session = LivestreamSession(
         code=LIVE_CODE,
         title="压测直播间",
         host_name="压测县长",
         host_kind=HostKind.official,
-        region_id=county.scalar_one(),
+        region_id=counties.pop(),
         platform=Platform.own,
         room_id="bench",
         scheduled_start=now - timedelta(hours=1),
@@ -331,7 +331,6 @@ def open_live_session(session, sku_ids: list[int]) -> dict:
     )
     session.add(live_session)
     session.flush()
-    session.add(LiveCode(code=LIVE_CODE, session_id=live_session.id, is_live=True))
     session.add_all(
         SessionEvent(
             session_id=live_session.id, from_state=from_state, to_state=to_state, reason="bench"

@@ -59,7 +59,24 @@ def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
+def add_smoke_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a run of seconds, on a tiny data set, proving the benchmark still works (CI runs "
+        "it): its checks count, its figures mean nothing",
+    )
+
+
+def apply_smoke(args, **small) -> None:
+    """Under ``--smoke``, replace the arguments that set a run's size by ``small`` ones."""
+    if args.smoke:
+        for name, value in small.items():
+            setattr(args, name, value)
+
+
 def add_common_arguments(parser: argparse.ArgumentParser, *, products: int) -> None:
+    add_smoke_argument(parser)
     cpus = os.cpu_count() or 2
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")

@@ -42,7 +42,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import PROJECT_ROOT, app_environment, log, run_flask, scratch_session
+from bench.harness import (
+    PROJECT_ROOT,
+    add_smoke_argument,
+    app_environment,
+    apply_smoke,
+    log,
+    run_flask,
+    scratch_session,
+)
 
 #: The import's time as a multiple of the raw insert's (PostgreSQL).
 RATIO_TARGET = 5.0
@@ -107,7 +115,9 @@ def parse_args():
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a target is missed on PostgreSQL"
     )
+    add_smoke_argument(parser)
     args = parser.parse_args()
+    apply_smoke(args, rows=400, members=2, products=100)
     if args.rows < 100 or args.members < 1:
         parser.error("--rows must be at least 100 and --members at least 1")
     return args
@@ -193,13 +203,8 @@ def set_up(args) -> dict:
     from marketplace.extensions import db
     from marketplace.households.models import Household
     from marketplace.ledger.models import BenefitRule, RuleKind, RuleStatus, StationFee
-    from marketplace.livestreams.models import (
-        HostKind,
-        LivestreamSession,
-        Platform,
-        PlatformProduct,
-        SessionState,
-    )
+    from marketplace.livestreams.models import HostKind, LivestreamSession, Platform, SessionState
+    from marketplace.platform_sales.models import PlatformProduct
     from marketplace.producers.models import (
         CooperativeMembership,
         Producer,
@@ -357,7 +362,7 @@ def write_export(path: Path, plan: dict, rows: int, tag: int, seed: int, prefix=
     order with the row before; one in ten was sold outside the live room; a quarter carry a
     merchant's discount; about 0.3% are unpaid, 0.5% closed after payment, 0.5% refunded after
     completion and 0.5% in after-sales (pending: nothing refunded yet)."""
-    from marketplace.livestreams.platform_files import DOUYIN
+    from marketplace.platform_sales.formats.douyin import DOUYIN
 
     missing = [name for name in DOUYIN.required_columns() if name not in HEADER]
     if missing:
@@ -550,8 +555,8 @@ def child(params: dict) -> int:
     from marketplace.accounts.auth import Actor
     from marketplace.accounts.models import Role
     from marketplace.extensions import db
-    from marketplace.livestreams import importing
     from marketplace.livestreams.models import Platform
+    from marketplace.platform_sales import importing
 
     app = create_app()
     path = Path(params["file"])

@@ -44,6 +44,7 @@ from harness import (
     Gunicorn,
     add_common_arguments,
     app_environment,
+    apply_smoke,
     baseline_rate,
     choose_client,
     client_name,
@@ -85,7 +86,9 @@ def parse_args():
         help="print EXPLAIN ANALYZE of the report's statements and of the raw one (PostgreSQL)",
     )
     parser.set_defaults(concurrency=1)
-    return parser.parse_args()
+    args = parser.parse_args()
+    apply_smoke(args, households=200, months=3, duration=1, warmup=0, workers=2)
+    return args
 
 
 def main() -> int:
