@@ -87,7 +87,9 @@ class Reason:
 
     @property
     def parameters(self) -> list[str]:
-        return [name for _, name, _, _ in _FIELDS.parse(self.template) if name]
+        """The names a message of this reason is made of, each once, in order."""
+        names = [name for _, name, _, _ in _FIELDS.parse(self.template) if name]
+        return [name for name in dict.fromkeys(names) if name not in _WORDING]
 
 
 def reason(code: str, template: str) -> Reason:
