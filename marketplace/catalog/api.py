@@ -44,7 +44,8 @@ def _upload_too_large(error):
     limit = current_app.config["MAX_IMAGE_BYTES"]
     return handle_domain_error(
         images.ImageTooLarge(
-            f"Images may be at most {limit} bytes.", errors={"file": [f"larger than {limit} bytes"]}
+            images.IMAGE_TOO_LARGE(max_bytes=limit),
+            errors={"file": [images.FILE_TOO_LARGE(max_bytes=limit)]},
         )
     )
 

@@ -22,6 +22,7 @@ from marketplace.catalog.models import ProductImage, ProductStatus
 from marketplace.catalog.service import product_for_change
 from marketplace.catalog.storefront.page_cache import invalidate_pages
 from marketplace.errors import NotFound, PayloadTooLarge, ValidationFailed
+from marketplace.reasons import reason
 
 #: The only names the media endpoint serves; anything else cannot be a path we wrote.
 STORAGE_KEY = re.compile(r"^[0-9a-f]{64}\.(jpg|png|webp)$")
@@ -34,6 +35,18 @@ MAX_PIXELS = 40_000_000
 MEDIA_TYPES_OF_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 MEDIA_TYPES = {extension: media_type for media_type, extension in EXTENSIONS.items()}
+
+NOT_AN_IMAGE = reason("image.unsupported_format", "not a JPEG, PNG or WebP image")
+TOO_MANY_PIXELS = reason(
+    "image.too_many_pixels", "{width}×{height} pixels; at most {max_pixels} are taken"
+)
+UNREADABLE = reason("image.unreadable", "the image cannot be read: {error}")
+IMAGE_TOO_LARGE = reason("image.too_large", "Images may be at most {max_bytes} bytes.")
+FILE_TOO_LARGE = reason("image.file_too_large", "larger than {max_bytes} bytes")
+FILE_EMPTY = reason("image.file_empty", "the file is empty")
+TOO_MANY_IMAGES = reason("product.too_many_images", "a product has at most {max_images} images")
+NO_SUCH_PRODUCT_IMAGE = reason("image.not_found", "Image {image_id} not found.")
+NO_SUCH_FILE = reason("image.no_such_file", "No such image.")
 
 
 class ImageTooLarge(PayloadTooLarge):
@@ -54,20 +67,24 @@ def inspect_image(data: bytes) -> tuple[str, int, int]:
             with Image.open(BytesIO(data)) as image:  # reads the headers only
                 media_type = MEDIA_TYPES_OF_FORMATS.get(image.format)
                 if media_type is None:
-                    raise ValidationFailed({"file": ["not a JPEG, PNG or WebP image"]})
+                    raise ValidationFailed({"file": [NOT_AN_IMAGE()]})
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise ValidationFailed(
-                        {"file": [f"{width}×{height} pixels; at most {MAX_PIXELS} are taken"]}
+                        {
+                            "file": [
+                                TOO_MANY_PIXELS(width=width, height=height, max_pixels=MAX_PIXELS)
+                            ]
+                        }
                     )
                 image.verify()  # the file's structure: every chunk, its checksum, the end
             with Image.open(BytesIO(data)) as image:
                 image.load()  # every pixel: what cannot be decoded is not an image
     except UnidentifiedImageError:
-        raise ValidationFailed({"file": ["not a JPEG, PNG or WebP image"]}) from None
+        raise ValidationFailed({"file": [NOT_AN_IMAGE()]}) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
             Image.DecompressionBombWarning) as error:  # fmt: skip
-        raise ValidationFailed({"file": [f"the image cannot be read: {error}"]}) from None
+        raise ValidationFailed({"file": [UNREADABLE(error=str(error))]}) from None
     return media_type, width, height
 
 
@@ -93,11 +110,11 @@ def read_upload(stream, max_bytes: int) -> bytes:
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ImageTooLarge(
-            f"Images may be at most {max_bytes} bytes.",
-            errors={"file": [f"larger than {max_bytes} bytes"]},
+            IMAGE_TOO_LARGE(max_bytes=max_bytes),
+            errors={"file": [FILE_TOO_LARGE(max_bytes=max_bytes)]},
         )
     if not data:
-        raise ValidationFailed({"file": ["the file is empty"]})
+        raise ValidationFailed({"file": [FILE_EMPTY()]})
     return data
 
 
@@ -106,7 +123,7 @@ def add_image(
 ) -> ProductImage:
     product = product_for_change(session, actor, product_id)
     if len(product.images) >= MAX_IMAGES_PER_PRODUCT:
-        raise ValidationFailed({"file": [f"a product has at most {MAX_IMAGES_PER_PRODUCT} images"]})
+        raise ValidationFailed({"file": [TOO_MANY_IMAGES(max_images=MAX_IMAGES_PER_PRODUCT)]})
     data = read_upload(stream, max_bytes)
     media_type, width, height = inspect_image(data)
     storage_key = store_file(folder, data, EXTENSIONS[media_type])
@@ -131,7 +148,7 @@ def delete_image(session, actor: Actor, product_id: int, image_id: int) -> None:
     product = product_for_change(session, actor, product_id)
     image = next((i for i in product.images if i.id == image_id), None)
     if image is None:
-        raise NotFound(f"Image {image_id} not found.")
+        raise NotFound(NO_SUCH_PRODUCT_IMAGE(image_id=image_id))
     was_first = image is product.images[0]
     session.delete(image)
     session.flush()
@@ -141,8 +158,8 @@ def delete_image(session, actor: Actor, product_id: int, image_id: int) -> None:
 
 def media_path(folder: Path, storage_key: str) -> Path:
     if not STORAGE_KEY.match(storage_key):
-        raise NotFound("No such image.")
+        raise NotFound(NO_SUCH_FILE())
     path = folder / storage_key
     if not path.is_file():
-        raise NotFound("No such image.")
+        raise NotFound(NO_SUCH_FILE())
     return path

@@ -4,9 +4,16 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from marketplace.catalog.models import CertificationLevel, ProductStatus
 from marketplace.numbers import MAX_PRICE_FEN, MAX_STOCK, BoundedInteger, Fen, Id
 from marketplace.producers.models import ProducerKind
+from marketplace.reasons import reason
 
 #: a tonne: no SKU weighs more
 MAX_WEIGHT_GRAMS = 10**6
+
+CERTIFICATE_ENDS_BEFORE_START = reason(
+    "product.certificate_ends_before_start", "must not be before valid_from"
+)
+SKU_CODE_CHARACTERS = reason("sku.code_characters", "letters, digits, _ . - only")
+PRICE_RANGE_INVERTED = reason("storefront.price_range_inverted", "must not be below min_price_fen")
 
 
 def Currency(**kwargs) -> fields.String:
@@ -36,7 +43,7 @@ class CertificateIn(Schema):
     @validates_schema
     def _period(self, data, **kwargs):
         if data.get("valid_to") and data["valid_to"] < data["valid_from"]:
-            raise ValidationError("must not be before valid_from", field_name="valid_to")
+            raise ValidationError(CERTIFICATE_ENDS_BEFORE_START(), field_name="valid_to")
 
 
 class CertificateOut(Schema):
@@ -61,7 +68,7 @@ class SkuIn(Schema):
         required=True,
         validate=[
             validate.Length(min=1, max=64),
-            validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="letters, digits, _ . - only"),
+            validate.Regexp(r"^[A-Za-z0-9_.-]+$", error=SKU_CODE_CHARACTERS()),
         ],
         metadata={"description": "The station's own code (商家编码), unique in its catalog."},
     )
@@ -215,7 +222,7 @@ class StorefrontQuery(Schema):
     def _price_range(self, data, **kwargs):
         low, high = data.get("min_price_fen"), data.get("max_price_fen")
         if low is not None and high is not None and high < low:
-            raise ValidationError("must not be below min_price_fen", field_name="max_price_fen")
+            raise ValidationError(PRICE_RANGE_INVERTED(), field_name="max_price_fen")
 
 
 class CardCategory(Schema):

@@ -3,7 +3,8 @@
 Stations manage the products they list; admins manage any; officials only read (views decide
 roles, ``catalog/scoping.py`` decides which rows). Whatever changes what the public list shows
 (a listing, a price, a name) invalidates the shared page cache in the same transaction; a stock
-count alone does not, because checkout is the authority on stock.
+count alone does not, because checkout is the authority on stock. What a product names (its
+station, producer, category, village) is checked in ``catalog/references.py``.
 """
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
+from marketplace.catalog import references
 from marketplace.catalog.models import (
     Category,
     Product,
@@ -25,8 +27,7 @@ from marketplace.catalog.storefront.page_cache import invalidate_pages
 from marketplace.clock import shanghai_today
 from marketplace.db import check_version, utcnow
 from marketplace.errors import Conflict, NotFound, ValidationFailed
-from marketplace.producers.models import Producer, Station
-from marketplace.regions.models import Region, RegionLevel
+from marketplace.reasons import reason
 
 #: Everything a product response shows, in a constant number of statements.
 FULL_PRODUCT = (
@@ -46,6 +47,26 @@ PUBLIC_PRODUCT = (
 
 _MANAGERS = (Role.admin, Role.station, Role.official)
 _LISTING_FIELDS = ("spec", "price_fen", "weight_grams", "is_active")
+
+NO_SUCH_PRODUCT = reason("product.not_found", "Product {product_id} not found.")
+ALREADY_ACTIVE = reason("product.already_active", "Product {product_id} is already active.")
+NOT_ON_SALE = reason("product.not_on_sale", "Product {product_id} is not on sale ({status}).")
+NO_ACTIVE_SKU = reason(
+    "product.no_active_sku", "needs at least one active SKU before it can go on sale"
+)
+CERTIFICATE_NOT_YET_VALID = reason(
+    "product.certificate_not_yet_valid", "the certificate is not valid yet"
+)
+CERTIFICATE_EXPIRED = reason("product.certificate_expired", "the certificate has expired")
+NO_SUCH_SKU = reason("sku.not_found", "SKU {sku_id} not found.")
+SKU_CODE_GIVEN_TWICE = reason("sku.code_given_twice", "given twice")
+SKU_CODE_TAKEN = reason("sku.code_taken", "already used by another SKU of this station")
+SKU_CODE_TAKEN_MEANWHILE = reason(
+    "sku.code_taken_meanwhile", "a SKU code is already used in this station"
+)
+LAST_SKU_ON_SALE = reason(
+    "sku.last_on_sale", "the last SKU on sale of an active product; delist the product first"
+)
 
 
 def list_categories(session) -> list[Category]:
@@ -77,7 +98,7 @@ def get_product(session, actor: Actor | None, product_id: int) -> Product:
         .scalar_one_or_none()
     )
     if product is None:
-        raise NotFound(f"Product {product_id} not found.")
+        raise NotFound(NO_SUCH_PRODUCT(product_id=product_id))
     return product
 
 
@@ -131,46 +152,6 @@ def _reload(session, product_id: int, *, lock: bool = False) -> Product:
     return session.execute(stmt).unique().scalar_one()
 
 
-def _listing_station(session, actor: Actor, requested: int | None) -> int:
-    if actor.role is Role.station:
-        if requested is not None and requested != actor.station_id:
-            raise ValidationFailed({"station_id": ["a station lists its own products only"]})
-        return actor.station_id
-    if requested is None:
-        raise ValidationFailed({"station_id": ["required: name the station that lists it"]})
-    if session.get(Station, requested) is None:
-        raise ValidationFailed({"station_id": [f"no station with id {requested}"]})
-    return requested
-
-
-def _producer_of_station(session, producer_id: int, station_id: int, errors: dict):
-    producer = session.get(Producer, producer_id)
-    if producer is None or producer.station_id != station_id:
-        errors["producer_id"] = ["not a producer managed by the listing station"]
-        return None
-    if not producer.is_active:
-        errors["producer_id"] = ["the producer is inactive"]
-        return None
-    return producer
-
-
-def _category(session, code: str, errors: dict) -> Category | None:
-    category = session.execute(
-        sa.select(Category).where(Category.code == code)
-    ).scalar_one_or_none()
-    if category is None:
-        errors["category"] = [f"unknown category code {code!r}"]
-    return category
-
-
-def _village(session, village_id: int, errors: dict) -> Region | None:
-    village = session.get(Region, village_id)
-    if village is None or village.level is not RegionLevel.village:
-        errors["origin_village_id"] = ["must be a village"]
-        return None
-    return village
-
-
 def _apply_certificate(product: Product, certificate: dict | None) -> None:
     certificate = certificate or {}
     product.certificate_number = certificate.get("number")
@@ -199,7 +180,7 @@ def _check_sku_codes(session, station_id: int, codes: list[str], field) -> None:
     seen: set[str] = set()
     for index, code in enumerate(codes):
         if code in seen:
-            errors[field(index)] = ["given twice"]
+            errors[field(index)] = [SKU_CODE_GIVEN_TWICE()]
         seen.add(code)
     taken = set(
         session.execute(
@@ -208,7 +189,7 @@ def _check_sku_codes(session, station_id: int, codes: list[str], field) -> None:
     )
     for index, code in enumerate(codes):
         if code in taken:
-            errors[field(index)] = ["already used by another SKU of this station"]
+            errors[field(index)] = [SKU_CODE_TAKEN()]
     if errors:
         raise ValidationFailed(errors)
 
@@ -219,7 +200,7 @@ def _flush_new_skus(session, field: str) -> None:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise ValidationFailed({field: ["a SKU code is already used in this station"]}) from None
+        raise ValidationFailed({field: [SKU_CODE_TAKEN_MEANWHILE()]}) from None
 
 
 def _new_sku(session, product: Product, data: dict) -> Sku:
@@ -240,17 +221,15 @@ def _new_sku(session, product: Product, data: dict) -> Sku:
 
 def create_product(session, actor: Actor, data: dict) -> Product:
     """A new draft listed by the actor's station (admins name one)."""
-    station_id = _listing_station(session, actor, data.get("station_id"))
+    station_id = references.listing_station(session, actor, data.get("station_id"))
     errors: dict = {}
-    producer = _producer_of_station(session, data["producer_id"], station_id, errors)
-    category = _category(session, data["category"], errors)
+    producer = references.producer_of_station(session, data["producer_id"], station_id, errors)
+    category = references.category(session, data["category"], errors)
     village = None
     if data.get("origin_village_id") is not None:
-        village = _village(session, data["origin_village_id"], errors)
+        village = references.village(session, data["origin_village_id"], errors)
     elif producer is not None:
-        village = session.get(Region, producer.region_id)
-        if village.level is not RegionLevel.village:
-            errors["origin_village_id"] = ["required: the producer's region is not a village"]
+        village = references.producers_village(session, producer, errors)
     if errors:
         raise ValidationFailed(errors)
     if data["skus"]:
@@ -287,15 +266,17 @@ def update_product(session, actor: Actor, product_id: int, data: dict) -> Produc
     check_version(product, data["version"])
     errors: dict = {}
     if "producer_id" in data:
-        producer = _producer_of_station(session, data["producer_id"], product.station_id, errors)
+        producer = references.producer_of_station(
+            session, data["producer_id"], product.station_id, errors
+        )
         if producer is not None:
             product.producer = producer
     if "origin_village_id" in data:
-        village = _village(session, data["origin_village_id"], errors)
+        village = references.village(session, data["origin_village_id"], errors)
         if village is not None:
             product.origin_village = village
     if "category" in data:
-        category = _category(session, data["category"], errors)
+        category = references.category(session, data["category"], errors)
         if category is not None:
             product.category = category
     if errors:
@@ -316,18 +297,18 @@ def publish_product(session, actor: Actor, product_id: int) -> Product:
     """Put a draft or delisted product on sale."""
     product = product_for_change(session, actor, product_id)
     if product.status is ProductStatus.active:
-        raise Conflict(f"Product {product_id} is already active.")
+        raise Conflict(ALREADY_ACTIVE(product_id=product_id))
     errors = {}
     if not any(sku.is_active for sku in product.skus):
-        errors["skus"] = ["needs at least one active SKU before it can go on sale"]
+        errors["skus"] = [NO_ACTIVE_SKU()]
     if product.certificate_number is not None:
         today = shanghai_today()
         if product.certificate_valid_from > today:
-            errors["certificate.valid_from"] = ["the certificate is not valid yet"]
+            errors["certificate.valid_from"] = [CERTIFICATE_NOT_YET_VALID()]
         elif not certificate_valid_on(
             product.certificate_valid_from, product.certificate_valid_to, today
         ):
-            errors["certificate.valid_to"] = ["the certificate has expired"]
+            errors["certificate.valid_to"] = [CERTIFICATE_EXPIRED()]
     if errors:
         raise ValidationFailed(errors)
     product.status = ProductStatus.active
@@ -341,7 +322,7 @@ def publish_product(session, actor: Actor, product_id: int) -> Product:
 def delist_product(session, actor: Actor, product_id: int) -> Product:
     product = product_for_change(session, actor, product_id)
     if product.status is not ProductStatus.active:
-        raise Conflict(f"Product {product_id} is not on sale ({product.status.value}).")
+        raise Conflict(NOT_ON_SALE(product_id=product_id, status=product.status.value))
     product.status = ProductStatus.delisted
     invalidate_pages(session)
     session.flush()
@@ -368,16 +349,14 @@ def update_sku(session, actor: Actor, product_id: int, sku_id: int, data: dict) 
     product = product_for_change(session, actor, product_id)
     sku = next((s for s in product.skus if s.id == sku_id), None)
     if sku is None:
-        raise NotFound(f"SKU {sku_id} not found.")
+        raise NotFound(NO_SUCH_SKU(sku_id=sku_id))
     if (
         data.get("is_active") is False
         and sku.is_active
         and product.status is ProductStatus.active
         and not any(s.is_active for s in product.skus if s is not sku)
     ):
-        raise ValidationFailed(
-            {"is_active": ["the last SKU on sale of an active product; delist the product first"]}
-        )
+        raise ValidationFailed({"is_active": [LAST_SKU_ON_SALE()]})
     listing_changed = any(
         field in data and data[field] != getattr(sku, field) for field in _LISTING_FIELDS
     )

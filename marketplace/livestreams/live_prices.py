@@ -17,7 +17,32 @@ from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.livestreams.models import LivePrice, LivestreamSession, SessionState
 from marketplace.livestreams.service import OPEN, check_manager, get_session
 from marketplace.producers.models import Station
+from marketplace.reasons import reason
 from marketplace.regions.service import in_subtree_of
+
+SKU_NOT_THE_ORGANISERS = reason(
+    "live_price.sku_not_the_organisers", "not a SKU this session's organiser lists"
+)
+NO_OPEN_SESSION = reason(
+    "live_session.no_open_session_with_code", "No scheduled or live session has the code {code}."
+)
+FEATURED_FINAL = reason(
+    "live_session.featured_final", "Session {code} is {state}; its featured SKUs are final."
+)
+SESSION_CLOSED = reason("live_session.closed", "Session {code} is {state}.")
+PRICE_ABOVE_CATALOG = reason(
+    "sku.price_above_catalog", "above the catalog price, {catalog_price_fen} fen"
+)
+CAP_BELOW_SOLD = reason(
+    "live_price.cap_below_sold", "below the {sold} units already sold at the live price"
+)
+NOT_FEATURED = reason("live_price.not_featured", "SKU {sku_id} is not featured in session {code}.")
+HAS_SALES = reason(
+    "live_price.has_sales",
+    "{sold} units were sold at this live price; set its cap to {sold} to stop selling at it "
+    "instead.",
+)
+SKU_HAS_SALES = reason("live_price.sku_has_sales", "has sales at the live price")
 
 
 def featured(session, session_ids) -> dict[int, list]:
@@ -81,9 +106,7 @@ def _sku_for(session, live_session: LivestreamSession, sku_id: int):
         stmt = stmt.where(Sku.station_id.in_(stations))
     sku = session.execute(stmt).scalar_one_or_none()
     if sku is None:
-        raise ValidationFailed(
-            {"sku_id": ["not a SKU this session's organiser lists"]},
-        )
+        raise ValidationFailed({"sku_id": [SKU_NOT_THE_ORGANISERS()]})
     return sku
 
 
@@ -96,7 +119,7 @@ def public_session(session, code: str) -> LivestreamSession:
         )
     ).scalar_one_or_none()
     if found is None:
-        raise NotFound(f"No scheduled or live session has the code {code}.")
+        raise NotFound(NO_OPEN_SESSION(code=code))
     return with_featured(session, [found])[0]
 
 
@@ -107,14 +130,11 @@ def feature(session, actor: Actor, session_id: int, sku_id: int, data: dict) -> 
     check_manager(actor)
     live_session = get_session(session, actor, session_id)
     if live_session.state not in OPEN:
-        raise Conflict(
-            f"Session {live_session.code} is {live_session.state.value}; its featured SKUs "
-            "are final."
-        )
+        raise Conflict(FEATURED_FINAL(code=live_session.code, state=live_session.state.value))
     sku = _sku_for(session, live_session, sku_id)
     errors: dict = {}
     if data["price_fen"] > sku.price_fen:
-        errors["price_fen"] = [f"above the catalog price, {sku.price_fen} fen"]
+        errors["price_fen"] = [PRICE_ABOVE_CATALOG(catalog_price_fen=sku.price_fen)]
     existing = session.execute(
         sa.select(LivePrice)
         .where(LivePrice.session_id == live_session.id, LivePrice.sku_id == sku.id)
@@ -122,7 +142,7 @@ def feature(session, actor: Actor, session_id: int, sku_id: int, data: dict) -> 
     ).scalar_one_or_none()
     sold = existing.sold if existing else 0
     if data.get("cap") is not None and data["cap"] < sold:
-        errors["cap"] = [f"below the {sold} units already sold at the live price"]
+        errors["cap"] = [CAP_BELOW_SOLD(sold=sold)]
     if errors:
         raise ValidationFailed(errors)
     if existing is None:
@@ -138,19 +158,18 @@ def unfeature(session, actor: Actor, session_id: int, sku_id: int) -> None:
     check_manager(actor)
     live_session = get_session(session, actor, session_id)
     if live_session.state not in OPEN:
-        raise Conflict(f"Session {live_session.code} is {live_session.state.value}.")
+        raise Conflict(SESSION_CLOSED(code=live_session.code, state=live_session.state.value))
     price = session.execute(
         sa.select(LivePrice)
         .where(LivePrice.session_id == live_session.id, LivePrice.sku_id == sku_id)
         .with_for_update()
     ).scalar_one_or_none()
     if price is None:
-        raise NotFound(f"SKU {sku_id} is not featured in session {live_session.code}.")
+        raise NotFound(NOT_FEATURED(sku_id=sku_id, code=live_session.code))
     if price.sold:
         raise Conflict(
-            f"{price.sold} units were sold at this live price; set its cap to {price.sold} "
-            "to stop selling at it instead.",
-            errors={"sku_id": ["has sales at the live price"]},
+            HAS_SALES(sold=price.sold),
+            errors={"sku_id": [SKU_HAS_SALES()]},
         )
     session.delete(price)
     session.flush()

@@ -4,8 +4,10 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.livestreams.models import HostKind, Platform, SessionState
 from marketplace.numbers import MAX_PRICE_FEN, MAX_STOCK, BoundedInteger, Fen, Id
+from marketplace.reasons import reason
 
-_CODE = validate.Regexp(r"^[A-Za-z0-9_-]{3,32}$", error="3 to 32 letters, digits, _ or -")
+CODE_CHARACTERS = reason("live_session.code_characters", "3 to 32 letters, digits, _ or -")
+_CODE = validate.Regexp(r"^[A-Za-z0-9_-]{3,32}$", error=CODE_CHARACTERS())
 
 
 class SessionIn(Schema):

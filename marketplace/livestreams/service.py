@@ -24,6 +24,7 @@ from marketplace.livestreams.models import LivestreamSession, SessionEvent, Sess
 from marketplace.livestreams.scoping import SESSIONS
 from marketplace.livestreams.signals import session_ended
 from marketplace.producers.models import Station
+from marketplace.reasons import reason
 from marketplace.regions.models import Region
 
 #: Where a session may go from each state.
@@ -36,6 +37,36 @@ TRANSITIONS = {
 #: Sessions whose featured SKUs (and pledges) may still change.
 OPEN = (SessionState.scheduled, SessionState.live)
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+MANAGERS_ONLY = reason(
+    "live_session.managers_only", "Sessions are managed by their station or by admins."
+)
+COUNTY_LED_BY_ADMINS = reason(
+    "live_session.county_led_by_admins", "county-led sessions are organised by admins"
+)
+STATION_ORGANISES_ITS_OWN = reason(
+    "live_session.station_organises_its_own", "a station organises its own sessions"
+)
+ORGANISER_REQUIRED = reason(
+    "live_session.organiser_required",
+    "name the organising station, or region_id for a county-led one",
+)
+NO_SUCH_STATION = reason("live_session.no_such_station", "no station with id {station_id}")
+NO_SUCH_REGION = reason("live_session.no_such_region", "no region with id {region_id}")
+YEAR_OUT_OF_RANGE = reason(
+    "live_session.year_out_of_range", "a year from {first_year} to {last_year}"
+)
+ENDS_BEFORE_START = reason("live_session.ends_before_start", "must be after scheduled_start")
+CODE_TAKEN = reason("live_session.code_taken", "already the code of another session")
+FIXED_IN_STATE = reason("live_session.fixed_in_state", "fixed once the session is {state}")
+ILLEGAL_MOVE = reason(
+    "live_session.illegal_move", "Session {code} cannot go from {current} to {requested}."
+)
+ROOM_TAKEN = reason(
+    "live_session.room_taken",
+    "Another session is live in room {room_id} on {platform}; end it first.",
+)
+ROOM_BUSY = reason("live_session.room_busy", "another session is live in this room")
 
 
 class IllegalMove(Conflict):
@@ -85,23 +116,23 @@ def get_session(session, actor: Actor, session_id: int, *, lock: bool = False):
 
 def check_manager(actor: Actor) -> None:
     if actor.role not in (Role.admin, Role.station):
-        raise PermissionDenied("Sessions are managed by their station or by admins.")
+        raise PermissionDenied(MANAGERS_ONLY())
 
 
 def _organiser(session, actor: Actor, data: dict, errors: dict) -> dict:
     station_id, region_id = data.get("station_id"), data.get("region_id")
     if actor.role is Role.station:
         if region_id is not None:
-            errors["region_id"] = ["county-led sessions are organised by admins"]
+            errors["region_id"] = [COUNTY_LED_BY_ADMINS()]
         if station_id not in (None, actor.station_id):
-            errors["station_id"] = ["a station organises its own sessions"]
+            errors["station_id"] = [STATION_ORGANISES_ITS_OWN()]
         return {"station_id": actor.station_id, "region_id": None}
     if (station_id is None) == (region_id is None):
-        errors["station_id"] = ["name the organising station, or region_id for a county-led one"]
+        errors["station_id"] = [ORGANISER_REQUIRED()]
     elif station_id is not None and session.get(Station, station_id) is None:
-        errors["station_id"] = [f"no station with id {station_id}"]
+        errors["station_id"] = [NO_SUCH_STATION(station_id=station_id)]
     elif region_id is not None and session.get(Region, region_id) is None:
-        errors["region_id"] = [f"no region with id {region_id}"]
+        errors["region_id"] = [NO_SUCH_REGION(region_id=region_id)]
     return {"station_id": station_id, "region_id": region_id}
 
 
@@ -112,9 +143,9 @@ _YEARS = range(2000, 2100)
 def _check_schedule(start: datetime, end: datetime, errors: dict) -> None:
     for name, moment in (("scheduled_start", start), ("scheduled_end", end)):
         if moment.year not in _YEARS:
-            errors[name] = [f"a year from {_YEARS.start} to {_YEARS.stop - 1}"]
+            errors[name] = [YEAR_OUT_OF_RANGE(first_year=_YEARS.start, last_year=_YEARS.stop - 1)]
     if not errors and end <= start:
-        errors["scheduled_end"] = ["must be after scheduled_start"]
+        errors["scheduled_end"] = [ENDS_BEFORE_START()]
 
 
 def create_session(session, actor: Actor, data: dict) -> LivestreamSession:
@@ -126,7 +157,7 @@ def create_session(session, actor: Actor, data: dict) -> LivestreamSession:
     if session.execute(
         sa.select(LivestreamSession.id).where(LivestreamSession.code == code)
     ).first():
-        errors["code"] = ["already the code of another session"]
+        errors["code"] = [CODE_TAKEN()]
     if errors:
         raise ValidationFailed(errors)
     live_session = LivestreamSession(
@@ -184,7 +215,7 @@ def update_session(session, actor: Actor, session_id: int, data: dict) -> Livest
     refused = sorted(set(data) - allowed)
     if refused:
         raise ValidationFailed(
-            {name: [f"fixed once the session is {live_session.state.value}"] for name in refused}
+            {name: [FIXED_IN_STATE(state=live_session.state.value)] for name in refused}
         )
     errors: dict = {}
     start = data.get("scheduled_start", live_session.scheduled_start)
@@ -208,7 +239,7 @@ def move(
     current = live_session.state
     if target not in TRANSITIONS[current]:
         raise IllegalMove(
-            f"Session {live_session.code} cannot go from {current.value} to {target.value}.",
+            ILLEGAL_MOVE(code=live_session.code, current=current.value, requested=target.value),
             current=current.value,
             requested=target.value,
         )
@@ -224,9 +255,8 @@ def move(
     except IntegrityError as error:
         # The partial unique index on (platform, room_id) of live sessions.
         raise RoomTaken(
-            f"Another session is live in room {live_session.room_id} on "
-            f"{live_session.platform.value}; end it first.",
-            errors={"room_id": ["another session is live in this room"]},
+            ROOM_TAKEN(room_id=live_session.room_id, platform=live_session.platform.value),
+            errors={"room_id": [ROOM_BUSY()]},
         ) from error
     session.add(
         SessionEvent(

@@ -52,8 +52,33 @@ from marketplace.orders.models import (
     PaymentStatus,
 )
 from marketplace.orders.service import get_order
+from marketplace.reasons import Message, reason
 
 CHECKOUT_SCOPE = "checkout"
+
+BUYERS_ONLY = reason("checkout.buyers_only", "Only buyers and buying units place orders.")
+NO_SESSION_WITH_CODE = reason(
+    "checkout.no_session_with_code", "no livestream session has this code"
+)
+SKU_NOT_ON_SALE = reason("checkout.sku_not_on_sale", "no such SKU on sale")
+SKU_CURRENCY = reason(
+    "checkout.sku_currency", "priced in {currency}; this shop sells in {shop_currency}"
+)
+OUT_OF_STOCK = reason("checkout.out_of_stock", "Not enough stock for {short_skus}.")
+STOCK_CHANGED = reason("checkout.stock_changed", "Stock changed during checkout; try again.")
+LIVE_UNITS_CHANGED = reason(
+    "checkout.live_units_changed", "The live price's units changed during checkout; try again."
+)
+LIVE_PRICE_REFUSED = reason(
+    "checkout.live_price_refused",
+    "The live price does not cover every unit asked for, and the catalog price was refused "
+    "(live_price_only).",
+)
+#: Why the live price does not cover a line's units, under the line's quantity (the text is
+#: the line's pricing, as the order's lines name it).
+SESSION_NOT_LIVE = reason("checkout.session_not_live", LinePricing.session_not_live.value)
+SKU_NOT_FEATURED = reason("checkout.sku_not_featured", LinePricing.not_featured.value)
+CAP_REACHED = reason("checkout.cap_reached", LinePricing.cap_reached.value)
 
 
 class OutOfStock(Conflict):
@@ -74,7 +99,7 @@ def checkout(
 ) -> tuple[Order, bool]:
     """Place an order. Returns it and whether this was a replay of an earlier identical call."""
     if actor.role not in (Role.buyer, Role.unit):
-        raise PermissionDenied("Only buyers and buying units place orders.")
+        raise PermissionDenied(BUYERS_ONLY())
     key = idempotency.validate_key(idempotency_key)
     now = utcnow()
     values = _order_values(actor, data, hold, now)
@@ -139,7 +164,7 @@ def _lock_live_prices(session, code: str | None, sku_ids: list[int]) -> _Live | 
         return None
     found = session.execute(live_prices.session_by_code(code)).first()
     if found is None:
-        raise ValidationFailed({"livestream_code": ["no livestream session has this code"]})
+        raise ValidationFailed({"livestream_code": [NO_SESSION_WITH_CODE()]})
     prices = {}
     if found.is_live:
         rows = session.execute(live_prices.locked_for_basket(found.session_id, sku_ids))
@@ -153,10 +178,10 @@ def _check_lines(requested: list[dict], found: dict) -> None:
     for index, line in enumerate(requested):
         row = found.get(line["sku_id"])
         if row is None or not row.is_active or row.status is not ProductStatus.active:
-            errors[f"lines.{index}.sku_id"] = ["no such SKU on sale"]
+            errors[f"lines.{index}.sku_id"] = [SKU_NOT_ON_SALE()]
         elif not row.on_sale:
             errors[f"lines.{index}.sku_id"] = [
-                f"priced in {row.currency}; this shop sells in {stock.CURRENCY}"
+                SKU_CURRENCY(currency=row.currency, shop_currency=stock.CURRENCY)
             ]
         elif row.stock < line["quantity"]:
             short.append({"sku_id": row.id, "requested": line["quantity"], "available": row.stock})
@@ -164,7 +189,7 @@ def _check_lines(requested: list[dict], found: dict) -> None:
         raise ValidationFailed(errors)
     if short:
         names = ", ".join(f"SKU {s['sku_id']} ({s['available']} left)" for s in short)
-        raise OutOfStock(f"Not enough stock for {names}.", shortages=short)
+        raise OutOfStock(OUT_OF_STOCK(short_skus=names), shortages=short)
 
 
 @dataclass(frozen=True)
@@ -179,6 +204,34 @@ class _Part:
     live_price_id: int | None = None
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """A line of a basket that wants the live price or nothing, which the live price does not
+    cover: its pricing had it been accepted, and the units the live price had left for it."""
+
+    line: int
+    sku_id: int
+    pricing: LinePricing
+    live_units_left: int
+
+    @property
+    def reason(self) -> Message:
+        if self.pricing is LinePricing.session_not_live:
+            return SESSION_NOT_LIVE()
+        if self.pricing is LinePricing.not_featured:
+            return SKU_NOT_FEATURED()
+        return CAP_REACHED()
+
+    def member(self) -> dict:
+        """As the problem's ``refused`` member lists it."""
+        return {
+            "line": self.line,
+            "sku_id": self.sku_id,
+            "reason": self.pricing.value,
+            "live_units_left": self.live_units_left,
+        }
+
+
 def _price(requested: list[dict], found: dict, live: _Live | None, *, live_only: bool):
     """Each requested line as its parts, in the order the lines were sent, live units first."""
     parts, refused = [], []
@@ -189,31 +242,23 @@ def _price(requested: list[dict], found: dict, live: _Live | None, *, live_only:
             continue
         price = live.prices.get(sku.id)
         if not live.is_live:
-            reason, live_quantity = LinePricing.session_not_live, 0
+            pricing, live_quantity = LinePricing.session_not_live, 0
         elif price is None:
-            reason, live_quantity = LinePricing.not_featured, 0
+            pricing, live_quantity = LinePricing.not_featured, 0
         else:
             live_quantity = live_prices.live_units(price.cap, price.sold, quantity)
-            reason = LinePricing.cap_reached
+            pricing = LinePricing.cap_reached
         if live_quantity:
             parts.append(_Part(sku, live_quantity, price.price_fen, LinePricing.live, price.id))
         if live_quantity < quantity:
             if live_only:
-                refused.append(
-                    {
-                        "line": index,
-                        "sku_id": sku.id,
-                        "reason": reason.value,
-                        "live_units_left": live_quantity,
-                    }
-                )
-            parts.append(_Part(sku, quantity - live_quantity, sku.price_fen, reason))
+                refused.append(_Refused(index, sku.id, pricing, live_quantity))
+            parts.append(_Part(sku, quantity - live_quantity, sku.price_fen, pricing))
     if refused:
         raise LivePriceUnavailable(
-            "The live price does not cover every unit asked for, and the catalog price was "
-            "refused (live_price_only).",
-            errors={f"lines.{r['line']}.quantity": [r["reason"]] for r in refused},
-            refused=refused,
+            LIVE_PRICE_REFUSED(),
+            errors={f"lines.{r.line}.quantity": [r.reason] for r in refused},
+            refused=[r.member() for r in refused],
         )
     return parts
 
@@ -228,10 +273,10 @@ def _place(session, actor: Actor, data: dict, values: dict) -> Order:
     parts = _price(requested, found, live, live_only=data.get("live_price_only", False))
     if stock.take_stock(session, wanted) != len(wanted):
         # Unreachable while the rows are locked; kept so SQLite without row locks stays right.
-        raise OutOfStock("Stock changed during checkout; try again.")
+        raise OutOfStock(STOCK_CHANGED())
     live_units = {p.live_price_id: p.quantity for p in parts if p.live_price_id is not None}
     if live_prices.count_live_units(session, live_units) != len(live_units):
-        raise LivePriceUnavailable("The live price's units changed during checkout; try again.")
+        raise LivePriceUnavailable(LIVE_UNITS_CHANGED())
     values = {**values, "livestream_session_id": live.session_id if live else None}
     new = writing.NewOrder(
         values=values,
@@ -301,7 +346,7 @@ def _place_in_one_statement(
             now=now,
         )
     except checkout_statement.Unplaced as error:
-        raise OutOfStock("Stock changed during checkout; try again.") from error
+        raise OutOfStock(STOCK_CHANGED()) from error
     if placed is None:
         return None
     order_id, session_id, lines = placed

@@ -12,20 +12,32 @@ from marketplace.errors import Conflict, PermissionDenied
 from marketplace.orders import states
 from marketplace.orders.models import EventDimension, Order, OrderEvent, OrderStatus
 from marketplace.orders.service import get_order, visible_line_ids
+from marketplace.reasons import reason
 
 #: After delivery the buyer has this long to ask for a refund before the order completes.
 AFTER_SALES_WINDOW = timedelta(days=7)
+
+SHIPPED_BY_ITS_STATION = reason(
+    "order.shipped_by_its_station", "Only the order's station ships it."
+)
+SHIPS_WHEN_PAID = reason(
+    "order.ships_when_paid", "Order {order_number} is {status}; only paid orders ship."
+)
+NO_LINES_TO_SHIP = reason(
+    "order.no_lines_to_ship", "Order {order_number} has no unshipped lines of yours."
+)
+RECEIPT_BY_BUYER = reason("order.receipt_by_buyer", "Only the buyer confirms receipt.")
 
 
 def ship(session, actor: Actor, order_id: int, *, carrier: str, tracking_number: str) -> Order:
     """A station ships its own lines of a paid order. The order counts as shipped once every
     station's lines (those not refunded entirely) are on their way."""
     if actor.role not in (Role.station, Role.admin):
-        raise PermissionDenied("Only the order's station ships it.")
+        raise PermissionDenied(SHIPPED_BY_ITS_STATION())
     order = get_order(session, actor, order_id)
     if order.status is not OrderStatus.paid:
         raise states.IllegalTransition(
-            f"Order {order.number} is {order.status.value}; only paid orders ship.",
+            SHIPS_WHEN_PAID(order_number=order.number, status=order.status.value),
             current=order.status.value,
             requested=OrderStatus.shipped.value,
         )
@@ -36,7 +48,7 @@ def ship(session, actor: Actor, order_id: int, *, carrier: str, tracking_number:
         if line.id in yours and line.shipped_at is None and line.refunded_quantity < line.quantity
     ]
     if not mine:
-        raise Conflict(f"Order {order.number} has no unshipped lines of yours.")
+        raise Conflict(NO_LINES_TO_SHIP(order_number=order.number))
     now = utcnow()
     for line in mine:
         line.carrier, line.tracking_number, line.shipped_at = carrier, tracking_number, now
@@ -73,7 +85,7 @@ def confirm_receipt(session, actor: Actor, order_id: int) -> Order:
     """The buyer says the goods arrived (确认收货)."""
     order = get_order(session, actor, order_id)
     if actor.role not in (Role.buyer, Role.unit, Role.admin):
-        raise PermissionDenied("Only the buyer confirms receipt.")
+        raise PermissionDenied(RECEIPT_BY_BUYER())
     states.move(session, order, OrderStatus.delivered, actor_id=actor.user_id, reason="received")
     session.flush()
     return order

@@ -3,11 +3,22 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from marketplace.numbers import BoundedInteger, Id
 from marketplace.orders.models import Channel, LinePricing, OrderStatus, PaymentStatus
 from marketplace.periods import PeriodField
+from marketplace.reasons import reason
 
 #: One line may not take more than this many units: a typo of 1000 must not empty a shelf.
 MAX_QUANTITY_PER_LINE = 200
 MAX_LINES = 50
 _MOBILE_OR_LANDLINE = r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$"
+
+NOT_A_PHONE_NUMBER = reason("address.not_a_phone_number", "not a phone number")
+POSTAL_CODE_DIGITS = reason("address.postal_code_digits", "6 digits")
+LIVESTREAM_CODE_CHARACTERS = reason(
+    "checkout.livestream_code_characters", "letters, digits, _ and -"
+)
+SKU_GIVEN_TWICE = reason("checkout.sku_given_twice", "appears twice; add the quantities instead")
+TRACKING_NUMBER_CHARACTERS = reason(
+    "shipment.tracking_number_characters", "6-64 letters, digits or -"
+)
 
 
 class CheckoutLineIn(Schema):
@@ -20,14 +31,14 @@ class CheckoutLineIn(Schema):
 class ShippingAddressIn(Schema):
     recipient_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     recipient_phone = fields.String(
-        required=True, validate=validate.Regexp(_MOBILE_OR_LANDLINE, error="not a phone number")
+        required=True, validate=validate.Regexp(_MOBILE_OR_LANDLINE, error=NOT_A_PHONE_NUMBER())
     )
     province = fields.String(required=True, validate=validate.Length(min=2, max=30))
     city = fields.String(required=True, validate=validate.Length(min=2, max=30))
     district = fields.String(required=True, validate=validate.Length(min=2, max=30))
     address_line = fields.String(required=True, validate=validate.Length(min=2, max=200))
     postal_code = fields.String(
-        load_default=None, validate=validate.Regexp(r"^[0-9]{6}$", error="6 digits")
+        load_default=None, validate=validate.Regexp(r"^[0-9]{6}$", error=POSTAL_CODE_DIGITS())
     )
 
 
@@ -40,7 +51,7 @@ class CheckoutIn(Schema):
     shipping_address = fields.Nested(ShippingAddressIn, required=True)
     livestream_code = fields.String(
         load_default=None,
-        validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="letters, digits, _ and -"),
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error=LIVESTREAM_CODE_CHARACTERS()),
         metadata={
             "description": "A livestream session's code: the order is tied to the session, "
             "and while it is live its featured SKUs cost their live price (each line says "
@@ -61,9 +72,7 @@ class CheckoutIn(Schema):
         seen = {}
         for index, line in enumerate(data.get("lines", [])):
             if line["sku_id"] in seen:
-                raise ValidationError(
-                    {"lines": {index: {"sku_id": ["appears twice; add the quantities instead"]}}}
-                )
+                raise ValidationError(SKU_GIVEN_TWICE(), field_name=f"lines.{index}.sku_id")
             seen[line["sku_id"]] = index
 
 
@@ -174,7 +183,7 @@ class ShipmentIn(Schema):
     carrier = fields.String(required=True, validate=validate.Length(min=2, max=50))
     tracking_number = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[A-Za-z0-9-]{6,64}$", error="6-64 letters, digits or -"),
+        validate=validate.Regexp(r"^[A-Za-z0-9-]{6,64}$", error=TRACKING_NUMBER_CHARACTERS()),
     )
 
 

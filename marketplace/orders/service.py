@@ -26,7 +26,12 @@ from marketplace.orders.models import (
     PaymentStatus,
 )
 from marketplace.orders.scoping import ORDER_LINES, ORDERS
+from marketplace.reasons import reason
 from marketplace.regions.service import in_subtree_of
+
+CANCELLED_BY_BUYER = reason(
+    "order.cancelled_by_buyer", "Only the buyer or an admin cancels an order."
+)
 
 
 def get_order(session, actor: Actor, order_id: int, *, events: bool = True) -> Order:
@@ -150,7 +155,7 @@ def cancel(session, actor: Actor, order_id: int, *, reason: str | None) -> Order
     """The buyer (or an admin) cancels an unpaid order; its stock goes back on the shelf."""
     order = get_order(session, actor, order_id)
     if actor.role not in (Role.buyer, Role.unit, Role.admin):
-        raise PermissionDenied("Only the buyer or an admin cancels an order.")
+        raise PermissionDenied(CANCELLED_BY_BUYER())
     _cancel_unpaid(session, order, actor_id=actor.user_id, reason=reason or "cancelled by buyer")
     return order
 

@@ -17,6 +17,7 @@ from marketplace.orders.models import (
     PaymentStatus,
 )
 from marketplace.orders.writing import StateEvent
+from marketplace.reasons import reason
 
 S, P = OrderStatus, PaymentStatus
 
@@ -41,6 +42,16 @@ PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 }
 
 
+ILLEGAL_STATUS_MOVE = reason(
+    "order.illegal_status_move",
+    "Order {order_number} cannot go from status {current} to {requested}.",
+)
+ILLEGAL_PAYMENT_MOVE = reason(
+    "order.illegal_payment_move",
+    "Order {order_number} cannot go from payment status {current} to {requested}.",
+)
+
+
 class IllegalTransition(Conflict):
     code, title = "illegal-transition", "The order cannot make that move from its state"
 
@@ -57,12 +68,12 @@ def move(
     is_status = isinstance(target, OrderStatus)
     current = order.status if is_status else order.payment_status
     if not can_move(current, target):
-        dimension = "status" if is_status else "payment status"
-        raise IllegalTransition(
-            f"Order {order.number} cannot go from {dimension} {current.value} to {target.value}.",
-            current=current.value,
-            requested=target.value,
-        )
+        states = {"current": current.value, "requested": target.value}
+        if is_status:
+            raise IllegalTransition(
+                ILLEGAL_STATUS_MOVE(order_number=order.number, **states), **states
+            )
+        raise IllegalTransition(ILLEGAL_PAYMENT_MOVE(order_number=order.number, **states), **states)
     if is_status:
         order.status = target
     else:

@@ -115,6 +115,11 @@ def test_an_oversized_image_is_413_naming_file(
     assert response.status_code == 413
     assert response.mimetype == PROBLEM
     assert set(response.json["errors"]) == {"file"}
+    assert response.json["code"] == "image.too_large"
+    assert response.json["params"] == {"max_bytes": len(png) - 1}
+    assert response.json["reasons"] == {
+        "file": [{"code": "image.file_too_large", "params": {"max_bytes": len(png) - 1}}]
+    }
     assert image_rows(session, product.id) == []
 
 
@@ -125,6 +130,7 @@ def test_a_request_over_the_body_limit_is_413_naming_file(
     response = upload(client, product.id, b"\x89PNG\r\n\x1a\n" + b"\x00" * 4096, world.a)
     assert response.status_code == 413
     assert set(response.json["errors"]) == {"file"}
+    assert response.json["code"] == "image.too_large"
     assert image_rows(session, product.id) == []
 
 

@@ -344,7 +344,7 @@ def test_publish_needs_an_active_sku(client, session, world):
     created = client.post("/api/v1/products", json=body(world, skus=[]), headers=world.a).json
     response = client.post(f"/api/v1/products/{created['id']}/publish", headers=world.a)
     assert response.status_code == 422
-    assert set(response.json["errors"]) == {"skus"}
+    assert response.json["reasons"] == {"skus": [{"code": "product.no_active_sku", "params": {}}]}
     assert session.get(Product, created["id"]).status is ProductStatus.draft
 
 

@@ -100,7 +100,11 @@ def test_a_buyer_who_wants_the_live_price_or_nothing_gets_a_409_and_nothing_chan
     assert response.json["refused"] == [
         {"line": 0, "sku_id": shop.sku_500g.id, "reason": "cap_reached", "live_units_left": 1}
     ]
-    assert set(response.json["errors"]) == {"lines.0.quantity"}
+    assert response.json["errors"] == {"lines.0.quantity": ["cap_reached"]}
+    assert response.json["reasons"] == {
+        "lines.0.quantity": [{"code": "checkout.cap_reached", "params": {}}]
+    }
+    assert response.json["code"] == "checkout.live_price_refused"
     session.expire_all()
     assert session.execute(sa.select(sa.func.count()).select_from(Order)).scalar_one() == (
         orders_before

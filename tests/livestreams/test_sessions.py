@@ -79,6 +79,10 @@ def test_two_sessions_are_never_live_in_one_room(client, shop, live):
     )
     assert response.status_code == 409
     assert set(response.json["errors"]) == {"room_id"}
+    assert response.json["code"] == "live_session.room_taken"
+    assert response.json["reasons"] == {
+        "room_id": [{"code": "live_session.room_busy", "params": {}}]
+    }
     assert (
         client.get(f"{SESSIONS}/{second['id']}", headers=shop.station_headers).json["state"]
         == "scheduled"
@@ -164,6 +168,11 @@ def test_a_sku_is_featured_at_a_live_price_within_its_catalog_price(client, shop
     for price in (6801, 0, -1):
         response = client.put(url, json={"price_fen": price}, headers=shop.station_headers)
         assert response.status_code == 422 and set(response.json["errors"]) == {"price_fen"}
+    above = client.put(url, json={"price_fen": 6801}, headers=shop.station_headers)
+    assert above.json["errors"] == {"price_fen": ["above the catalog price, 6800 fen"]}
+    assert above.json["reasons"] == {
+        "price_fen": [{"code": "sku.price_above_catalog", "params": {"catalog_price_fen": 6800}}]
+    }
 
 
 def test_a_station_features_only_its_own_skus(client, shop, live):

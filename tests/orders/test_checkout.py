@@ -86,7 +86,8 @@ def test_too_little_stock_is_409_naming_the_sku_and_nothing_changes(session, sho
     assert response.json["shortages"] == [
         {"sku_id": shop.sku_1kg.id, "requested": 6, "available": 5}
     ]
-    assert str(shop.sku_1kg.id) in response.json["detail"]
+    assert response.json["detail"] == f"Not enough stock for SKU {shop.sku_1kg.id} (5 left)."
+    assert response.json["code"] == "checkout.out_of_stock"
     assert stock(session, shop.sku_500g) == 10  # the other line took nothing either
     assert count(session, Order) == before
 
@@ -109,6 +110,9 @@ def test_unknown_inactive_and_unpublished_skus_are_422_naming_the_line(session, 
     )
     assert response.status_code == 422
     assert set(response.json["errors"]) == {"lines.1.sku_id", "lines.2.sku_id", "lines.3.sku_id"}
+    assert response.json["reasons"]["lines.1.sku_id"] == [
+        {"code": "checkout.sku_not_on_sale", "params": {}}
+    ]
     assert stock(session, shop.sku_500g) == 10
 
 
@@ -126,6 +130,9 @@ def test_bad_quantities_prices_and_addresses_are_named(session, shop, place):
         "shipping_address.recipient_phone",
         "shipping_address.city",
     }
+    assert response.json["reasons"]["shipping_address.recipient_phone"] == [
+        {"code": "address.not_a_phone_number", "params": {}}
+    ]
     assert count(session, Order) == 0
 
 
@@ -141,7 +148,12 @@ def test_an_sku_id_beyond_any_id_is_422_naming_the_line(session, shop, place):
 def test_the_same_sku_twice_is_422(shop, place):
     response = place(shop.buyer_headers, basket((shop.sku_500g, 1), (shop.sku_500g, 2)))
     assert response.status_code == 422
-    assert "lines.1.sku_id" in response.json["errors"]
+    assert response.json["errors"] == {
+        "lines.1.sku_id": ["appears twice; add the quantities instead"]
+    }
+    assert response.json["reasons"] == {
+        "lines.1.sku_id": [{"code": "checkout.sku_given_twice", "params": {}}]
+    }
 
 
 def test_empty_basket_is_422(shop, place):

@@ -84,6 +84,15 @@ def test_a_paid_order_cannot_be_cancelled(client, session, shop, place):
     )
     assert response.status_code == 409
     assert response.json["current"] == "paid"
+    assert response.json["code"] == "order.illegal_status_move"
+    assert response.json["params"] == {
+        "order_number": order["number"],
+        "current": "paid",
+        "requested": "cancelled",
+    }
+    assert response.json["detail"] == (
+        f"Order {order['number']} cannot go from status paid to cancelled."
+    )
 
 
 def test_expired_holds_are_cancelled_and_restocked(session, shop, place):

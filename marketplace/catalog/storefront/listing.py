@@ -198,6 +198,20 @@ def list_storefront(
     past the end counts the matches separately instead.
     """
     today = shanghai_today()
+    page_statement, count_statement, parameters = _bound_statements(filters, today)
+    rows = connection.execute(
+        page_statement, {**parameters, "limit": page_size, "offset": (page - 1) * page_size}
+    ).all()
+    if not rows:
+        return [], connection.execute(count_statement, parameters).scalar_one()
+    total = rows[0][-1]
+    skus_by_product = _skus_of(connection, rows)
+    return _cards(rows, skus_by_product, today, media_prefix), total
+
+
+def _bound_statements(filters: dict, today) -> tuple[sa.Select, sa.Select, dict]:
+    """The page and count statements for the filters given (built once per combination), and
+    the values of their parameters."""
     parameters = {name: filters[name] for name in FILTERS if filters.get(name) is not None}
     if not parameters.get("certified", True):
         del parameters["certified"]  # certified=false filters nothing
@@ -208,13 +222,11 @@ def list_storefront(
         parameters["today"] = today
     if "q" in parameters:
         parameters["q"] = _like_pattern(parameters["q"])
-    rows = connection.execute(
-        page_statement, {**parameters, "limit": page_size, "offset": (page - 1) * page_size}
-    ).all()
-    if not rows:
-        return [], connection.execute(count_statement, parameters).scalar_one()
-    total = rows[0][-1]
+    return page_statement, count_statement, parameters
 
+
+def _skus_of(connection, rows) -> dict[int, list[dict]]:
+    """The SKUs on sale of the page's products, by product, in one statement."""
     skus_by_product: dict[int, list[dict]] = {row[0]: [] for row in rows}
     sku_rows = connection.execute(_SKUS, {"ids": list(skus_by_product)})
     for product_id, sku_id, code, spec, price, currency, stock, weight in sku_rows:
@@ -229,7 +241,11 @@ def list_storefront(
                 "weight_grams": weight,
             }
         )
+    return skus_by_product
 
+
+def _cards(rows, skus_by_product: dict, today, media_prefix: str) -> list[dict]:
+    """The page's rows as the cards ``ProductCardOut`` documents."""
     cards = []
     for (
         product_id,
@@ -281,7 +297,7 @@ def list_storefront(
                 "skus": skus_by_product[product_id],
             }
         )
-    return cards, total
+    return cards
 
 
 def render_page(cards: list[dict], total: int) -> tuple[bytes, str]:
