@@ -112,7 +112,7 @@ class StripeWebhook(MethodView):
         """Receive a Stripe event (signature checked on the raw body)."""
         secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
         if not secret:
-            raise webhooks.BadSignature("Stripe is not configured on this server.")
+            raise webhooks.BadSignature(webhooks.STRIPE_NOT_CONFIGURED())
         event = webhooks.verify(
             request.get_data(cache=False), request.headers.get("Stripe-Signature"), secret
         )

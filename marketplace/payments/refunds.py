@@ -35,8 +35,35 @@ from marketplace.payments.models import (
 )
 from marketplace.payments.scoping import REFUND_LINES, REFUNDS
 from marketplace.payments.service import lock_order_for_payment
+from marketplace.reasons import reason
 
 logger = logging.getLogger(__name__)
+
+REFUNDER_NOT_ADMIN_OR_STATION = reason(
+    "refund.admin_or_station_only", "Refunds are made by an admin or the order's station."
+)
+ORDER_NOT_PAID = reason(
+    "refund.order_not_paid",
+    "Order {order_number} is {payment_status}; there is no payment to refund.",
+)
+NOTHING_CAPTURED = reason(
+    "refund.nothing_captured",
+    "Nothing was captured for this order, so there is nothing to refund.",
+)
+PAID_ON_PLATFORM = reason(
+    "refund.paid_on_platform",
+    "Order {order_number} was paid on {platform}: refund it there; the refund arrives with "
+    "the platform's next export.",
+)
+NOTHING_LEFT = reason(
+    "refund.nothing_left", "Order {order_number} has nothing left for you to refund."
+)
+LINE_NOT_YOURS = reason("refund.line_not_yours", "not a line of this order you may refund")
+LINE_LISTED_TWICE = reason("refund.line_listed_twice", "not a line of this order you may refund")
+QUANTITY_ABOVE_REFUNDABLE = reason(
+    "refund.quantity_above_refundable", "at most {refundable} can be refunded"
+)
+ABOVE_CAPTURED = reason("refund.above_captured", "That would refund more than was captured.")
 
 
 def _pending_quantities(session, order_id: int) -> dict[int, int]:
@@ -56,7 +83,7 @@ def _captured_payment(session, order_id: int) -> Payment:
         )
     ).scalar_one_or_none()
     if payment is None:
-        raise Conflict("Nothing was captured for this order, so there is nothing to refund.")
+        raise Conflict(NOTHING_CAPTURED())
     return payment
 
 
@@ -71,17 +98,22 @@ def _requested_lines(order: Order, yours: set[int], requested: list[dict] | None
     if requested is None:
         chosen = [(line, refundable(line)) for line in mine.values() if refundable(line) > 0]
         if not chosen:
-            raise Conflict(f"Order {order.number} has nothing left for you to refund.")
+            raise Conflict(NOTHING_LEFT(order_number=order.number))
         return chosen
     errors, chosen, seen = {}, [], set()
     for index, item in enumerate(requested):
         line = mine.get(item["order_line_id"])
-        if line is None or line.id in seen:
-            errors[f"lines.{index}.order_line_id"] = ["not a line of this order you may refund"]
+        if line is None:
+            errors[f"lines.{index}.order_line_id"] = [LINE_NOT_YOURS()]
+            continue
+        if line.id in seen:
+            errors[f"lines.{index}.order_line_id"] = [LINE_LISTED_TWICE()]
             continue
         seen.add(line.id)
         if item["quantity"] > refundable(line):
-            errors[f"lines.{index}.quantity"] = [f"at most {refundable(line)} can be refunded"]
+            errors[f"lines.{index}.quantity"] = [
+                QUANTITY_ABOVE_REFUNDABLE(refundable=refundable(line))
+            ]
             continue
         chosen.append((line, item["quantity"]))
     if errors:
@@ -133,21 +165,18 @@ def request_refund(
     session, actor: Actor, order_id: int, *, lines: list[dict] | None, reason: str | None
 ) -> Refund:
     if actor.role not in (Role.admin, Role.station):
-        raise PermissionDenied("Refunds are made by an admin or the order's station.")
+        raise PermissionDenied(REFUNDER_NOT_ADMIN_OR_STATION())
     get_order(session, actor, order_id)  # scoping first: outside it, the order does not exist
     order = lock_order_for_payment(session, order_id)
     if order.payment_status not in (PaymentStatus.paid, PaymentStatus.partially_refunded):
         raise states.IllegalTransition(
-            f"Order {order.number} is {order.payment_status.value}; there is no payment to refund.",
+            ORDER_NOT_PAID(order_number=order.number, payment_status=order.payment_status.value),
             current=order.payment_status.value,
             requested=PaymentStatus.refunded.value,
         )
     payment = _captured_payment(session, order.id)
     if payment.gateway is Gateway.platform:
-        raise Conflict(
-            f"Order {order.number} was paid on {payment.method}: refund it there; the "
-            "refund arrives with the platform's next export."
-        )
+        raise Conflict(PAID_ON_PLATFORM(order_number=order.number, platform=payment.method))
     yours = visible_line_ids(session, actor, order.id)
     chosen = _requested_lines(order, yours, lines, _pending_quantities(session, order.id))
     amount = sum(_line_amount(line, quantity) for line, quantity in chosen)
@@ -157,7 +186,7 @@ def request_refund(
         )
     ).scalar_one()
     if amount + pending_fen > payment.captured_fen - payment.refunded_fen:
-        raise Conflict("That would refund more than was captured.")
+        raise Conflict(ABOVE_CAPTURED())
     refund = Refund(
         order_id=order.id,
         payment_id=payment.id,

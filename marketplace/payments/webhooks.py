@@ -27,11 +27,19 @@ from marketplace.payments.models import (
     WebhookReceipt,
 )
 from marketplace.payments.service import lock_order_for_payment, mark_paid
+from marketplace.reasons import reason
 
 logger = logging.getLogger(__name__)
 
 #: How old a signed event may be before it is refused as a replay.
 SIGNATURE_TOLERANCE_SECONDS = 300
+
+STRIPE_NOT_CONFIGURED = reason(
+    "webhook.stripe_not_configured", "Stripe is not configured on this server."
+)
+SIGNATURE_MISSING = reason("webhook.signature_missing", "The Stripe-Signature header is missing.")
+SIGNATURE_REFUSED = reason("webhook.signature_refused", "Refused: {error}")
+NOT_AN_EVENT = reason("webhook.not_an_event", "The payload is not a Stripe event.")
 
 
 class BadSignature(DomainError):
@@ -41,16 +49,16 @@ class BadSignature(DomainError):
 def verify(payload: bytes, signature: str | None, secret: str) -> dict:
     """The event, if ``signature`` proves Stripe sent exactly ``payload``."""
     if not signature:
-        raise BadSignature("The Stripe-Signature header is missing.")
+        raise BadSignature(SIGNATURE_MISSING())
     try:
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"), signature, secret, SIGNATURE_TOLERANCE_SECONDS
         )
         event = json.loads(payload)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as error:
-        raise BadSignature(f"Refused: {error}") from None
+        raise BadSignature(SIGNATURE_REFUSED(error=str(error))) from None
     if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
-        raise BadSignature("The payload is not a Stripe event.")
+        raise BadSignature(NOT_AN_EVENT())
     return event
 
 
