@@ -195,12 +195,9 @@ def reversal_legs(
     return legs
 
 
-def reverse_refund(
-    session, *, refund_id: int, order_id: int, gateway: str, on: date, refund_lines
-) -> int | None:
-    """Post the reversal of a confirmed refund. ``refund_lines`` are ``(refund_line_id,
-    order_line_id, amount_fen, line_total_fen)``."""
-    line_ids = [order_line_id for _, order_line_id, _, _ in refund_lines]
+def _postings_by_line(session, order_line_ids: list[int]) -> dict[int, list]:
+    """What the lines were attributed and reversed so far, per line and in posting order:
+    ``(account, amount, rule_version_id, household_id, is_reversal)``."""
     rows = session.execute(
         sa.select(
             Posting.order_line_id,
@@ -213,7 +210,7 @@ def reverse_refund(
         .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .where(
-            Posting.order_line_id.in_(line_ids),
+            Posting.order_line_id.in_(order_line_ids),
             JournalEntry.kind.in_([EntryKind.attribution, EntryKind.refund_reversal]),
         )
         .order_by(Posting.id)
@@ -223,9 +220,12 @@ def reverse_refund(
         by_line.setdefault(order_line_id, []).append(
             (key, amount, rule_id, household_id, kind is EntryKind.refund_reversal)
         )
-    clearing = journal.gateway_clearing(gateway)
-    # Serialised with payout approvals that read these balances (see payouts.approve_run).
-    journal.lock_accounts(session, LedgerAccount.key.in_({row.key for row in rows} - {clearing}))
+    return by_line
+
+
+def _refund_legs(refund_lines, by_line: dict[int, list], clearing: str) -> list[Leg]:
+    """The reversal legs of every refunded line, each given back from what its own postings
+    still hold."""
     legs = []
     for refund_line_id, order_line_id, amount, line_total in refund_lines:
         postings = by_line.get(order_line_id, [])
@@ -245,6 +245,21 @@ def reverse_refund(
                 refund_line_id=refund_line_id,
             )
         )
+    return legs
+
+
+def reverse_refund(
+    session, *, refund_id: int, order_id: int, gateway: str, on: date, refund_lines
+) -> int | None:
+    """Post the reversal of a confirmed refund. ``refund_lines`` are ``(refund_line_id,
+    order_line_id, amount_fen, line_total_fen)``."""
+    line_ids = [order_line_id for _, order_line_id, _, _ in refund_lines]
+    by_line = _postings_by_line(session, line_ids)
+    clearing = journal.gateway_clearing(gateway)
+    touched = {key for postings in by_line.values() for key, *_ in postings}
+    # Serialised with payout approvals that read these balances (see payouts.approve_run).
+    journal.lock_accounts(session, LedgerAccount.key.in_(touched - {clearing}))
+    legs = _refund_legs(refund_lines, by_line, clearing)
     ids = journal.write_entries(
         session,
         [

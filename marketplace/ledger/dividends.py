@@ -17,7 +17,13 @@ import sqlalchemy as sa
 from marketplace.ledger import journal
 from marketplace.ledger.allocation import largest_remainder
 from marketplace.ledger.journal import Entry, Leg
-from marketplace.ledger.models import EntryKind, JournalEntry, LedgerAccount, Posting
+from marketplace.ledger.models import (
+    BenefitRule,
+    EntryKind,
+    JournalEntry,
+    LedgerAccount,
+    Posting,
+)
 from marketplace.ledger.rules import RuleBook
 from marketplace.orders.models import OrderLine
 from marketplace.producers.models import Producer, ProducerKind
@@ -54,6 +60,52 @@ def _received(session, cooperative_id: int, year: int) -> dict[int, int]:
     return {household_id: -int(total) for household_id, total in rows}
 
 
+def _shortfalls(received: dict[int, int], members: list[int], guaranteed: int) -> dict[int, int]:
+    """What each member was paid less than the guarantee (members paid enough are left out)."""
+    return {
+        household: guaranteed - received.get(household, 0)
+        for household in members
+        if received.get(household, 0) < guaranteed
+    }
+
+
+def _pay_shortfalls(
+    session, result: TopUp, rule: BenefitRule, *, year: int, created_by_id: int | None
+) -> Entry | None:
+    """Set what the co-op's retained earnings pay of ``result``'s shortfalls (all of them, or
+    what there is shared in proportion), and return the entry paying it (None when nothing)."""
+    retained_key = journal.coop_retained(result.cooperative_id)
+    available = -journal.balances(session, [retained_key])[retained_key]
+    needed = sum(result.shortfalls.values())
+    if available >= needed:
+        paid = result.shortfalls
+    elif available > 0:
+        paid = largest_remainder(available, result.shortfalls.items())
+    else:
+        paid = {}
+    result.paid = {household: amount for household, amount in paid.items() if amount}
+    if not result.paid:
+        return None
+    return Entry(
+        kind=EntryKind.minimum_dividend,
+        effective_on=date(year, 12, 31),
+        memo=_memo(result.cooperative_id, year),
+        created_by_id=created_by_id,
+        legs=[
+            Leg(retained_key, sum(result.paid.values()), rule_version_id=rule.id),
+            *[
+                Leg(
+                    journal.household_income(household),
+                    -amount,
+                    rule_version_id=rule.id,
+                    household_id=household,
+                )
+                for household, amount in sorted(result.paid.items())
+            ],
+        ],
+    )
+
+
 def top_up(session, *, year: int, created_by_id: int | None = None) -> list[TopUp]:
     year_end = date(year, 12, 31)
     cooperatives = (
@@ -79,11 +131,7 @@ def top_up(session, *, year: int, created_by_id: int | None = None) -> list[TopU
         if not members:
             continue
         received = _received(session, cooperative_id, year)
-        shortfalls = {
-            household: rule.minimum_dividend_fen - received.get(household, 0)
-            for household in members
-            if received.get(household, 0) < rule.minimum_dividend_fen
-        }
+        shortfalls = _shortfalls(received, members, rule.minimum_dividend_fen)
         result = TopUp(cooperative_id, rule.minimum_dividend_fen, shortfalls, {})
         results.append(result)
         if _memo(cooperative_id, year) in done:
@@ -91,37 +139,8 @@ def top_up(session, *, year: int, created_by_id: int | None = None) -> list[TopU
             continue
         if not shortfalls:
             continue
-        retained_key = journal.coop_retained(cooperative_id)
-        available = -journal.balances(session, [retained_key])[retained_key]
-        needed = sum(shortfalls.values())
-        if available >= needed:
-            paid = shortfalls
-        elif available > 0:
-            paid = largest_remainder(available, shortfalls.items())
-        else:
-            paid = {}
-        result.paid = {household: amount for household, amount in paid.items() if amount}
-        if not result.paid:
-            continue
-        entries.append(
-            Entry(
-                kind=EntryKind.minimum_dividend,
-                effective_on=year_end,
-                memo=_memo(cooperative_id, year),
-                created_by_id=created_by_id,
-                legs=[
-                    Leg(retained_key, sum(result.paid.values()), rule_version_id=rule.id),
-                    *[
-                        Leg(
-                            journal.household_income(household),
-                            -amount,
-                            rule_version_id=rule.id,
-                            household_id=household,
-                        )
-                        for household, amount in sorted(result.paid.items())
-                    ],
-                ],
-            )
-        )
+        entry = _pay_shortfalls(session, result, rule, year=year, created_by_id=created_by_id)
+        if entry is not None:
+            entries.append(entry)
     journal.write_entries(session, entries)
     return results

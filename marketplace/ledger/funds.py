@@ -28,26 +28,55 @@ from marketplace.ledger.models import (
     FundDisbursementLine,
 )
 from marketplace.ledger.scoping import FUNDS
+from marketplace.reasons import reason
 from marketplace.regions.models import Region
 from marketplace.regions.service import in_subtree_of
 
 DISBURSEMENT_SCOPE = "fund_disbursement"
 
-
-def _admin_only(actor: Actor, what: str) -> None:
-    if not actor.is_admin:
-        raise PermissionDenied(f"{what} is done by admins.")
+CREATING_BY_ADMINS = reason("fund.create_admin_only", "Creating a fund is done by admins.")
+CONTRIBUTING_BY_ADMINS = reason(
+    "fund.contribute_admin_only", "Recording a contribution is done by admins."
+)
+DISBURSING_BY_ADMINS = reason("fund.disburse_admin_only", "Disbursing a fund is done by admins.")
+NO_SUCH_REGION = reason("fund.no_such_region", "no region with id {region_id}")
+NAME_TAKEN = reason("fund.name_taken", "another fund has this name")
+REFERENCE_WITH_OTHER_DETAILS = reason(
+    "contribution.reference_other_details",
+    "Reference {reference!r} is already recorded for this fund with other details.",
+)
+REFERENCE_WITH_OTHER_AMOUNT = reason(
+    "contribution.reference_other_amount_or_contributor",
+    "already recorded with another amount or contributor",
+)
+FUND_BOUND = reason(
+    "fund.bound_to_pledge",
+    "Fund {fund_id} holds a pledge's money for the households it names: it gives only through "
+    "the pledge's approval, and takes nothing else.",
+)
+HOUSEHOLD_OUTSIDE_REGION = reason(
+    "fund.household_outside_region", "no household {household_id} in the fund's region"
+)
+TOTAL_BELOW_ONE_FEN_EACH = reason(
+    "fund.total_below_one_fen_each", "too small to give every household at least 1 fen"
+)
+BALANCE_TOO_LOW = reason(
+    "fund.balance_too_low",
+    "The fund holds {balance_fen} fen; this disbursement needs {requested_fen} fen, "
+    "{shortfall_fen} fen more.",
+)
 
 
 def create_fund(session, actor: Actor, data: dict) -> AssistanceFund:
-    _admin_only(actor, "Creating a fund")
+    if not actor.is_admin:
+        raise PermissionDenied(CREATING_BY_ADMINS())
     errors = {}
     if session.get(Region, data["region_id"]) is None:
-        errors["region_id"] = [f"no region with id {data['region_id']}"]
+        errors["region_id"] = [NO_SUCH_REGION(region_id=data["region_id"])]
     if session.execute(
         sa.select(AssistanceFund.id).where(AssistanceFund.name == data["name"])
     ).first():
-        errors["name"] = ["another fund has this name"]
+        errors["name"] = [NAME_TAKEN()]
     if errors:
         raise ValidationFailed(errors)
     fund = AssistanceFund(created_by_id=actor.user_id, **data)
@@ -112,7 +141,8 @@ def contribute(session, actor: Actor, fund_id: int, data: dict) -> tuple[FundCon
     """Record money received. The reference identifies it: sending the same contribution again
     returns the first one (``True`` for a replay); the same reference with other details is a
     409, since two receipts cannot share a number."""
-    _admin_only(actor, "Recording a contribution")
+    if not actor.is_admin:
+        raise PermissionDenied(CONTRIBUTING_BY_ADMINS())
     fund = FUNDS.get(session, fund_id, actor)
     _check_unbound(fund)
     earlier = _contribution(session, fund.id, data["reference"])
@@ -133,9 +163,8 @@ def contribute(session, actor: Actor, fund_id: int, data: dict) -> tuple[FundCon
                 raise
     if (earlier.amount_fen, earlier.contributor) != (data["amount_fen"], data["contributor"]):
         raise Conflict(
-            f"Reference {data['reference']!r} is already recorded for this fund with other "
-            "details.",
-            errors={"reference": ["already recorded with another amount or contributor"]},
+            REFERENCE_WITH_OTHER_DETAILS(reference=data["reference"]),
+            errors={"reference": [REFERENCE_WITH_OTHER_AMOUNT()]},
         )
     return earlier, True
 
@@ -183,10 +212,7 @@ def record_contribution(
 
 def _check_unbound(fund: AssistanceFund) -> None:
     if fund.bound:
-        raise Conflict(
-            f"Fund {fund.id} holds a pledge's money for the households it names: it gives "
-            "only through the pledge's approval, and takes nothing else."
-        )
+        raise Conflict(FUND_BOUND(fund_id=fund.id))
 
 
 def _contribution(session, fund_id: int, reference: str) -> FundContribution | None:
@@ -238,7 +264,8 @@ def _lock_fund(session, fund_id: int) -> None:
 
 
 def disburse(session, actor: Actor, fund_id: int, data: dict) -> FundDisbursement:
-    _admin_only(actor, "Disbursing a fund")
+    if not actor.is_admin:
+        raise PermissionDenied(DISBURSING_BY_ADMINS())
     fund = FUNDS.get(session, fund_id, actor)
     _check_unbound(fund)
     parts = split(data)
@@ -253,9 +280,9 @@ def disburse(session, actor: Actor, fund_id: int, data: dict) -> FundDisbursemen
     )
     outside = [household_id for household_id in wanted if household_id not in reachable]
     if outside:
-        raise ValidationFailed({field: [f"no household {i} in the fund's region" for i in outside]})
+        raise ValidationFailed({field: [HOUSEHOLD_OUTSIDE_REGION(household_id=i) for i in outside]})
     if any(amount <= 0 for _, _, amount in parts):
-        raise ValidationFailed({"total_fen": ["too small to give every household at least 1 fen"]})
+        raise ValidationFailed({"total_fen": [TOTAL_BELOW_ONE_FEN_EACH()]})
     return record_disbursement(
         session,
         fund.id,
@@ -277,8 +304,9 @@ def record_disbursement(
     balance = fund_balance(session, fund_id)
     if total > balance:
         raise Conflict(
-            f"The fund holds {balance} fen; this disbursement needs {total} fen, "
-            f"{total - balance} fen more.",
+            BALANCE_TOO_LOW(
+                balance_fen=balance, requested_fen=total, shortfall_fen=total - balance
+            ),
             balance_fen=balance,
             requested_fen=total,
             shortfall_fen=total - balance,

@@ -3,6 +3,7 @@ actually got. It runs the very code attribution runs (``attribution.line_legs``)
 book that answers with the version under review, and writes nothing."""
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
@@ -42,11 +43,10 @@ def _kind_of(account_key: str) -> AccountKind:
     return AccountKind(account_key.partition(":")[0])
 
 
-def preview_rule(session, actor: Actor, rule_id: int, start: date, end: date) -> dict:
-    rule = get_rule(session, actor, rule_id)
-    producer = session.get(Producer, rule.producer_id)
-    # The attribution entry's day is the payment day (Asia/Shanghai) the rules were read on.
-    lines = session.execute(
+def _lines_paid_between(session, producer_id: int, start: date, end: date) -> list:
+    """The producer's order lines attributed from ``start`` to ``end``, each with its payment
+    day: the attribution entry's day, the day (Asia/Shanghai) the rules were read on."""
+    return session.execute(
         sa.select(OrderLine, JournalEntry.effective_on)
         .join(
             JournalEntry,
@@ -56,15 +56,27 @@ def preview_rule(session, actor: Actor, rule_id: int, start: date, end: date) ->
             ),
         )
         .where(
-            OrderLine.producer_id == producer.id,
+            OrderLine.producer_id == producer_id,
             JournalEntry.effective_on >= start,
             JournalEntry.effective_on <= end,
         )
         .order_by(OrderLine.id)
     ).all()
-    book = _BookWithCandidate(session, rule, station_ids={line.station_id for line, _ in lines})
-    would: dict[int, int] = defaultdict(int)
-    would_retained = would_fees = gross = 0
+
+
+@dataclass
+class _Would:
+    """What the candidate rule would have done with the lines."""
+
+    households: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    retained: int = 0
+    fees: int = 0
+    gross: int = 0
+
+
+def _would(producer: Producer, book: RuleBook, lines) -> _Would:
+    """Attribute each line again, as attribution does, with ``book``'s rule; write nothing."""
+    would = _Would()
     for line, paid_on in lines:
         paid = attribution.PaidLine(
             id=line.id,
@@ -77,19 +89,22 @@ def preview_rule(session, actor: Actor, rule_id: int, start: date, end: date) ->
         order = attribution.PaidOrder(
             order_id=line.order_id, gateway="preview", paid_on=paid_on, lines=(paid,)
         )
-        gross += line.line_total_fen
+        would.gross += line.line_total_fen
         for leg in attribution.line_legs(paid, order, producer, book):
             kind = _kind_of(leg.account)
             if kind is AccountKind.household_income:
-                would[leg.household_id] -= leg.amount_fen
+                would.households[leg.household_id] -= leg.amount_fen
             elif kind in _RETAINED:
-                would_retained -= leg.amount_fen
+                would.retained -= leg.amount_fen
             elif kind in _FEES:
-                would_fees -= leg.amount_fen
+                would.fees -= leg.amount_fen
+    return would
 
+
+def _actual(session, line_ids: list[int]) -> tuple[dict[int, int], int]:
+    """What the lines' attribution actually gave each household, and what it retained."""
     actual: dict[int, int] = defaultdict(int)
     actual_retained = 0
-    line_ids = [line.id for line, _ in lines]
     if line_ids:
         for kind, household_id, amount in session.execute(
             sa.select(LedgerAccount.kind, Posting.household_id, sa.func.sum(Posting.amount_fen))
@@ -106,8 +121,17 @@ def preview_rule(session, actor: Actor, rule_id: int, start: date, end: date) ->
                 actual[household_id] -= int(amount)
             else:
                 actual_retained -= int(amount)
+    return actual, actual_retained
 
-    household_ids = sorted(set(would) | set(actual))
+
+def preview_rule(session, actor: Actor, rule_id: int, start: date, end: date) -> dict:
+    rule = get_rule(session, actor, rule_id)
+    producer = session.get(Producer, rule.producer_id)
+    lines = _lines_paid_between(session, producer.id, start, end)
+    book = _BookWithCandidate(session, rule, station_ids={line.station_id for line, _ in lines})
+    would = _would(producer, book, lines)
+    actual, actual_retained = _actual(session, [line.id for line, _ in lines])
+    household_ids = sorted(set(would.households) | set(actual))
     names = dict(
         session.execute(
             sa.select(Household.id, Household.head_name).where(Household.id.in_(household_ids))
@@ -123,18 +147,19 @@ def preview_rule(session, actor: Actor, rule_id: int, start: date, end: date) ->
             {
                 "household_id": household_id,
                 "head_name": names.get(household_id),
-                "would_get_fen": would.get(household_id, 0),
+                "would_get_fen": would.households.get(household_id, 0),
                 "actually_got_fen": actual.get(household_id, 0),
-                "difference_fen": would.get(household_id, 0) - actual.get(household_id, 0),
+                "difference_fen": would.households.get(household_id, 0)
+                - actual.get(household_id, 0),
             }
             for household_id in household_ids
         ],
         "totals": {
             "lines": len(lines),
-            "gross_fen": gross,
-            "fees_fen": would_fees,
-            "would_attribute_fen": sum(would.values()),
-            "would_retain_fen": would_retained,
+            "gross_fen": would.gross,
+            "fees_fen": would.fees,
+            "would_attribute_fen": sum(would.households.values()),
+            "would_retain_fen": would.retained,
             "actually_attributed_fen": sum(actual.values()),
             "actually_retained_fen": actual_retained,
         },

@@ -12,6 +12,16 @@ from marketplace.ledger.models import (
     Weighting,
 )
 from marketplace.numbers import MAX_ID, BoundedInteger, Fen, Id
+from marketplace.reasons import reason
+
+BENEFICIARY_LISTED_TWICE = reason("rule.beneficiary_listed_twice", "a household is listed twice")
+PERIOD_ENDS_BEFORE_START = reason("period.ends_before_start", "must not be before 'from'")
+PREVIEW_TOO_LONG = reason("preview.period_too_long", "a preview covers at most 366 days")
+REQUIRED_IN_MODE = reason("disbursement.field_required_in_mode", "required in mode {mode}")
+UNUSED_IN_MODE = reason("disbursement.field_unused_in_mode", "not used in mode {mode}")
+HOUSEHOLD_LISTED_TWICE = reason(
+    "disbursement.household_listed_twice", "a household is listed twice"
+)
 
 
 def _basis_points(**kwargs) -> BoundedInteger:
@@ -58,7 +68,7 @@ class _RuleFields(Schema):
     def _unique_beneficiaries(self, data, **kwargs):
         ids = [b["household_id"] for b in data.get("beneficiaries") or ()]
         if len(ids) != len(set(ids)):
-            raise ValidationError("a household is listed twice", "beneficiaries")
+            raise ValidationError(BENEFICIARY_LISTED_TWICE(), "beneficiaries")
 
 
 class RuleIn(_RuleFields):
@@ -105,9 +115,9 @@ class PeriodQuery(Schema):
     def _ordered(self, data, **kwargs):
         if "from_" in data and "to" in data:
             if data["to"] < data["from_"]:
-                raise ValidationError("must not be before 'from'", "to")
+                raise ValidationError(PERIOD_ENDS_BEFORE_START(), "to")
             if (data["to"] - data["from_"]).days > 366:
-                raise ValidationError("a preview covers at most 366 days", "to")
+                raise ValidationError(PREVIEW_TOO_LONG(), "to")
 
 
 class PreviewHouseholdOut(Schema):
@@ -217,6 +227,22 @@ class WeightedHouseholdIn(Schema):
     weight = _weight(required=True)
 
 
+def _used_in_mode(name: str, mode: DisbursementMode):
+    """A check of a disbursement's field that ``mode`` needs and the other mode refuses (one
+    check per field, so that each bad field is named at once)."""
+
+    @validates_schema
+    def check(self, data, **kwargs):
+        given = data.get("mode")
+        wanted = (given is DisbursementMode.fixed) == (mode is DisbursementMode.fixed)
+        if wanted and name not in data:
+            raise ValidationError(REQUIRED_IN_MODE(mode=given), name)
+        if not wanted and name in data:
+            raise ValidationError(UNUSED_IN_MODE(mode=given), name)
+
+    return check
+
+
 class DisbursementIn(Schema):
     mode = fields.Enum(DisbursementMode, required=True)
     memo = fields.String(required=True, validate=validate.Length(min=1, max=300))
@@ -233,25 +259,19 @@ class DisbursementIn(Schema):
         metadata={"description": "Mode weights."},
     )
 
+    _amount_each_in_mode = _used_in_mode("amount_each_fen", DisbursementMode.fixed)
+    _household_ids_in_mode = _used_in_mode("household_ids", DisbursementMode.fixed)
+    _total_in_mode = _used_in_mode("total_fen", DisbursementMode.weights)
+    _households_in_mode = _used_in_mode("households", DisbursementMode.weights)
+
     @validates_schema
-    def _mode_fields(self, data, **kwargs):
-        errors = {}
+    def _listed_once(self, data, **kwargs):
         if data.get("mode") is DisbursementMode.fixed:
-            needed, unwanted = ("amount_each_fen", "household_ids"), ("total_fen", "households")
-            ids = data.get("household_ids") or []
+            field, ids = "household_ids", data.get("household_ids") or []
         else:
-            needed, unwanted = ("total_fen", "households"), ("amount_each_fen", "household_ids")
-            ids = [h["household_id"] for h in data.get("households") or ()]
-        for name in needed:
-            if name not in data:
-                errors[name] = [f"required in mode {data.get('mode')}"]
-        for name in unwanted:
-            if name in data:
-                errors[name] = [f"not used in mode {data.get('mode')}"]
+            field, ids = "households", [h["household_id"] for h in data.get("households") or ()]
         if len(ids) != len(set(ids)):
-            errors[needed[1]] = ["a household is listed twice"]
-        if errors:
-            raise ValidationError(errors)
+            raise ValidationError(HOUSEHOLD_LISTED_TWICE(), field)
 
 
 class DisbursementLineOut(Schema):

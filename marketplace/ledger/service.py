@@ -31,6 +31,7 @@ from marketplace.ledger.models import (
 from marketplace.ledger.scoping import BENEFIT_RULES
 from marketplace.producers.models import Producer, ProducerKind
 from marketplace.producers.scoping import PRODUCERS, STATIONS
+from marketplace.reasons import reason
 from marketplace.regions.service import county_id_of, in_subtree_of
 
 RULE_KIND_FOR = {
@@ -46,6 +47,55 @@ _PARAMETERS = (
     "enterprise_bp",
     "premium_per_unit_fen",
     "weighting",
+)
+
+RETAINED_BP_REQUIRED = reason("rule.retained_bp_required", "required for a co-operative rule")
+ENTERPRISE_BASIS_REQUIRED = reason(
+    "rule.enterprise_basis_required", "required for an enterprise rule"
+)
+ENTERPRISE_BP_REQUIRED = reason("rule.enterprise_bp_required", "required with the percentage basis")
+PREMIUM_PER_UNIT_REQUIRED = reason(
+    "rule.premium_per_unit_required", "required with the per-unit basis"
+)
+BENEFICIARIES_REQUIRED = reason(
+    "rule.beneficiaries_required", "an enterprise rule names at least one household"
+)
+PARAMETER_UNUSED = reason("rule.parameter_unused", "not used by a {kind} rule")
+BENEFICIARY_OUTSIDE_COUNTY = reason(
+    "rule.beneficiary_outside_county",
+    "no registered household {household_id} in the producer's county",
+)
+DRAFTING_BY_ADMINS = reason("rule.draft_admin_only", "Rule versions are drafted by admins.")
+KIND_NOT_PRODUCERS = reason(
+    "rule.kind_not_producers", "a {producer_kind} producer takes a {rule_kind} rule"
+)
+EDITING_BY_ADMINS = reason("rule.edit_admin_only", "Rule versions are edited by admins.")
+APPROVED_NEVER_CHANGES = reason(
+    "rule.approved_unchangeable",
+    "Rule {rule_id} (version {version}) is approved; approved versions never change. Draft a "
+    "new version instead.",
+)
+VERSION_NOT_READ = reason(
+    "rule.version_mismatch", "Rule {rule_id} is version {version}, not {given_version}."
+)
+APPROVER_NOT_ADMIN_OR_OFFICIAL = reason(
+    "rule.approve_admin_or_official",
+    "Rules are approved by an admin or an official of the region.",
+)
+APPROVER_IS_AUTHOR = reason(
+    "rule.approver_is_author", "You drafted this rule version; someone else must approve it."
+)
+ALREADY_APPROVED = reason(
+    "rule.already_approved", "Rule {rule_id} (version {version}) is already approved."
+)
+STARTS_BEFORE_APPROVED = reason(
+    "rule.starts_before_approved",
+    "must be after {previous_from}, when the approved version {previous_version} starts",
+)
+FEE_BY_ADMINS = reason("station_fee.admin_only", "Station fees are set by admins.")
+FEE_STARTS_IN_PAST = reason("station_fee.starts_in_past", "must be today ({today}) or later")
+FEE_IN_FORCE = reason(
+    "station_fee.in_force", "The fee starting today is already in force; set one from tomorrow."
 )
 
 
@@ -87,7 +137,7 @@ def _check_parameters(session, producer: Producer, kind: RuleKind, data: dict) -
     elif kind is RuleKind.cooperative:
         allowed = {"retained_bp", "minimum_dividend_fen"}
         if data.get("retained_bp") is None:
-            errors["retained_bp"] = ["required for a co-operative rule"]
+            errors["retained_bp"] = [RETAINED_BP_REQUIRED()]
     else:
         allowed = {
             "enterprise_basis",
@@ -98,22 +148,22 @@ def _check_parameters(session, producer: Producer, kind: RuleKind, data: dict) -
         }
         basis = data.get("enterprise_basis")
         if basis is None:
-            errors["enterprise_basis"] = ["required for an enterprise rule"]
+            errors["enterprise_basis"] = [ENTERPRISE_BASIS_REQUIRED()]
         elif basis is EnterpriseBasis.percentage:
             allowed.discard("premium_per_unit_fen")
             if data.get("enterprise_bp") is None:
-                errors["enterprise_bp"] = ["required with the percentage basis"]
+                errors["enterprise_bp"] = [ENTERPRISE_BP_REQUIRED()]
         else:
             allowed.discard("enterprise_bp")
             if data.get("premium_per_unit_fen") is None:
-                errors["premium_per_unit_fen"] = ["required with the per-unit basis"]
+                errors["premium_per_unit_fen"] = [PREMIUM_PER_UNIT_REQUIRED()]
         if not data.get("beneficiaries"):
-            errors["beneficiaries"] = ["an enterprise rule names at least one household"]
+            errors["beneficiaries"] = [BENEFICIARIES_REQUIRED()]
         else:
             _check_beneficiaries(session, producer, data["beneficiaries"], errors)
         data = {"weighting": Weighting.equal, **{k: v for k, v in data.items() if v is not None}}
     for name in sorted(given - allowed):
-        errors.setdefault(name, [f"not used by a {kind.value} rule"])
+        errors.setdefault(name, [PARAMETER_UNUSED(kind=kind.value)])
     if errors:
         raise ValidationFailed(errors)
     for name in allowed & set(_PARAMETERS):
@@ -136,7 +186,7 @@ def _check_beneficiaries(session, producer: Producer, beneficiaries, errors: dic
     for index, household_id in enumerate(wanted):
         if household_id not in found:
             errors[f"beneficiaries.{index}.household_id"] = [
-                f"no registered household {household_id} in the producer's county"
+                BENEFICIARY_OUTSIDE_COUNTY(household_id=household_id)
             ]
 
 
@@ -163,7 +213,7 @@ def _reloaded(session, rule_id: int) -> BenefitRule:
 
 def create_rule(session, actor: Actor, producer_id: int, data: dict) -> BenefitRule:
     if not actor.is_admin:
-        raise PermissionDenied("Rule versions are drafted by admins.")
+        raise PermissionDenied(DRAFTING_BY_ADMINS())
     # The producer row is locked so two drafts made at once cannot take the same number.
     PRODUCERS.get(session, producer_id, actor)
     producer = session.execute(
@@ -172,7 +222,11 @@ def create_rule(session, actor: Actor, producer_id: int, data: dict) -> BenefitR
     expected = RULE_KIND_FOR[producer.kind]
     if data["kind"] is not expected:
         raise ValidationFailed(
-            {"kind": [f"a {producer.kind.value} producer takes a {expected.value} rule"]}
+            {
+                "kind": [
+                    KIND_NOT_PRODUCERS(producer_kind=producer.kind.value, rule_kind=expected.value)
+                ]
+            }
         )
     values = _check_parameters(session, producer, data["kind"], data)
     latest = session.execute(
@@ -197,13 +251,10 @@ def create_rule(session, actor: Actor, producer_id: int, data: dict) -> BenefitR
 
 def _draft_for_change(session, actor: Actor, rule_id: int) -> BenefitRule:
     if not actor.is_admin:
-        raise PermissionDenied("Rule versions are edited by admins.")
+        raise PermissionDenied(EDITING_BY_ADMINS())
     rule = get_rule(session, actor, rule_id, lock=True)
     if rule.status is not RuleStatus.draft:
-        raise Conflict(
-            f"Rule {rule.id} (version {rule.version}) is approved; approved versions never "
-            "change. Draft a new version instead."
-        )
+        raise Conflict(APPROVED_NEVER_CHANGES(rule_id=rule.id, version=rule.version))
     return rule
 
 
@@ -212,7 +263,9 @@ def update_rule(session, actor: Actor, rule_id: int, data: dict) -> BenefitRule:
     # Rules have no edit counter of their own; the version number the client read is what it
     # believes it is editing.
     if data["version"] != rule.version:
-        raise StaleVersion(f"Rule {rule.id} is version {rule.version}, not {data['version']}.")
+        raise StaleVersion(
+            VERSION_NOT_READ(rule_id=rule.id, version=rule.version, given_version=data["version"])
+        )
     producer = session.get(Producer, rule.producer_id)
     merged = {name: getattr(rule, name) for name in _PARAMETERS}
     merged["beneficiaries"] = [
@@ -250,12 +303,12 @@ def delete_rule(session, actor: Actor, rule_id: int) -> None:
 def approve_rule(session, actor: Actor, rule_id: int) -> BenefitRule:
     """Maker-checker: anyone but the rule's author among admins and the producer's officials."""
     if actor.role not in (Role.admin, Role.official):
-        raise PermissionDenied("Rules are approved by an admin or an official of the region.")
+        raise PermissionDenied(APPROVER_NOT_ADMIN_OR_OFFICIAL())
     rule = get_rule(session, actor, rule_id, lock=True)
     if rule.created_by_id == actor.user_id:
-        raise PermissionDenied("You drafted this rule version; someone else must approve it.")
+        raise PermissionDenied(APPROVER_IS_AUTHOR())
     if rule.status is RuleStatus.approved:
-        raise Conflict(f"Rule {rule.id} (version {rule.version}) is already approved.")
+        raise Conflict(ALREADY_APPROVED(rule_id=rule.id, version=rule.version))
     # Approvals of one producer's rules take turns on the producer's row.
     session.execute(sa.select(Producer.id).where(Producer.id == rule.producer_id).with_for_update())
     previous = session.execute(
@@ -273,8 +326,10 @@ def approve_rule(session, actor: Actor, rule_id: int) -> BenefitRule:
             raise ValidationFailed(
                 {
                     "effective_from": [
-                        f"must be after {previous.effective_from.isoformat()}, when the approved "
-                        f"version {previous.version} starts"
+                        STARTS_BEFORE_APPROVED(
+                            previous_from=previous.effective_from.isoformat(),
+                            previous_version=previous.version,
+                        )
                     ]
                 }
             )
@@ -294,13 +349,11 @@ def set_station_fee(session, actor: Actor, station_id: int, data: dict) -> Stati
     """A fee from a day on. Days already begun are history the ledger has charged by, so a
     fee may start today at the earliest, and one in force already cannot be replaced."""
     if not actor.is_admin:
-        raise PermissionDenied("Station fees are set by admins.")
+        raise PermissionDenied(FEE_BY_ADMINS())
     STATIONS.get(session, station_id, actor)
     today = shanghai_today()
     if data["effective_from"] < today:
-        raise ValidationFailed(
-            {"effective_from": [f"must be today ({today.isoformat()}) or later"]}
-        )
+        raise ValidationFailed({"effective_from": [FEE_STARTS_IN_PAST(today=today.isoformat())]})
     existing = session.execute(
         sa.select(StationFee).where(
             StationFee.station_id == station_id,
@@ -309,7 +362,7 @@ def set_station_fee(session, actor: Actor, station_id: int, data: dict) -> Stati
     ).scalar_one_or_none()
     if existing is not None:
         if existing.effective_from <= today:
-            raise Conflict("The fee starting today is already in force; set one from tomorrow.")
+            raise Conflict(FEE_IN_FORCE())
         existing.fee_bp = data["fee_bp"]
         existing.created_by_id = actor.user_id
         session.flush()

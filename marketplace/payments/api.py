@@ -14,7 +14,7 @@ from marketplace.http_api import Blueprint
 from marketplace.orders.api import SECURITY
 from marketplace.orders.api import blp as orders
 from marketplace.orders.schemas import CheckoutIn
-from marketplace.payments import order_payment, refunds, service, webhooks
+from marketplace.payments import order_payment, refund_requests, refunds, service, webhooks
 from marketplace.payments.gateways import checkout_gateway
 from marketplace.payments.schemas import (
     CheckoutOut,
@@ -94,7 +94,7 @@ class Refunds(MethodView):
         Goods that never shipped go back on the shelf when the refund completes. Send an
         Idempotency-Key to make a retry after a timeout safe.
         """
-        return refunds.request_refund_once(
+        return refund_requests.request_refund_once(
             db.session,
             current_actor(),
             order_id,
@@ -112,7 +112,7 @@ class StripeWebhook(MethodView):
         """Receive a Stripe event (signature checked on the raw body)."""
         secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
         if not secret:
-            raise webhooks.BadSignature("Stripe is not configured on this server.")
+            raise webhooks.BadSignature(webhooks.STRIPE_NOT_CONFIGURED())
         event = webhooks.verify(
             request.get_data(cache=False), request.headers.get("Stripe-Signature"), secret
         )

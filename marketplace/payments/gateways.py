@@ -13,6 +13,7 @@ from flask import Flask, current_app
 
 from marketplace.errors import DomainError
 from marketplace.payments.models import Gateway
+from marketplace.reasons import Reason, reason
 
 #: Currencies whose smallest unit Stripe counts in, per unit of our *_fen columns.
 _STRIPE_UNITS_PER_MINOR_UNIT = {"CNY": 1}
@@ -30,11 +31,30 @@ class GatewayRefused(GatewayUnavailable):
     code, title = "payment-provider-refused", "The payment provider refused"
 
 
-def _translate(error: stripe.StripeError, what: str) -> GatewayUnavailable:
-    message = f"Stripe {what}: {error.user_message or error}"
+GATEWAY_NOT_CONFIGURED = reason(
+    "payment.gateway_not_configured", "The {gateway} gateway is not configured here."
+)
+#: Stripe's answer, as it gave it (``provider_message``), when it did not do what was asked:
+#: refused (sending it again will not help) or failed (it may work later).
+START_REFUSED = reason(
+    "payment.provider_refused_start", "Stripe did not start the payment: {provider_message}"
+)
+START_FAILED = reason(
+    "payment.provider_failed_start", "Stripe did not start the payment: {provider_message}"
+)
+REFUND_REFUSED = reason(
+    "payment.provider_refused_refund", "Stripe did not refund: {provider_message}"
+)
+REFUND_FAILED = reason(
+    "payment.provider_failed_refund", "Stripe did not refund: {provider_message}"
+)
+
+
+def _translate(error: stripe.StripeError, refused: Reason, failed: Reason) -> GatewayUnavailable:
+    provider_message = str(error.user_message or error)
     if isinstance(error, stripe.InvalidRequestError | stripe.CardError):
-        return GatewayRefused(message)
-    return GatewayUnavailable(message)
+        return GatewayRefused(refused(provider_message=provider_message))
+    return GatewayUnavailable(failed(provider_message=provider_message))
 
 
 def _units_per_minor_unit(currency: str) -> int:
@@ -133,7 +153,7 @@ class StripeGateway:
                 options={"idempotency_key": f"order-{order_id}-attempt-{attempt}"},
             )
         except stripe.StripeError as error:
-            raise _translate(error, "did not start the payment") from error
+            raise _translate(error, START_REFUSED, START_FAILED) from error
         return StartedPayment(intent.id, intent.client_secret, self.method_types)
 
     def refund(
@@ -157,7 +177,7 @@ class StripeGateway:
                 options={"idempotency_key": idempotency_key},
             )
         except stripe.StripeError as error:
-            raise _translate(error, "did not refund") from error
+            raise _translate(error, REFUND_REFUSED, REFUND_FAILED) from error
         return refund.id
 
 
@@ -197,4 +217,4 @@ def gateway_for(name: Gateway) -> PaymentGateway:
     try:
         return current_app.extensions["payment_gateways"][name]
     except KeyError:
-        raise GatewayUnavailable(f"The {name.value} gateway is not configured here.") from None
+        raise GatewayUnavailable(GATEWAY_NOT_CONFIGURED(gateway=name.value)) from None

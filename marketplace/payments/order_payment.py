@@ -17,6 +17,12 @@ from marketplace.orders.service import get_order
 from marketplace.payments.gateways import GatewayUnavailable, PaymentGateway
 from marketplace.payments.models import Payment
 from marketplace.payments.service import start_payment
+from marketplace.reasons import reason
+
+NO_ONLINE_PAYMENT = reason(
+    "payment.no_online_payment",
+    "Order {order_number} takes no online payment ({payment_status}); it is paid at the station.",
+)
 
 
 @dataclass
@@ -62,8 +68,7 @@ def retry_payment(session, actor: Actor, order_id: int, *, gateway: PaymentGatew
         # Nothing failed upstream: this order takes no online payment (the offline gateway,
         # a unit's invoice, or an order no longer waiting for money). The client's mistake.
         raise NoOnlinePayment(
-            f"Order {order.number} takes no online payment ({order.payment_status.value}); "
-            "it is paid at the station.",
+            NO_ONLINE_PAYMENT(order_number=order.number, payment_status=order.payment_status.value),
             payment_status=order.payment_status.value,
         )
     return payment

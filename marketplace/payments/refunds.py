@@ -1,8 +1,7 @@
-"""Giving money back: whole orders or chosen lines and quantities, never more than captured.
-
-A refund is recorded as pending first; the provider is called after that commits; the refund
-counts (on the lines, the payment and the order) only once the provider confirms it, by webhook
-for Stripe, at once for cash handed back at a station.
+"""Completing refunds (``refund_requests.py`` records them, pending): a refund is sent to the
+provider once its request committed, and counts (on the lines, the payment and the order) only
+once the provider confirms it, by webhook for Stripe, at once for cash handed back at a
+station. And the order's refunds, as the actor may see them.
 """
 
 import logging
@@ -10,25 +9,19 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from marketplace import idempotency
 from marketplace.accounts.auth import Actor
-from marketplace.accounts.models import Role
 from marketplace.accounts.scoping import Seen, with_lines_seen
 from marketplace.catalog.stock import return_stock
-from marketplace.db import after_commit, utcnow
-from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
-from marketplace.extensions import db
+from marketplace.db import utcnow
 from marketplace.ledger import posting_rules
 from marketplace.orders import states
-from marketplace.orders.models import Order, OrderLine, PaymentStatus
-from marketplace.orders.service import get_order, visible_line_ids
+from marketplace.orders.models import Order, PaymentStatus
+from marketplace.orders.service import get_order
 from marketplace.payments.gateways import GatewayRefused, GatewayUnavailable, gateway_for
 from marketplace.payments.models import (
-    Gateway,
     Payment,
     PaymentEvent,
     PaymentEventKind,
-    PaymentState,
     Refund,
     RefundLine,
     RefundState,
@@ -37,161 +30,6 @@ from marketplace.payments.scoping import REFUND_LINES, REFUNDS
 from marketplace.payments.service import lock_order_for_payment
 
 logger = logging.getLogger(__name__)
-
-
-def _pending_quantities(session, order_id: int) -> dict[int, int]:
-    rows = session.execute(
-        sa.select(RefundLine.order_line_id, sa.func.sum(RefundLine.quantity))
-        .join(Refund, Refund.id == RefundLine.refund_id)
-        .where(Refund.order_id == order_id, Refund.state == RefundState.pending)
-        .group_by(RefundLine.order_line_id)
-    )
-    return dict(rows.all())
-
-
-def _captured_payment(session, order_id: int) -> Payment:
-    payment = session.execute(
-        sa.select(Payment).where(
-            Payment.order_id == order_id, Payment.state == PaymentState.succeeded
-        )
-    ).scalar_one_or_none()
-    if payment is None:
-        raise Conflict("Nothing was captured for this order, so there is nothing to refund.")
-    return payment
-
-
-def _requested_lines(order: Order, yours: set[int], requested: list[dict] | None, pending):
-    """(line, quantity) pairs to refund among the lines ``yours`` names; ``None`` means
-    everything left of them."""
-
-    def refundable(line: OrderLine) -> int:
-        return line.quantity - line.refunded_quantity - pending.get(line.id, 0)
-
-    mine = {line.id: line for line in order.lines if line.id in yours}
-    if requested is None:
-        chosen = [(line, refundable(line)) for line in mine.values() if refundable(line) > 0]
-        if not chosen:
-            raise Conflict(f"Order {order.number} has nothing left for you to refund.")
-        return chosen
-    errors, chosen, seen = {}, [], set()
-    for index, item in enumerate(requested):
-        line = mine.get(item["order_line_id"])
-        if line is None or line.id in seen:
-            errors[f"lines.{index}.order_line_id"] = ["not a line of this order you may refund"]
-            continue
-        seen.add(line.id)
-        if item["quantity"] > refundable(line):
-            errors[f"lines.{index}.quantity"] = [f"at most {refundable(line)} can be refunded"]
-            continue
-        chosen.append((line, item["quantity"]))
-    if errors:
-        raise ValidationFailed(errors)
-    return chosen
-
-
-def _line_amount(line: OrderLine, quantity: int) -> int:
-    # Whole units at the snapshotted price; the last units take what is left of the line, so
-    # refunding a line in pieces always adds up to exactly its total.
-    if line.refunded_quantity + quantity == line.quantity:
-        return line.line_total_fen - line.refunded_fen
-    return line.unit_price_fen * quantity
-
-
-REFUND_SCOPE = "refund"
-
-
-def request_refund_once(
-    session,
-    actor: Actor,
-    order_id: int,
-    *,
-    lines: list[dict] | None,
-    reason: str | None,
-    idempotency_key: str | None,
-) -> tuple[Refund, bool]:
-    """``request_refund`` behind an optional Idempotency-Key: a client that retries a partial
-    refund after a timeout gets the first refund back instead of a second one.
-    Returns the refund and whether it is a replay."""
-    if idempotency_key is None:
-        return request_refund(session, actor, order_id, lines=lines, reason=reason), False
-    # A twin that loses the race rolls back its refund; an after-commit call queued for it
-    # finds no row and does nothing.
-    return idempotency.perform_once(
-        session,
-        user_id=actor.user_id,
-        scope=REFUND_SCOPE,
-        key=idempotency_key,
-        body={"order_id": order_id, "lines": lines, "reason": reason},
-        work=lambda: request_refund(session, actor, order_id, lines=lines, reason=reason),
-        replay=lambda refund_id: session.execute(
-            sa.select(Refund).where(Refund.id == refund_id).options(selectinload(Refund.lines))
-        ).scalar_one(),
-    )
-
-
-def request_refund(
-    session, actor: Actor, order_id: int, *, lines: list[dict] | None, reason: str | None
-) -> Refund:
-    if actor.role not in (Role.admin, Role.station):
-        raise PermissionDenied("Refunds are made by an admin or the order's station.")
-    get_order(session, actor, order_id)  # scoping first: outside it, the order does not exist
-    order = lock_order_for_payment(session, order_id)
-    if order.payment_status not in (PaymentStatus.paid, PaymentStatus.partially_refunded):
-        raise states.IllegalTransition(
-            f"Order {order.number} is {order.payment_status.value}; there is no payment to refund.",
-            current=order.payment_status.value,
-            requested=PaymentStatus.refunded.value,
-        )
-    payment = _captured_payment(session, order.id)
-    if payment.gateway is Gateway.platform:
-        raise Conflict(
-            f"Order {order.number} was paid on {payment.method}: refund it there; the "
-            "refund arrives with the platform's next export."
-        )
-    yours = visible_line_ids(session, actor, order.id)
-    chosen = _requested_lines(order, yours, lines, _pending_quantities(session, order.id))
-    amount = sum(_line_amount(line, quantity) for line, quantity in chosen)
-    pending_fen = session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_fen), 0)).where(
-            Refund.payment_id == payment.id, Refund.state == RefundState.pending
-        )
-    ).scalar_one()
-    if amount + pending_fen > payment.captured_fen - payment.refunded_fen:
-        raise Conflict("That would refund more than was captured.")
-    refund = Refund(
-        order_id=order.id,
-        payment_id=payment.id,
-        state=RefundState.pending,
-        amount_fen=amount,
-        currency=payment.currency,
-        reason=reason,
-        requested_by_id=actor.user_id,
-        lines=[
-            RefundLine(
-                order_line_id=line.id, quantity=quantity, amount_fen=_line_amount(line, quantity)
-            )
-            for line, quantity in chosen
-        ],
-    )
-    session.add(refund)
-    session.flush()
-    session.add(
-        PaymentEvent(
-            payment_id=payment.id,
-            kind=PaymentEventKind.refund_requested,
-            amount_fen=amount,
-            actor_id=actor.user_id,
-            detail=reason,
-        )
-    )
-    if payment.gateway is Gateway.stripe:
-        refund_id = refund.id
-        after_commit(session, lambda: send_to_provider(db.session, refund_id))
-    else:
-        # Cash or a transfer handed back at the station: done when it is recorded.
-        confirm_refund(session, refund, provider_reference=None, actor_id=actor.user_id)
-    session.flush()
-    return refund
 
 
 def send_to_provider(session, refund_id: int) -> None:
@@ -237,17 +75,7 @@ def confirm_refund(
         logger.error("refund %s confirmed by the provider after it had failed", refund.id)
     payment = session.get(Payment, refund.payment_id)
     session.refresh(payment, ["refunded_fen"])
-    lines = {line.id: line for line in order.lines}
-    refund_lines = session.execute(
-        sa.select(RefundLine).where(RefundLine.refund_id == refund.id)
-    ).scalars()
-    returned, reversed_lines, parts = {}, [], []
-    for item in refund_lines:
-        line = lines[item.order_line_id]
-        reversed_lines.append((item.id, line.id, item.amount_fen, line.line_total_fen))
-        parts.append((line.id, item.quantity, item.amount_fen))
-        if restock and line.shipped_at is None and item.quantity:
-            returned[line.sku_id] = returned.get(line.sku_id, 0) + item.quantity
+    returned, reversed_lines, parts = _refunded_lines(session, refund, order, restock=restock)
     return_stock(session, returned)
     refund.restocked = bool(returned)
     refund.state = RefundState.succeeded
@@ -267,6 +95,35 @@ def confirm_refund(
     was_paid = order.payment_status is not PaymentStatus.void
     reason = f"refund {refund.id}: {refund.reason or 'no reason given'}"
     states.record_refund(session, order, parts, actor_id=actor_id, reason=reason)
+    _post_refund(session, refund, order, payment, reversed_lines, was_paid=was_paid)
+    session.flush()
+    return True
+
+
+def _refunded_lines(session, refund: Refund, order: Order, *, restock: bool):
+    """What the refund's lines give back: the units going back on the shelf by SKU (those
+    that never shipped, when ``restock``), the lines as the ledger reverses them
+    ``(refund line id, order line id, amount, line total)``, and as the order records them
+    ``(order line id, quantity, amount)``."""
+    lines = {line.id: line for line in order.lines}
+    refund_lines = session.execute(
+        sa.select(RefundLine).where(RefundLine.refund_id == refund.id)
+    ).scalars()
+    returned, reversed_lines, parts = {}, [], []
+    for item in refund_lines:
+        line = lines[item.order_line_id]
+        reversed_lines.append((item.id, line.id, item.amount_fen, line.line_total_fen))
+        parts.append((line.id, item.quantity, item.amount_fen))
+        if restock and line.shipped_at is None and item.quantity:
+            returned[line.sku_id] = returned.get(line.sku_id, 0) + item.quantity
+    return returned, reversed_lines, parts
+
+
+def _post_refund(
+    session, refund: Refund, order: Order, payment: Payment, reversed_lines, *, was_paid: bool
+) -> None:
+    """The refund in the ledger: the reversal of what its lines attributed, or, for an order
+    that was never paid, the late capture going back."""
     if was_paid:
         posting_rules.refund_confirmed(
             session,
@@ -284,8 +141,6 @@ def confirm_refund(
             gateway=payment.clearing,
             amount_fen=refund.amount_fen,
         )
-    session.flush()
-    return True
 
 
 def fail_refund(session, refund: Refund, *, detail: str) -> None:

@@ -23,8 +23,25 @@ from marketplace.payments.models import (
     PaymentEventKind,
     PaymentState,
 )
+from marketplace.reasons import reason
 
 logger = logging.getLogger(__name__)
+
+OFFLINE_RECORDER_NOT_STATION = reason(
+    "payment.offline_station_or_admin_only",
+    "Only a station or an admin records offline payments.",
+)
+ORDER_NOT_UNPAID = reason(
+    "payment.order_not_unpaid",
+    "Order {order_number} is {status}; only unpaid orders take a payment.",
+)
+AMOUNT_NOT_ORDER_TOTAL = reason(
+    "payment.amount_not_order_total", "must equal the order total, {total_fen} fen"
+)
+ONLINE_PAYMENT_IN_PROGRESS = reason(
+    "payment.online_in_progress", "Order {order_number} already has a payment in progress online."
+)
+REFERENCE_TAKEN = reason("payment.reference_taken", "already recorded for another payment")
 
 
 def lock_order_for_payment(session, order_id: int) -> Order:
@@ -112,28 +129,26 @@ def record_offline_payment(
 ) -> Payment:
     """A station (or an admin) records money received at its counter or by transfer."""
     if actor.role not in (Role.station, Role.admin):
-        raise PermissionDenied("Only a station or an admin records offline payments.")
+        raise PermissionDenied(OFFLINE_RECORDER_NOT_STATION())
     get_order(session, actor, order_id)  # scoping: the station must hold lines of this order
     order = lock_order_for_payment(session, order_id)
     if order.status is not OrderStatus.pending_payment:
         raise states.IllegalTransition(
-            f"Order {order.number} is {order.status.value}; only unpaid orders take a payment.",
+            ORDER_NOT_UNPAID(order_number=order.number, status=order.status.value),
             current=order.status.value,
             requested=OrderStatus.paid.value,
         )
     if amount_fen != order.total_fen:
-        raise ValidationFailed(
-            {"amount_fen": [f"must equal the order total, {order.total_fen} fen"]}
-        )
+        raise ValidationFailed({"amount_fen": [AMOUNT_NOT_ORDER_TOTAL(total_fen=order.total_fen)]})
     if current_payment(session, order.id) is not None:
-        raise Conflict(f"Order {order.number} already has a payment in progress online.")
+        raise Conflict(ONLINE_PAYMENT_IN_PROGRESS(order_number=order.number))
     duplicate = session.execute(
         sa.select(Payment.id).where(
             Payment.gateway == Gateway.offline, Payment.provider_reference == reference
         )
     ).first()
     if duplicate:
-        raise ValidationFailed({"reference": ["already recorded for another payment"]})
+        raise ValidationFailed({"reference": [REFERENCE_TAKEN()]})
     payment = Payment(
         order_id=order.id,
         gateway=Gateway.offline,

@@ -13,7 +13,7 @@ from marketplace.db import after_commit
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.ledger import posting_rules
-from marketplace.orders.models import OrderStatus
+from marketplace.orders.models import Order, OrderStatus
 from marketplace.payments import refunds
 from marketplace.payments.gateways import from_stripe_amount
 from marketplace.payments.models import (
@@ -27,11 +27,19 @@ from marketplace.payments.models import (
     WebhookReceipt,
 )
 from marketplace.payments.service import lock_order_for_payment, mark_paid
+from marketplace.reasons import reason
 
 logger = logging.getLogger(__name__)
 
 #: How old a signed event may be before it is refused as a replay.
 SIGNATURE_TOLERANCE_SECONDS = 300
+
+STRIPE_NOT_CONFIGURED = reason(
+    "webhook.stripe_not_configured", "Stripe is not configured on this server."
+)
+SIGNATURE_MISSING = reason("webhook.signature_missing", "The Stripe-Signature header is missing.")
+SIGNATURE_REFUSED = reason("webhook.signature_refused", "Refused: {error}")
+NOT_AN_EVENT = reason("webhook.not_an_event", "The payload is not a Stripe event.")
 
 
 class BadSignature(DomainError):
@@ -41,16 +49,16 @@ class BadSignature(DomainError):
 def verify(payload: bytes, signature: str | None, secret: str) -> dict:
     """The event, if ``signature`` proves Stripe sent exactly ``payload``."""
     if not signature:
-        raise BadSignature("The Stripe-Signature header is missing.")
+        raise BadSignature(SIGNATURE_MISSING())
     try:
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"), signature, secret, SIGNATURE_TOLERANCE_SECONDS
         )
         event = json.loads(payload)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as error:
-        raise BadSignature(f"Refused: {error}") from None
+        raise BadSignature(SIGNATURE_REFUSED(error=str(error))) from None
     if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
-        raise BadSignature("The payload is not a Stripe event.")
+        raise BadSignature(NOT_AN_EVENT())
     return event
 
 
@@ -85,23 +93,30 @@ def _payment_for(session, intent_id) -> Payment | None:
     ).scalar_one_or_none()
 
 
-def _intent_succeeded(session, event, intent) -> str:
-    payment = _payment_for(session, intent.get("id"))
-    if payment is None:
-        return "unmatched"
+def _amount_matches(payment: Payment, intent) -> bool:
+    """Whether Stripe took what the order expects; logged as an error when it did not."""
     try:
         amount = from_stripe_amount(intent.get("amount"), str(intent.get("currency")))
     except (TypeError, ValueError):
         amount = None
-    if amount != (payment.amount_fen, payment.currency):
-        logger.error(
-            "payment %s: Stripe reports %s %s, the order expects %s %s; not marked paid",
-            payment.id,
-            intent.get("amount"),
-            intent.get("currency"),
-            payment.amount_fen,
-            payment.currency,
-        )
+    if amount == (payment.amount_fen, payment.currency):
+        return True
+    logger.error(
+        "payment %s: Stripe reports %s %s, the order expects %s %s; not marked paid",
+        payment.id,
+        intent.get("amount"),
+        intent.get("currency"),
+        payment.amount_fen,
+        payment.currency,
+    )
+    return False
+
+
+def _intent_succeeded(session, event, intent) -> str:
+    payment = _payment_for(session, intent.get("id"))
+    if payment is None:
+        return "unmatched"
+    if not _amount_matches(payment, intent):
         return "amount_mismatch"
     order = lock_order_for_payment(session, payment.order_id)
     # Read before the lock: another worker may have applied a twin event while we waited.
@@ -119,8 +134,13 @@ def _intent_succeeded(session, event, intent) -> str:
     if order.status is OrderStatus.pending_payment:
         mark_paid(session, order, payment, actor_id=None, reason=f"stripe {event['id']}")
         return "applied"
-    # The hold expired (or the buyer cancelled) before the money came: keep the record
-    # straight and send the money straight back.
+    _refund_late_capture(session, order, payment)
+    return "late_capture_refunding"
+
+
+def _refund_late_capture(session, order: Order, payment: Payment) -> None:
+    """The hold expired (or the buyer cancelled) before the money came: keep the record
+    straight and send the money straight back (with the order's lock held)."""
     payment.state = PaymentState.succeeded
     payment.captured_fen = payment.amount_fen
     session.add(
@@ -146,7 +166,6 @@ def _intent_succeeded(session, event, intent) -> str:
     session.flush()
     refund_id = refund.id
     after_commit(session, lambda: refunds.send_to_provider(db.session, refund_id))
-    return "late_capture_refunding"
 
 
 def _intent_failed(session, event, intent) -> str:

@@ -197,6 +197,8 @@ def test_more_than_the_balance_is_409_naming_the_shortfall(client, session, fund
     assert response.status_code == 409
     assert response.json["shortfall_fen"] == 1000
     assert "1000 fen more" in response.json["detail"]
+    assert response.json["code"] == "fund.balance_too_low"
+    assert response.json["params"]["shortfall_fen"] == 1000
     assert ledger_size(session) == before
     assert session.execute(sa.select(sa.func.count()).select_from(FundDisbursement)).scalar() == 0
 
@@ -264,6 +266,23 @@ def test_bad_disbursements_are_422(client, session, fund, money, body, field):
     assert response.status_code == 422, response.json
     assert any(key.startswith(field) for key in response.json["errors"]), response.json
     assert ledger_size(session) == before
+
+
+def test_each_field_a_mode_needs_or_refuses_is_named_with_its_reason(client, fund, money):
+    body = {"mode": "fixed", "memo": "m", "total_fen": 5}
+    response = client.post(disbursements_url(fund), json=body, headers=money.admin_headers)
+    assert response.status_code == 422, response.json
+    assert response.json["errors"] == {
+        "amount_each_fen": ["required in mode fixed"],
+        "household_ids": ["required in mode fixed"],
+        "total_fen": ["not used in mode fixed"],
+    }
+    assert response.json["reasons"]["amount_each_fen"] == [
+        {"code": "disbursement.field_required_in_mode", "params": {"mode": "fixed"}}
+    ]
+    assert response.json["reasons"]["total_fen"] == [
+        {"code": "disbursement.field_unused_in_mode", "params": {"mode": "fixed"}}
+    ]
 
 
 def test_a_total_too_small_to_reach_everyone_is_422(client, session, fund, money):

@@ -142,6 +142,13 @@ def test_a_pledge_beyond_what_the_payer_is_owed_is_refused_with_the_figures(
     assert problem["pledged_fen"] == too_much * 20
     assert problem["shortfall_fen"] == too_much * 20 - campaign.owed
     assert "amount_each_fen" in problem["errors"]
+    assert problem["code"] == "pledge.payer_owed_too_little"
+    assert problem["reasons"]["amount_each_fen"] == [
+        {
+            "code": "pledge.amount_above_owed",
+            "params": {"pledged_fen": too_much * 20, "owed_fen": campaign.owed},
+        }
+    ]
 
 
 def test_a_share_of_the_net_sales_to_a_village(

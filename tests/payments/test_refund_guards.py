@@ -178,6 +178,9 @@ def test_a_station_cannot_refund_another_stations_line_of_a_shared_order(
     )
     assert response.status_code == 422
     assert set(response.json["errors"]) == {"lines.0.order_line_id"}
+    assert response.json["reasons"]["lines.0.order_line_id"] == [
+        {"code": "refund.line_not_yours", "params": {}}
+    ]
     assert_nothing_refunded(session, order, shop, stock_500g=9)
 
     # Without lines, a station refunds only what is its own.
@@ -227,6 +230,11 @@ def test_more_quantity_than_is_left_is_422_naming_the_line(session, shop, paid_o
     too_many = refund(order, [(line, 3)])
     assert too_many.status_code == 422
     assert too_many.json["errors"] == {"lines.0.quantity": ["at most 2 can be refunded"]}
+    assert too_many.json["reasons"] == {
+        "lines.0.quantity": [
+            {"code": "refund.quantity_above_refundable", "params": {"refundable": 2}}
+        ]
+    }
     assert_nothing_refunded(session, order, shop, stock_500g=8)
 
     assert refund(order, [(line, 1)]).status_code == 201
@@ -241,6 +249,9 @@ def test_the_same_line_twice_in_one_request_is_422(session, shop, paid_offline, 
     response = refund(order, [(line, 1), (line, 1)])
     assert response.status_code == 422
     assert set(response.json["errors"]) == {"lines.1.order_line_id"}
+    assert response.json["reasons"]["lines.1.order_line_id"] == [
+        {"code": "refund.line_listed_twice", "params": {}}
+    ]
     assert_nothing_refunded(session, order, shop, stock_500g=8)
 
 

@@ -27,9 +27,38 @@ from marketplace.livestreams.models import LivestreamSession, Platform, SessionS
 from marketplace.livestreams.signals import session_ended
 from marketplace.orders.models import Order, OrderLine, PaymentStatus
 from marketplace.producers.models import Producer
+from marketplace.reasons import reason
 
 #: Payment states of an order whose lines count as sales (refunds are subtracted per line).
 _SOLD = (PaymentStatus.paid, PaymentStatus.partially_refunded, PaymentStatus.refunded)
+
+FUNDED_BY_STATION_OR_ADMIN = reason(
+    "pledge.fund_station_or_admin", "Pledges are funded by the session's station or by admins."
+)
+ALREADY_FUNDED = reason(
+    "pledge.already_funded", "Pledge {pledge_id} is {state} (fund {fund_id}): funded only once."
+)
+NOT_FUNDABLE = reason("pledge.not_fundable", "Pledge {pledge_id} is {state}: funded only once.")
+SESSION_NOT_ENDED = reason(
+    "pledge.session_not_ended", "Session {session_code} has not ended: its pledges wait for it."
+)
+COMES_TO_NOTHING = reason(
+    "pledge.comes_to_nothing",
+    "The pledge comes to nothing: the session's net sales were {basis_fen} fen.",
+)
+APPROVER_NOT_ADMIN_OR_OFFICIAL = reason(
+    "pledge.approve_admin_or_official",
+    "A pledge's disbursement is approved by admins or officials.",
+)
+ALREADY_DISBURSED = reason(
+    "pledge.already_disbursed",
+    "Pledge {pledge_id} was disbursed already (disbursement {disbursement_id}).",
+)
+NOT_YET_FUNDED = reason("pledge.not_yet_funded", "Pledge {pledge_id} is {state}: fund it first.")
+APPROVER_IS_PROPOSER = reason(
+    "pledge.approver_is_proposer",
+    "The user who proposed a pledge's disbursement cannot approve it.",
+)
 
 
 def net_sales(session, live_session_id: int, producer_id: int | None = None) -> int:
@@ -82,19 +111,24 @@ def fund_pledge(session, actor: Actor, pledge_id: int) -> Pledge:
     proposed (``actor`` is its maker). 409 when already funded, or when the payer is owed less
     than the pledge (with the figures)."""
     if actor.role not in (Role.admin, Role.station):
-        raise PermissionDenied("Pledges are funded by the session's station or by admins.")
+        raise PermissionDenied(FUNDED_BY_STATION_OR_ADMIN())
     pledge = get_pledge(session, actor, pledge_id, lock=True)
     if pledge.state is not PledgeState.pledged:
-        detail = f" (fund {pledge.fund_id})" if pledge.fund_id else ""
-        raise Conflict(f"Pledge {pledge.id} is {pledge.state.value}{detail}: funded only once.")
+        if pledge.fund_id:
+            raise Conflict(
+                ALREADY_FUNDED(
+                    pledge_id=pledge.id, state=pledge.state.value, fund_id=pledge.fund_id
+                )
+            )
+        raise Conflict(NOT_FUNDABLE(pledge_id=pledge.id, state=pledge.state.value))
     live_session = session.get(LivestreamSession, pledge.session_id)
     if live_session.state is not SessionState.ended:
-        raise Conflict(f"Session {live_session.code} has not ended: its pledges wait for it.")
+        raise Conflict(SESSION_NOT_ENDED(session_code=live_session.code))
     parts, basis = _parts(session, pledge, live_session)
     amount = sum(part for _, part in parts)
     if amount <= 0:
         raise Conflict(
-            f"The pledge comes to nothing: the session's net sales were {basis} fen.",
+            COMES_TO_NOTHING(basis_fen=basis),
             basis_fen=basis,
         )
     producer = session.get(Producer, pledge.producer_id) if pledge.producer_id else None
@@ -167,16 +201,16 @@ def approve_pledge(session, actor: Actor, pledge_id: int) -> Pledge:
     """The checker: hands the funded pledge to its households. Not its maker; admins, or an
     official of the fund's county."""
     if actor.role not in (Role.admin, Role.official):
-        raise PermissionDenied("A pledge's disbursement is approved by admins or officials.")
+        raise PermissionDenied(APPROVER_NOT_ADMIN_OR_OFFICIAL())
     pledge = get_pledge(session, actor, pledge_id, lock=True)
     if pledge.state is PledgeState.disbursed:
         raise Conflict(
-            f"Pledge {pledge.id} was disbursed already (disbursement {pledge.disbursement_id})."
+            ALREADY_DISBURSED(pledge_id=pledge.id, disbursement_id=pledge.disbursement_id)
         )
     if pledge.state is not PledgeState.funded:
-        raise Conflict(f"Pledge {pledge.id} is {pledge.state.value}: fund it first.")
+        raise Conflict(NOT_YET_FUNDED(pledge_id=pledge.id, state=pledge.state.value))
     if pledge.proposed_by_id == actor.user_id:
-        raise PermissionDenied("The user who proposed a pledge's disbursement cannot approve it.")
+        raise PermissionDenied(APPROVER_IS_PROPOSER())
     # share_of_net: equal weights, as promised
     per_household = pledge.kind is PledgeKind.per_household
     disbursement = funds.record_disbursement(

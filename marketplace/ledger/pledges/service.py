@@ -34,8 +34,63 @@ from marketplace.livestreams.models import LivestreamSession
 from marketplace.livestreams.scoping import SESSIONS
 from marketplace.livestreams.service import OPEN
 from marketplace.producers.models import Producer, ProducerKind, Station
+from marketplace.reasons import reason
 from marketplace.regions.models import Region, RegionLevel
 from marketplace.regions.service import county_id_of, in_subtree_of, is_within
+
+NOT_FOUND = reason("pledge.not_found", "Pledge {pledge_id} not found.")
+#: The amounts in yuan, as the text has always shown them; the problem carries them in fen too.
+PAYER_OWED_TOO_LITTLE = reason(
+    "pledge.payer_owed_too_little",
+    "{payer} is owed {owed_yuan} yuan; the pledge needs {pledged_yuan} yuan, "
+    "{shortfall_yuan} more.",
+)
+AMOUNT_ABOVE_OWED = reason(
+    "pledge.amount_above_owed", "{pledged_fen} fen pledged, {owed_fen} fen owed to the payer"
+)
+RECORDED_BY_STATION_OR_ADMIN = reason(
+    "pledge.record_station_or_admin",
+    "Pledges are recorded by the session's station or by admins.",
+)
+SESSION_NOT_OPEN = reason(
+    "pledge.session_not_open",
+    "Session {session_code} is {state}: pledges are made before it ends.",
+)
+AMOUNT_EACH_REQUIRED = reason("pledge.amount_each_required", "what each household gets")
+SHARE_ONLY_FOR_SHARE_OF_NET = reason(
+    "pledge.share_only_for_share_of_net", "only for a share_of_net pledge"
+)
+HOUSEHOLDS_REQUIRED = reason("pledge.households_required", "name the households")
+HOUSEHOLD_NAMED_TWICE = reason("pledge.household_named_twice", "a household is named twice")
+HOUSEHOLD_OUTSIDE_COUNTY = reason(
+    "pledge.household_outside_county", "no household {household_id} in the county"
+)
+SHARE_REQUIRED = reason(
+    "pledge.share_required", "the share of the net sales, in basis points (200 = 2%)"
+)
+AMOUNT_ONLY_FOR_PER_HOUSEHOLD = reason(
+    "pledge.amount_only_for_per_household", "only for a per_household pledge"
+)
+VILLAGE_NOT_OF_COUNTY = reason("pledge.village_not_of_county", "a village of the session's county")
+PAYER_NAME_REQUIRED = reason("pledge.payer_name_required", "who gives the money")
+PRODUCER_ONLY_WHEN_PAYING = reason(
+    "pledge.producer_only_when_producer_pays", "only when a producer pays"
+)
+PRODUCER_REQUIRED = reason("pledge.producer_required", "the producer that pays")
+NO_SUCH_PRODUCER = reason("pledge.no_such_producer", "the producer that pays")
+HOUSEHOLD_DOES_NOT_PLEDGE = reason(
+    "pledge.household_cannot_pledge", "a household's income is its own: it does not pledge"
+)
+PRODUCER_NOT_ORGANISERS = reason(
+    "pledge.producer_not_organisers", "not a producer of the session's organiser"
+)
+MANAGED_BY_STATION_OR_ADMIN = reason(
+    "pledge.manage_station_or_admin",
+    "Pledges are managed by the session's station or by admins.",
+)
+NOT_WITHDRAWABLE = reason(
+    "pledge.not_withdrawable", "Pledge {pledge_id} is {state}: it can no longer be withdrawn."
+)
 
 
 class PledgeTooLarge(Conflict):
@@ -63,7 +118,7 @@ def get_pledge(session, actor: Actor, pledge_id: int, *, lock: bool = False) -> 
         stmt = stmt.with_for_update(of=Pledge).execution_options(populate_existing=True)
     found = session.execute(stmt).scalar_one_or_none()
     if found is None:
-        raise NotFound(f"Pledge {pledge_id} not found.")
+        raise NotFound(NOT_FOUND(pledge_id=pledge_id))
     session.refresh(found, ["households"])
     return found
 
@@ -106,11 +161,19 @@ def owed_to(session, producer: Producer) -> int:
     return -journal.balances(session, [key])[key]
 
 
+def _yuan(fen: int) -> str:
+    return f"{fen / 100:.2f}"
+
+
 def too_large(payer: str, owed: int, pledged: int) -> PledgeTooLarge:
     return PledgeTooLarge(
-        f"{payer} is owed {owed / 100:.2f} yuan; the pledge needs {pledged / 100:.2f} yuan, "
-        f"{(pledged - owed) / 100:.2f} more.",
-        errors={"amount_each_fen": [f"{pledged} fen pledged, {owed} fen owed to the payer"]},
+        PAYER_OWED_TOO_LITTLE(
+            payer=payer,
+            owed_yuan=_yuan(owed),
+            pledged_yuan=_yuan(pledged),
+            shortfall_yuan=_yuan(pledged - owed),
+        ),
+        errors={"amount_each_fen": [AMOUNT_ABOVE_OWED(pledged_fen=pledged, owed_fen=owed)]},
         owed_fen=owed,
         pledged_fen=pledged,
         shortfall_fen=pledged - owed,
@@ -119,13 +182,12 @@ def too_large(payer: str, owed: int, pledged: int) -> PledgeTooLarge:
 
 def create_pledge(session, actor: Actor, session_id: int, data: dict) -> Pledge:
     if actor.role not in (Role.admin, Role.station):
-        raise PermissionDenied("Pledges are recorded by the session's station or by admins.")
+        raise PermissionDenied(RECORDED_BY_STATION_OR_ADMIN())
     # The session's lock: a pledge made while it ends waits, and then is refused.
     live_session = SESSIONS.get(session, session_id, actor, lock=True)
     if live_session.state not in OPEN:
         raise Conflict(
-            f"Session {live_session.code} is {live_session.state.value}: pledges are made "
-            "before it ends."
+            SESSION_NOT_OPEN(session_code=live_session.code, state=live_session.state.value)
         )
     county_id = organiser_county(session, live_session)
     errors: dict = {}
@@ -171,15 +233,15 @@ def _named_households(session, actor: Actor, data: dict, county_id: int, errors)
     be of the county and visible to the actor (a station names its village's households; an
     admin any of the county's; others are "not found", as everywhere)."""
     if data.get("amount_each_fen") is None:
-        errors["amount_each_fen"] = ["what each household gets"]
+        errors["amount_each_fen"] = [AMOUNT_EACH_REQUIRED()]
     if data.get("share_bp") is not None or data.get("village_id") is not None:
-        errors["share_bp"] = ["only for a share_of_net pledge"]
+        errors["share_bp"] = [SHARE_ONLY_FOR_SHARE_OF_NET()]
     household_ids = sorted(set(data.get("household_ids") or []))
     if not household_ids:
-        errors["household_ids"] = ["name the households"]
+        errors["household_ids"] = [HOUSEHOLDS_REQUIRED()]
         return []
     if len(household_ids) != len(data["household_ids"]):
-        errors["household_ids"] = ["a household is named twice"]
+        errors["household_ids"] = [HOUSEHOLD_NAMED_TWICE()]
         return []
     found = set(
         session.execute(
@@ -194,57 +256,58 @@ def _named_households(session, actor: Actor, data: dict, county_id: int, errors)
     )
     missing = [i for i in household_ids if i not in found]
     if missing:
-        errors["household_ids"] = [f"no household {i} in the county" for i in missing]
+        errors["household_ids"] = [HOUSEHOLD_OUTSIDE_COUNTY(household_id=i) for i in missing]
     return household_ids
 
 
 def _check_share_terms(session, data: dict, county_id: int, errors: dict) -> None:
     """A share-of-net pledge's terms: its share, and a village of the session's county."""
     if data.get("share_bp") is None:
-        errors["share_bp"] = ["the share of the net sales, in basis points (200 = 2%)"]
+        errors["share_bp"] = [SHARE_REQUIRED()]
     if data.get("amount_each_fen") is not None or data.get("household_ids"):
-        errors["amount_each_fen"] = ["only for a per_household pledge"]
+        errors["amount_each_fen"] = [AMOUNT_ONLY_FOR_PER_HOUSEHOLD()]
     village = session.get(Region, data["village_id"]) if data.get("village_id") else None
     if (
         village is None
         or village.level is not RegionLevel.village
         or not is_within(session, village.id, county_id)
     ):
-        errors["village_id"] = ["a village of the session's county"]
+        errors["village_id"] = [VILLAGE_NOT_OF_COUNTY()]
 
 
 def _payer(session, live_session, data: dict, errors: dict) -> Producer | None:
     if data["payer_kind"] is PayerKind.outside:
         if not data.get("payer_name"):
-            errors["payer_name"] = ["who gives the money"]
+            errors["payer_name"] = [PAYER_NAME_REQUIRED()]
         if data.get("producer_id") is not None:
-            errors["producer_id"] = ["only when a producer pays"]
+            errors["producer_id"] = [PRODUCER_ONLY_WHEN_PAYING()]
         return None
-    producer = session.get(Producer, data["producer_id"]) if data.get("producer_id") else None
+    if not data.get("producer_id"):
+        errors["producer_id"] = [PRODUCER_REQUIRED()]
+        return None
+    producer = session.get(Producer, data["producer_id"])
     if producer is None:
-        errors["producer_id"] = ["the producer that pays"]
+        errors["producer_id"] = [NO_SUCH_PRODUCER()]
         return None
     if producer.kind is ProducerKind.household:
-        errors["producer_id"] = ["a household's income is its own: it does not pledge"]
+        errors["producer_id"] = [HOUSEHOLD_DOES_NOT_PLEDGE()]
         return None
     if live_session.station_id is not None:
         ours = producer.station_id == live_session.station_id
     else:
         ours = is_within(session, producer.region_id, live_session.region_id)
     if not ours:
-        errors["producer_id"] = ["not a producer of the session's organiser"]
+        errors["producer_id"] = [PRODUCER_NOT_ORGANISERS()]
         return None
     return producer
 
 
 def cancel_pledge(session, actor: Actor, pledge_id: int) -> Pledge:
     if actor.role not in (Role.admin, Role.station):
-        raise PermissionDenied("Pledges are managed by the session's station or by admins.")
+        raise PermissionDenied(MANAGED_BY_STATION_OR_ADMIN())
     pledge = get_pledge(session, actor, pledge_id, lock=True)
     if pledge.state is not PledgeState.pledged:
-        raise Conflict(
-            f"Pledge {pledge.id} is {pledge.state.value}: it can no longer be withdrawn."
-        )
+        raise Conflict(NOT_WITHDRAWABLE(pledge_id=pledge.id, state=pledge.state.value))
     pledge.state = PledgeState.cancelled
     session.flush()
     return pledge
