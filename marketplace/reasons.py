@@ -83,7 +83,11 @@ class Reason:
     template: str
 
     def __call__(self, **params) -> Message:
-        return Message(self.template, self.code).format(**params)
+        """A message of this reason. Every parameter given is kept, the template's and any
+        other a translation may prefer (the fen behind a figure the English shows in yuan)."""
+        text = str.format(self.template, **params)
+        kept = {name: _plain(value) for name, value in params.items() if name not in _WORDING}
+        return Message(text, self.code, kept)
 
     @property
     def parameters(self) -> list[str]:
