@@ -84,9 +84,6 @@ def register_blueprints(api) -> None:
     from marketplace.ledger.pledges.api import blp as pledges
     from marketplace.livestreams.api import blp as livestreams
     from marketplace.orders.api import blp as orders
-
-    # Importing payments' views also files its order endpoints under the orders blueprint,
-    # which must therefore be registered after this import.
     from marketplace.payments.api import blp as payments
     from marketplace.payouts.api import blp as payouts
     from marketplace.platform_sales.api import blp as platform_sales

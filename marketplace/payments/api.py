@@ -1,5 +1,7 @@
-"""The views that move money on an order, filed under the orders blueprint (where clients look
-for them), and Stripe's webhook in a blueprint of its own."""
+"""The views that move money on an order: placing it with its payment, paying, recording an
+offline payment, refunds; and Stripe's webhook. They are the payments' own blueprint, on the
+order's URLs (``/orders``, ``/orders/{id}/payment`` ...): the orders blueprint serves what
+reads and moves the goods, this one what moves the money."""
 
 from datetime import timedelta
 
@@ -11,8 +13,6 @@ from marketplace.accounts.models import Role
 from marketplace.accounts.scoping import Seen
 from marketplace.extensions import db
 from marketplace.http_api import Blueprint
-from marketplace.orders.api import SECURITY
-from marketplace.orders.api import blp as orders
 from marketplace.orders.schemas import CheckoutIn
 from marketplace.payments import order_payment, refund_requests, refunds, service, webhooks
 from marketplace.payments.gateways import checkout_gateway
@@ -25,15 +25,21 @@ from marketplace.payments.schemas import (
     RefundOut,
 )
 
-blp = Blueprint("payments", __name__, description="Payment providers' webhooks")
+blp = Blueprint(
+    "payments",
+    __name__,
+    description="Placing and paying orders, offline payments, refunds, and the payment "
+    "providers' webhooks",
+)
+SECURITY = [{"bearerAuth": []}]
 
 
-@orders.route("/orders")
+@blp.route("/orders")
 class PlaceOrder(MethodView):
     @login_required(Role.buyer, Role.unit)
-    @orders.arguments(CheckoutIn)
-    @orders.idempotent_response(201, CheckoutOut, key_required=True, repeats="the same order")
-    @orders.doc(security=SECURITY)
+    @blp.arguments(CheckoutIn)
+    @blp.idempotent_response(201, CheckoutOut, key_required=True, repeats="the same order")
+    @blp.doc(security=SECURITY)
     def post(self, data, idempotency_key):
         """Place an order: prices come from the catalog, stock is reserved at once.
 
@@ -52,11 +58,11 @@ class PlaceOrder(MethodView):
         return view, placed.replayed
 
 
-@orders.route("/orders/<id:order_id>/payment")
+@blp.route("/orders/<id:order_id>/payment")
 class OrderPayment(MethodView):
     @login_required(Role.buyer, Role.unit)
-    @orders.response(200, PaymentOut)
-    @orders.doc(security=SECURITY)
+    @blp.response(200, PaymentOut)
+    @blp.doc(security=SECURITY)
     def post(self, order_id):
         """The order's live online payment (made anew if there is none), to pay or retry."""
         return order_payment.retry_payment(
@@ -64,30 +70,30 @@ class OrderPayment(MethodView):
         )
 
 
-@orders.route("/orders/<id:order_id>/offline-payments")
+@blp.route("/orders/<id:order_id>/offline-payments")
 class OfflinePayments(MethodView):
     @login_required(Role.station, Role.admin)
-    @orders.arguments(OfflinePaymentIn)
-    @orders.response(201, RecordedPaymentOut)
-    @orders.doc(security=SECURITY)
+    @blp.arguments(OfflinePaymentIn)
+    @blp.response(201, RecordedPaymentOut)
+    @blp.doc(security=SECURITY)
     def post(self, data, order_id):
         """Record cash, a bank transfer or an invoice paid for the order (the whole total)."""
         return service.record_offline_payment(db.session, current_actor(), order_id, **data)
 
 
-@orders.route("/orders/<id:order_id>/refunds")
+@blp.route("/orders/<id:order_id>/refunds")
 class Refunds(MethodView):
     @login_required(Role.station, Role.admin, Role.buyer, Role.unit)
-    @orders.response(200, RefundOut(many=True))
-    @orders.doc(security=SECURITY)
+    @blp.response(200, RefundOut(many=True))
+    @blp.doc(security=SECURITY)
     def get(self, order_id):
         """The order's refunds, pending and done."""
         return refunds.refunds_of(db.session, current_actor(), order_id)
 
     @login_required(Role.station, Role.admin)
-    @orders.arguments(RefundIn)
-    @orders.idempotent_response(201, RefundOut, key_required=False, repeats="the same refund")
-    @orders.doc(security=SECURITY)
+    @blp.arguments(RefundIn)
+    @blp.idempotent_response(201, RefundOut, key_required=False, repeats="the same refund")
+    @blp.doc(security=SECURITY)
     def post(self, data, order_id, idempotency_key):
         """Refund the whole order or chosen lines and quantities (a station: its own lines).
 
