@@ -30,6 +30,12 @@ from marketplace.orders.models import Order, OrderLine
 from marketplace.orders.scoping import ORDER_LINES
 from marketplace.payouts.models import LineStatus, PayoutLine
 from marketplace.producers.models import Producer, Station
+from marketplace.reasons import reason
+
+TRAILS_FOR_STAFF = reason(
+    "trail.staff_only", "Money trails are for admins, officials and stations."
+)
+NO_SUCH_ORDER = reason("trail.order_not_found", "Order {order_id} not found.")
 
 _FEES = {AccountKind.station_fee, AccountKind.platform_fee}
 _RETAINED = {AccountKind.coop_retained, AccountKind.producer_payable}
@@ -44,7 +50,7 @@ _EARNING = (
 
 def _require_staff(actor: Actor) -> None:
     if actor.role not in (Role.admin, Role.official, Role.station):
-        raise PermissionDenied("Money trails are for admins, officials and stations.")
+        raise PermissionDenied(TRAILS_FOR_STAFF())
 
 
 # --- an order --------------------------------------------------------------------------------
@@ -57,7 +63,7 @@ def _visible_lines(session, actor: Actor, order_id: int) -> list[OrderLine]:
     stmt = ORDER_LINES.restrict(sa.select(OrderLine).where(OrderLine.order_id == order_id), actor)
     lines = list(session.execute(stmt.order_by(OrderLine.id)).scalars())
     if not lines:
-        raise NotFound(f"Order {order_id} not found.")
+        raise NotFound(NO_SUCH_ORDER(order_id=order_id))
     return lines
 
 
