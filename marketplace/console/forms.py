@@ -64,10 +64,13 @@ def _fen(text: str) -> int:
         amount = Decimal(text.strip().replace(",", "").removeprefix("¥"))
     except InvalidOperation:
         raise NotAnAmount(NOT_YUAN()) from None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+    if not amount.is_finite():
         raise NotAnAmount(FINER_THAN_FEN())
+    # Before quantizing: a decimal too long for the context's precision cannot be quantized.
     if abs(amount) > Decimal("100000000"):
         raise NotAnAmount(TOO_MANY_YUAN())
+    if amount != amount.quantize(Decimal("0.01")):
+        raise NotAnAmount(FINER_THAN_FEN())
     return int(amount * 100)
 
 

@@ -34,6 +34,8 @@ def test_an_amount_in_yuan_becomes_fen(app):
         ("12.345", "yuan.finer_than_fen"),
         ("NaN", "yuan.finer_than_fen"),
         ("100000000.01", "yuan.too_large"),
+        # Beyond what a decimal quantized to fen can hold: refused, not a server error.
+        ("1e30", "yuan.too_large"),
     ],
 )
 def test_a_bad_amount_is_refused_with_its_reason(app, price, code):
