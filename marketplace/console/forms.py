@@ -12,6 +12,22 @@ from marshmallow import Schema, ValidationError
 
 from marketplace.console import messages
 from marketplace.errors import DomainError, NotFound, ValidationFailed, flatten_field_errors
+from marketplace.reasons import reason
+
+NOT_YUAN = reason("yuan.not_an_amount", "not an amount in yuan, like 39.80")
+FINER_THAN_FEN = reason("yuan.finer_than_fen", "at most two decimals")
+TOO_MANY_YUAN = reason("yuan.too_large", "too large an amount")
+#: marshmallow's own reason for a field that is not a whole number: a count typed on a form is
+#: refused as the API refuses it in a body.
+NOT_AN_INTEGER = reason("field.not_an_integer", "Not a valid integer.")
+
+
+class NotAnAmount(ValueError):
+    """Text that is no amount in yuan; ``reason`` says why."""
+
+    def __init__(self, why):
+        super().__init__(why)
+        self.reason = why
 
 
 def load(schema: Schema, form, *, yuan: dict[str, str] | None = None, whole: tuple = ()):
@@ -25,20 +41,21 @@ def load(schema: Schema, form, *, yuan: dict[str, str] | None = None, whole: tup
         if text:
             try:
                 data[field] = _fen(text)
-            except ValueError as error:
-                errors[field] = [str(error)]
+            except NotAnAmount as error:
+                errors[field] = [error.reason]
     for name in whole:
         if name in data:
             try:
                 data[name] = int(data[name])
             except ValueError:
-                errors[name] = ["请输入整数"]
+                errors[name] = [NOT_AN_INTEGER()]
     if errors:
         raise ValidationFailed(errors)
     try:
         return schema.load(data)
     except ValidationError as error:
-        raise ValidationFailed(flatten_field_errors(error.messages)) from None
+        refused = flatten_field_errors(error.messages)
+        raise ValidationFailed(refused) from None
 
 
 def _fen(text: str) -> int:
@@ -46,11 +63,14 @@ def _fen(text: str) -> int:
     try:
         amount = Decimal(text.strip().replace(",", "").removeprefix("¥"))
     except InvalidOperation:
-        raise ValueError("请输入金额（元），如 39.80") from None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-        raise ValueError("金额最多两位小数")
+        raise NotAnAmount(NOT_YUAN()) from None
+    if not amount.is_finite():
+        raise NotAnAmount(FINER_THAN_FEN())
+    # Before quantizing: a decimal too long for the context's precision cannot be quantized.
     if abs(amount) > Decimal("100000000"):
-        raise ValueError("金额过大")
+        raise NotAnAmount(TOO_MANY_YUAN())
+    if amount != amount.quantize(Decimal("0.01")):
+        raise NotAnAmount(FINER_THAN_FEN())
     return int(amount * 100)
 
 

@@ -21,7 +21,16 @@ from marketplace.payouts.models import PayoutLine, RunStatus
 from marketplace.periods import Period, month_of, parse_period
 from marketplace.regions.models import Region
 from marketplace.regions.scoping import ancestors_seen_by
-from marketplace.reports import assistance, channels, closing, exports, files, income, trails
+from marketplace.reports import (
+    assistance,
+    channels,
+    closing,
+    exports,
+    files,
+    income,
+    income_households,
+    trails,
+)
 from marketplace.reports.reading import report_session
 
 OFFICIALS = (Role.admin, Role.official)
@@ -68,7 +77,7 @@ def region(region_id: int):
         "bars": charts.bars(series, selected=period.start if period.kind == "month" else None),
         "chart": charts,
         "ranked": sorted(report["rows"], key=lambda row: row["net_fen"], reverse=True),
-        "not_reached": income.coverage(
+        "not_reached": income_households.coverage(
             reading,
             actor,
             {"region_id": region_id, "period": period, "reached": False},

@@ -27,6 +27,7 @@ from marketplace.payments.schemas import OfflinePaymentIn
 from marketplace.platform_sales import importing
 from marketplace.platform_sales.schemas import ImportFormIn
 from marketplace.producers import service as producers
+from marketplace.reasons import reason
 from marketplace.reports import session_results as results
 
 STATIONS = (Role.station,)
@@ -38,6 +39,7 @@ ORDER_VIEWS = {
     "shipped": ("已发货", {"status": OrderStatus.shipped}),
     "all": ("全部", {}),
 }
+NO_EXPORT_FILE = reason("import_form.no_file", "choose the order file the platform exported")
 
 
 # --- orders -------------------------------------------------------------------------------
@@ -229,7 +231,7 @@ def upload_export():
     upload = request.files.get("file")
     try:
         if upload is None or not upload.filename:
-            raise ValidationFailed({"file": ["请选择平台导出的订单文件"]})
+            raise ValidationFailed({"file": [NO_EXPORT_FILE()]})
         data = forms.load(ImportFormIn(), request.form, whole=("session_id",))
         items = request.files.get("items")
         report = importing.import_export(

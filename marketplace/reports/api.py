@@ -22,6 +22,7 @@ from marketplace.reports import (
     exports,
     files,
     income,
+    income_households,
     reconciliation,
     session_results,
     trails,
@@ -276,7 +277,11 @@ class Coverage(MethodView):
         (``reached=false``) not, with their status at its end: who the report's coverage
         figures count, by name."""
         return paged(
-            pagination_parameters, income.coverage, report_session(), current_actor(), filters
+            pagination_parameters,
+            income_households.coverage,
+            report_session(),
+            current_actor(),
+            filters,
         )
 
 

@@ -39,8 +39,33 @@ def _figures() -> dict:
 def assistance_report(session, actor: Actor, region_id: int, year: int) -> dict:
     region = reported_region(session, actor, region_id)
     in_region = subtree_ids(region.id)
+    lines = _purchases(session, in_region, year)
+    paired = _pairings(session, in_region)
+    by_unit, by_village = _tally(lines, paired)
+    unit_ids = (
+        set(by_unit)
+        | set(paired)
+        | set(
+            session.execute(
+                sa.select(BuyingUnit.id).where(BuyingUnit.region_id.in_(in_region))
+            ).scalars()
+        )
+    )
+    rows, totals = _unit_rows(session, year, unit_ids, paired, by_unit, by_village)
+    return {
+        "region": {"id": region.id, "name": region.name, "level": region.level},
+        "year": year,
+        "currency": "CNY",
+        "totals": totals,
+        "units": rows,
+    }
+
+
+def _purchases(session, in_region, year: int) -> list:
+    """Units' order lines paid in the year of produce from the region: each line's unit,
+    order, payment time, village, amount less refunds, and its product's certificate."""
     start, end = date(year, 1, 1), date(year + 1, 1, 1)
-    lines = session.execute(
+    return session.execute(
         sa.select(
             Order.unit_id,
             Order.id,
@@ -60,6 +85,10 @@ def assistance_report(session, actor: Actor, region_id: int, year: int) -> dict:
             Product.origin_village_id.in_(in_region),
         )
     ).all()
+
+
+def _pairings(session, in_region) -> dict[int, set[int]]:
+    """Each unit's paired villages in the region."""
     pairings = session.execute(
         sa.select(UnitVillagePairing.unit_id, UnitVillagePairing.village_id).where(
             UnitVillagePairing.village_id.in_(in_region)
@@ -68,6 +97,12 @@ def assistance_report(session, actor: Actor, region_id: int, year: int) -> dict:
     paired = defaultdict(set)
     for unit_id, village_id in pairings:
         paired[unit_id].add(village_id)
+    return paired
+
+
+def _tally(lines, paired) -> tuple[dict, dict]:
+    """The purchases summed by unit, and by unit and paired village (a village the unit is
+    not paired with counts for the unit only)."""
     by_unit: dict[int, dict] = defaultdict(_figures)
     by_village: dict[tuple[int, int], dict] = defaultdict(_figures)
     for unit_id, order_id, paid_at, village_id, amount, valid_from, valid_to in lines:
@@ -79,15 +114,12 @@ def assistance_report(session, actor: Actor, region_id: int, year: int) -> dict:
             figures["purchased_fen"] += amount
             figures["certified_fen" if certified else "uncertified_fen"] += amount
             figures["orders"].add(order_id)
-    unit_ids = (
-        set(by_unit)
-        | set(paired)
-        | set(
-            session.execute(
-                sa.select(BuyingUnit.id).where(BuyingUnit.region_id.in_(in_region))
-            ).scalars()
-        )
-    )
+    return by_unit, by_village
+
+
+def _unit_rows(session, year: int, unit_ids, paired, by_unit, by_village) -> tuple[list, dict]:
+    """A row per unit reported (its quota for the year, its purchases, by paired village), in
+    unit id order, and their totals."""
     units = {
         row.id: row
         for row in session.execute(
@@ -137,13 +169,7 @@ def assistance_report(session, actor: Actor, region_id: int, year: int) -> dict:
         for name in ("purchased_fen", "certified_fen", "uncertified_fen"):
             totals[name] += figures[name]
         totals["quota_fen"] += quota or 0
-    return {
-        "region": {"id": region.id, "name": region.name, "level": region.level},
-        "year": year,
-        "currency": "CNY",
-        "totals": totals,
-        "units": rows,
-    }
+    return rows, totals
 
 
 def _done(figures: dict) -> dict:

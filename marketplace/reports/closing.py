@@ -23,25 +23,38 @@ from marketplace.ledger.closing import (
 )
 from marketplace.ledger.models import MonthClose
 from marketplace.periods import Period
+from marketplace.reasons import reason
 from marketplace.regions.service import subtree
 from marketplace.reports import income
 from marketplace.reports.models import ReportSnapshot
 from marketplace.reports.schemas import IncomeReportOut
 from marketplace.reports.scoping import CLOSES, reported_region
 
+CLOSE_TOO_EARLY = reason(
+    "month_close.too_early", "{month} is not over yet: a month is closed after its last day."
+)
+MONTH_NOT_OVER = reason("month_close.month_not_over", "not over yet")
+CLOSED_ALREADY = reason(
+    "month_close.closed_already",
+    "{month} is closed already for {region_name} or a region above it.",
+)
+MONTH_CLOSED = reason("month_close.month_closed", "closed already")
+REOPENING_NEEDS_ADMIN = reason(
+    "month_close.reopening_needs_admin", "Only an admin reopens a closed month."
+)
+NO_SUCH_CLOSE = reason("month_close.not_found", "Close {close_id} not found.")
+REOPENED_ALREADY = reason("month_close.reopened_already", "Close {close_id} was reopened already.")
+
 
 def close_month(session, actor: Actor, region_id: int, month: Period) -> MonthClose:
     region = reported_region(session, actor, region_id)
     if month.end >= shanghai_today():
-        raise Conflict(
-            f"{month.label} is not over yet: a month is closed after its last day.",
-            errors={"month": ["not over yet"]},
-        )
+        raise Conflict(CLOSE_TOO_EARLY(month=month.label), errors={"month": [MONTH_NOT_OVER()]})
     lock_for_closing(session)
     if month.start in closed_months(session, region.id):
         raise Conflict(
-            f"{month.label} is closed already for {region.name} or a region above it.",
-            errors={"month": ["closed already"]},
+            CLOSED_ALREADY(month=month.label, region_name=region.name),
+            errors={"month": [MONTH_CLOSED()]},
         )
     close = record_close(session, region.id, month.start, actor_id=actor.user_id)
     regions = subtree(session, region)
@@ -65,14 +78,14 @@ def close_month(session, actor: Actor, region_id: int, month: Period) -> MonthCl
 
 def reopen_month(session, actor: Actor, close_id: int, reason: str) -> MonthClose:
     if actor.role is not Role.admin:
-        raise PermissionDenied("Only an admin reopens a closed month.")
+        raise PermissionDenied(REOPENING_NEEDS_ADMIN())
     close = session.execute(
         sa.select(MonthClose).where(MonthClose.id == close_id).with_for_update()
     ).scalar_one_or_none()
     if close is None:
-        raise NotFound(f"Close {close_id} not found.")
+        raise NotFound(NO_SUCH_CLOSE(close_id=close_id))
     if not close.closed:
-        raise Conflict(f"Close {close_id} was reopened already.")
+        raise Conflict(REOPENED_ALREADY(close_id=close_id))
     lock_for_closing(session)
     record_reopening(session, close, actor_id=actor.user_id, reason=reason)
     session.execute(sa.delete(ReportSnapshot).where(ReportSnapshot.close_id == close.id))

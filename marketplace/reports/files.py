@@ -4,9 +4,9 @@ its rows, what it is, and whether it names households (then its download is reco
 from marketplace.accounts.auth import Actor
 from marketplace.periods import Period
 from marketplace.regions.models import RegionLevel
-from marketplace.reports import assistance, channels, income, trails
+from marketplace.reports import assistance, channels, income, income_households, trails
 from marketplace.reports.exports import Column, Table
-from marketplace.reports.income import Source
+from marketplace.reports.income_figures import Source, flat
 from marketplace.reports.scoping import reported_region
 
 _SOURCE_HEADERS = {
@@ -50,10 +50,9 @@ def income_table(session, actor: Actor, region_id: int, period: Period) -> Table
     else:
         first = [Column("region_id", "区划编号", "int", 10), Column("name", "区划", "text", 16)]
     rows = [
-        {**row, **income.flat(row), "status": _STATUS.get(row.get("status"))}
-        for row in report["rows"]
+        {**row, **flat(row), "status": _STATUS.get(row.get("status"))} for row in report["rows"]
     ]
-    rows.append({"name": "合计", **income.flat(report["totals"])})
+    rows.append({"name": "合计", **flat(report["totals"])})
     return Table(
         name="income",
         title="帮扶收入报表",
@@ -71,7 +70,7 @@ def income_households_table(session, actor: Actor, region_id: int, period: Perio
     region = reported_region(session, actor, region_id)
     rows = (
         {**row, "status": _STATUS.get(row["status"]), "reached": "是" if row["reached"] else "否"}
-        for row in income.household_rows(session, region, period)
+        for row in income_households.household_rows(session, region, period)
     )
     return Table(
         name="income_households",

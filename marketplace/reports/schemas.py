@@ -6,6 +6,9 @@ from marketplace.households.models import HouseholdStatus
 from marketplace.households.personal_data import ProtectedNumber
 from marketplace.numbers import BoundedInteger, Id
 from marketplace.periods import MonthField, PeriodField
+from marketplace.reasons import reason
+
+TO_BEFORE_FROM = reason("trail.to_before_from", "must not be before 'from'")
 
 
 class TrailPostingOut(Schema):
@@ -114,7 +117,7 @@ class TrailQuery(Schema):
     @validates_schema
     def _ordered(self, data, **kwargs):
         if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
-            raise ValidationError("must not be before 'from'", "to")
+            raise ValidationError(TO_BEFORE_FROM(), "to")
 
 
 # --- the attributed income report -------------------------------------------------------------

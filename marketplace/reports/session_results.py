@@ -29,10 +29,14 @@ from marketplace.orders.scoping import ORDER_LINES
 from marketplace.payments.models import Gateway, Payment, PaymentState
 from marketplace.platform_sales.models import ImportedLine
 from marketplace.producers.models import Producer
+from marketplace.reasons import reason
 
 #: An order whose lines count: it was paid (its refunds are subtracted line by line).
 SOLD = (PaymentStatus.paid, PaymentStatus.partially_refunded, PaymentStatus.refunded)
 OWN = "own"
+RESULTS_FOR_STAFF = reason(
+    "session_results.staff_only", "Session results are for stations, officials and admins."
+)
 
 
 def _lines(session_id: int, actor: Actor):
@@ -113,7 +117,7 @@ def _figures(row) -> dict:
 
 def session_results(session, actor: Actor, session_id: int) -> dict:
     if actor.role not in (Role.admin, Role.official, Role.station):
-        raise PermissionDenied("Session results are for stations, officials and admins.")
+        raise PermissionDenied(RESULTS_FOR_STAFF())
     live_session = SESSIONS.get(session, session_id, actor)
     lines = _lines(live_session.id, actor)
     overall = session.execute(_totals(lines)).one()

@@ -30,6 +30,12 @@ from marketplace.orders.models import Order, OrderLine
 from marketplace.orders.scoping import ORDER_LINES
 from marketplace.payouts.models import LineStatus, PayoutLine
 from marketplace.producers.models import Producer, Station
+from marketplace.reasons import reason
+
+TRAILS_FOR_STAFF = reason(
+    "trail.staff_only", "Money trails are for admins, officials and stations."
+)
+NO_SUCH_ORDER = reason("trail.order_not_found", "Order {order_id} not found.")
 
 _FEES = {AccountKind.station_fee, AccountKind.platform_fee}
 _RETAINED = {AccountKind.coop_retained, AccountKind.producer_payable}
@@ -44,7 +50,7 @@ _EARNING = (
 
 def _require_staff(actor: Actor) -> None:
     if actor.role not in (Role.admin, Role.official, Role.station):
-        raise PermissionDenied("Money trails are for admins, officials and stations.")
+        raise PermissionDenied(TRAILS_FOR_STAFF())
 
 
 # --- an order --------------------------------------------------------------------------------
@@ -57,7 +63,7 @@ def _visible_lines(session, actor: Actor, order_id: int) -> list[OrderLine]:
     stmt = ORDER_LINES.restrict(sa.select(OrderLine).where(OrderLine.order_id == order_id), actor)
     lines = list(session.execute(stmt.order_by(OrderLine.id)).scalars())
     if not lines:
-        raise NotFound(f"Order {order_id} not found.")
+        raise NotFound(NO_SUCH_ORDER(order_id=order_id))
     return lines
 
 
@@ -70,12 +76,52 @@ def _owner_name():
 def order_trail(session, actor: Actor, order_id: int) -> dict:
     lines = _visible_lines(session, actor, order_id)
     order = session.get(Order, order_id)
-    line_ids = [line.id for line in lines]
+    rows = _order_postings(session, actor, order_id, [line.id for line in lines])
+    producer_names = dict(
+        session.execute(
+            sa.select(Producer.id, Producer.name).where(
+                Producer.id.in_({line.producer_id for line in lines})
+            )
+        ).all()
+    )
+    by_line, totals = _postings_by_line(rows)
+    trail_lines = [
+        {
+            "order_line_id": line.id,
+            "product_name": line.product_name,
+            "producer_id": line.producer_id,
+            "producer_name": producer_names.get(line.producer_id),
+            "station_id": line.station_id,
+            "line_total_fen": line.line_total_fen,
+            "refunded_fen": line.refunded_fen,
+            "postings": by_line.get(line.id, []),
+        }
+        for line in lines
+    ]
+    if by_line.get(None):
+        trail_lines.append({"order_line_id": None, "postings": by_line[None]})
+    kept = totals["attributed"] + totals["retained"] + totals["fees"]
+    return {
+        "order_id": order.id,
+        "number": order.number,
+        "payment_status": order.payment_status.value,
+        "paid_at": order.paid_at,
+        "currency": order.currency,
+        "lines": trail_lines,
+        "totals": {
+            **{f"{name}_fen": amount for name, amount in totals.items()},
+            "balanced": kept == totals["captured"] - totals["refunded"],
+        },
+    }
+
+
+def _order_postings(session, actor: Actor, order_id: int, line_ids: list[int]) -> list:
+    """The order's postings on the lines the actor follows, with their accounts' owners."""
     on_lines = Posting.order_line_id.in_(line_ids)
     # Money that reached the order without a line to go to (paid after cancelling) is the
     # platform's business; only admins see it.
     scope = sa.or_(on_lines, Posting.order_line_id.is_(None)) if actor.is_admin else on_lines
-    rows = session.execute(
+    return session.execute(
         sa.select(
             Posting.id,
             Posting.entry_id,
@@ -101,13 +147,11 @@ def order_trail(session, actor: Actor, order_id: int) -> dict:
         .where(JournalEntry.order_id == order_id, scope)
         .order_by(Posting.id)
     ).all()
-    producer_names = dict(
-        session.execute(
-            sa.select(Producer.id, Producer.name).where(
-                Producer.id.in_({line.producer_id for line in lines})
-            )
-        ).all()
-    )
+
+
+def _postings_by_line(rows) -> tuple[dict, dict]:
+    """The postings by order line (``None``: those on no line), and the lines' totals:
+    captured, refunded, fees, retained and attributed."""
     by_line = defaultdict(list)
     totals = dict.fromkeys(("captured", "refunded", "fees", "retained", "attributed"), 0)
     for row in rows:
@@ -139,34 +183,7 @@ def order_trail(session, actor: Actor, order_id: int) -> dict:
             totals["retained"] -= amount
         elif kind is AccountKind.household_income:
             totals["attributed"] -= amount
-    trail_lines = [
-        {
-            "order_line_id": line.id,
-            "product_name": line.product_name,
-            "producer_id": line.producer_id,
-            "producer_name": producer_names.get(line.producer_id),
-            "station_id": line.station_id,
-            "line_total_fen": line.line_total_fen,
-            "refunded_fen": line.refunded_fen,
-            "postings": by_line.get(line.id, []),
-        }
-        for line in lines
-    ]
-    if by_line.get(None):
-        trail_lines.append({"order_line_id": None, "postings": by_line[None]})
-    kept = totals["attributed"] + totals["retained"] + totals["fees"]
-    return {
-        "order_id": order.id,
-        "number": order.number,
-        "payment_status": order.payment_status.value,
-        "paid_at": order.paid_at,
-        "currency": order.currency,
-        "lines": trail_lines,
-        "totals": {
-            **{f"{name}_fen": amount for name, amount in totals.items()},
-            "balanced": kept == totals["captured"] - totals["refunded"],
-        },
-    }
+    return by_line, totals
 
 
 # --- a household -----------------------------------------------------------------------------
@@ -198,9 +215,38 @@ def household_trail(
         trail["totals"] = {"accrued_fen": 0, "owed_fen": 0, **payouts}
         return trail, 0
 
-    # The running balance is summed over the whole account, then the period is cut from it,
-    # so the first row of a page or a period still shows what was owed after it.
-    running = (
+    running = _running_balance(account_id)
+    period = []
+    if start is not None:
+        period.append(running.c.effective_on >= start)
+    if end is not None:
+        period.append(running.c.effective_on <= end)
+    count = session.execute(
+        sa.select(sa.func.count()).select_from(running).where(*period)
+    ).scalar_one()
+    rows = _postings_with_causes(session, running, period, page=page, page_size=page_size)
+    trail["postings"] = [_trail_posting(row) for row in rows]
+    by_kind = dict(
+        session.execute(
+            sa.select(JournalEntry.kind, sa.func.sum(Posting.amount_fen))
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(Posting.account_id == account_id)
+            .group_by(JournalEntry.kind)
+        ).all()
+    )
+    trail["totals"] = {
+        "accrued_fen": -sum(int(by_kind.get(kind, 0)) for kind in _EARNING),
+        "owed_fen": -sum(int(amount) for amount in by_kind.values()),
+        **payouts,
+    }
+    return trail, count
+
+
+def _running_balance(account_id: int):
+    """The account's postings, each with the balance after it. The running balance is summed
+    over the whole account, then the period is cut from it, so the first row of a page or a
+    period still shows what was owed after it."""
+    return (
         sa.select(
             Posting.id,
             Posting.entry_id,
@@ -215,15 +261,12 @@ def household_trail(
         .where(Posting.account_id == account_id)
         .subquery()
     )
-    period = []
-    if start is not None:
-        period.append(running.c.effective_on >= start)
-    if end is not None:
-        period.append(running.c.effective_on <= end)
-    count = session.execute(
-        sa.select(sa.func.count()).select_from(running).where(*period)
-    ).scalar_one()
-    rows = session.execute(
+
+
+def _postings_with_causes(session, running, period: list, *, page: int, page_size: int) -> list:
+    """One page of the period's postings, oldest first, with their causes joined in: the
+    order and line, the producer, the fund, the payout."""
+    return session.execute(
         sa.select(
             running,
             JournalEntry.kind,
@@ -251,46 +294,32 @@ def household_trail(
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()
-    for row in rows:
-        trail["postings"].append(
-            {
-                "posting_id": row.id,
-                "entry_id": row.entry_id,
-                "entry_kind": row.kind.value,
-                "effective_on": row.effective_on,
-                "income_fen": -row.amount_fen,
-                "balance_fen": -int(row.running),
-                "rule_version_id": row.rule_version_id,
-                "cause": {
-                    "order_id": row.order_id,
-                    "order_number": row.number,
-                    "order_line_id": row.order_line_id,
-                    "product_name": row.product_name,
-                    "producer_id": row.producer_id,
-                    "producer_name": row.producer_name,
-                    "payment_day": shanghai_date(row.paid_at) if row.paid_at else None,
-                    "refund_id": row.refund_id,
-                    "fund_disbursement_id": row.fund_disbursement_id,
-                    "fund_name": row.fund_name,
-                    "payout_line_id": row.payout_line_id,
-                    "payout_run_id": row.run_id,
-                },
-            }
-        )
-    by_kind = dict(
-        session.execute(
-            sa.select(JournalEntry.kind, sa.func.sum(Posting.amount_fen))
-            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-            .where(Posting.account_id == account_id)
-            .group_by(JournalEntry.kind)
-        ).all()
-    )
-    trail["totals"] = {
-        "accrued_fen": -sum(int(by_kind.get(kind, 0)) for kind in _EARNING),
-        "owed_fen": -sum(int(amount) for amount in by_kind.values()),
-        **payouts,
+
+
+def _trail_posting(row) -> dict:
+    return {
+        "posting_id": row.id,
+        "entry_id": row.entry_id,
+        "entry_kind": row.kind.value,
+        "effective_on": row.effective_on,
+        "income_fen": -row.amount_fen,
+        "balance_fen": -int(row.running),
+        "rule_version_id": row.rule_version_id,
+        "cause": {
+            "order_id": row.order_id,
+            "order_number": row.number,
+            "order_line_id": row.order_line_id,
+            "product_name": row.product_name,
+            "producer_id": row.producer_id,
+            "producer_name": row.producer_name,
+            "payment_day": shanghai_date(row.paid_at) if row.paid_at else None,
+            "refund_id": row.refund_id,
+            "fund_disbursement_id": row.fund_disbursement_id,
+            "fund_name": row.fund_name,
+            "payout_line_id": row.payout_line_id,
+            "payout_run_id": row.run_id,
+        },
     }
-    return trail, count
 
 
 def _payout_totals(session, household_id: int) -> dict:

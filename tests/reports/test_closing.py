@@ -100,7 +100,14 @@ def test_reopening_takes_an_admin_and_a_reason(client, shop, money, pay, regions
         reopened.json["closed"] is False and reopened.json["reopen_reason"] == "合作社分红比例录错"
     )
     assert income(client, money.official_headers, regions.township_a, this_month)["closed"] is None
-    assert client.post(url, json={"reason": "x"}, headers=money.admin_headers).status_code == 409
+    twice = client.post(url, json={"reason": "x"}, headers=money.admin_headers)
+    assert twice.status_code == 409
+    assert (twice.json["code"], twice.json["params"]) == (
+        "month_close.reopened_already",
+        {"close_id": made["id"]},
+    )
+    gone = client.post(f"{CLOSES}/999999/reopen", json={"reason": "x"}, headers=money.admin_headers)
+    assert gone.status_code == 404 and gone.json["code"] == "month_close.not_found"
     listed = client.get(CLOSES, headers=money.official_headers).json
     assert [c["id"] for c in listed] == [made["id"]]
     # It can be closed again.
@@ -110,7 +117,14 @@ def test_reopening_takes_an_admin_and_a_reason(client, shop, money, pay, regions
 def test_what_may_be_closed_and_by_whom(client, session, shop, money, regions, month_over):
     this_month, next_one = month_over
     # Not over yet.
-    assert close(client, money.admin_headers, regions.county, next_one).status_code == 409
+    early = close(client, money.admin_headers, regions.county, next_one)
+    assert early.status_code == 409
+    assert (early.json["code"], early.json["params"]) == (
+        "month_close.too_early",
+        {"month": next_one},
+    )
+    not_over = {"code": "month_close.month_not_over", "params": {}}
+    assert early.json["reasons"] == {"month": [not_over]}
     # Outside the official's subtree; a station never.
     assert (
         close(client, money.official_b_headers, regions.township_a, this_month).status_code == 404
@@ -120,6 +134,11 @@ def test_what_may_be_closed_and_by_whom(client, session, shop, money, regions, m
     assert close(client, money.official_headers, regions.county, this_month).status_code == 201
     again = close(client, money.official_b_headers, regions.village_b1, this_month)
     assert again.status_code == 409 and again.json["errors"] == {"month": ["closed already"]}
+    assert (again.json["code"], again.json["params"]) == (
+        "month_close.closed_already",
+        {"month": this_month, "region_name": regions.village_b1.name},
+    )
+    assert again.json["reasons"] == {"month": [{"code": "month_close.month_closed", "params": {}}]}
     bad = client.post(
         CLOSES,
         json={"region_id": regions.county.id, "month": "2025-Q3"},

@@ -84,9 +84,11 @@ def test_order_trail_refuses_buyers_and_strangers(
     elsewhere = make_user(Role.station, station_id=make_station(regions.village_a2).id)
     hidden = client.get(order_trail_url(two_station_order), headers=auth(elsewhere))
     assert hidden.status_code == 404 and "野生蓝莓" not in hidden.text
-    assert (
-        client.get("/api/v1/orders/999999/money-trail", headers=money.admin_headers).status_code
-        == 404
+    missing = client.get("/api/v1/orders/999999/money-trail", headers=money.admin_headers)
+    assert missing.status_code == 404
+    assert (missing.json["code"], missing.json["params"]) == (
+        "trail.order_not_found",
+        {"order_id": 999999},
     )
 
 
@@ -182,6 +184,13 @@ def test_a_bad_period_is_422(client, money, earning_member, query):
     response = client.get(household_trail_url(earning_member) + query, headers=money.admin_headers)
     assert response.status_code == 422
     assert set(response.json["errors"]) & {"from", "to"}
+
+
+def test_a_trail_that_ends_before_it_starts_says_so(client, money, earning_member):
+    query = "?from=2026-02-01&to=2026-01-01"
+    response = client.get(household_trail_url(earning_member) + query, headers=money.admin_headers)
+    assert response.json["errors"] == {"to": ["must not be before 'from'"]}
+    assert response.json["reasons"] == {"to": [{"code": "trail.to_before_from", "params": {}}]}
 
 
 def test_household_trails_are_scoped(client, shop, money, earning_member, make_household, regions):

@@ -1,0 +1,178 @@
+"""An income report's figures: the ledger's postings to household income accounts they are
+read from, each posting's source, the households' status at a period's end, and how the
+figures of a household, a village or a region add up. The income report, its per-household
+file and its coverage list all count the same way, from here."""
+
+import enum
+
+import sqlalchemy as sa
+
+from marketplace.households.models import Household, HouseholdStatus, HouseholdStatusChange
+from marketplace.ledger.models import (
+    AccountKind,
+    AssistanceFund,
+    EntryKind,
+    JournalEntry,
+    LedgerAccount,
+    Posting,
+)
+from marketplace.periods import Period
+from marketplace.producers.models import Producer, ProducerKind
+
+
+class Source(enum.StrEnum):
+    own_sales = "own_sales"
+    coop_dividends = "coop_dividends"
+    enterprise_linking = "enterprise_linking"
+    assistance_funds = "assistance_funds"
+    livestream_pledges = "livestream_pledges"
+
+
+#: Entries that make income; payouts move it towards the bank (or back, when returned).
+EARNING = (
+    EntryKind.attribution,
+    EntryKind.refund_reversal,
+    EntryKind.fund_disbursement,
+    EntryKind.minimum_dividend,
+)
+PAYOUT = (EntryKind.payout_approved, EntryKind.payout_returned)
+STATUSES = tuple(HouseholdStatus)
+
+
+def posting_source():
+    """Where a posting's income came from (a ``Source``), from its entry, its order line's
+    producer and its fund (a fund bound to a pledge: a livestream pledge)."""
+    bound = sa.func.coalesce(AssistanceFund.bound, sa.false())
+    return sa.case(
+        (
+            JournalEntry.kind == EntryKind.fund_disbursement,
+            sa.case(
+                (bound, sa.literal(Source.livestream_pledges.value)),
+                else_=sa.literal(Source.assistance_funds.value),
+            ),
+        ),
+        (JournalEntry.kind == EntryKind.minimum_dividend, Source.coop_dividends.value),
+        (Producer.kind == ProducerKind.household, Source.own_sales.value),
+        (Producer.kind == ProducerKind.cooperative, Source.coop_dividends.value),
+        else_=sa.literal(Source.enterprise_linking.value),
+    )
+
+
+def household_postings(period: Period, villages):
+    """Postings to household income accounts in the period, of households of ``villages``."""
+    income_accounts = sa.select(LedgerAccount.id).where(
+        LedgerAccount.kind == AccountKind.household_income
+    )
+    return (
+        sa.select(Posting)
+        .join(Household, Household.id == Posting.household_id)
+        .where(
+            Posting.effective_on.between(period.start, period.end),
+            Posting.account_id.in_(income_accounts),
+            Household.village_id.in_(villages),
+        )
+        .subquery("period_postings")
+    )
+
+
+def empty_figures() -> dict:
+    return {
+        "by_source": {
+            source.value: {"gross_fen": 0, "refunds_fen": 0, "net_fen": 0} for source in Source
+        },
+        "gross_fen": 0,
+        "refunds_fen": 0,
+        "net_fen": 0,
+        "paid_out_fen": 0,
+        "households_registered": 0,
+        "households_reached": 0,
+        "members_reached": 0,
+        "per_capita_fen": 0,
+        "coverage": {status.value: {"registered": 0, "reached": 0} for status in STATUSES},
+    }
+
+
+def add_money(figures: dict, kind: EntryKind, source: str, amount: int) -> None:
+    if kind in PAYOUT:
+        figures["paid_out_fen"] += amount  # a debit of the income account: it left it
+        return
+    part = figures["by_source"][source]
+    if kind is EntryKind.refund_reversal:
+        part["refunds_fen"] += amount
+        figures["refunds_fen"] += amount
+    else:
+        part["gross_fen"] -= amount
+        figures["gross_fen"] -= amount
+
+
+def finish(figures: dict) -> dict:
+    for part in figures["by_source"].values():
+        part["net_fen"] = part["gross_fen"] - part["refunds_fen"]
+    figures["net_fen"] = figures["gross_fen"] - figures["refunds_fen"]
+    members = figures["members_reached"]
+    figures["per_capita_fen"] = figures["net_fen"] // members if members else 0
+    return figures
+
+
+def merge(into: dict, other: dict) -> None:
+    for source, part in other["by_source"].items():
+        for name in ("gross_fen", "refunds_fen"):
+            into["by_source"][source][name] += part[name]
+    for name in (
+        "gross_fen",
+        "refunds_fen",
+        "paid_out_fen",
+        "households_registered",
+        "households_reached",
+        "members_reached",
+    ):
+        into[name] += other[name]
+    for status, counts in other["coverage"].items():
+        for name in ("registered", "reached"):
+            into["coverage"][status][name] += counts[name]
+
+
+def status_at_end(period: Period, villages):
+    """Each household's status on the period's last day (its latest change by then), for the
+    households of ``villages`` only (ranking the whole registry's history cost a village's
+    report most of its time)."""
+    ranked = sa.select(
+        HouseholdStatusChange.household_id,
+        HouseholdStatusChange.status,
+        sa.func.row_number()
+        .over(
+            partition_by=HouseholdStatusChange.household_id,
+            order_by=(HouseholdStatusChange.effective_from.desc(), HouseholdStatusChange.id.desc()),
+        )
+        .label("rank"),
+    ).where(
+        HouseholdStatusChange.effective_from <= period.end,
+        HouseholdStatusChange.household_id.in_(
+            sa.select(Household.id).where(Household.village_id.in_(villages))
+        ),
+    )
+    ranked = ranked.subquery("ranked_status")
+    return (
+        sa.select(ranked.c.household_id, ranked.c.status)
+        .where(ranked.c.rank == 1)
+        .subquery("status_at")
+    )
+
+
+def count_households(figures: dict, status, reached: bool, members: int, count: int) -> None:
+    figures["households_registered"] += count
+    if status is not None:
+        figures["coverage"][HouseholdStatus(status).value]["registered"] += count
+    if reached:
+        figures["households_reached"] += count
+        figures["members_reached"] += int(members)
+        if status is not None:
+            figures["coverage"][HouseholdStatus(status).value]["reached"] += count
+
+
+def flat(figures: dict) -> dict:
+    """A row's figures in one level, for files: the sources' net as columns of their own."""
+    return {
+        **{k: v for k, v in figures.items() if k not in ("by_source", "coverage")},
+        **{f"{source}_fen": part["net_fen"] for source, part in figures["by_source"].items()},
+    }

@@ -1,0 +1,132 @@
+"""The households behind an income report, by name: every household of a region with its
+figures for a period (the file of a county's hundred thousand, streamed), and the coverage
+list of those the marketplace reached in it, or did not."""
+
+import sqlalchemy as sa
+
+from marketplace.accounts.auth import Actor
+from marketplace.households.models import Household
+from marketplace.ledger.models import AssistanceFund, FundDisbursement, JournalEntry
+from marketplace.orders.models import OrderLine
+from marketplace.periods import Period
+from marketplace.producers.models import Producer
+from marketplace.regions.models import Region
+from marketplace.regions.service import villages_by_child
+from marketplace.reports.income_figures import (
+    EARNING,
+    PAYOUT,
+    add_money,
+    count_households,
+    empty_figures,
+    finish,
+    flat,
+    household_postings,
+    posting_source,
+    status_at_end,
+)
+from marketplace.reports.scoping import reported_region
+
+
+def household_rows(session, region: Region, period: Period):
+    """Every household of the region with its figures for the period, in household id order,
+    streamed: the households and their income are read by two cursors advancing together, so
+    a county's hundred thousand households take flat memory (an export's drill-down)."""
+    village_of = villages_by_child(session, region)
+    villages = list(village_of)
+    village_names = dict(
+        session.execute(sa.select(Region.id, Region.name).where(Region.id.in_(villages))).all()
+    )
+    postings = household_postings(period, villages)
+    source = posting_source()
+    money = (
+        sa.select(
+            postings.c.household_id, JournalEntry.kind, source, sa.func.sum(postings.c.amount_fen)
+        )
+        .select_from(postings)
+        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
+        .outerjoin(OrderLine, OrderLine.id == postings.c.order_line_id)
+        .outerjoin(Producer, Producer.id == OrderLine.producer_id)
+        .outerjoin(FundDisbursement, FundDisbursement.id == JournalEntry.fund_disbursement_id)
+        .outerjoin(AssistanceFund, AssistanceFund.id == FundDisbursement.fund_id)
+        .where(JournalEntry.kind.in_(EARNING + PAYOUT))
+        .group_by(postings.c.household_id, JournalEntry.kind, source)
+        .order_by(postings.c.household_id)
+    )
+    status_at = status_at_end(period, villages)
+    households = (
+        sa.select(
+            Household.id,
+            Household.registry_number,
+            Household.head_name,
+            Household.village_id,
+            Household.members_count,
+            status_at.c.status,
+        )
+        .outerjoin(status_at, status_at.c.household_id == Household.id)
+        .where(Household.village_id.in_(villages))
+        .order_by(Household.id)
+    )
+    incomes = iter(session.execute(money.execution_options(yield_per=2000)))
+    pending = next(incomes, None)
+    for household in session.execute(households.execution_options(yield_per=2000)):
+        figures, earned = empty_figures(), False
+        while pending is not None and pending[0] == household.id:
+            _, kind, source_name, amount = pending
+            add_money(figures, kind, source_name, int(amount))
+            earned = earned or kind in EARNING
+            pending = next(incomes, None)
+        count_households(figures, household.status, earned, household.members_count, 1)
+        finish(figures)
+        yield {
+            "household_id": household.id,
+            "registry_number": household.registry_number,
+            "name": household.head_name,
+            "village": village_names[household.village_id],
+            "status": household.status,
+            "members": household.members_count,
+            "reached": earned,
+            **flat(figures),
+        }
+
+
+def coverage(session, actor: Actor, filters: dict, *, page: int, page_size: int):
+    """The region's registered households the marketplace reached in the period, or (``reached``
+    false) those it did not, with their status at the period's end: the coverage drill-down."""
+    region = reported_region(session, actor, filters["region_id"])
+    period = filters["period"]
+    villages = list(villages_by_child(session, region))
+    postings = household_postings(period, villages)
+    reached = (
+        sa.select(postings.c.household_id)
+        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
+        .where(JournalEntry.kind.in_(EARNING))
+    )
+    status_at = status_at_end(period, villages)
+    is_reached = Household.id.in_(reached)
+    stmt = (
+        sa.select(
+            Household.id.label("household_id"),
+            Household.head_name.label("name"),
+            Household.village_id,
+            Region.name.label("village"),
+            Household.members_count.label("members"),
+            status_at.c.status,
+            is_reached.label("reached"),
+        )
+        .join(Region, Region.id == Household.village_id)
+        .outerjoin(status_at, status_at.c.household_id == Household.id)
+        .where(Household.village_id.in_(villages))
+    )
+    if filters.get("reached") is not None:
+        stmt = stmt.where(is_reached if filters["reached"] else sa.not_(is_reached))
+    if filters.get("status") is not None:
+        stmt = stmt.where(status_at.c.status == filters["status"])
+    listed = stmt.subquery("coverage")
+    total = session.execute(sa.select(sa.func.count()).select_from(listed)).scalar_one()
+    rows = session.execute(
+        sa.select(listed)
+        .order_by(listed.c.household_id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    return [dict(row._mapping) for row in rows], total

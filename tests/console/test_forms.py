@@ -1,0 +1,54 @@
+"""A form's text refused with the reasons the API gives: amounts in yuan, whole numbers."""
+
+import pytest
+
+from marketplace.catalog.schemas import SkuUpdateIn
+from marketplace.console import forms
+from marketplace.errors import ValidationFailed
+from tests.console.conftest import csrf_of
+
+
+def refused(form: dict) -> dict:
+    with pytest.raises(ValidationFailed) as caught:
+        forms.load(SkuUpdateIn(), form, yuan={"price": "price_fen"}, whole=("stock",))
+    return {
+        field: [(reason.code, reason.params) for reason in reasons]
+        for field, reasons in caught.value.errors.items()
+    }
+
+
+def test_an_amount_in_yuan_becomes_fen(app):
+    loaded = forms.load(
+        SkuUpdateIn(),
+        {"price": "¥1,039.8", "stock": "12"},
+        yuan={"price": "price_fen"},
+        whole=("stock",),
+    )
+    assert loaded == {"price_fen": 103980, "stock": 12}
+
+
+@pytest.mark.parametrize(
+    ("price", "code"),
+    [
+        ("39,80元", "yuan.not_an_amount"),
+        ("12.345", "yuan.finer_than_fen"),
+        ("NaN", "yuan.finer_than_fen"),
+        ("100000000.01", "yuan.too_large"),
+        # Beyond what a decimal quantized to fen can hold: refused, not a server error.
+        ("1e30", "yuan.too_large"),
+    ],
+)
+def test_a_bad_amount_is_refused_with_its_reason(app, price, code):
+    assert refused({"price": price}) == {"price_fen": [(code, {})]}
+
+
+def test_a_count_that_is_no_whole_number_is_refused_as_the_api_refuses_it(app):
+    assert refused({"stock": "7.5"}) == {"stock": [("field.not_an_integer", {})]}
+
+
+def test_the_page_shows_the_reasons_in_chinese_where_known(client, sign_in, shop):
+    sign_in(shop.station_user)
+    page = client.get("/console/station/products")
+    url = f"/console/station/products/{shop.blueberries.id}/skus/{shop.sku_500g.id}"
+    answer = client.post(url, data={"csrf_token": csrf_of(page), "price": "45.50", "stock": "7.5"})
+    assert answer.status_code == 422 and "请输入整数" in answer.text
