@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
+from marketplace.reasons import reason
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -123,14 +125,19 @@ def page_of(session, stmt, *, order_by, page: int, page_size: int, options=()):
     return list(rows), total
 
 
+STALE_VERSION = reason(
+    "version.stale",
+    "{kind} {id} is at version {version}, not {given}; reload it and apply your change again.",
+)
+
+
 def check_version(row, version: int) -> None:
     """Optimistic concurrency: an edit must name the version it was made from."""
     if row.version != version:
         from marketplace.errors import StaleVersion
 
         raise StaleVersion(
-            f"{type(row).__name__} {row.id} is at version {row.version}, not {version}; "
-            "reload it and apply your change again."
+            STALE_VERSION(kind=type(row).__name__, id=row.id, version=row.version, given=version)
         )
 
 

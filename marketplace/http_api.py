@@ -19,9 +19,11 @@ from flask import request
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.routing import IntegerConverter
 
+from marketplace.errors import ValidationFailed, flatten_field_errors
 from marketplace.idempotency import HEADER as IDEMPOTENCY_HEADER
 from marketplace.idempotency import MAX_KEY_LENGTH
 from marketplace.numbers import MAX_ID, MAX_PAGE, BoundedInteger
+from marketplace.reasons import reason
 
 #: Response header of an idempotent write: "true" when the response repeats an earlier one.
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -53,14 +55,23 @@ def _shared_instance(schema_class: type[ma.Schema]) -> ma.Schema:
 #: Control characters a text may carry: tab and line breaks. NUL and the others are refused.
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
 
+LONE_SURROGATE = reason(
+    "text.lone_surrogate", "contains a lone surrogate (\\ud800-\\udfff), which is not text"
+)
+CONTROL_CHARACTER = reason(
+    "text.control_character", "contains the control character U+{code_point}"
+)
+#: ``error``: what the JSON decoder says (Python's own words)
+NOT_VALID_JSON = reason("body.invalid_json", "not valid JSON: {error}")
+
 
 def _text_problem(text: str) -> str | None:
     for character in text:
         category = unicodedata.category(character)
         if category == "Cs":
-            return "contains a lone surrogate (\\ud800-\\udfff), which is not text"
+            return LONE_SURROGATE()
         if category == "Cc" and character not in _ALLOWED_CONTROLS:
-            return f"contains the control character U+{ord(character):04X}"
+            return CONTROL_CHARACTER(code_point=f"{ord(character):04X}")
     return None
 
 
@@ -102,13 +113,12 @@ class _SchemaReusingParser(FlaskParser):
             raise json.JSONDecodeError("nested too deeply", "(the body)", 0) from None
 
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
-        abort(400, exc=error, messages={"body": [f"not valid JSON: {error.msg}"]})
+        abort(400, exc=error, messages={"body": [NOT_VALID_JSON(error=error.msg)]})
 
     def load_json(self, req, schema):
         data = super().load_json(req, schema)
         problems = text_problems(data)
-        if problems:
-            raise ma.ValidationError(problems if isinstance(problems, dict) else {"body": problems})
+        _refuse_text({"body": problems} if isinstance(problems, list) else problems)
         return data
 
     def load_querystring(self, req, schema):
@@ -126,8 +136,14 @@ def _check_fields(multidict) -> None:
         found = text_problems(name) or next(filter(None, map(text_problems, values)), None)
         if found:
             problems[name] = found
+    _refuse_text(problems)
+
+
+def _refuse_text(problems: dict | None) -> None:
+    """A 422 naming each field (a dotted path) whose text ``text_problems`` refused."""
     if problems:
-        raise ma.ValidationError(problems)
+        errors = flatten_field_errors(problems)
+        raise ValidationFailed(errors)
 
 
 _WRITES = frozenset({"post", "put", "patch", "delete"})

@@ -19,9 +19,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import Base, UTCDateTime, created_at, intpk, utcnow
 from marketplace.errors import ValidationFailed
+from marketplace.reasons import reason
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
+
+KEY_REQUIRED = reason("idempotency.key_required", "this header is required for this request")
+KEY_SHAPE = reason("idempotency.key_shape", "must be printable and at most {max_length} long")
+KEY_REUSED = reason("idempotency.key_reused", "was already used with a different request body")
+KEY_OF_ANOTHER_REQUEST = reason(
+    "idempotency.key_of_another_request",
+    "This Idempotency-Key belongs to another request; use a new key.",
+)
 
 
 class IdempotencyKey(Base):
@@ -52,10 +61,10 @@ def request_fingerprint(body) -> str:
 
 def validate_key(key: str | None) -> str:
     if key is None or not key.strip():
-        raise ValidationFailed({HEADER: ["this header is required for this request"]})
+        raise ValidationFailed({HEADER: [KEY_REQUIRED()]})
     key = key.strip()
     if len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise ValidationFailed({HEADER: [f"must be printable and at most {MAX_KEY_LENGTH} long"]})
+        raise ValidationFailed({HEADER: [KEY_SHAPE(max_length=MAX_KEY_LENGTH)]})
     return key
 
 
@@ -69,10 +78,7 @@ def find(session, user_id: int, scope: str, key: str, body) -> IdempotencyKey | 
         )
     ).scalar_one_or_none()
     if found is not None and found.request_hash != request_fingerprint(body):
-        raise ValidationFailed(
-            {HEADER: ["was already used with a different request body"]},
-            detail="This Idempotency-Key belongs to another request; use a new key.",
-        )
+        raise ValidationFailed({HEADER: [KEY_REUSED()]}, detail=KEY_OF_ANOTHER_REQUEST())
     return found
 
 

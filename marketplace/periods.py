@@ -8,11 +8,27 @@ from datetime import date
 
 from marshmallow import ValidationError, fields
 
+from marketplace.reasons import reason
+
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
 #: Years a report may ask for: the marketplace's, not a typing error's.
 YEARS = range(2000, 2100)
+
+NOT_A_PERIOD = reason(
+    "period.invalid",
+    "a month (2025-09), a quarter (2025-Q3) or a year (2025) from {first_year} to {last_year}",
+)
+NOT_A_MONTH = reason("period.not_a_month", "a month, such as 2025-09")
+
+
+class InvalidPeriod(ValueError):
+    """Text that names no period this service reads; ``reason`` says what is expected."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -42,7 +58,8 @@ def _month_end(first: date) -> date:
 
 
 def parse_period(text: str) -> Period:
-    """``2025-09``, ``2025-Q3`` or ``2025``; ValueError says what is expected."""
+    """``2025-09``, ``2025-Q3`` or ``2025``; InvalidPeriod (a ValueError) says what is
+    expected."""
     text = (text or "").strip()
     if found := _MONTH.match(text):
         year, month = int(found.group(1)), int(found.group(2))
@@ -58,17 +75,14 @@ def parse_period(text: str) -> Period:
         year = int(found.group(1))
         if year in YEARS:
             return Period(text, "year", date(year, 1, 1), date(year, 12, 31))
-    raise ValueError(
-        f"a month (2025-09), a quarter (2025-Q3) or a year (2025) from {YEARS.start} to "
-        f"{YEARS.stop - 1}"
-    )
+    raise InvalidPeriod(NOT_A_PERIOD(first_year=YEARS.start, last_year=YEARS.stop - 1))
 
 
 def month_of(text: str) -> Period:
     """A month only (what is closed)."""
     period = parse_period(text)
     if period.kind != "month":
-        raise ValueError("a month, such as 2025-09")
+        raise InvalidPeriod(NOT_A_MONTH())
     return period
 
 
@@ -79,13 +93,13 @@ class PeriodField(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             return parse_period(text)
-        except ValueError as error:
-            raise ValidationError(str(error)) from None
+        except InvalidPeriod as invalid:
+            raise ValidationError(invalid.reason) from None
 
 
 class MonthField(PeriodField):
     def _deserialize(self, value, attr, data, **kwargs):
         period = super()._deserialize(value, attr, data, **kwargs)
         if period.kind != "month":
-            raise ValidationError("a month, such as 2025-09")
+            raise ValidationError(NOT_A_MONTH())
         return period

@@ -19,12 +19,27 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app
 
 from marketplace import instance_keys
+from marketplace.reasons import reason
 
 _CIPHERTEXT_VERSION = "v1"
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _ID_SHAPE = re.compile(r"^[1-9][0-9]{16}[0-9X]$")
 _CARD_SHAPE = re.compile(r"^[0-9]{12,19}$")
+
+# Why a number is refused; never the number itself, since reasons end up in responses and logs.
+ID_NUMBER_SHAPE = reason("id_number.shape", "must be 18 characters: 17 digits and a digit or X")
+ID_NUMBER_BIRTH_DATE = reason("id_number.birth_date", "contains an impossible birth date")
+ID_NUMBER_CHECK_DIGIT = reason("id_number.check_digit", "has a wrong check digit")
+CARD_NUMBER_SHAPE = reason("card_number.shape", "must be 12 to 19 digits")
+
+
+class InvalidNumber(ValueError):
+    """A national ID or card number that cannot be one; ``reason`` says why."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class PersonalDataCipher:
@@ -78,17 +93,25 @@ def normalize_id_number(value: str) -> str:
     return value.strip().upper()
 
 
-def id_number_problem(value: str) -> str | None:
-    """Why a national ID number (GB 11643-1999) is invalid, or None when it is valid."""
+def check_id_number(value: str) -> None:
+    """Raise InvalidNumber unless ``value`` is a valid national ID number (GB 11643-1999)."""
     if not _ID_SHAPE.match(value):
-        return "must be 18 characters: 17 digits and a digit or X"
+        raise InvalidNumber(ID_NUMBER_SHAPE())
     try:
         date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        return "contains an impossible birth date"
+        raise InvalidNumber(ID_NUMBER_BIRTH_DATE()) from None
     total = sum(int(digit) * weight for digit, weight in zip(value[:17], _ID_WEIGHTS, strict=True))
     if _ID_CHECK[total % 11] != value[17]:
-        return "has a wrong check digit"
+        raise InvalidNumber(ID_NUMBER_CHECK_DIGIT())
+
+
+def id_number_problem(value: str) -> str | None:
+    """Why a national ID number is invalid (its reason), or None when it is valid."""
+    try:
+        check_id_number(value)
+    except InvalidNumber as invalid:
+        return invalid.reason
     return None
 
 
@@ -97,9 +120,18 @@ def id_check_digit(first17: str) -> str:
     return _ID_CHECK[total % 11]
 
 
-def card_number_problem(value: str) -> str | None:
+def check_card_number(value: str) -> None:
+    """Raise InvalidNumber unless ``value`` has the shape of a bank card number."""
     if not _CARD_SHAPE.match(value):
-        return "must be 12 to 19 digits"
+        raise InvalidNumber(CARD_NUMBER_SHAPE())
+
+
+def card_number_problem(value: str) -> str | None:
+    """Why a bank card number is invalid (its reason), or None."""
+    try:
+        check_card_number(value)
+    except InvalidNumber as invalid:
+        return invalid.reason
     return None
 
 

@@ -286,4 +286,8 @@ def test_line_breaks_and_tabs_in_free_text_are_kept(client, shop):
 
 
 def test_a_control_character_in_a_query_is_a_422_naming_it(client):
-    problem(client.get("/api/v1/products", query_string={"q": "蓝\x00莓"}), 422, "q")
+    body = problem(client.get("/api/v1/products", query_string={"q": "蓝\x00莓"}), 422, "q")
+    assert body["errors"]["q"] == ["contains the control character U+0000"]
+    assert body["reasons"]["q"] == [
+        {"code": "text.control_character", "params": {"code_point": "0000"}}
+    ]

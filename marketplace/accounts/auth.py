@@ -16,6 +16,12 @@ from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.db import utcnow
 from marketplace.errors import NotAuthenticated, PermissionDenied
 from marketplace.extensions import db
+from marketplace.reasons import reason
+
+BEARER_EXPECTED = reason("auth.bearer_expected", "Send 'Authorization: Bearer <token>'.")
+TOKEN_REFUSED = reason("auth.token_refused", "The token is unknown, expired or revoked.")
+LOGIN_REQUIRED = reason("auth.login_required", "Log in first: POST /api/v1/auth/tokens.")
+ROLE_REQUIRED = reason("auth.role_required", "This needs one of the roles: {roles}.")
 
 
 @dataclass(frozen=True)
@@ -122,10 +128,10 @@ def actor_from_request() -> Actor | None:
         g.actor = None
         return None
     if scheme.lower() != "bearer" or not token.strip():
-        raise NotAuthenticated("Send 'Authorization: Bearer <token>'.")
+        raise NotAuthenticated(BEARER_EXPECTED())
     actor = actor_for_token(db.session, token.strip())
     if actor is None:
-        raise NotAuthenticated("The token is unknown, expired or revoked.")
+        raise NotAuthenticated(TOKEN_REFUSED())
     g.actor = actor
     return actor
 
@@ -133,7 +139,7 @@ def actor_from_request() -> Actor | None:
 def current_actor() -> Actor:
     actor = g.get("actor")
     if actor is None:
-        raise NotAuthenticated("Log in first: POST /api/v1/auth/tokens.")
+        raise NotAuthenticated(LOGIN_REQUIRED())
     return actor
 
 
@@ -155,10 +161,10 @@ def login_required(*roles: Role):
         def wrapper(*args, **kwargs):
             actor = actor_from_request()
             if actor is None:
-                raise NotAuthenticated("Log in first: POST /api/v1/auth/tokens.")
+                raise NotAuthenticated(LOGIN_REQUIRED())
             if roles and actor.role not in roles:
                 allowed = ", ".join(sorted(r.value for r in roles))
-                raise PermissionDenied(f"This needs one of the roles: {allowed}.")
+                raise PermissionDenied(ROLE_REQUIRED(roles=allowed))
             return view(*args, **kwargs)
 
         wrapper._login_roles = roles

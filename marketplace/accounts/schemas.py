@@ -2,6 +2,9 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.accounts.models import Role
 from marketplace.numbers import Id
+from marketplace.reasons import reason
+
+USERNAME_CHARACTERS = reason("user.username_characters", "letters, digits, _ . - only")
 
 
 class LoginIn(Schema):
@@ -36,7 +39,7 @@ class UserIn(Schema):
         required=True,
         validate=[
             validate.Length(min=3, max=64),
-            validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="letters, digits, _ . - only"),
+            validate.Regexp(r"^[A-Za-z0-9_.-]+$", error=USERNAME_CHARACTERS()),
         ],
     )
     password = fields.String(

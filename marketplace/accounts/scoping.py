@@ -14,10 +14,13 @@ import sqlalchemy as sa
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.errors import NotFound
+from marketplace.reasons import reason
 
 #: builds the condition selecting the rows one actor may see
 Condition = Callable[[Actor], sa.ColumnElement]
 _SCOPED_ROLES = ("official", "station", "unit", "buyer")
+#: A row that does not exist, or that the actor may not see: ``kind`` is its model's name.
+NOT_FOUND = reason("record.not_found", "{kind} {id} not found.")
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class ScopeRule:
             stmt = stmt.with_for_update(of=self.model).execution_options(populate_existing=True)
         found = session.execute(stmt.options(*options)).unique().scalar_one_or_none()
         if found is None:
-            raise NotFound(f"{self.model.__name__} {object_id} not found.")
+            raise NotFound(NOT_FOUND(kind=self.model.__name__, id=object_id))
         return found
 
 

@@ -9,8 +9,18 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from marketplace.accounts.auth import Actor, hash_token, new_token
 from marketplace.accounts.models import ApiToken, LoginAttempt, Role, User
+from marketplace.accounts.scoping import NOT_FOUND
 from marketplace.db import keep_despite_failure, page_of, utcnow
 from marketplace.errors import NotAuthenticated, NotFound, TooManyRequests, ValidationFailed
+from marketplace.reasons import reason
+
+LOGINS_THROTTLED = reason("login.throttled", "Too many failed logins; wait before trying again.")
+WRONG_CREDENTIALS = reason("login.wrong_credentials", "Wrong username or password.")
+USERNAME_TAKEN = reason("user.username_taken", "already taken")
+SCOPE_REQUIRED = reason("user.scope_required", "required for role {role}")
+SCOPE_NOT_FOR_ROLE = reason("user.scope_not_for_role", "only for role {role}")
+#: ``scope``: what the field names (a station, a region, a buying unit)
+NO_SUCH_SCOPE = reason("user.no_such_scope", "no {scope} with id {id}")
 
 _hasher = PasswordHasher()
 #: verified against when the username is unknown, so timing does not reveal which names exist
@@ -92,7 +102,7 @@ def check_throttle(session, username: str, remote_addr: str, limits: LoginLimits
     )
     if locked:
         raise TooManyRequests(
-            "Too many failed logins; wait before trying again.",
+            LOGINS_THROTTLED(),
             retry_after=int(limits.window.total_seconds()),
         )
 
@@ -116,7 +126,7 @@ def login(
     valid = _password_matches(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not valid or not user.is_active:
         record_failed_login(session, username, remote_addr)
-        raise NotAuthenticated("Wrong username or password.")
+        raise NotAuthenticated(WRONG_CREDENTIALS())
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     token, token_hash = new_token()
@@ -148,7 +158,7 @@ def revoke_token(session, actor: Actor, token_id: int) -> None:
         stmt = stmt.where(ApiToken.user_id == actor.user_id)
     token = session.execute(stmt).scalar_one_or_none()
     if token is None:
-        raise NotFound(f"Token {token_id} not found.")
+        raise NotFound(NOT_FOUND(kind="Token", id=token_id))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
 
@@ -174,13 +184,13 @@ def _check_role_scope(session, data: dict) -> None:
     errors = {}
     for scoped_role, (field, names) in _SCOPE_FIELDS.items():
         if role is scoped_role and data.get(field) is None:
-            errors[field] = [f"required for role {role.value}"]
+            errors[field] = [SCOPE_REQUIRED(role=role.value)]
         elif role is not scoped_role and data.get(field) is not None:
-            errors[field] = [f"only for role {scoped_role.value}"]
+            errors[field] = [SCOPE_NOT_FOR_ROLE(role=scoped_role.value)]
         elif data.get(field) is not None and not _referenced_row_exists(
             session, User.__table__.c[field], data[field]
         ):
-            errors[field] = [f"no {names} with id {data[field]}"]
+            errors[field] = [NO_SUCH_SCOPE(scope=names, id=data[field])]
     if errors:
         raise ValidationFailed(errors)
 
@@ -201,7 +211,7 @@ def _username_taken(session, username: str) -> bool:
 def create_user(session, actor: Actor, data: dict) -> User:
     _check_role_scope(session, data)
     if _username_taken(session, data["username"]):
-        raise ValidationFailed({"username": ["already taken"]})
+        raise ValidationFailed({"username": [USERNAME_TAKEN()]})
     password = data.pop("password")
     user = User(**data, password_hash=hash_password(password))
     session.add(user)
@@ -235,10 +245,10 @@ def _revoke_all_tokens(session, user_id: int) -> None:
 
 def get_user(session, actor: Actor, user_id: int) -> User:
     if not actor.is_admin and user_id != actor.user_id:
-        raise NotFound(f"User {user_id} not found.")
+        raise NotFound(NOT_FOUND(kind="User", id=user_id))
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"User {user_id} not found.")
+        raise NotFound(NOT_FOUND(kind="User", id=user_id))
     return user
 
 

@@ -3,7 +3,7 @@ from flask.views import MethodView
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
-from marketplace.households import service
+from marketplace.households import service, status
 from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.households.schemas import (
     HouseholdIn,
@@ -95,7 +95,7 @@ class StatusHistory(MethodView):
         """The household's status changes, oldest effective date first."""
         return paged(
             pagination_parameters,
-            service.list_status_history,
+            status.list_status_history,
             db.session,
             current_actor(),
             household_id,
@@ -112,7 +112,7 @@ class StatusChanges(MethodView):
     def post(self, data, household_id):
         """Record a dated status change, back-dated or future. The household's current
         status follows the latest change effective today (Asia/Shanghai)."""
-        return service.record_status_change(db.session, current_actor(), household_id, data)
+        return status.record_status_change(db.session, current_actor(), household_id, data)
 
 
 @blp.route("/households/<id:household_id>/payout-account")

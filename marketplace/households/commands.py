@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from tqdm import tqdm
 
 from marketplace.extensions import db
-from marketplace.households import importing, service
+from marketplace.households import importing, status
 
 households_cli = AppGroup("households", help="The household registry.")
 
@@ -94,6 +94,6 @@ def import_command(file: Path, dry_run: bool, skip_existing: bool) -> None:
 def apply_status_changes_command(as_of) -> None:
     """Make status changes dated in the future take effect when their day comes (run daily)."""
     today: date | None = as_of.date() if as_of else None
-    changed = service.apply_due_status_changes(db.session, today=today)
+    changed = status.apply_due_status_changes(db.session, today=today)
     db.session.commit()
     click.echo(f"{changed} households changed status.")

@@ -104,53 +104,15 @@ def _check_against_registry(session, rows: list[RegistryRow], *, skip_existing: 
 
     Returns the rows to insert and how many were skipped as already registered.
     """
-    codes = sorted({row.village_code for row in rows if row.village_code})
-    villages = {}
-    for chunk in _chunks(codes):
-        villages.update(
-            session.execute(
-                sa.select(Region.code, Region.id).where(
-                    Region.code.in_(chunk), Region.level == RegionLevel.village
-                )
-            ).all()
-        )
-    for row in rows:
-        if row.village_code and row.village_code not in villages:
-            row.problem("村代码", "is not the 12-digit code of a known village")
-        elif row.household:
-            row.household["village_id"] = villages[row.village_code]
-
-    first_line_of_number, first_line_of_head = {}, {}
-    for row in rows:
-        number, head = row.registry_number, row.head_id_lookup
-        if number is not None and number in first_line_of_number:
-            row.problem("建档立卡编号", f"repeats line {first_line_of_number[number]}")
-        if head is not None and head in first_line_of_head:
-            row.problem("身份证号", f"repeats line {first_line_of_head[head]}")
-        if number is not None:
-            first_line_of_number.setdefault(number, row.line)
-        if head is not None:
-            first_line_of_head.setdefault(head, row.line)
-
-    registered_heads = {}  # registry number -> head ID lookup hash, for registered numbers
-    for chunk in _chunks(list(first_line_of_number)):
-        registered_heads.update(
-            session.execute(
-                sa.select(Household.registry_number, Household.head_id_lookup).where(
-                    Household.registry_number.in_(chunk)
-                )
-            ).all()
-        )
-    heads_in_use = {}  # head ID lookup hash -> registry number, for registered heads
-    for chunk in _chunks(list(first_line_of_head)):
-        heads_in_use.update(
-            session.execute(
-                sa.select(Household.head_id_lookup, Household.registry_number).where(
-                    Household.head_id_lookup.in_(chunk)
-                )
-            ).all()
-        )
-
+    _resolve_villages(session, rows)
+    first_line_of_number, first_line_of_head = _repeats_in_file(rows)
+    # registry number -> head ID lookup hash, and back, of the households already registered
+    registered_heads = _lookup(
+        session, Household.registry_number, Household.head_id_lookup, first_line_of_number
+    )
+    heads_in_use = _lookup(
+        session, Household.head_id_lookup, Household.registry_number, first_line_of_head
+    )
     to_insert, skipped = [], 0
     for row in rows:
         number = row.registry_number
@@ -166,6 +128,44 @@ def _check_against_registry(session, rows: list[RegistryRow], *, skip_existing: 
         if row.household:
             to_insert.append(row)
     return to_insert, skipped
+
+
+def _lookup(session, key, value, keys, *conditions) -> dict:
+    """``{key: value}`` of the rows whose ``key`` column holds one of ``keys``, in batches."""
+    found = {}
+    for chunk in _chunks(sorted(keys)):
+        found.update(
+            session.execute(sa.select(key, value).where(key.in_(chunk), *conditions)).all()
+        )
+    return found
+
+
+def _resolve_villages(session, rows: list[RegistryRow]) -> None:
+    """Each row's village from its code, or a problem with the code."""
+    codes = {row.village_code for row in rows if row.village_code}
+    villages = _lookup(session, Region.code, Region.id, codes, Region.level == RegionLevel.village)
+    for row in rows:
+        if row.village_code and row.village_code not in villages:
+            row.problem("村代码", "is not the 12-digit code of a known village")
+        elif row.household:
+            row.household["village_id"] = villages[row.village_code]
+
+
+def _repeats_in_file(rows: list[RegistryRow]) -> tuple[dict, dict]:
+    """A problem on each row repeating an earlier row's registry number or head; returns the
+    first line of each registry number and of each head (ID lookup hash)."""
+    first_line_of_number, first_line_of_head = {}, {}
+    for row in rows:
+        number, head = row.registry_number, row.head_id_lookup
+        if number is not None and number in first_line_of_number:
+            row.problem("建档立卡编号", f"repeats line {first_line_of_number[number]}")
+        if head is not None and head in first_line_of_head:
+            row.problem("身份证号", f"repeats line {first_line_of_head[head]}")
+        if number is not None:
+            first_line_of_number.setdefault(number, row.line)
+        if head is not None:
+            first_line_of_head.setdefault(head, row.line)
+    return first_line_of_number, first_line_of_head
 
 
 def _insert(session, rows: list[RegistryRow], progress: Progress) -> None:

@@ -10,6 +10,21 @@ from marketplace import pii
 from marketplace.households.models import HouseholdStatus, MonitoringType, PovertyCause
 from marketplace.households.personal_data import ProtectedNumber
 from marketplace.numbers import BoundedInteger, Id
+from marketplace.reasons import reason
+
+NOT_A_MOBILE_NUMBER = reason(
+    "phone.not_mobile", "must be a mainland mobile number: 11 digits starting 13-19"
+)
+REGISTRY_NUMBER_SHAPE = reason(
+    "household.registry_number_shape", "must be 6 to 32 letters, digits or hyphens"
+)
+CAUSE_REPEATED = reason("household.cause_repeated", "lists a cause more than once")
+MONITORING_TYPE_REQUIRED = reason(
+    "household.monitoring_type_required", "required when the status is monitoring"
+)
+MONITORING_TYPE_REFUSED = reason(
+    "household.monitoring_type_refused", "only for the status monitoring"
+)
 
 
 class IdNumber(fields.String):
@@ -20,9 +35,10 @@ class IdNumber(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         number = pii.normalize_id_number(super()._deserialize(value, attr, data, **kwargs))
-        problem = pii.id_number_problem(number)
-        if problem:
-            raise ValidationError(problem)
+        try:
+            pii.check_id_number(number)
+        except pii.InvalidNumber as invalid:
+            raise ValidationError(invalid.reason) from None
         return number
 
 
@@ -31,31 +47,28 @@ class CardNumber(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         number = "".join(super()._deserialize(value, attr, data, **kwargs).split())
-        problem = pii.card_number_problem(number)
-        if problem:
-            raise ValidationError(problem)
+        try:
+            pii.check_card_number(number)
+        except pii.InvalidNumber as invalid:
+            raise ValidationError(invalid.reason) from None
         return number
 
 
-MOBILE_PHONE = validate.Regexp(
-    r"^1[3-9][0-9]{9}$", error="must be a mainland mobile number: 11 digits starting 13-19"
-)
-REGISTRY_NUMBER = validate.Regexp(
-    r"^[0-9A-Za-z-]{6,32}$", error="must be 6 to 32 letters, digits or hyphens"
-)
+MOBILE_PHONE = validate.Regexp(r"^1[3-9][0-9]{9}$", error=NOT_A_MOBILE_NUMBER())
+REGISTRY_NUMBER = validate.Regexp(r"^[0-9A-Za-z-]{6,32}$", error=REGISTRY_NUMBER_SHAPE())
 
 
 def _no_duplicates(values: list) -> None:
     if len(set(values)) != len(values):
-        raise ValidationError("lists a cause more than once")
+        raise ValidationError(CAUSE_REPEATED())
 
 
 def check_monitoring_type(status, monitoring_type) -> None:
     """A monitored household has one of the three monitoring types; no other status has one."""
     if status is HouseholdStatus.monitoring and monitoring_type is None:
-        raise ValidationError({"monitoring_type": ["required when the status is monitoring"]})
+        raise ValidationError(MONITORING_TYPE_REQUIRED(), "monitoring_type")
     if status is not None and status is not HouseholdStatus.monitoring and monitoring_type:
-        raise ValidationError({"monitoring_type": ["only for the status monitoring"]})
+        raise ValidationError(MONITORING_TYPE_REFUSED(), "monitoring_type")
 
 
 class VillageOut(Schema):

@@ -1,4 +1,5 @@
-"""The household registry: households, their status over time and their payout account.
+"""The household registry: households and their payout account (their status over time is
+``status.py``'s).
 
 Admins manage every household; a station manages the households of its own village; officials
 read their subtree. Who reaches which row is decided in ``households/scoping.py``; which roles
@@ -16,10 +17,11 @@ from sqlalchemy.orm import joinedload
 from marketplace import pii
 from marketplace.accounts.auth import Actor
 from marketplace.clock import shanghai_today
-from marketplace.db import check_version, page_of, utcnow
+from marketplace.db import check_version, page_of
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.households.models import Household, HouseholdStatusChange, PayoutAccount
 from marketplace.households.scoping import HOUSEHOLDS, PAYOUT_ACCOUNTS
+from marketplace.reasons import reason
 from marketplace.regions.models import Region, RegionLevel
 from marketplace.regions.service import in_subtree_of
 
@@ -27,6 +29,40 @@ logger = logging.getLogger(__name__)
 
 #: The relation that makes the card holder the head of household.
 SELF = "本人"
+
+NOT_A_VILLAGE = reason("household.not_a_village", "must be the id of a village")
+OUTSIDE_STATION_VILLAGE = reason(
+    "household.outside_station_village", "a station registers households of its own village only"
+)
+REGISTRY_NUMBER_TAKEN = reason(
+    "household.registry_number_taken", "already used by household {household_id}"
+)
+HEAD_TAKEN = reason("household.head_taken", "already the head of household {household_id}")
+#: What a caller is told of a registry number or ID number held by a household it may not
+#: see: nothing about where, or whether it is a head (the registry is not an oracle).
+NOT_HERE = reason("household.number_unavailable", "cannot be registered here")
+REGISTERED_MEANWHILE = reason(
+    "household.registered_meanwhile",
+    "Another change registered the same registry number or ID number first.",
+)
+INITIAL_STATUS_IN_FUTURE = reason(
+    "household.initial_status_in_future",
+    "the initial status must already be in effect; record future changes as status changes",
+)
+STILL_REFERENCED = reason(
+    "household.still_referenced",
+    "Household {household_id} is still referenced (a producer, a co-operative membership or "
+    "income records); remove those first.",
+)
+NO_PAYOUT_ACCOUNT = reason(
+    "household.no_payout_account", "Household {household_id} has no payout account."
+)
+HOLDER_NAME_NOT_HEAD = reason(
+    "payout_account.holder_name_not_head", "must be the head's name when the holder is 本人"
+)
+HOLDER_ID_NOT_HEAD = reason(
+    "payout_account.holder_id_not_head", "must be the head's ID number when the holder is 本人"
+)
 
 
 def protect_number(number: str) -> tuple[str, str, str]:
@@ -74,17 +110,10 @@ def _village_for(session, actor: Actor, village_id: int) -> Region:
     """The village a household may be registered in by ``actor``; otherwise 422 on village_id."""
     village = session.get(Region, village_id)
     if village is None or village.level is not RegionLevel.village:
-        raise ValidationFailed({"village_id": ["must be the id of a village"]})
+        raise ValidationFailed({"village_id": [NOT_A_VILLAGE()]})
     if not actor.is_admin and village.id != actor.station_village_id:
-        raise ValidationFailed(
-            {"village_id": ["a station registers households of its own village only"]}
-        )
+        raise ValidationFailed({"village_id": [OUTSIDE_STATION_VILLAGE()]})
     return village
-
-
-#: What a caller is told of a registry number or ID number held by a household it may not
-#: see: nothing about where, or whether it is a head (the registry is not an oracle).
-NOT_HERE = "cannot be registered here"
 
 
 def _uniqueness_errors(
@@ -98,10 +127,10 @@ def _uniqueness_errors(
     """
     errors = {}
     checks = (
-        ("registry_number", Household.registry_number, registry_number, "already used by"),
-        ("head_id_number", Household.head_id_lookup, head_id_lookup, "already the head of"),
+        ("registry_number", Household.registry_number, registry_number),
+        ("head_id_number", Household.head_id_lookup, head_id_lookup),
     )
-    for field, column, value, relation in checks:
+    for field, column, value in checks:
         if value is None:
             continue
         stmt = sa.select(Household.id, HOUSEHOLDS.clause(actor)).where(column == value)
@@ -111,10 +140,8 @@ def _uniqueness_errors(
         if holder is None:
             continue
         holder_id, visible = holder
-        if visible:
-            errors[field] = [f"{relation} household {holder_id}"]
-        else:
-            errors[field] = [NOT_HERE]
+        if not visible:
+            errors[field] = [NOT_HERE()]
             logger.warning(
                 "registry conflict: user %s (%s) tried a %s held by household %s outside "
                 "their scope",
@@ -123,6 +150,10 @@ def _uniqueness_errors(
                 field,
                 holder_id,
             )
+        elif field == "registry_number":
+            errors[field] = [REGISTRY_NUMBER_TAKEN(household_id=holder_id)]
+        else:
+            errors[field] = [HEAD_TAKEN(household_id=holder_id)]
     return errors
 
 
@@ -131,9 +162,7 @@ def _flush_or_conflict(session) -> None:
     try:
         session.flush()
     except IntegrityError as error:
-        raise Conflict(
-            "Another change registered the same registry number or ID number first."
-        ) from error
+        raise Conflict(REGISTERED_MEANWHILE()) from error
 
 
 def create_household(session, actor: Actor, data: dict, *, today: date | None = None):
@@ -151,9 +180,7 @@ def create_household(session, actor: Actor, data: dict, *, today: date | None = 
     )
     effective_from = data["status_effective_from"] or today
     if effective_from > today:
-        errors["status_effective_from"] = [
-            "the initial status must already be in effect; record future changes as status changes"
-        ]
+        errors["status_effective_from"] = [INITIAL_STATUS_IN_FUTURE()]
     if errors:
         raise ValidationFailed(errors)
     household = Household(
@@ -239,107 +266,8 @@ def delete_household(session, actor: Actor, household_id: int) -> None:
                 .execution_options(synchronize_session=False)
             )
     except IntegrityError as error:
-        raise Conflict(
-            f"Household {household_id} is still referenced (a producer, a co-operative "
-            "membership or income records); remove those first."
-        ) from error
+        raise Conflict(STILL_REFERENCED(household_id=household_id)) from error
     session.expunge(household)
-
-
-# ---------------------------------------------------------------------------------------------
-# Status over time
-
-
-def list_status_history(session, actor: Actor, household_id: int, *, page: int, page_size: int):
-    household = get_household(session, actor, household_id)
-    return page_of(
-        session,
-        sa.select(HouseholdStatusChange).where(HouseholdStatusChange.household_id == household.id),
-        order_by=[HouseholdStatusChange.effective_from, HouseholdStatusChange.id],
-        page=page,
-        page_size=page_size,
-    )
-
-
-def _status_in_force(session, household_id: int, today: date):
-    return session.execute(
-        sa.select(HouseholdStatusChange.status, HouseholdStatusChange.monitoring_type)
-        .where(
-            HouseholdStatusChange.household_id == household_id,
-            HouseholdStatusChange.effective_from <= today,
-        )
-        .order_by(HouseholdStatusChange.effective_from.desc(), HouseholdStatusChange.id.desc())
-        .limit(1)
-    ).first()
-
-
-def record_status_change(
-    session, actor: Actor, household_id: int, data: dict, *, today: date | None = None
-) -> HouseholdStatusChange:
-    """Append a dated status change and recompute the current status from the whole history.
-
-    Back-dated changes are allowed (the registry is often updated late); a change dated in the
-    future takes effect on its day (see ``apply_due_status_changes``).
-    """
-    today = today or shanghai_today()
-    household = get_household(session, actor, household_id)
-    change = HouseholdStatusChange(
-        household_id=household.id,
-        status=data["status"],
-        monitoring_type=data["monitoring_type"],
-        effective_from=data["effective_from"],
-        note=data["note"],
-        recorded_by_id=actor.user_id,
-    )
-    session.add(change)
-    session.flush()
-    in_force = _status_in_force(session, household.id, today)
-    if in_force is not None:
-        household.status, household.monitoring_type = in_force
-    # Always a versioned UPDATE, even when the status stays: two changes appended at once
-    # then conflict (one gets 409) instead of each recomputing without the other's row.
-    household.updated_at = utcnow()
-    session.flush()
-    return change
-
-
-def apply_due_status_changes(session, *, today: date | None = None) -> int:
-    """Bring every household's current status up to date with the changes effective by
-    ``today``: future-dated changes take effect when their day comes (run daily)."""
-    today = today or shanghai_today()
-    ranked = (
-        sa.select(
-            HouseholdStatusChange.household_id,
-            HouseholdStatusChange.status,
-            HouseholdStatusChange.monitoring_type,
-            sa.func.row_number()
-            .over(
-                partition_by=HouseholdStatusChange.household_id,
-                order_by=(
-                    HouseholdStatusChange.effective_from.desc(),
-                    HouseholdStatusChange.id.desc(),
-                ),
-            )
-            .label("rank"),
-        )
-        .where(HouseholdStatusChange.effective_from <= today)
-        .subquery()
-    )
-    stale = session.execute(
-        sa.select(Household, ranked.c.status, ranked.c.monitoring_type)
-        .join(ranked, sa.and_(ranked.c.household_id == Household.id, ranked.c.rank == 1))
-        .where(
-            sa.or_(
-                Household.status != ranked.c.status,
-                Household.monitoring_type.is_distinct_from(ranked.c.monitoring_type),
-            )
-        )
-        .order_by(Household.id)
-    ).all()
-    for household, status, monitoring_type in stale:
-        household.status, household.monitoring_type = status, monitoring_type
-    session.flush()
-    return len(stale)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,7 +280,7 @@ def get_payout_account(session, actor: Actor, household_id: int) -> PayoutAccoun
     )
     account = session.execute(stmt).scalar_one_or_none()
     if account is None:
-        raise NotFound(f"Household {household_id} has no payout account.")
+        raise NotFound(NO_PAYOUT_ACCOUNT(household_id=household_id))
     return account
 
 
@@ -362,9 +290,9 @@ def holder_problems(head_name: str, head_id_lookup: str, data: dict) -> dict:
         return {}
     errors = {}
     if data["holder_name"] != head_name:
-        errors["holder_name"] = [f"must be the head's name when the holder is {SELF}"]
+        errors["holder_name"] = [HOLDER_NAME_NOT_HEAD()]
     if pii.cipher().lookup_hash(data["holder_id_number"]) != head_id_lookup:
-        errors["holder_id_number"] = [f"must be the head's ID number when the holder is {SELF}"]
+        errors["holder_id_number"] = [HOLDER_ID_NOT_HEAD()]
     return errors
 
 

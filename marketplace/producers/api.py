@@ -12,7 +12,7 @@ from marketplace.accounts.schemas import UserOut
 from marketplace.extensions import db
 from marketplace.http_api import Blueprint
 from marketplace.paging import paged
-from marketplace.producers import service, stations, units
+from marketplace.producers import memberships, service, stations, units
 from marketplace.producers.schemas import (
     MembershipChangeIn,
     MembershipIn,
@@ -160,7 +160,7 @@ class CooperativeMembers(MethodView):
         """A co-operative's memberships: every period, or those in force ``on`` one day."""
         return paged(
             pagination_parameters,
-            service.list_members,
+            memberships.list_members,
             db.session,
             current_actor(),
             producer_id,
@@ -173,7 +173,7 @@ class CooperativeMembers(MethodView):
     @blp.doc(security=BEARER)
     def post(self, data, producer_id):
         """A household of the co-operative's county joins it with a number of shares."""
-        return service.add_member(db.session, current_actor(), producer_id, data)
+        return memberships.add_member(db.session, current_actor(), producer_id, data)
 
 
 @blp.route("/producers/<id:producer_id>/members/<id:membership_id>")
@@ -188,7 +188,9 @@ class CooperativeMember(MethodView):
         A share change never rewrites history: the membership ends the day before
         ``effective_from`` and a new one starts then; the response is the new one.
         """
-        return service.change_member(db.session, current_actor(), producer_id, membership_id, data)
+        return memberships.change_member(
+            db.session, current_actor(), producer_id, membership_id, data
+        )
 
 
 # --- buying units ----------------------------------------------------------------------------

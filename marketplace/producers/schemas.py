@@ -2,12 +2,27 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from marketplace.numbers import MAX_ID, BoundedInteger, Fen, Id
 from marketplace.producers.models import ProducerKind, UnitKind
+from marketplace.producers.service import CREDIT_CODE_LENGTH
+from marketplace.reasons import reason
 from marketplace.regions.schemas import RegionOut
 
-_PHONE = validate.Regexp(r"^[0-9+\- ]{5,20}$", error="5 to 20 digits, spaces, + or -")
-_CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="1 to 32 letters, digits, _ or -")
+PHONE_SHAPE = reason("phone.shape", "5 to 20 digits, spaces, + or -")
+STATION_CODE_SHAPE = reason("station.code_shape", "1 to 32 letters, digits, _ or -")
+END_OR_CHANGE = reason(
+    "membership.end_or_change", "end the membership or change its shares, not both"
+)
+EFFECTIVE_FROM_REQUIRED = reason(
+    "membership.effective_from_required", "required when changing shares"
+)
+SHARES_REQUIRED = reason("membership.shares_required", "required with effective_from")
+NOTHING_TO_CHANGE = reason(
+    "membership.nothing_to_change", "send shares with effective_from, or left_on"
+)
+
+_PHONE = validate.Regexp(r"^[0-9+\- ]{5,20}$", error=PHONE_SHAPE())
+_CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error=STATION_CODE_SHAPE())
 #: shape only; the check character (GB 32100) is verified by the service
-_CREDIT_CODE = validate.Length(equal=18, error="must be 18 characters")
+_CREDIT_CODE = validate.Length(equal=18, error=CREDIT_CODE_LENGTH())
 
 
 def _shares(**kwargs) -> BoundedInteger:
@@ -162,13 +177,13 @@ class MembershipChangeIn(Schema):
     @validates_schema
     def one_change(self, data, **kwargs):
         if "left_on" in data and ("shares" in data or "effective_from" in data):
-            raise ValidationError("end the membership or change its shares, not both", "left_on")
+            raise ValidationError(END_OR_CHANGE(), "left_on")
         if "shares" in data and "effective_from" not in data:
-            raise ValidationError("required when changing shares", "effective_from")
+            raise ValidationError(EFFECTIVE_FROM_REQUIRED(), "effective_from")
         if "effective_from" in data and "shares" not in data:
-            raise ValidationError("required with effective_from", "shares")
+            raise ValidationError(SHARES_REQUIRED(), "shares")
         if not data:
-            raise ValidationError("send shares with effective_from, or left_on", "shares")
+            raise ValidationError(NOTHING_TO_CHANGE(), "shares")
 
 
 class MembershipQuery(Schema):

@@ -1,4 +1,4 @@
-"""Producers and co-operative memberships.
+"""Producers: households selling their own produce, co-operatives and enterprises.
 
 A producer is managed by one station and lies within that station's county, whoever creates
 it (an admin naming the station, or a station for itself): a station serves the producers
@@ -6,11 +6,8 @@ around it, and the county's officials then see every producer their stations man
 household sells as one producer, from its own village; a co-operative sits in a village; an
 enterprise may sit at any level of the tree.
 
-Memberships are history: changing a household's shares ends the old membership the day before
-and starts a new one, so dividends computed for any past day use the shares of that day.
+Co-operative memberships are ``memberships.py``'s.
 """
-
-from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -18,17 +15,13 @@ from sqlalchemy.orm import selectinload
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.db import check_version, page_of
-from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
+from marketplace.errors import PermissionDenied, ValidationFailed
 from marketplace.households.models import Household
-from marketplace.producers.models import (
-    CooperativeMembership,
-    Producer,
-    ProducerKind,
-    Station,
-)
+from marketplace.producers.models import Producer, ProducerKind, Station
 from marketplace.producers.scoping import PRODUCERS
+from marketplace.reasons import reason
 from marketplace.regions.models import Region, RegionLevel
-from marketplace.regions.service import county_id_of, in_subtree_of, is_within
+from marketplace.regions.service import NO_SUCH_REGION, county_id_of, in_subtree_of, is_within
 
 _CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -36,19 +29,61 @@ _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 2
 #: kinds that must sit in a village (an enterprise may sit at any level)
 _VILLAGE_KINDS = {ProducerKind.household, ProducerKind.cooperative}
 
+CREDIT_CODE_LENGTH = reason("credit_code.length", "must be 18 characters")
+CREDIT_CODE_CHARACTERS = reason(
+    "credit_code.characters", "contains characters never used in credit codes: {characters}"
+)
+CREDIT_CODE_CHECK = reason("credit_code.check_character", "has a wrong check character")
+NOT_A_VILLAGE = reason("region.not_a_village", "must be a village; region {region_id} is a {level}")
+NO_SUCH_STATION = reason("station.unknown", "no station with id {station_id}")
+#: a field that only an admin may change, refused to anyone else
+ADMIN_ONLY = reason("field.admin_only", "only an admin may change this")
+OTHER_STATION = reason("producer.other_station", "a station creates producers for itself only")
+STATION_REQUIRED = reason(
+    "producer.station_required", "required: the station that will manage this producer"
+)
+OUTSIDE_STATION_COUNTY = reason(
+    "producer.outside_station_county", "must lie within the county of the managing station"
+)
+CREDIT_CODE_TAKEN = reason("producer.credit_code_taken", "already registered for another producer")
+HOUSEHOLD_OUTSIDE_COUNTY = reason(
+    "producer.household_outside_county", "no household {household_id} in the station's county"
+)
+HOUSEHOLD_SELLS_ALREADY = reason(
+    "producer.household_sells_already", "already sells as producer {producer_id}"
+)
+NOT_FOR_HOUSEHOLD_SELLER = reason(
+    "producer.not_for_household_seller", "only for co-operatives and enterprises"
+)
+HOUSEHOLD_REQUIRED = reason("producer.household_required", "required for a household seller")
+OWN_VILLAGE_ONLY = reason("producer.own_village_only", "a household sells from its own village")
+HOUSEHOLD_KIND_ONLY = reason("producer.household_kind_only", "only for kind household")
+REQUIRED_FOR_KIND = reason("producer.required_for_kind", "required for a {kind}")
+MOVE_ADMIN_ONLY = reason(
+    "producer.move_admin_only", "Only an admin moves a producer to another station."
+)
 
-def credit_code_problem(code: str) -> str | None:
-    """Why a unified social credit code (统一社会信用代码, GB 32100-2015) is invalid, or None."""
+
+class InvalidCreditCode(ValueError):
+    """A unified social credit code that cannot be one; ``reason`` says why."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check_credit_code(code: str) -> None:
+    """Raise InvalidCreditCode unless ``code`` is a valid unified social credit code
+    (统一社会信用代码, GB 32100-2015)."""
     if len(code) != 18:
-        return "must be 18 characters"
+        raise InvalidCreditCode(CREDIT_CODE_LENGTH())
     unknown = sorted({c for c in code if c not in _CREDIT_CHARSET})
     if unknown:
-        return f"contains characters never used in credit codes: {''.join(unknown)}"
+        raise InvalidCreditCode(CREDIT_CODE_CHARACTERS(characters="".join(unknown)))
     values = [_CREDIT_CHARSET.index(c) for c in code]
     total = sum(v * w for v, w in zip(values[:17], _CREDIT_WEIGHTS, strict=True))
     if values[17] != (31 - total % 31) % 31:
-        return "has a wrong check character"
-    return None
+        raise InvalidCreditCode(CREDIT_CODE_CHECK())
 
 
 def normalize_credit_code(code: str) -> str:
@@ -58,14 +93,14 @@ def normalize_credit_code(code: str) -> str:
 def region_or_error(session, region_id: int, field: str, errors: dict) -> Region | None:
     region = session.get(Region, region_id)
     if region is None:
-        errors[field] = [f"no region with id {region_id}"]
+        errors[field] = [NO_SUCH_REGION(region_id=region_id)]
     return region
 
 
 def village_or_error(session, region_id: int, field: str, errors: dict) -> Region | None:
     region = region_or_error(session, region_id, field, errors)
     if region is not None and region.level is not RegionLevel.village:
-        errors[field] = [f"must be a village; region {region_id} is a {region.level.value}"]
+        errors[field] = [NOT_A_VILLAGE(region_id=region_id, level=region.level.value)]
         return None
     return region
 
@@ -104,14 +139,14 @@ def get_producer(session, actor: Actor, producer_id: int) -> Producer:
 def _managing_station(session, actor: Actor, station_id: int | None, errors: dict):
     if actor.role is Role.station:
         if station_id is not None and station_id != actor.station_id:
-            errors["station_id"] = ["a station creates producers for itself only"]
+            errors["station_id"] = [OTHER_STATION()]
         return session.get(Station, actor.station_id)
     if station_id is None:
-        errors["station_id"] = ["required: the station that will manage this producer"]
+        errors["station_id"] = [STATION_REQUIRED()]
         return None
     station = session.get(Station, station_id)
     if station is None:
-        errors["station_id"] = [f"no station with id {station_id}"]
+        errors["station_id"] = [NO_SUCH_STATION(station_id=station_id)]
     return station
 
 
@@ -119,24 +154,25 @@ def _check_region(session, region_id, kind, county_id, errors) -> None:
     check = village_or_error if kind in _VILLAGE_KINDS else region_or_error
     region = check(session, region_id, "region_id", errors)
     if region is not None and county_id and not is_within(session, region.id, county_id):
-        errors["region_id"] = ["must lie within the county of the managing station"]
+        errors["region_id"] = [OUTSIDE_STATION_COUNTY()]
 
 
 def _check_credit_code(session, code, producer_id, errors) -> str | None:
     code = normalize_credit_code(code)
-    problem = credit_code_problem(code)
-    if problem:
-        errors["credit_code"] = [problem]
+    try:
+        check_credit_code(code)
+    except InvalidCreditCode as invalid:
+        errors["credit_code"] = [invalid.reason]
         return None
     taken = sa.select(Producer.id).where(Producer.credit_code == code)
     if producer_id is not None:
         taken = taken.where(Producer.id != producer_id)
     if session.execute(taken).first():
-        errors["credit_code"] = ["already registered for another producer"]
+        errors["credit_code"] = [CREDIT_CODE_TAKEN()]
     return code
 
 
-def _household_in_county(session, household_id: int, county_id: int) -> Household | None:
+def household_in_county(session, household_id: int, county_id: int) -> Household | None:
     """The household if it lives in the county; one outside is treated exactly like a missing
     one, so callers learn nothing about households beyond their county."""
     return session.execute(
@@ -147,15 +183,15 @@ def _household_in_county(session, household_id: int, county_id: int) -> Househol
 
 
 def _selling_household(session, household_id, county_id, errors) -> Household | None:
-    household = _household_in_county(session, household_id, county_id)
+    household = household_in_county(session, household_id, county_id)
     if household is None:
-        errors["household_id"] = [f"no household {household_id} in the station's county"]
+        errors["household_id"] = [HOUSEHOLD_OUTSIDE_COUNTY(household_id=household_id)]
         return None
     seller = session.execute(
         sa.select(Producer.id).where(Producer.household_id == household_id)
     ).scalar_one_or_none()
     if seller is not None:
-        errors["household_id"] = [f"already sells as producer {seller}"]
+        errors["household_id"] = [HOUSEHOLD_SELLS_ALREADY(producer_id=seller)]
     return household
 
 
@@ -170,21 +206,21 @@ def create_producer(session, actor: Actor, data: dict) -> Producer:
     if kind is ProducerKind.household:
         for field in ("credit_code", "legal_representative"):
             if field in data:
-                errors[field] = ["only for co-operatives and enterprises"]
+                errors[field] = [NOT_FOR_HOUSEHOLD_SELLER()]
         if data.get("household_id") is None:
-            errors["household_id"] = ["required for a household seller"]
+            errors["household_id"] = [HOUSEHOLD_REQUIRED()]
         elif station is not None:  # without a station there is no county to look in
             household = _selling_household(session, data["household_id"], county_id, errors)
             if household is not None:
                 if data.setdefault("region_id", household.village_id) != household.village_id:
-                    errors["region_id"] = ["a household sells from its own village"]
+                    errors["region_id"] = [OWN_VILLAGE_ONLY()]
                 data.setdefault("name", household.head_name)
     else:
         if "household_id" in data:
-            errors["household_id"] = ["only for kind household"]
+            errors["household_id"] = [HOUSEHOLD_KIND_ONLY()]
         for field in ("name", "credit_code", "region_id"):
             if field not in data:
-                errors[field] = [f"required for a {kind.value}"]
+                errors[field] = [REQUIRED_FOR_KIND(kind=kind.value)]
         if "credit_code" in data:
             data["credit_code"] = _check_credit_code(session, data["credit_code"], None, errors)
         if "region_id" in data:
@@ -206,19 +242,16 @@ def update_producer(session, actor: Actor, producer_id: int, data: dict) -> Prod
     station = producer.station
     if data.get("station_id", producer.station_id) != producer.station_id:
         if not actor.is_admin:
-            raise PermissionDenied(
-                "Only an admin moves a producer to another station.",
-                errors={"station_id": ["only an admin may change this"]},
-            )
+            raise PermissionDenied(MOVE_ADMIN_ONLY(), errors={"station_id": [ADMIN_ONLY()]})
         station = session.get(Station, data["station_id"])
         if station is None:
-            errors["station_id"] = [f"no station with id {data['station_id']}"]
+            errors["station_id"] = [NO_SUCH_STATION(station_id=data["station_id"])]
     if producer.kind is ProducerKind.household:
         for field in ("credit_code", "legal_representative"):
             if data.get(field) is not None:
-                errors[field] = ["only for co-operatives and enterprises"]
+                errors[field] = [NOT_FOR_HOUSEHOLD_SELLER()]
         if data.get("region_id", producer.region_id) != producer.region_id:
-            errors["region_id"] = ["a household sells from its own village"]
+            errors["region_id"] = [OWN_VILLAGE_ONLY()]
     elif "credit_code" in data:
         data["credit_code"] = _check_credit_code(session, data["credit_code"], producer.id, errors)
     if station is not None and ("region_id" in data or "station_id" in data):
@@ -233,145 +266,3 @@ def update_producer(session, actor: Actor, producer_id: int, data: dict) -> Prod
     if "region_id" in data or "station_id" in data:
         session.refresh(producer, ["region", "station"])
     return producer
-
-
-# --- co-operative memberships ----------------------------------------------------------------
-
-
-def _in_force_on(day: date):
-    return sa.and_(
-        CooperativeMembership.joined_on <= day,
-        sa.or_(CooperativeMembership.left_on.is_(None), CooperativeMembership.left_on >= day),
-    )
-
-
-def active_members(session, cooperative_id: int, on_date: date) -> list[tuple[int, int]]:
-    """``(household_id, shares)`` of the members of a co-operative on ``on_date``, sorted by
-    household id: the basis for splitting a sale of that day among the members."""
-    rows = session.execute(
-        sa.select(CooperativeMembership.household_id, sa.func.sum(CooperativeMembership.shares))
-        .where(CooperativeMembership.cooperative_id == cooperative_id, _in_force_on(on_date))
-        .group_by(CooperativeMembership.household_id)
-        .order_by(CooperativeMembership.household_id)
-    )
-    return [(household_id, int(shares)) for household_id, shares in rows]
-
-
-def list_members(session, actor: Actor, producer_id: int, filters: dict, *, page, page_size):
-    """A co-operative's memberships, all periods unless ``on`` picks the ones of one day."""
-    cooperative = PRODUCERS.get(session, producer_id, actor)
-    stmt = sa.select(CooperativeMembership).where(
-        CooperativeMembership.cooperative_id == cooperative.id
-    )
-    if filters.get("on") is not None:
-        stmt = stmt.where(_in_force_on(filters["on"]))
-    if filters.get("household_id") is not None:
-        stmt = stmt.where(CooperativeMembership.household_id == filters["household_id"])
-    return page_of(
-        session,
-        stmt,
-        order_by=[
-            CooperativeMembership.household_id,
-            CooperativeMembership.joined_on,
-            CooperativeMembership.id,
-        ],
-        page=page,
-        page_size=page_size,
-        options=[selectinload(CooperativeMembership.household)],
-    )
-
-
-def _cooperative_for_change(session, actor: Actor, producer_id: int) -> Producer:
-    producer = PRODUCERS.get(session, producer_id, actor)
-    if producer.kind is not ProducerKind.cooperative:
-        raise ValidationFailed(
-            {"producer_id": [f"producer {producer_id} is a {producer.kind.value}, not a co-op"]}
-        )
-    # Membership checks read, then write: one writer per co-operative at a time (PostgreSQL;
-    # SQLite serializes writers anyway and renders no FOR UPDATE).
-    session.execute(sa.select(Producer.id).where(Producer.id == producer.id).with_for_update())
-    return producer
-
-
-def add_member(session, actor: Actor, producer_id: int, data: dict) -> CooperativeMembership:
-    """A household joins a co-operative. It must live in the co-operative's county and not
-    already be a member on or after ``joined_on``."""
-    cooperative = _cooperative_for_change(session, actor, producer_id)
-    household_id = data["household_id"]
-    county_id = county_id_of(session, cooperative.region_id)
-    household = _household_in_county(session, household_id, county_id)
-    if household is None:
-        raise ValidationFailed(
-            {"household_id": [f"no household {household_id} in the co-operative's county"]}
-        )
-    overlapping = session.execute(
-        sa.select(CooperativeMembership.joined_on)
-        .where(
-            CooperativeMembership.cooperative_id == cooperative.id,
-            CooperativeMembership.household_id == household_id,
-            sa.or_(
-                CooperativeMembership.left_on.is_(None),
-                CooperativeMembership.left_on >= data["joined_on"],
-            ),
-        )
-        .limit(1)
-    ).scalar_one_or_none()
-    if overlapping is not None:
-        raise ValidationFailed(
-            {"household_id": [f"already a member in that period (joined {overlapping})"]}
-        )
-    membership = CooperativeMembership(
-        cooperative_id=cooperative.id,
-        household=household,
-        shares=data["shares"],
-        joined_on=data["joined_on"],
-    )
-    session.add(membership)
-    session.flush()
-    return membership
-
-
-def change_member(
-    session, actor: Actor, producer_id: int, membership_id: int, data: dict
-) -> CooperativeMembership:
-    """End a membership (``left_on``), or change its shares from ``effective_from``: the old
-    membership then ends the day before and a new one starts. Returns the membership that
-    results: the ended one, or the new one."""
-    cooperative = _cooperative_for_change(session, actor, producer_id)
-    membership = session.execute(
-        sa.select(CooperativeMembership)
-        .where(
-            CooperativeMembership.id == membership_id,
-            CooperativeMembership.cooperative_id == cooperative.id,
-        )
-        .options(selectinload(CooperativeMembership.household))
-    ).scalar_one_or_none()
-    if membership is None:
-        raise NotFound(f"Membership {membership_id} of producer {producer_id} not found.")
-    changed = "left_on" if "left_on" in data else "shares"
-    if membership.left_on is not None:
-        raise ValidationFailed(
-            {changed: [f"the membership ended on {membership.left_on}; history stays as it was"]}
-        )
-    if "left_on" in data:
-        if data["left_on"] < membership.joined_on:
-            raise ValidationFailed({"left_on": [f"before joining on {membership.joined_on}"]})
-        membership.left_on = data["left_on"]
-        session.flush()
-        return membership
-    if data["shares"] == membership.shares:
-        raise ValidationFailed({"shares": [f"already {membership.shares}"]})
-    if data["effective_from"] <= membership.joined_on:
-        raise ValidationFailed(
-            {"effective_from": [f"must be after joining on {membership.joined_on}"]}
-        )
-    membership.left_on = data["effective_from"] - timedelta(days=1)
-    successor = CooperativeMembership(
-        cooperative_id=cooperative.id,
-        household=membership.household,
-        shares=data["shares"],
-        joined_on=data["effective_from"],
-    )
-    session.add(successor)
-    session.flush()
-    return successor

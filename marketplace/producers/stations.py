@@ -13,13 +13,19 @@ from marketplace.db import check_version, page_of
 from marketplace.errors import PermissionDenied, ValidationFailed
 from marketplace.producers.models import Station
 from marketplace.producers.scoping import STATIONS
-from marketplace.producers.service import village_or_error
+from marketplace.producers.service import ADMIN_ONLY, village_or_error
+from marketplace.reasons import reason
 from marketplace.regions.service import in_subtree_of
 
 #: what a station's own operators may change about it
 OPERATOR_EDITABLE = frozenset({"address", "phone"})
 
 _STATION_LOADS = (selectinload(Station.village),)
+
+VALUE_TAKEN = reason("station.value_taken", "already used by another station")
+OPERATOR_FIELDS_ONLY = reason(
+    "station.operator_fields_only", "A station's operators may change only its address and phone."
+)
 
 
 def list_stations(session, actor: Actor, filters: dict, *, page: int, page_size: int):
@@ -52,7 +58,7 @@ def _check_unique(session, data: dict, station_id: int | None, errors: dict) -> 
         if station_id is not None:
             taken = taken.where(Station.id != station_id)
         if session.execute(taken).first():
-            errors[field] = ["already used by another station"]
+            errors[field] = [VALUE_TAKEN()]
 
 
 def create_station(session, actor: Actor, data: dict) -> Station:
@@ -76,8 +82,8 @@ def update_station(session, actor: Actor, station_id: int, data: dict) -> Statio
         refused = sorted(set(data) - OPERATOR_EDITABLE)
         if refused:
             raise PermissionDenied(
-                "A station's operators may change only its address and phone.",
-                errors={field: ["only an admin may change this"] for field in refused},
+                OPERATOR_FIELDS_ONLY(),
+                errors={field: [ADMIN_ONLY()] for field in refused},
             )
     errors: dict = {}
     if "village_id" in data:

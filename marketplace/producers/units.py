@@ -14,16 +14,30 @@ from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
 from marketplace.producers.models import BuyingUnit, UnitPurchaseQuota, UnitVillagePairing
 from marketplace.producers.scoping import UNITS
 from marketplace.producers.service import (
-    credit_code_problem,
+    ADMIN_ONLY,
+    InvalidCreditCode,
+    check_credit_code,
     normalize_credit_code,
     region_or_error,
     village_or_error,
 )
+from marketplace.reasons import reason
 from marketplace.regions.service import in_subtree_of
 
 #: what a unit's own users may change about it
 MEMBER_EDITABLE = frozenset({"contact_name", "contact_phone"})
 QUOTA_YEARS = range(2000, 2101)
+
+NAME_TAKEN = reason("unit.name_taken", "already used by another unit")
+CREDIT_CODE_TAKEN = reason("unit.credit_code_taken", "already registered for another unit")
+MEMBER_FIELDS_ONLY = reason(
+    "unit.member_fields_only", "A unit's users may change only its contact details."
+)
+ALREADY_PAIRED = reason("unit.already_paired", "the unit is already paired with this village")
+NO_SUCH_PAIRING = reason(
+    "unit.no_such_pairing", "Pairing {pairing_id} of unit {unit_id} not found."
+)
+QUOTA_YEAR_RANGE = reason("unit.quota_year_range", "must be between {first} and {last}")
 
 
 def list_units(session, actor: Actor, filters: dict, *, page: int, page_size: int):
@@ -50,17 +64,19 @@ def _check_fields(session, data: dict, unit_id: int | None) -> None:
         if unit_id is not None:
             taken = taken.where(BuyingUnit.id != unit_id)
         if session.execute(taken).first():
-            errors["name"] = ["already used by another unit"]
+            errors["name"] = [NAME_TAKEN()]
     if data.get("credit_code") is not None:
         data["credit_code"] = code = normalize_credit_code(data["credit_code"])
-        problem = credit_code_problem(code)
         taken = sa.select(BuyingUnit.id).where(BuyingUnit.credit_code == code)
         if unit_id is not None:
             taken = taken.where(BuyingUnit.id != unit_id)
-        if problem:
-            errors["credit_code"] = [problem]
-        elif session.execute(taken).first():
-            errors["credit_code"] = ["already registered for another unit"]
+        try:
+            check_credit_code(code)
+        except InvalidCreditCode as invalid:
+            errors["credit_code"] = [invalid.reason]
+        else:
+            if session.execute(taken).first():
+                errors["credit_code"] = [CREDIT_CODE_TAKEN()]
     if data.get("region_id") is not None:
         region_or_error(session, data["region_id"], "region_id", errors)
     if errors:
@@ -84,8 +100,8 @@ def update_unit(session, actor: Actor, unit_id: int, data: dict) -> BuyingUnit:
         refused = sorted(set(data) - MEMBER_EDITABLE)
         if refused:
             raise PermissionDenied(
-                "A unit's users may change only its contact details.",
-                errors={field: ["only an admin may change this"] for field in refused},
+                MEMBER_FIELDS_ONLY(),
+                errors={field: [ADMIN_ONLY()] for field in refused},
             )
     _check_fields(session, data, unit.id)
     for key, value in data.items():
@@ -125,7 +141,7 @@ def add_pairing(session, actor: Actor, unit_id: int, data: dict) -> UnitVillageP
         UnitVillagePairing.village_id == data["village_id"],
     )
     if village is not None and session.execute(paired).first():
-        errors["village_id"] = ["the unit is already paired with this village"]
+        errors["village_id"] = [ALREADY_PAIRED()]
     if errors:
         raise ValidationFailed(errors)
     pairing = UnitVillagePairing(unit_id=unit.id, village=village, since=data["since"])
@@ -142,7 +158,7 @@ def remove_pairing(session, actor: Actor, unit_id: int, pairing_id: int) -> None
         )
     ).scalar_one_or_none()
     if pairing is None:
-        raise NotFound(f"Pairing {pairing_id} of unit {unit_id} not found.")
+        raise NotFound(NO_SUCH_PAIRING(pairing_id=pairing_id, unit_id=unit_id))
     session.delete(pairing)
     session.flush()
 
@@ -160,9 +176,8 @@ def set_quota(session, actor: Actor, unit_id: int, year: int, data: dict) -> Uni
     """Set (create or replace) the unit's purchase quota for ``year``."""
     unit = get_unit(session, actor, unit_id)
     if year not in QUOTA_YEARS:
-        raise ValidationFailed(
-            {"year": [f"must be between {QUOTA_YEARS.start} and {QUOTA_YEARS.stop - 1}"]}
-        )
+        first, last = QUOTA_YEARS.start, QUOTA_YEARS.stop - 1
+        raise ValidationFailed({"year": [QUOTA_YEAR_RANGE(first=first, last=last)]})
     # Two first settings of one year would both insert: take the unit's row lock first
     # (PostgreSQL; SQLite serializes writers and renders no FOR UPDATE).
     session.execute(sa.select(BuyingUnit.id).where(BuyingUnit.id == unit.id).with_for_update())

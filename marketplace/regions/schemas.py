@@ -1,7 +1,10 @@
 from marshmallow import Schema, fields, validate
 
 from marketplace.numbers import Id
+from marketplace.reasons import reason
 from marketplace.regions.models import RegionLevel
+
+DIVISION_CODE_SHAPE = reason("region.code_shape", "must be the 12-digit division code")
 
 
 class RegionOut(Schema):
@@ -16,7 +19,7 @@ class RegionOut(Schema):
 class RegionIn(Schema):
     code = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[0-9]{12}$", error="must be the 12-digit division code"),
+        validate=validate.Regexp(r"^[0-9]{12}$", error=DIVISION_CODE_SHAPE()),
     )
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     parent_id = Id(load_default=None)

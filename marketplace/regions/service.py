@@ -13,18 +13,28 @@ raises nothing.
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from marketplace.accounts.scoping import NOT_FOUND
 from marketplace.db import page_of
 from marketplace.errors import NotFound, ValidationFailed
+from marketplace.reasons import reason
 from marketplace.regions.models import CHILD_LEVEL, Region, RegionLevel
 
 #: Division codes: 6 digits of county, 3 of township, 3 of village (统计用区划代码).
 _CODE_PREFIX = {RegionLevel.county: 6, RegionLevel.township: 9}
 
+NO_SUCH_REGION = reason("region.unknown", "no region with id {region_id}")
+VILLAGE_HAS_NO_CHILDREN = reason("region.village_has_no_children", "a village has no child regions")
+CODE_OUTSIDE_PARENT = reason(
+    "region.code_outside_parent", "must start with the parent's prefix {prefix}"
+)
+CODE_TAKEN = reason("region.code_taken", "already used by another region")
+NAME_TAKEN = reason("region.name_taken", "a region with this name already exists here")
+
 
 def get_region(session, region_id: int) -> Region:
     region = session.get(Region, region_id)
     if region is None:
-        raise NotFound(f"Region {region_id} not found.")
+        raise NotFound(NOT_FOUND(kind="Region", id=region_id))
     return region
 
 
@@ -129,23 +139,23 @@ def create_region(session, data: dict) -> Region:
     if data.get("parent_id") is not None:
         parent = session.get(Region, data["parent_id"])
         if parent is None:
-            raise ValidationFailed({"parent_id": [f"no region with id {data['parent_id']}"]})
+            raise ValidationFailed({"parent_id": [NO_SUCH_REGION(region_id=data["parent_id"])]})
         if parent.level not in CHILD_LEVEL:
-            raise ValidationFailed({"parent_id": ["a village has no child regions"]})
+            raise ValidationFailed({"parent_id": [VILLAGE_HAS_NO_CHILDREN()]})
         level = CHILD_LEVEL[parent.level]
         prefix = parent.code[: _CODE_PREFIX[parent.level]]
         if not data["code"].startswith(prefix):
-            raise ValidationFailed({"code": [f"must start with the parent's prefix {prefix}"]})
+            raise ValidationFailed({"code": [CODE_OUTSIDE_PARENT(prefix=prefix)]})
     else:
         level = RegionLevel.county
     if session.execute(sa.select(Region.id).where(Region.code == data["code"])).first():
-        raise ValidationFailed({"code": ["already used by another region"]})
+        raise ValidationFailed({"code": [CODE_TAKEN()]})
     sibling = sa.select(Region.id).where(
         Region.name == data["name"],
         Region.parent_id.is_(None) if parent is None else Region.parent_id == parent.id,
     )
     if session.execute(sibling).first():
-        raise ValidationFailed({"name": ["a region with this name already exists here"]})
+        raise ValidationFailed({"name": [NAME_TAKEN()]})
     region = Region(
         code=data["code"], name=data["name"], level=level, parent_id=data.get("parent_id")
     )

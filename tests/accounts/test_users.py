@@ -33,15 +33,24 @@ def test_scoped_roles_need_their_scope(client, session, make_user, auth, regions
     headers = auth(make_user(Role.admin))
     missing = client.post("/api/v1/users", json=new_user(role="station"), headers=headers)
     assert missing.status_code == 422
-    assert "station_id" in missing.json["errors"]
+    assert missing.json["reasons"]["station_id"] == [
+        {"code": "user.scope_required", "params": {"role": "station"}}
+    ]
     wrong = client.post(
         "/api/v1/users", json=new_user(role="buyer", region_id=regions.county.id), headers=headers
     )
-    assert wrong.status_code == 422 and "region_id" in wrong.json["errors"]
+    assert wrong.status_code == 422
+    assert wrong.json["reasons"]["region_id"] == [
+        {"code": "user.scope_not_for_role", "params": {"role": "official"}}
+    ]
     unknown = client.post(
         "/api/v1/users", json=new_user(role="official", region_id=999999), headers=headers
     )
-    assert unknown.status_code == 422 and "region_id" in unknown.json["errors"]
+    assert unknown.status_code == 422
+    assert unknown.json["errors"]["region_id"] == ["no region with id 999999"]
+    assert unknown.json["reasons"]["region_id"] == [
+        {"code": "user.no_such_scope", "params": {"scope": "region", "id": 999999}}
+    ]
     station = make_station(regions.village_a1)
     ok = client.post(
         "/api/v1/users", json=new_user(role="station", station_id=station.id), headers=headers

@@ -161,6 +161,8 @@ def test_detail_outside_scope_is_404_without_data(
     for headers in (station_a1, official_a):
         response = client.get(f"{URL}/{elsewhere.id}", headers=headers)
         assert response.status_code == 404
+        assert response.json["code"] == "record.not_found"
+        assert response.json["params"] == {"kind": "Household", "id": elsewhere.id}
         body = response.get_data(as_text=True)
         assert "外村人" not in body and elsewhere.registry_number not in body
 
@@ -295,6 +297,11 @@ def test_a_station_learns_nothing_of_households_beyond_its_village(
         "registry_number": ["cannot be registered here"],
         "head_id_number": ["cannot be registered here"],
     }
+    unavailable = [{"code": "household.number_unavailable", "params": {}}]
+    assert response.json["reasons"] == {
+        "registry_number": unavailable,
+        "head_id_number": unavailable,
+    }
     assert "household" not in response.json["detail"] + str(response.json["errors"])
     logged = [r.getMessage() for r in caplog.records if "registry conflict" in r.getMessage()]
     assert len(logged) == 2 and all(str(elsewhere.id) in line for line in logged)
@@ -367,6 +374,13 @@ def test_patch_with_an_old_version_is_409_and_changes_nothing(
         f"{URL}/{household.id}", json={"version": 1, "members_count": 2}, headers=admin
     )
     assert stale.status_code == 409
+    assert stale.json["code"] == "version.stale"
+    assert stale.json["params"] == {
+        "kind": "Household",
+        "id": household.id,
+        "version": 2,
+        "given": 1,
+    }
     session.expire_all()
     assert session.get(Household, household.id).members_count == 6
 

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.clock import shanghai_today
-from marketplace.households import service
 from marketplace.households.models import Household, HouseholdStatus, HouseholdStatusChange
+from marketplace.households.status import apply_due_status_changes
 
 URL = "/api/v1/households"
 
@@ -77,11 +77,11 @@ def test_a_future_change_waits_for_its_day(client, session, regions, make_househ
     assert response.status_code == 201
     assert current(client, household, admin) == ("in_poverty", None)
 
-    assert service.apply_due_status_changes(session, today=due - timedelta(days=1)) == 0
-    assert service.apply_due_status_changes(session, today=due) == 1
+    assert apply_due_status_changes(session, today=due - timedelta(days=1)) == 0
+    assert apply_due_status_changes(session, today=due) == 1
     session.expire_all()
     assert session.get(Household, household.id).status is HouseholdStatus.lifted
-    assert service.apply_due_status_changes(session, today=due) == 0
+    assert apply_due_status_changes(session, today=due) == 0
 
 
 def test_apply_status_changes_command(app, session, regions, make_household):

@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from marketplace.producers.memberships import active_members
 from marketplace.producers.models import CooperativeMembership, ProducerKind
-from marketplace.producers.service import active_members
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.producers.models import Producer, ProducerKind
-from marketplace.producers.service import credit_code_problem
+from marketplace.producers.service import InvalidCreditCode, check_credit_code
 
 URL = "/api/v1/producers"
 
@@ -37,21 +37,23 @@ def _row(session, producer_id):
     ],
 )
 def test_valid_credit_codes_pass(code):
-    assert credit_code_problem(code) is None
+    check_credit_code(code)
 
 
 @pytest.mark.parametrize(
-    ("code", "problem"),
+    ("code", "reason", "problem"),
     [
-        ("91350100M000100Y44", "wrong check character"),
-        ("91350100M000101Y43", "wrong check character"),
-        ("91350100M000100Y4", "18 characters"),
-        ("91350100I000100Y43", "never used"),
-        ("91350100m000100Y43", "never used"),
+        ("91350100M000100Y44", "credit_code.check_character", "wrong check character"),
+        ("91350100M000101Y43", "credit_code.check_character", "wrong check character"),
+        ("91350100M000100Y4", "credit_code.length", "18 characters"),
+        ("91350100I000100Y43", "credit_code.characters", "never used"),
+        ("91350100m000100Y43", "credit_code.characters", "never used"),
     ],
 )
-def test_mutated_credit_codes_fail(code, problem):
-    assert problem in credit_code_problem(code)
+def test_mutated_credit_codes_fail(code, reason, problem):
+    with pytest.raises(InvalidCreditCode) as refused:
+        check_credit_code(code)
+    assert refused.value.reason.code == reason and problem in refused.value.reason
 
 
 # --- creating producers ----------------------------------------------------------------------
