@@ -29,7 +29,7 @@ from marketplace.ledger.pledges.models import PayerKind, PledgeKind
 from marketplace.livestreams import live_prices, service
 from marketplace.livestreams.models import HostKind, LivestreamSession, Platform, SessionState
 from marketplace.orders import checkout
-from marketplace.payments import refunds
+from marketplace.payments import refund_requests
 from marketplace.payments.service import record_offline_payment
 from marketplace.platform_sales import importing
 from marketplace.platform_sales import mapping as platform_products
@@ -149,7 +149,7 @@ def load_livestream(session, created) -> None:
         )
         created["orders"] += 1
         if number == 2:
-            refunds.request_refund(
+            refund_requests.request_refund(
                 session,
                 as_station,
                 order.id,
