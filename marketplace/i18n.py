@@ -15,7 +15,7 @@ language's catalog up to it; ``flask i18n compile`` (which ``make`` runs) compil
 from pathlib import Path
 
 import click
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_app_context, has_request_context, request
 from flask.cli import AppGroup
 from flask_babel import Babel, force_locale, pgettext
 
@@ -72,7 +72,7 @@ def in_language(message, language: str) -> str:
     if language == DEFAULT or not isinstance(message, Message):
         return str(message)
     known = REASONS.get(message.code)
-    if known is None or not has_request_context():
+    if known is None or not has_app_context():
         return str(message)
     with force_locale(language):
         template = pgettext(message.code, known.template)

@@ -92,7 +92,9 @@ class Reason:
     @property
     def parameters(self) -> list[str]:
         """The names a message of this reason is made of, each once, in order."""
-        names = [name for _, name, _, _ in _FIELDS.parse(self.template) if name]
+        # marshmallow formats some templates twice: "Must be {min_op} {{min}}." names min too.
+        unescaped = self.template.replace("{{", "{").replace("}}", "}")
+        names = [name for _, name, _, _ in _FIELDS.parse(unescaped) if name]
         return [name for name in dict.fromkeys(names) if name not in _WORDING]
 
 
