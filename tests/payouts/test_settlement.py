@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from marketplace.ledger import journal
-from marketplace.payouts import bank_files
+from marketplace.payouts import bank_files, bank_txt
 from marketplace.payouts.models import FileDownload, PayoutLine, ReturnImport
 from marketplace.producers.models import ProducerKind
 from tests.payouts.conftest import DATA, days_ago, return_file
@@ -113,7 +113,7 @@ def test_the_bank_text_file_sums_to_the_run(client, people, regions, sample_hous
     response = client.get(f"{RUNS}/{run['id']}/files/bank.txt", headers=people.admin_headers)
 
     assert response.status_code == 200
-    transfers = bank_files.read_bank_txt(response.data)
+    transfers = bank_txt.read_bank_txt(response.data)
     assert sum(t.amount_fen for t in transfers) == run["total_fen"] == 629_780
     assert response.data.endswith("总额：6297.80".encode("gbk"))
     assert [d.user_id for d in downloads(session)] == [people.admin.id]
