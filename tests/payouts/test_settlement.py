@@ -229,6 +229,9 @@ def test_a_failed_line_is_re_issued_once_the_card_is_corrected(
         sample_households["张铁柱"].id,
     }
     assert "账户已销户" in str(not_yet.json["skipped"])
+    # Each with its reason's code and parameters, for a client to say it in its language.
+    assert {s["code"] for s in not_yet.json["skipped"]} == {"payout_run.skipped_last_payout_failed"}
+    assert "账户已销户" in {s["params"]["failure_reason"] for s in not_yet.json["skipped"]}
 
     zhao = sample_households["赵秀兰"]
     corrected = client.put(
