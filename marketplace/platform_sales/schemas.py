@@ -133,7 +133,20 @@ class ImportFormIn(Schema):
 class ImportProblemOut(Schema):
     line = fields.Integer()
     column = fields.String(allow_none=True)
-    reason = fields.String()
+    reason = fields.String(metadata={"description": "What is wrong with the row, in English."})
+    code = fields.String(
+        metadata={
+            "description": "Why, for programs and for a message in the reader's language: one "
+            "of the reason codes (the document's x-reason-codes give their English templates). "
+            "Absent from problems kept before reasons had codes."
+        }
+    )
+    params = fields.Dict(
+        metadata={
+            "description": "The values the reason's message is made of (a cell quoted, a line, "
+            "a session's code...)."
+        }
+    )
 
 
 class ImportOut(Schema):
