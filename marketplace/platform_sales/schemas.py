@@ -5,10 +5,13 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.livestreams.models import Platform
 from marketplace.numbers import Id
+from marketplace.reasons import reason
+
+OWN_NOT_IMPORTED = reason("platform.own_not_imported", "our own checkout is not imported")
 
 _OUTSIDE_ID = validate.Length(min=1, max=64)
 #: Our own checkout's sales are ours already: nothing of it is imported.
-_OUTSIDE_PLATFORM = validate.NoneOf([Platform.own], error="our own checkout is not imported")
+_OUTSIDE_PLATFORM = validate.NoneOf([Platform.own], error=OWN_NOT_IMPORTED())
 
 
 class PlatformProductIn(Schema):
