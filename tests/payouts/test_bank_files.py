@@ -62,7 +62,8 @@ def test_a_bank_text_file_whose_total_is_wrong_is_refused():
 
     with pytest.raises(bank_files.BankFileError) as refused:
         bank_txt.read_bank_txt(sample.replace(b"4424.00", b"4424.01"))
-    assert "total" in refused.value.errors
+    assert refused.value.errors["total"] == ["does not equal the sum of the rows"]
+    assert refused.value.errors["total"][0].code == "bank_file.total_not_sum"
 
 
 def test_commas_in_names_cannot_shift_the_bank_columns():
@@ -83,8 +84,9 @@ def test_yuan_convert_to_fen_exactly(value, fen):
 
 @pytest.mark.parametrize("value", [0.1 + 0.2, "1.005", "abc", None, True, float("nan"), "1e400"])
 def test_what_is_not_a_whole_number_of_fen_is_refused(value):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as refused:
         bank_files.yuan_to_fen(value)
+    assert refused.value.reason.code.startswith("bank_file.")
 
 
 @given(st.integers(0, 10**12))
@@ -122,6 +124,11 @@ def test_a_return_with_a_numeric_id_cell_is_refused_naming_the_row():
     with pytest.raises(bank_files.BankFileError) as refused:
         bank_files.read_yikatong_return(buffer.getvalue())
     assert list(refused.value.errors) == ["rows.2.身份证号"]
+    (why,) = refused.value.errors["rows.2.身份证号"]
+    assert (why, why.code) == (
+        "must be a text cell (a number cell loses digits)",
+        "bank_file.number_cell",
+    )
 
 
 def test_something_that_is_not_a_workbook_is_refused():
