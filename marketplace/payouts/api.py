@@ -7,7 +7,7 @@ from marketplace.extensions import db
 from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.http_api import Blueprint
 from marketplace.paging import paged
-from marketplace.payouts import service, settlement
+from marketplace.payouts import proposals, service, settlement
 from marketplace.payouts.schemas import (
     LineOutcomeIn,
     PayoutRunDetailOut,
@@ -58,7 +58,7 @@ class PayoutRuns(MethodView):
         """Propose a run: one line per household (with its one-card account) and producer of
         the region owed money up to ``period_end``. Households without a payout account, or
         whose last payout failed and whose account was not corrected since, are ``skipped``."""
-        return service.propose_run(db.session, current_actor(), data)
+        return proposals.propose_run(db.session, current_actor(), data)
 
 
 @blp.route("/payout-runs/<id:run_id>")

@@ -1,8 +1,10 @@
 """The files exchanged with the bank: the only interfaces through which households are paid.
 
 Households and co-operatives are paid through the county's rural bank (Stripe cannot pay out to
-mainland accounts), so these layouts are contracts. Every format lives in this module, as pure
-functions from rows to bytes and back; nothing here touches the database.
+mainland accounts), so these layouts are contracts. The one-card spreadsheet lives in this
+module, the bank's batch-payment text file in ``bank_txt``, both as pure functions from rows to
+bytes and back; nothing here touches the database. What cannot be read or written is a
+``BankFileError`` naming each place and its reason.
 
 Money crosses the boundary in yuan and is converted exactly: ``yuan_to_fen`` goes through
 ``Decimal(str(value))`` and refuses anything with more than two decimals, so a spreadsheet's
@@ -30,16 +32,6 @@ The bank's return (回执) is the same sheet with 回执状态 filled in (``成�
 ``失败``) and one more column, 失败原因 (for example ``账户已销户`` or
 ``户名不符,账户名为[张铁*]``). Its rows are matched to what was sent on
 身份证号 + 银行卡号 + 流水号. An empty 回执状态 means the bank has not answered that row yet.
-
-Bank batch-payment text file (代发, same bank), GBK, CRLF line ends::
-
-    序号,收款人账号,收款人姓名,出款金额,备注
-    1,9999001000000000011,王桂芬,1236.40,货款
-    ...
-    总额：4424.00
-
-Amounts carry exactly two decimals; the last line (full-width colon, no line end after it)
-states the sum, which the bank checks against the rows.
 """
 
 from dataclasses import dataclass
@@ -49,6 +41,8 @@ from zipfile import BadZipFile
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
+
+from marketplace.reasons import Message, reason
 
 YIKATONG_SHEET = "导出"
 YIKATONG_COLUMNS = (
@@ -70,22 +64,44 @@ RETURN_REQUIRED = ("姓名", "身份证号", "银行卡号", "发放金额", "�
 RECEIPT_SUCCESS = "成功"
 RECEIPT_FAILURE = "失败"
 
-BANK_TXT_ENCODING = "gbk"
-BANK_TXT_HEADER = "序号,收款人账号,收款人姓名,出款金额,备注"
-BANK_TXT_TOTAL = "总额："
-
 _TEXT = "@"
 _YUAN = "0.00"
 _CENT = Decimal("0.01")
 
+# Why a file as a whole cannot be read or written (``BankFileError.detail``).
+UNREADABLE = reason("bank_file.unreadable", "The bank file cannot be read.")
+BAD_ROWS = reason("bank_file.bad_rows", "Some rows of the bank file cannot be read.")
+# Why a place in it (the file, a row, a cell) is refused (``BankFileError.errors``).
+NOT_XLSX = reason("bank_file.not_xlsx", "is not an xlsx workbook ({error_type})")
+NO_SHEET = reason("bank_file.no_sheet", f"has no sheet named {YIKATONG_SHEET}")
+NO_COLUMN = reason("bank_file.no_column", "has no column {column}")
+NUMBER_CELL = reason("bank_file.number_cell", "must be a text cell (a number cell loses digits)")
+EMPTY_CELL = reason("bank_file.empty_cell", "is empty")
+BAD_RECEIPT_STATUS = reason(
+    "bank_file.bad_receipt_status", f"must be {RECEIPT_SUCCESS} or {RECEIPT_FAILURE}, or empty"
+)
+NOT_AN_AMOUNT = reason("bank_file.not_an_amount", "is not an amount")
+NOT_A_NUMBER = reason("bank_file.not_a_number", "is not a number")
+AMOUNT_OUT_OF_RANGE = reason("bank_file.amount_out_of_range", "is out of range")
+FINER_THAN_FEN = reason("bank_file.more_than_two_decimals", "has more than two decimals")
+AMOUNT_NOT_POSITIVE = reason("bank_file.amount_not_positive", "must be positive")
+
 
 class BankFileError(ValueError):
-    """A file or row that cannot be read or written; ``problems`` maps a place to messages,
-    like ``{"rows.3.发放金额": ["..."]}``, ready for a 422 response."""
+    """A file or row that cannot be read or written: ``detail`` says so of the file, ``errors``
+    maps each place to its reasons, like ``{"rows.3.发放金额": [...]}``, ready for a 422."""
 
-    def __init__(self, problems: dict[str, list[str]]):
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in problems.items()))
-        self.problems = problems
+    def __init__(self, detail: Message, *, errors: dict[str, list[Message]]):
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+        self.detail, self.errors = detail, errors
+
+
+class BadValue(ValueError):
+    """A value that cannot be read; ``reason`` says why (a ``Message``)."""
+
+    def __init__(self, reason: Message):
+        super().__init__(reason)
+        self.reason = reason
 
 
 # --- money -----------------------------------------------------------------------------------
@@ -98,21 +114,21 @@ def yuan_to_fen(value) -> int:
     the spreadsheet shows is the value taken; anything finer than a fen is refused, never rounded.
     """
     if isinstance(value, bool) or value is None:
-        raise ValueError("is not an amount")
+        raise BadValue(NOT_AN_AMOUNT())
     if isinstance(value, int):
         return value * 100
     try:
         amount = Decimal(str(value).strip()) if isinstance(value, float | str) else Decimal(value)
     except (InvalidOperation, TypeError):
-        raise ValueError("is not a number") from None
+        raise BadValue(NOT_A_NUMBER()) from None
     if not amount.is_finite():
-        raise ValueError("is not a number")
+        raise BadValue(NOT_A_NUMBER())
     try:
         exact = amount == amount.quantize(_CENT)
     except InvalidOperation:
-        raise ValueError("is out of range") from None
+        raise BadValue(AMOUNT_OUT_OF_RANGE()) from None
     if not exact:
-        raise ValueError("has more than two decimals")
+        raise BadValue(FINER_THAN_FEN())
     return int(amount * 100)
 
 
@@ -193,13 +209,14 @@ def _open_sheet(data: bytes):
     try:
         workbook = load_workbook(BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError) as error:
-        problem = f"is not an xlsx workbook ({type(error).__name__})"
-        raise BankFileError({"file": [problem]}) from None
+        raise BankFileError(
+            UNREADABLE(), errors={"file": [NOT_XLSX(error_type=type(error).__name__)]}
+        ) from None
     if YIKATONG_SHEET in workbook.sheetnames:
         return workbook[YIKATONG_SHEET]
     if len(workbook.sheetnames) == 1:
         return workbook.active
-    raise BankFileError({"file": [f"has no sheet named {YIKATONG_SHEET}"]})
+    raise BankFileError(UNREADABLE(), errors={"file": [NO_SHEET()]})
 
 
 def _text(value) -> str | None:
@@ -207,7 +224,7 @@ def _text(value) -> str | None:
         return None
     if isinstance(value, float):
         # A number cell holding an ID or card number has already lost digits in Excel.
-        raise ValueError("must be a text cell (a number cell loses digits)")
+        raise BadValue(NUMBER_CELL())
     text = str(value).strip()
     return text or None
 
@@ -220,7 +237,9 @@ def _read_rows(data: bytes, required: tuple[str, ...]):
     names = [str(cell).strip() if cell is not None else "" for cell in header or ()]
     missing = [column for column in required if column not in names]
     if missing:
-        raise BankFileError({"file": [f"has no column {column}" for column in missing]})
+        raise BankFileError(
+            UNREADABLE(), errors={"file": [NO_COLUMN(column=column) for column in missing]}
+        )
     columns = [(name, index) for index, name in enumerate(names) if name]
     for number, values in enumerate(rows, start=2):
         if all(value is None or str(value).strip() == "" for value in values):
@@ -228,7 +247,7 @@ def _read_rows(data: bytes, required: tuple[str, ...]):
         yield number, {name: values[i] if i < len(values) else None for name, i in columns}
 
 
-def _cells(number: int, cells: dict, problems: dict) -> dict | None:
+def _cells(number: int, cells: dict, errors: dict) -> dict | None:
     """The common columns of a one-card row, parsed; problems are collected, not raised."""
     parsed = {}
     for column, key in (
@@ -244,11 +263,11 @@ def _cells(number: int, cells: dict, problems: dict) -> dict | None:
     ):
         try:
             parsed[key] = _text(cells.get(column))
-        except ValueError as error:
-            problems[f"rows.{number}.{column}"] = [str(error)]
+        except BadValue as error:
+            errors[f"rows.{number}.{column}"] = [error.reason]
     for column, key in (("姓名", "name"), ("身份证号", "id_number"), ("银行卡号", "card_number")):
-        if parsed.get(key) is None and f"rows.{number}.{column}" not in problems:
-            problems[f"rows.{number}.{column}"] = ["is empty"]
+        if parsed.get(key) is None and f"rows.{number}.{column}" not in errors:
+            errors[f"rows.{number}.{column}"] = [EMPTY_CELL()]
     if parsed.get("id_number"):
         parsed["id_number"] = parsed["id_number"].upper()
     if parsed.get("card_number"):
@@ -256,50 +275,48 @@ def _cells(number: int, cells: dict, problems: dict) -> dict | None:
     try:
         parsed["amount_fen"] = yuan_to_fen(cells.get("发放金额"))
         if parsed["amount_fen"] <= 0:
-            raise ValueError("must be positive")
-    except ValueError as error:
-        problems[f"rows.{number}.发放金额"] = [str(error)]
-    if any(key.startswith(f"rows.{number}.") for key in problems):
+            raise BadValue(AMOUNT_NOT_POSITIVE())
+    except BadValue as error:
+        errors[f"rows.{number}.发放金额"] = [error.reason]
+    if any(key.startswith(f"rows.{number}.") for key in errors):
         return None
     return parsed
 
 
 def read_yikatong(data: bytes) -> list[DisbursementRow]:
     """A disbursement batch (ours, or one made by hand in the county's template)."""
-    problems: dict[str, list[str]] = {}
+    errors: dict[str, list[Message]] = {}
     found = []
     for number, cells in _read_rows(data, YIKATONG_COLUMNS[:10]):
-        parsed = _cells(number, cells, problems)
+        parsed = _cells(number, cells, errors)
         if parsed is not None:
             found.append(DisbursementRow(**parsed))
-    if problems:
-        raise BankFileError(problems)
+    if errors:
+        raise BankFileError(BAD_ROWS(), errors=errors)
     return found
 
 
 def read_yikatong_return(data: bytes) -> list[ReturnRow]:
     """The bank's answer to a batch: each row with its outcome. Raises BankFileError naming
     every bad row, so a file is applied whole or not at all."""
-    problems: dict[str, list[str]] = {}
+    errors: dict[str, list[Message]] = {}
     found = []
     outcomes = {RECEIPT_SUCCESS: "paid", RECEIPT_FAILURE: "failed", None: None}
     for number, cells in _read_rows(data, RETURN_REQUIRED):
-        parsed = _cells(number, cells, problems)
+        parsed = _cells(number, cells, errors)
         try:
             status = _text(cells.get("回执状态"))
-            reason = _text(cells.get(FAILURE_REASON_COLUMN))
-        except ValueError as error:
-            problems[f"rows.{number}.回执状态"] = [str(error)]
+            failure_reason = _text(cells.get(FAILURE_REASON_COLUMN))
+        except BadValue as error:
+            errors[f"rows.{number}.回执状态"] = [error.reason]
             continue
         if status not in outcomes:
-            problems[f"rows.{number}.回执状态"] = [
-                f"must be {RECEIPT_SUCCESS} or {RECEIPT_FAILURE}, or empty"
-            ]
+            errors[f"rows.{number}.回执状态"] = [BAD_RECEIPT_STATUS()]
             continue
         if parsed is None:
             continue
         if parsed["batch_serial"] is None:
-            problems[f"rows.{number}.流水号"] = ["is empty"]
+            errors[f"rows.{number}.流水号"] = [EMPTY_CELL()]
             continue
         found.append(
             ReturnRow(
@@ -310,83 +327,9 @@ def read_yikatong_return(data: bytes) -> list[ReturnRow]:
                 amount_fen=parsed["amount_fen"],
                 batch_serial=parsed["batch_serial"],
                 outcome=outcomes[status],
-                failure_reason=reason,
+                failure_reason=failure_reason,
             )
         )
-    if problems:
-        raise BankFileError(problems)
+    if errors:
+        raise BankFileError(BAD_ROWS(), errors=errors)
     return found
-
-
-# --- the bank's batch-payment text file ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BankTransfer:
-    account_number: str
-    payee_name: str
-    amount_fen: int
-    memo: str
-
-
-def _field(value: str) -> str:
-    # The format has no quoting: a comma or a line break inside a field would shift columns.
-    return value.replace(",", "，").replace("\r", " ").replace("\n", " ").strip()
-
-
-def write_bank_txt(transfers: list[BankTransfer]) -> bytes:
-    """The 代发 batch: GBK, CRLF, a numbered row per transfer and the closing total."""
-    lines = [BANK_TXT_HEADER]
-    for number, transfer in enumerate(transfers, start=1):
-        lines.append(
-            f"{number},{_field(transfer.account_number)},{_field(transfer.payee_name)},"
-            f"{fen_to_yuan(transfer.amount_fen)},{_field(transfer.memo)}"
-        )
-    total = sum(transfer.amount_fen for transfer in transfers)
-    lines.append(f"{BANK_TXT_TOTAL}{fen_to_yuan(total)}")
-    problems = {}
-    encoded = []
-    for index, line in enumerate(lines):
-        try:
-            encoded.append(line.encode(BANK_TXT_ENCODING))
-        except UnicodeEncodeError:
-            problems[f"rows.{index}"] = ["has a character the bank's GBK encoding cannot carry"]
-    if problems:
-        raise BankFileError(problems)
-    return b"\r\n".join(encoded)
-
-
-def read_bank_txt(data: bytes) -> list[BankTransfer]:
-    """Parse a 代发 batch and check its closing total against its rows."""
-    try:
-        text = data.decode(BANK_TXT_ENCODING)
-    except UnicodeDecodeError:
-        raise BankFileError({"file": ["is not GBK text"]}) from None
-    lines = text.split("\r\n")
-    if lines[0] != BANK_TXT_HEADER:
-        raise BankFileError({"rows.0": [f"must be the header {BANK_TXT_HEADER}"]})
-    if not lines[-1].startswith(BANK_TXT_TOTAL):
-        raise BankFileError({f"rows.{len(lines) - 1}": ["must be the closing total line"]})
-    problems: dict[str, list[str]] = {}
-    transfers = []
-    for index, line in enumerate(lines[1:-1], start=1):
-        parts = line.split(",")
-        if len(parts) != 5 or parts[0] != str(index):
-            problems[f"rows.{index}"] = ["must be 序号,收款人账号,收款人姓名,出款金额,备注"]
-            continue
-        try:
-            amount = yuan_to_fen(parts[3])
-        except ValueError as error:
-            problems[f"rows.{index}.出款金额"] = [str(error)]
-            continue
-        transfers.append(BankTransfer(parts[1], parts[2], amount, parts[4]))
-    try:
-        stated = yuan_to_fen(lines[-1].removeprefix(BANK_TXT_TOTAL))
-    except ValueError as error:
-        problems["total"] = [str(error)]
-    else:
-        if not problems and stated != sum(t.amount_fen for t in transfers):
-            problems["total"] = ["does not equal the sum of the rows"]
-    if problems:
-        raise BankFileError(problems)
-    return transfers

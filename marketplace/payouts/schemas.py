@@ -7,6 +7,11 @@ from marshmallow import Schema, fields, validate
 from marketplace.households.personal_data import ProtectedNumber
 from marketplace.numbers import Id
 from marketplace.payouts.models import LineStatus, PayeeKind, RunStatus
+from marketplace.reasons import reason
+
+BATCH_SERIAL_PATTERN = reason(
+    "payout_run.batch_serial_pattern", "must be 8 to 64 letters, digits or hyphens"
+)
 
 
 class PayoutRunIn(Schema):
@@ -23,9 +28,7 @@ class PayoutRunIn(Schema):
     )
     batch_serial = fields.String(
         load_default=None,
-        validate=validate.Regexp(
-            r"^[0-9A-Za-z-]{8,64}$", error="must be 8 to 64 letters, digits or hyphens"
-        ),
+        validate=validate.Regexp(r"^[0-9A-Za-z-]{8,64}$", error=BATCH_SERIAL_PATTERN()),
         metadata={"description": "流水号 of the batch; a fresh UUID when not given."},
     )
 
@@ -81,7 +84,19 @@ class PayoutRunDetailOut(PayoutRunOut):
 class SkippedPayeeOut(Schema):
     household_id = fields.Integer()
     amount_fen = fields.Integer()
-    reason = fields.String()
+    reason = fields.String(metadata={"description": "Why, in English."})
+    code = fields.String(
+        metadata={
+            "description": "Why, for programs: payout_run.skipped_no_payout_account or "
+            "payout_run.skipped_last_payout_failed (the document's x-reason-codes give their "
+            "English templates)."
+        }
+    )
+    params = fields.Dict(
+        metadata={
+            "description": "The values the reason's message is made of (line_id, failure_reason)."
+        }
+    )
 
 
 class ProposalOut(Schema):

@@ -10,10 +10,10 @@ Liabilities are credit-normal (negative balances), so both terms are negated sum
 Approval checks every line against this again, so no payout ever exceeds what was accrued and
 no income account is ever pushed into debit by a payout.
 
-The bank's side (downloads and the return file) is in ``settlement``.
+Proposing a run is in ``proposals``; the bank's side (downloads and the return file) in
+``settlement``.
 """
 
-import uuid
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,21 +24,35 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.clock import shanghai_today
 from marketplace.db import page_of, utcnow
-from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
-from marketplace.households.models import Household, PayoutAccount
+from marketplace.errors import Conflict, PermissionDenied
 from marketplace.ledger import journal
 from marketplace.ledger.journal import Entry, Leg
 from marketplace.ledger.models import AccountKind, EntryKind, JournalEntry, LedgerAccount, Posting
-from marketplace.payouts.models import LineStatus, PayeeKind, PayoutLine, PayoutRun, RunStatus
+from marketplace.payouts.models import LineStatus, PayoutRun, RunStatus
 from marketplace.payouts.scoping import PAYOUT_RUNS
-from marketplace.producers.models import Producer
-from marketplace.regions.models import Region, RegionLevel
-from marketplace.regions.scoping import OVERSEEN_REGIONS
-from marketplace.regions.service import in_subtree_of
+from marketplace.reasons import reason
 
 #: entries that move money out of (or, on a bank return, back into) a payee's account
 _PAYOUT_KINDS = (EntryKind.payout_approved, EntryKind.payout_returned)
-_PRODUCER_KINDS = (AccountKind.coop_retained, AccountKind.producer_payable)
+
+FOR_ADMINS_AND_OFFICIALS = reason(
+    "payout_run.role_refused", "Payout runs are for admins and officials."
+)
+PROPOSER_CANNOT_APPROVE = reason(
+    "payout_run.proposer_cannot_approve", "The user who proposed a payout run cannot approve it."
+)
+RUN_CANCELLED = reason("payout_run.cancelled", "Payout run {run_id} was cancelled.")
+OWED_FELL = reason(
+    "payout_run.owed_fell",
+    "What some payees are owed fell since the run was proposed (a refund); cancel it "
+    "and propose again.",
+)
+LINE_OWED_LESS = reason(
+    "payout_line.owed_less_now", "proposes {proposed_fen} fen but only {owed_fen} fen is owed now"
+)
+ONLY_PROPOSED_CANCEL = reason(
+    "payout_run.not_proposed", "Payout run {run_id} is {status}; only proposed runs cancel."
+)
 
 
 @dataclass(frozen=True)
@@ -49,13 +63,6 @@ class Owed:
     household_id: int | None
     producer_id: int | None
     amount_fen: int
-
-
-@dataclass(frozen=True)
-class Proposal:
-    run: PayoutRun
-    #: payees owed money that the run leaves out, each with the reason
-    skipped: list[dict]
 
 
 def owed_amounts(session, accounts: sa.ColumnElement, period_end: date) -> dict[int, Owed]:
@@ -90,14 +97,14 @@ def owed_amounts(session, accounts: sa.ColumnElement, period_end: date) -> dict[
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _require_payout_role(actor: Actor) -> None:
+def require_payout_role(actor: Actor) -> None:
     if actor.role not in (Role.admin, Role.official):
-        raise PermissionDenied("Payout runs are for admins and officials.")
+        raise PermissionDenied(FOR_ADMINS_AND_OFFICIALS())
 
 
 def get_run(session, actor: Actor, run_id: int, *, for_update: bool = False) -> PayoutRun:
     """The run with its lines, if the actor may see it (404 otherwise)."""
-    _require_payout_role(actor)
+    require_payout_role(actor)
     # Approvals and bank returns of one run queue on its lock (SQLite serializes writers anyway).
     return PAYOUT_RUNS.get(
         session, run_id, actor, options=[selectinload(PayoutRun.lines)], lock=for_update
@@ -105,7 +112,7 @@ def get_run(session, actor: Actor, run_id: int, *, for_update: bool = False) -> 
 
 
 def list_runs(session, actor: Actor, filters: dict, *, page: int, page_size: int):
-    _require_payout_role(actor)
+    require_payout_role(actor)
     stmt = PAYOUT_RUNS.restrict(sa.select(PayoutRun), actor)
     if filters.get("status"):
         stmt = stmt.where(PayoutRun.status == filters["status"])
@@ -117,174 +124,6 @@ def list_runs(session, actor: Actor, filters: dict, *, page: int, page_size: int
 # --- proposing -------------------------------------------------------------------------------
 
 
-def _region_for(session, actor: Actor, region_id: int) -> Region:
-    region = OVERSEEN_REGIONS.get(session, region_id, actor)
-    if region.level not in (RegionLevel.county, RegionLevel.township):
-        raise ValidationFailed({"region_id": ["must be a county or a township"]})
-    return region
-
-
-def _open_lines(session, account_ids) -> dict[int, int]:
-    """account id -> the run holding an open line for it (proposed, or sent and unanswered)."""
-    rows = session.execute(
-        sa.select(PayoutLine.account_id, PayoutLine.run_id)
-        .join(PayoutRun, PayoutRun.id == PayoutLine.run_id)
-        .where(
-            PayoutLine.account_id.in_(account_ids),
-            sa.or_(
-                PayoutLine.status == LineStatus.in_transit,
-                sa.and_(
-                    PayoutLine.status == LineStatus.proposed,
-                    PayoutRun.status == RunStatus.proposed,
-                ),
-            ),
-        )
-    ).all()
-    return dict(rows)
-
-
-def _last_failures(session, household_ids) -> dict[int, PayoutLine]:
-    """Households whose latest payout line failed: the line, with the bank's reason."""
-    latest = (
-        sa.select(sa.func.max(PayoutLine.id))
-        .where(PayoutLine.household_id.in_(household_ids))
-        .group_by(PayoutLine.household_id)
-    )
-    lines = session.scalars(
-        sa.select(PayoutLine).where(
-            PayoutLine.id.in_(latest), PayoutLine.status == LineStatus.failed
-        )
-    ).all()
-    return {line.household_id: line for line in lines}
-
-
-def propose_run(session, actor: Actor, data: dict) -> Proposal:
-    """A run proposing, for every household and producer of the region, what it is owed."""
-    _require_payout_role(actor)
-    region = _region_for(session, actor, data["region_id"])
-    period_end = data["period_end"]
-    if period_end > shanghai_today():
-        raise ValidationFailed({"period_end": ["must not be in the future"]})
-    serial = data.get("batch_serial") or str(uuid.uuid4())
-    if session.execute(
-        sa.select(PayoutRun.id).where(PayoutRun.batch_serial == serial)
-    ).scalar_one_or_none():
-        raise Conflict(f"The batch serial {serial} is already used by another payout run.")
-
-    households = sa.select(Household.id).where(in_subtree_of(Household.village_id, region.id))
-    producers = sa.select(Producer.id).where(in_subtree_of(Producer.region_id, region.id))
-    owed = owed_amounts(
-        session,
-        sa.or_(
-            sa.and_(
-                LedgerAccount.kind == AccountKind.household_income,
-                LedgerAccount.household_id.in_(households),
-            ),
-            sa.and_(
-                LedgerAccount.kind.in_(_PRODUCER_KINDS), LedgerAccount.producer_id.in_(producers)
-            ),
-        ),
-        period_end,
-    )
-    busy = _open_lines(session, list(owed))
-    if busy:
-        conflicts = [
-            {
-                "household_id": owed[account_id].household_id,
-                "producer_id": owed[account_id].producer_id,
-                "run_id": run_id,
-            }
-            for account_id, run_id in sorted(busy.items())
-        ]
-        raise Conflict(
-            "Some payees are still in an open payout run; approve, settle or cancel it first.",
-            conflicts=conflicts,
-        )
-
-    household_ids = [o.household_id for o in owed.values() if o.household_id]
-    found = session.execute(
-        sa.select(Household, PayoutAccount)
-        .outerjoin(PayoutAccount, PayoutAccount.household_id == Household.id)
-        .where(Household.id.in_(household_ids))
-    ).all()
-    payout_accounts = {household.id: (household, account) for household, account in found}
-    failures = _last_failures(session, household_ids)
-    producer_names = dict(
-        session.execute(
-            sa.select(Producer.id, Producer.name).where(
-                Producer.id.in_([o.producer_id for o in owed.values() if o.producer_id])
-            )
-        ).all()
-    )
-
-    lines, skipped = [], []
-    for item in owed.values():
-        if item.household_id is None:
-            lines.append(
-                PayoutLine(
-                    payee_kind=PayeeKind.producer,
-                    producer_id=item.producer_id,
-                    account_id=item.account_id,
-                    amount_fen=item.amount_fen,
-                    status=LineStatus.proposed,
-                    payee_name=producer_names[item.producer_id],
-                )
-            )
-            continue
-        household, account = payout_accounts[item.household_id]
-        failed = failures.get(household.id)
-        reason = None
-        if account is None:
-            reason = "no one-card payout account"
-        elif failed is not None and account.updated_at <= failed.settled_at:
-            reason = (
-                f"the last payout (line {failed.id}) failed: {failed.failure_reason}; "
-                "correct the payout account first"
-            )
-        if reason:
-            skipped.append(
-                {"household_id": household.id, "amount_fen": item.amount_fen, "reason": reason}
-            )
-            continue
-        lines.append(
-            PayoutLine(
-                payee_kind=PayeeKind.household,
-                household_id=household.id,
-                account_id=item.account_id,
-                amount_fen=item.amount_fen,
-                status=LineStatus.proposed,
-                payee_name=household.head_name,
-                phone=household.phone,
-                bank_name=account.bank_name,
-                card_encrypted=account.card_encrypted,
-                card_masked=account.card_masked,
-                holder_name=account.holder_name,
-                holder_id_encrypted=account.holder_id_encrypted,
-                holder_id_masked=account.holder_id_masked,
-            )
-        )
-    if not lines and skipped:
-        raise Conflict("Everyone owed money was skipped; see `skipped`.", skipped=skipped)
-    if not lines:
-        raise ValidationFailed(
-            {"region_id": ["nobody in this region is owed anything up to period_end"]},
-            detail="Nothing to pay.",
-        )
-    run = PayoutRun(
-        region_id=region.id,
-        period_end=period_end,
-        project_name=data["project_name"],
-        batch_serial=serial,
-        status=RunStatus.proposed,
-        total_fen=sum(line.amount_fen for line in lines),
-        proposed_by_id=actor.user_id,
-    )
-    run.lines = lines
-    session.add(run)
-    session.flush()
-    return Proposal(run, skipped)
-
-
 # --- approving -------------------------------------------------------------------------------
 
 
@@ -293,31 +132,30 @@ def approve_run(session, actor: Actor, run_id: int) -> PayoutRun:
     approved run again changes nothing."""
     run = get_run(session, actor, run_id, for_update=True)
     if run.proposed_by_id == actor.user_id:
-        raise PermissionDenied("The user who proposed a payout run cannot approve it.")
+        raise PermissionDenied(PROPOSER_CANNOT_APPROVE())
     if run.status in (RunStatus.approved, RunStatus.settled):
         return run
     if run.status is RunStatus.cancelled:
-        raise Conflict(f"Payout run {run.id} was cancelled.")
+        raise Conflict(RUN_CANCELLED(run_id=run.id))
 
     # A refund reversing income from these accounts at this moment either lands before our
     # balance check (and is seen) or waits until the payout is written.
     payees = LedgerAccount.id.in_([line.account_id for line in run.lines])
     journal.lock_accounts(session, payees)
     owed = owed_amounts(session, payees, run.period_end)
+    owed_now = {
+        line.id: owed[line.account_id].amount_fen if line.account_id in owed else 0
+        for line in run.lines
+    }
     short = {
         f"lines.{line.id}": [
-            f"proposes {line.amount_fen} fen but only "
-            f"{owed[line.account_id].amount_fen if line.account_id in owed else 0} fen is owed now"
+            LINE_OWED_LESS(proposed_fen=line.amount_fen, owed_fen=owed_now[line.id])
         ]
         for line in run.lines
-        if line.amount_fen > (owed[line.account_id].amount_fen if line.account_id in owed else 0)
+        if line.amount_fen > owed_now[line.id]
     }
     if short:
-        raise Conflict(
-            "What some payees are owed fell since the run was proposed (a refund); cancel it "
-            "and propose again.",
-            errors=short,
-        )
+        raise Conflict(OWED_FELL(), errors=short)
     today = shanghai_today()
     keys = {item.account_id: item.key for item in owed.values()}
     journal.write_entries(
@@ -352,7 +190,7 @@ def cancel_run(session, actor: Actor, run_id: int) -> PayoutRun:
     if run.status is RunStatus.cancelled:
         return run
     if run.status is not RunStatus.proposed:
-        raise Conflict(f"Payout run {run.id} is {run.status.value}; only proposed runs cancel.")
+        raise Conflict(ONLY_PROPOSED_CANCEL(run_id=run.id, status=run.status.value))
     run.status = RunStatus.cancelled
     session.flush()
     return run

@@ -20,7 +20,7 @@ from marketplace.households.models import Household
 from marketplace.ledger import journal
 from marketplace.ledger.journal import Entry, Leg
 from marketplace.ledger.models import EntryKind, LedgerAccount
-from marketplace.payouts import bank_files
+from marketplace.payouts import bank_files, bank_txt
 from marketplace.payouts.models import (
     FileDownload,
     LineStatus,
@@ -31,6 +31,7 @@ from marketplace.payouts.models import (
     RunStatus,
 )
 from marketplace.payouts.service import get_run
+from marketplace.reasons import Message, reason
 from marketplace.regions.models import Region
 
 YIKATONG = "yikatong.xlsx"
@@ -38,6 +39,43 @@ BANK_TXT = "bank.txt"
 FILE_FORMATS = (YIKATONG, BANK_TXT)
 #: the bank's 备注 field is short; the project name is cut to fit
 _BANK_MEMO_LENGTH = 30
+
+FILES_FOR_APPROVER = reason(
+    "payout_run.files_for_approver",
+    "Only the approving official and admins may download the files.",
+)
+NOT_APPROVED = reason(
+    "payout_run.not_approved", "Payout run {run_id} is {status}; approve it first."
+)
+BANK_TXT_CANNOT_CARRY = reason(
+    "payout_run.bank_txt_cannot_carry",
+    "The bank's text format cannot carry this run; use the one-card spreadsheet.",
+)
+IMPORTED_FOR_OTHER_RUN = reason(
+    "payout_return.imported_for_other_run",
+    "This file was already imported for payout run {run_id}.",
+)
+NOTHING_SENT = reason(
+    "payout_run.nothing_sent", "Payout run {run_id} is {status}; nothing was sent yet."
+)
+RETURN_UNREADABLE = reason("payout_return.unreadable", "The return file cannot be read.")
+RETURN_NOT_THE_BATCH = reason(
+    "payout_return.not_the_batch_sent", "The return file does not match the batch sent."
+)
+OTHER_BATCH_SERIAL = reason("payout_return.other_batch_serial", "is not this run's batch serial")
+MATCHES_NO_LINE = reason(
+    "payout_return.matches_no_line", "matches no line of this run on 身份证号 and 银行卡号"
+)
+#: amounts as the file writes them, in yuan with two decimals
+AMOUNT_DIFFERS = reason(
+    "payout_return.amount_differs", "is {amount_yuan} yuan; line {line_id} sent {sent_yuan} yuan"
+)
+ANSWERED_TWICE = reason("payout_return.line_answered_twice", "answers line {line_id} a second time")
+NOT_A_LINE_OF_RUN = reason("payout_line.not_in_run", "is not a line of payout run {run_id}")
+SETTLED_BY_BANK = reason(
+    "payout_line.settled_by_bank", "Household lines are settled by the bank's return file."
+)
+ALREADY_SETTLED = reason("payout_line.already_settled", "Line {line_id} is already {status}.")
 
 
 @dataclass(frozen=True)
@@ -70,9 +108,9 @@ def batch_file(
     """The approved run's household lines in ``file_format``; the download is audited."""
     run = get_run(session, actor, run_id)
     if not (actor.is_admin or actor.user_id == run.approved_by_id):
-        raise PermissionDenied("Only the approving official and admins may download the files.")
+        raise PermissionDenied(FILES_FOR_APPROVER())
     if run.status not in (RunStatus.approved, RunStatus.settled):
-        raise Conflict(f"Payout run {run.id} is {run.status.value}; approve it first.")
+        raise Conflict(NOT_APPROVED(run_id=run.id, status=run.status.value))
     lines = [line for line in run.lines if line.payee_kind is PayeeKind.household]
     cipher = pii.cipher()
     if file_format == YIKATONG:
@@ -97,9 +135,9 @@ def batch_file(
     else:
         memo = run.project_name[:_BANK_MEMO_LENGTH]
         try:
-            content = bank_files.write_bank_txt(
+            content = bank_txt.write_bank_txt(
                 [
-                    bank_files.BankTransfer(
+                    bank_txt.BankTransfer(
                         account_number=cipher.decrypt(line.card_encrypted),
                         payee_name=line.holder_name,
                         amount_fen=line.amount_fen,
@@ -109,10 +147,7 @@ def batch_file(
                 ]
             )
         except bank_files.BankFileError as error:
-            raise Conflict(
-                "The bank's text format cannot carry this run; use the one-card spreadsheet.",
-                errors=error.problems,
-            ) from None
+            raise Conflict(BANK_TXT_CANNOT_CARRY(), errors=error.errors) from None
     session.add(
         FileDownload(
             run_id=run.id, user_id=actor.user_id, file_format=file_format, remote_addr=remote_addr
@@ -174,44 +209,18 @@ def import_return(session, actor: Actor, run_id: int, content: bytes) -> ReturnR
     ).scalar_one_or_none()
     if earlier is not None:
         if earlier.run_id != run.id:
-            raise Conflict(f"This file was already imported for payout run {earlier.run_id}.")
+            raise Conflict(IMPORTED_FOR_OTHER_RUN(run_id=earlier.run_id))
         return ReturnResult(run, earlier, replayed=True)
     if run.status not in (RunStatus.approved, RunStatus.settled):
-        raise Conflict(f"Payout run {run.id} is {run.status.value}; nothing was sent yet.")
+        raise Conflict(NOTHING_SENT(run_id=run.id, status=run.status.value))
     try:
         rows = bank_files.read_yikatong_return(content)
     except bank_files.BankFileError as error:
-        raise ValidationFailed(error.problems, detail="The return file cannot be read.") from None
-
-    cipher = pii.cipher()
-    sent = {
-        (cipher.decrypt(line.holder_id_encrypted), cipher.decrypt(line.card_encrypted)): line
-        for line in run.lines
-        if line.payee_kind is PayeeKind.household
-    }
-    problems: dict[str, list[str]] = {}
-    answers: dict[int, tuple[PayoutLine, bank_files.ReturnRow]] = {}
-    for row in rows:
-        place = f"rows.{row.row_number}"
-        line = sent.get((row.id_number, row.card_number))
-        if row.batch_serial != run.batch_serial:
-            problems[f"{place}.流水号"] = ["is not this run's batch serial"]
-        elif line is None:
-            problems[place] = ["matches no line of this run on 身份证号 and 银行卡号"]
-        elif row.amount_fen != line.amount_fen:
-            problems[f"{place}.发放金额"] = [
-                f"is {bank_files.fen_to_yuan(row.amount_fen)} yuan; "
-                f"line {line.id} sent {bank_files.fen_to_yuan(line.amount_fen)} yuan"
-            ]
-        elif line.id in answers:
-            problems[place] = [f"answers line {line.id} a second time"]
-        elif row.outcome is not None:
-            answers[line.id] = (line, row)
-    if problems:
-        raise ValidationFailed(problems, detail="The return file does not match the batch sent.")
+        raise ValidationFailed(error.errors, detail=RETURN_UNREADABLE()) from None
+    answers = _answers(run, rows)
 
     # Lines already settled by an earlier file keep their first answer.
-    fresh = [(line, row) for line, row in answers.values() if line.status is LineStatus.in_transit]
+    fresh = [(line, row) for line, row in answers if line.status is LineStatus.in_transit]
     keys = _account_keys(session, [line for line, _ in fresh])
     today = shanghai_today()
     journal.write_entries(
@@ -234,6 +243,43 @@ def import_return(session, actor: Actor, run_id: int, content: bytes) -> ReturnR
     return ReturnResult(run, record, replayed=False)
 
 
+def _answers(
+    run: PayoutRun, rows: list[bank_files.ReturnRow]
+) -> list[tuple[PayoutLine, bank_files.ReturnRow]]:
+    """Each answered row of the return with the line it answers, matched on ID and card
+    number; a 422 naming every row that does not match what was sent."""
+    cipher = pii.cipher()
+    sent = {
+        (cipher.decrypt(line.holder_id_encrypted), cipher.decrypt(line.card_encrypted)): line
+        for line in run.lines
+        if line.payee_kind is PayeeKind.household
+    }
+    errors: dict[str, list[Message]] = {}
+    answers: dict[int, tuple[PayoutLine, bank_files.ReturnRow]] = {}
+    for row in rows:
+        place = f"rows.{row.row_number}"
+        line = sent.get((row.id_number, row.card_number))
+        if row.batch_serial != run.batch_serial:
+            errors[f"{place}.流水号"] = [OTHER_BATCH_SERIAL()]
+        elif line is None:
+            errors[place] = [MATCHES_NO_LINE()]
+        elif row.amount_fen != line.amount_fen:
+            errors[f"{place}.发放金额"] = [
+                AMOUNT_DIFFERS(
+                    amount_yuan=str(bank_files.fen_to_yuan(row.amount_fen)),
+                    line_id=line.id,
+                    sent_yuan=str(bank_files.fen_to_yuan(line.amount_fen)),
+                )
+            ]
+        elif line.id in answers:
+            errors[place] = [ANSWERED_TWICE(line_id=line.id)]
+        elif row.outcome is not None:
+            answers[line.id] = (line, row)
+    if errors:
+        raise ValidationFailed(errors, detail=RETURN_NOT_THE_BATCH())
+    return list(answers.values())
+
+
 def record_line_outcome(
     session, actor: Actor, run_id: int, line_id: int, outcome: str, reason: str | None
 ) -> PayoutRun:
@@ -242,16 +288,16 @@ def record_line_outcome(
     run = get_run(session, actor, run_id, for_update=True)
     line = next((line for line in run.lines if line.id == line_id), None)
     if line is None:
-        raise ValidationFailed({"line_id": [f"is not a line of payout run {run.id}"]})
+        raise ValidationFailed({"line_id": [NOT_A_LINE_OF_RUN(run_id=run.id)]})
     if line.payee_kind is PayeeKind.household:
-        raise Conflict("Household lines are settled by the bank's return file.")
+        raise Conflict(SETTLED_BY_BANK())
     settled = {LineStatus.paid: "paid", LineStatus.failed: "failed"}
     if line.status in settled:
         if settled[line.status] == outcome:
             return run
-        raise Conflict(f"Line {line.id} is already {line.status.value}.")
+        raise Conflict(ALREADY_SETTLED(line_id=line.id, status=line.status.value))
     if line.status is not LineStatus.in_transit:
-        raise Conflict(f"Payout run {run.id} is {run.status.value}; approve it first.")
+        raise Conflict(NOT_APPROVED(run_id=run.id, status=run.status.value))
     key = _account_keys(session, [line])[line.account_id]
     journal.write_entries(session, [_settle(line, key, outcome, reason, actor, shanghai_today())])
     _finish_if_settled(run)

@@ -25,6 +25,7 @@ from marketplace.platform_sales.schemas import (
     PlatformProductsIn,
     PlatformProductsOut,
 )
+from marketplace.reasons import reason
 
 blp = Blueprint(
     "platform_sales",
@@ -36,6 +37,15 @@ blp = Blueprint(
 READERS = (Role.admin, Role.official, Role.station)
 MANAGERS = (Role.admin, Role.station)
 BEARER = [{"bearerAuth": []}]
+
+EXPORT_TOO_LARGE = reason(
+    "platform_import.too_large",
+    "An upload may be at most {max_bytes} bytes; import larger exports in parts (by date), or "
+    "with `flask livestreams import`.",
+)
+FILE_TOO_LARGE = reason("platform_import.file_too_large", "larger than {max_bytes} bytes")
+NO_SUCH_PLATFORM = reason("platform.no_such_platform", "No platform {platform}.")
+LAYOUT_NAME_LENGTH = reason("import_layout.name_length", "1 to 64 characters")
 
 
 @blp.before_request
@@ -50,9 +60,7 @@ def _export_too_large(error):
     limit = current_app.config["PLATFORM_IMPORT_MAX_BYTES"]
     return handle_domain_error(
         PayloadTooLarge(
-            f"An upload may be at most {limit} bytes; import larger exports in parts (by "
-            "date), or with `flask livestreams import`.",
-            errors={"file": [f"larger than {limit} bytes"]},
+            EXPORT_TOO_LARGE(max_bytes=limit), errors={"file": [FILE_TOO_LARGE(max_bytes=limit)]}
         )
     )
 
@@ -102,7 +110,7 @@ def _platform(text: str) -> Platform:
     try:
         return Platform(text)
     except ValueError:
-        raise NotFound(f"No platform {text}.") from None
+        raise NotFound(NO_SUCH_PLATFORM(platform=text)) from None
 
 
 @blp.route("/stations/<id:station_id>/import-layouts")
@@ -125,7 +133,7 @@ class ImportLayoutByName(MethodView):
         """Describe an export layout we have no mapping for: which column holds each of our
         fields, and which of its values mean what. Name it at upload (``layout``)."""
         if not 1 <= len(name) <= 64:
-            raise ValidationFailed({"name": ["1 to 64 characters"]})
+            raise ValidationFailed({"name": [LAYOUT_NAME_LENGTH()]})
         return mapping.save_layout(db.session, current_actor(), station_id, name, data)
 
 

@@ -5,7 +5,8 @@ written ``="…"``, or prefixed with ``'`` so that spreadsheets keep them as tex
 ``¥``/``￥`` or ``元``; ``-`` means empty; some header names keep trailing spaces. Every cell is
 read as text, amounts become fen exactly (through Decimal, never a float), times are the
 platform's local time (Asia/Shanghai). Rows are read one at a time, so a file of any size is
-read in flat memory.
+read in flat memory. A cell that cannot be read raises ``BadCell``, a file that cannot be read
+``FileProblem``, each with its declared reason.
 """
 
 import codecs
@@ -18,6 +19,42 @@ from decimal import Decimal, InvalidOperation
 from marketplace.clock import SHANGHAI
 from marketplace.numbers import MAX_FEN
 from marketplace.platform_sales.rows import FileProblem
+from marketplace.reasons import Message, reason
+
+# Why a cell cannot be read: the cell is quoted (``{cell!r}``), cut short (``cut``).
+CELL_MISSING = reason("platform_cell.missing", "missing")
+NOT_YUAN = reason("platform_cell.not_yuan", "not an amount of yuan: {cell!r}")
+BEYOND_ANY_ORDER = reason("platform_cell.beyond_any_order", "beyond any order: {cell!r}")
+NEGATIVE_AMOUNT = reason("platform_cell.negative_amount", "negative: {cell!r}")
+FINER_THAN_FEN = reason("platform_cell.more_than_two_decimals", "more than two decimals: {cell!r}")
+NOT_A_SALES_YEAR = reason("platform_cell.not_a_sales_year", "not a year of sales: {cell!r}")
+NOT_A_TIME = reason("platform_cell.not_a_time", "not a date and time: {cell!r}")
+NOT_A_WHOLE_NUMBER = reason("platform_cell.not_a_whole_number", "not a whole number: {cell!r}")
+QUANTITY_OUT_OF_RANGE = reason("platform_cell.quantity_out_of_range", "out of range: {cell}")
+# Why a file cannot be read at all.
+UNKNOWN_ENCODING = reason(
+    "platform_file.unknown_encoding",
+    "neither UTF-8 nor GBK/GB18030: export the file again as CSV",
+)
+MIXED_ENCODINGS = reason(
+    "platform_file.mixed_encodings", "line {line}: not {encoding} text; the file mixes encodings"
+)
+EMPTY_FILE = reason("platform_file.empty", "the file is empty")
+NOT_CSV = reason("platform_file.not_csv", "not a CSV file: {error}")
+MISSING_COLUMNS = reason(
+    "platform_file.missing_columns",
+    "the header lacks the column(s) {columns}: is this the right platform's export?",
+)
+BAD_CSV_LINE = reason("platform_file.bad_csv_line", "line {line}: {error}")
+
+
+class BadCell(ValueError):
+    """A cell that cannot be read; ``reason`` says why (a declared reason's ``Message``)."""
+
+    def __init__(self, reason: Message):
+        super().__init__(reason)
+        self.reason = reason
+
 
 _SPREADSHEET_TEXT = re.compile(r'^="(.*)"$')
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
@@ -39,25 +76,25 @@ def clean(cell: str | None) -> str | None:
 
 
 def fen(text: str | None) -> int:
-    """Yuan with at most two decimals, as fen exactly. ValueError says what is wrong."""
+    """Yuan with at most two decimals, as fen exactly. BadCell says what is wrong."""
     if text is None:
-        raise ValueError("missing")
+        raise BadCell(CELL_MISSING())
     amount = text.replace("¥", "").replace("￥", "").replace("元", "").replace(",", "").strip()
     if not _MONEY.match(amount):
-        raise ValueError(f"not an amount of yuan: {shown(text)}")
+        raise BadCell(NOT_YUAN(cell=cut(text)))
     if len(amount.split(".")[0].lstrip("-")) > 12:
-        raise ValueError(f"beyond any order: {shown(text)}")
+        raise BadCell(BEYOND_ANY_ORDER(cell=cut(text)))
     try:
         value = Decimal(amount)
     except InvalidOperation:
-        raise ValueError(f"not an amount of yuan: {shown(text)}") from None
+        raise BadCell(NOT_YUAN(cell=cut(text))) from None
     if value < 0:
-        raise ValueError(f"negative: {shown(text)}")
+        raise BadCell(NEGATIVE_AMOUNT(cell=cut(text)))
     if value != value.quantize(Decimal("0.01")):
-        raise ValueError(f"more than two decimals: {shown(text)}")
+        raise BadCell(FINER_THAN_FEN(cell=cut(text)))
     result = int(value * 100)
     if result > MAX_FEN:
-        raise ValueError(f"beyond any order: {shown(text)}")
+        raise BadCell(BEYOND_ANY_ORDER(cell=cut(text)))
     return result
 
 
@@ -67,29 +104,32 @@ _YEARS = range(2000, 2100)
 
 def local_time(text: str | None) -> datetime:
     if text is None:
-        raise ValueError("missing")
+        raise BadCell(CELL_MISSING())
     for pattern in ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M"):
         try:
             moment = datetime.strptime(text, pattern).replace(tzinfo=SHANGHAI)
         except ValueError:
             continue
         if moment.year not in _YEARS:
-            raise ValueError(f"not a year of sales: {shown(text)}")
+            raise BadCell(NOT_A_SALES_YEAR(cell=cut(text)))
         return moment
-    raise ValueError(f"not a date and time: {shown(text)}")
+    raise BadCell(NOT_A_TIME(cell=cut(text)))
 
 
-def shown(text: str, limit: int = 40) -> str:
-    """A cell quoted in a problem, cut short: a problem names the cell, it does not copy it."""
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+def cut(text: str, limit: int = 40) -> str:
+    """A cell as a problem quotes it, cut short: a problem names the cell, it does not copy it."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def whole_number(text: str | None) -> int:
     if text is None or not text.isdigit():
-        raise ValueError(f"not a whole number: {text!r}")
-    value = int(text)
+        raise BadCell(NOT_A_WHOLE_NUMBER(cell=text))
+    try:
+        value = int(text)
+    except ValueError:  # digits int() does not read, like ²
+        raise BadCell(NOT_A_WHOLE_NUMBER(cell=text)) from None
     if not 1 <= value <= 1_000_000:
-        raise ValueError(f"out of range: {text}")
+        raise BadCell(QUANTITY_OUT_OF_RANGE(cell=text))
     return value
 
 
@@ -113,7 +153,7 @@ def text_lines(stream, *, chunk: int = 1 << 16) -> Iterator[str]:
         encoding = candidate
         break
     if encoding is None:
-        raise FileProblem("neither UTF-8 nor GBK/GB18030: export the file again as CSV")
+        raise FileProblem(UNKNOWN_ENCODING())
     decoder = codecs.getincrementaldecoder(encoding)()
     pending, number, data = "", 0, head
     while True:
@@ -123,7 +163,7 @@ def text_lines(stream, *, chunk: int = 1 << 16) -> Iterator[str]:
             # A line feed is the same byte in both encodings: count them up to the fault.
             line = number + pending.count("\n") + data[: error.start].count(b"\n") + 1
             raise FileProblem(
-                f"line {line}: not {_ENCODING_NAMES[encoding]} text; the file mixes encodings"
+                MIXED_ENCODINGS(line=line, encoding=_ENCODING_NAMES[encoding])
             ) from None
         pending += text
         *complete, pending = pending.split("\n")
@@ -144,24 +184,22 @@ def records(stream, required=(), *, field: str = "file") -> Iterator[tuple[int, 
     try:
         header = next(reader)
     except StopIteration:
-        raise FileProblem("the file is empty", field=field) from None
+        raise FileProblem(EMPTY_FILE(), field=field) from None
     except csv.Error as error:
-        raise FileProblem(f"not a CSV file: {error}", field=field) from None
+        raise FileProblem(NOT_CSV(error=str(error)), field=field) from None
     names = [name.strip() for name in header]
     missing = [name for name in required if name not in names]
     if missing:
-        raise FileProblem(
-            f"the header lacks the column(s) {', '.join(missing)}: is this the right "
-            "platform's export?",
-            field=field,
-        )
+        raise FileProblem(MISSING_COLUMNS(columns=", ".join(missing)), field=field)
     while True:
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
-            raise FileProblem(f"line {reader.line_num}: {error}", field=field) from None
+            raise FileProblem(
+                BAD_CSV_LINE(line=reader.line_num, error=str(error)), field=field
+            ) from None
         if not any(cell.strip() for cell in cells):
             continue
         yield reader.line_num, dict(zip(names, cells, strict=False))

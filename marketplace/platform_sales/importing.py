@@ -35,8 +35,22 @@ from marketplace.platform_sales.scoping import IMPORTS
 from marketplace.platform_sales.sessions import station_sessions
 from marketplace.producers.models import Station
 from marketplace.producers.scoping import STATIONS
+from marketplace.reasons import reason
 
 BATCH = 1000
+
+FOR_STATIONS_AND_ADMINS = reason(
+    "platform_import.role_refused", "Platform exports are imported by their station or by admins."
+)
+NO_SUCH_LAYOUT = reason("platform_import.no_such_layout", "this station has no layout {layout!r}")
+LAYOUT_OF_OTHER_PLATFORM = reason(
+    "platform_import.layout_of_other_platform",
+    "describes a {layout_platform} export, not {platform}",
+)
+NO_SUCH_SESSION = reason(
+    "platform_import.no_such_session",
+    "no {platform} session of this station (or of its county) that ran has this id",
+)
 
 
 @dataclass
@@ -80,7 +94,7 @@ def import_export(
     ``session_id``) when the upload as a whole cannot be read; row problems are in the report.
     Nothing is written in a dry run, nor when the file fails part way through."""
     if actor.role not in (Role.admin, Role.station):
-        raise PermissionDenied("Platform exports are imported by their station or by admins.")
+        raise PermissionDenied(FOR_STATIONS_AND_ADMINS())
     station = STATIONS.get(session, station_id, actor)
     # One upload per station at a time: a second one reads what the first committed, so two
     # uploads of overlapping exports can neither apply a refund twice nor deadlock. (NO KEY
@@ -173,10 +187,16 @@ def _layout(session, station_id: int, upload: Upload):
         )
     ).scalar_one_or_none()
     if found is None:
-        raise ValidationFailed({"layout": [f"this station has no layout {upload.layout_name!r}"]})
+        raise ValidationFailed({"layout": [NO_SUCH_LAYOUT(layout=upload.layout_name)]})
     if found.platform != upload.platform:
         raise ValidationFailed(
-            {"layout": [f"describes a {found.platform.value} export, not {upload.platform.value}"]}
+            {
+                "layout": [
+                    LAYOUT_OF_OTHER_PLATFORM(
+                        layout_platform=found.platform.value, platform=upload.platform.value
+                    )
+                ]
+            }
         )
     return generic_layout(found.platform, found.columns, found.values)
 
@@ -195,14 +215,7 @@ def _chosen_session(session, station: Station, upload: Upload):
         None,
     )
     if chosen is None:
-        raise ValidationFailed(
-            {
-                "session_id": [
-                    f"no {upload.platform.value} session of this station (or of its county) "
-                    "that ran has this id"
-                ]
-            }
-        )
+        raise ValidationFailed({"session_id": [NO_SUCH_SESSION(platform=upload.platform.value)]})
     return chosen
 
 

@@ -11,14 +11,40 @@ from dataclasses import dataclass, field
 from marketplace.livestreams.models import Platform
 from marketplace.platform_sales.cells import (
     CONTROL,
+    BadCell,
     clean,
+    cut,
     fen,
     local_time,
     records,
-    shown,
     whole_number,
 )
 from marketplace.platform_sales.rows import PlatformRefundStatus, PlatformRow, Problem, RowStatus
+from marketplace.reasons import reason
+
+# Why a row's cell cannot be taken (the reasons of the cells' parsers are in ``cells``).
+COLUMN_MISSING = reason("platform_cell.column_missing", "column missing")
+EMPTY_CELL = reason("platform_cell.empty", "empty")
+CONTROL_CHARACTERS = reason("platform_cell.control_characters", "holds control characters")
+UNKNOWN_STATUS = reason("platform_cell.unknown_status", "unknown status {status!r}")
+UNKNOWN_REFUND_STATE = reason(
+    "platform_cell.unknown_refund_state", "unknown refund state {refund_state!r}"
+)
+# Why a row's cells do not add up.
+DISCOUNT_TAKES_ALL = reason(
+    "platform_row.discount_takes_whole_line", "the discount takes the whole line"
+)
+PAID_ABOVE_PRICE = reason(
+    "platform_row.paid_above_price", "more than the line's price times quantity"
+)
+REFUNDS_ABOVE_PAID = reason("platform_row.refunds_above_paid", "refunds more than was paid")
+TOTAL_NOT_DIVISIBLE = reason(
+    "platform_row.total_not_divisible", "does not divide into {quantity} units"
+)
+PARTIAL_REFUND_UNSAID = reason(
+    "platform_row.partial_refund_unsaid",
+    "refunded in part, but the export does not say how much",
+)
 
 
 class _Row:
@@ -30,14 +56,14 @@ class _Row:
     def text(self, column: str, *, required: bool = True) -> str | None:
         if column not in self.cells:
             if required:
-                self.problems.append(Problem(self.line, column, "column missing"))
+                self.problems.append(Problem(self.line, column, COLUMN_MISSING()))
             return None
         value = clean(self.cells[column])
         if value is None and required:
-            self.problems.append(Problem(self.line, column, "empty"))
+            self.problems.append(Problem(self.line, column, EMPTY_CELL()))
         if value is not None and CONTROL.search(value):
             # NUL and the like are no part of an id or an amount, and no database stores NUL.
-            self.problems.append(Problem(self.line, column, "holds control characters"))
+            self.problems.append(Problem(self.line, column, CONTROL_CHARACTERS()))
             return None
         return value
 
@@ -47,8 +73,8 @@ class _Row:
             return None
         try:
             return parse(value)
-        except ValueError as error:
-            self.problems.append(Problem(self.line, column, str(error)))
+        except BadCell as error:
+            self.problems.append(Problem(self.line, column, error.reason))
             return None
 
     def fingerprint(self) -> tuple:
@@ -110,49 +136,24 @@ class Layout:
         quantity = row.parsed(self.quantity, whole_number)
         paid = row.parsed(self.paid, fen)
         placed_at = row.parsed(self.placed_at, local_time)
-        status_text = row.text(self.status)
-        status = self.statuses.get(status_text)
-        if status_text is not None and status is None:
-            row.problems.append(Problem(line, self.status, f"unknown status {shown(status_text)}"))
+        status = self._status(row)
         # Unpaid, or closed before payment: no payment time, and nothing to record.
         paid_at = row.parsed(
             self.paid_at, local_time, required=status not in (RowStatus.unpaid, RowStatus.closed)
         )
         unit_price = self._unit_price(row, quantity)
-        refund_state = PlatformRefundStatus.none
-        if self.refund_state:
-            state_text = row.text(self.refund_state, required=False)
-            refund_state = self.refund_states.get(state_text, PlatformRefundStatus.none)
-            if state_text is not None and state_text not in self.refund_states:
-                row.problems.append(
-                    Problem(line, self.refund_state, f"unknown refund state {shown(state_text)}")
-                )
-        refunded = None
-        if self.refunded and refund_state == PlatformRefundStatus.refunded:
-            refunded = row.parsed(self.refunded, fen, required=False)
-        if status == RowStatus.closed and refund_state == PlatformRefundStatus.none:
-            refund_state = (
-                PlatformRefundStatus.refunded
-            )  # closed after payment: everything went back
-        if refunded is None and refund_state == PlatformRefundStatus.refunded and self.refund_note:
-            refunded = self._noted_refund(row, status)
+        refund_state, refunded = self._refund(row, status)
         live = None
         if self.live:
             live = row.text(self.live, required=False) in self.live_values
         if self.seller_discount and not row.problems:
-            discount = row.parsed(self.seller_discount, fen, required=False) or 0
-            gross = unit_price * quantity
-            if discount >= gross:
-                row.problems.append(
-                    Problem(line, self.seller_discount, "the discount takes the whole line")
-                )
-            paid = gross - discount
+            paid = self._less_discount(row, unit_price * quantity)
         if row.problems:
             return None, row.problems
         if quantity and unit_price is not None and paid > unit_price * quantity:
-            return None, [Problem(line, self.paid, "more than the line's price times quantity")]
+            return None, [Problem(line, self.paid, PAID_ABOVE_PRICE())]
         if refunded is not None and refunded > paid:
-            return None, [Problem(line, self.refunded, "refunds more than was paid")]
+            return None, [Problem(line, self.refunded, REFUNDS_ABOVE_PAID())]
         return (
             PlatformRow(
                 line=line,
@@ -178,6 +179,46 @@ class Layout:
             [],
         )
 
+    def _status(self, row: _Row) -> RowStatus | None:
+        status_text = row.text(self.status)
+        status = self.statuses.get(status_text)
+        if status_text is not None and status is None:
+            row.problems.append(
+                Problem(row.line, self.status, UNKNOWN_STATUS(status=cut(status_text)))
+            )
+        return status
+
+    def _refund(self, row: _Row, status) -> tuple[PlatformRefundStatus, int | None]:
+        """What the row says of its refund: the state, and the amount when it says it."""
+        refund_state = PlatformRefundStatus.none
+        if self.refund_state:
+            state_text = row.text(self.refund_state, required=False)
+            refund_state = self.refund_states.get(state_text, PlatformRefundStatus.none)
+            if state_text is not None and state_text not in self.refund_states:
+                row.problems.append(
+                    Problem(
+                        row.line,
+                        self.refund_state,
+                        UNKNOWN_REFUND_STATE(refund_state=cut(state_text)),
+                    )
+                )
+        refunded = None
+        if self.refunded and refund_state == PlatformRefundStatus.refunded:
+            refunded = row.parsed(self.refunded, fen, required=False)
+        if status == RowStatus.closed and refund_state == PlatformRefundStatus.none:
+            # Closed after payment: everything went back.
+            refund_state = PlatformRefundStatus.refunded
+        if refunded is None and refund_state == PlatformRefundStatus.refunded and self.refund_note:
+            refunded = self._noted_refund(row, status)
+        return refund_state, refunded
+
+    def _less_discount(self, row: _Row, gross: int) -> int:
+        """What the merchant gets: the line's price × quantity less the discount it bears."""
+        discount = row.parsed(self.seller_discount, fen, required=False) or 0
+        if discount >= gross:
+            row.problems.append(Problem(row.line, self.seller_discount, DISCOUNT_TAKES_ALL()))
+        return gross - discount
+
     def _unit_price(self, row: _Row, quantity: int | None) -> int | None:
         if self.unit_price:
             return row.parsed(self.unit_price, fen)
@@ -186,7 +227,7 @@ class Layout:
             return None
         if total % quantity:
             row.problems.append(
-                Problem(row.line, self.line_total, f"does not divide into {quantity} units")
+                Problem(row.line, self.line_total, TOTAL_NOT_DIVISIBLE(quantity=quantity))
             )
             return None
         return total // quantity
@@ -197,18 +238,12 @@ class Layout:
         note = row.text(self.refund_note, required=False) or ""
         found = re.search(r"退款\s*([0-9]+(?:\.[0-9]{1,2})?)\s*元", note)
         if found is None:
-            row.problems.append(
-                Problem(
-                    row.line,
-                    self.refund_note,
-                    "refunded in part, but the export does not say how much",
-                )
-            )
+            row.problems.append(Problem(row.line, self.refund_note, PARTIAL_REFUND_UNSAID()))
             return None
         try:
             return fen(found.group(1))
-        except ValueError as error:
-            row.problems.append(Problem(row.line, self.refund_note, str(error)))
+        except BadCell as error:
+            row.problems.append(Problem(row.line, self.refund_note, error.reason))
             return None
 
 

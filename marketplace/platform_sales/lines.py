@@ -13,6 +13,7 @@ from marketplace.platform_sales import recording
 from marketplace.platform_sales.models import ImportedLine
 from marketplace.platform_sales.recording import Sale, platform_line
 from marketplace.platform_sales.rows import PlatformRefundStatus, PlatformRow, RowStatus
+from marketplace.reasons import reason
 
 #: The platform's statuses in the order a sale moves through them.
 ORDER_STATUS = {
@@ -23,6 +24,12 @@ ORDER_STATUS = {
     RowStatus.closed: OrderStatus.paid,
 }
 _PROGRESS = (RowStatus.paid, RowStatus.shipped, RowStatus.completed)
+
+#: amounts in yuan with two decimals, as the export writes them
+REFUND_DECREASED = reason(
+    "platform_row.refund_decreased",
+    "refunds {refunded_yuan} yuan, less than the {earlier_yuan} an earlier export refunded",
+)
 
 
 def create(run, new_rows) -> None:
@@ -100,8 +107,9 @@ def update(run, updates) -> None:
             run.fail_row(
                 row,
                 run.column("refunded") or run.column("refund_state"),
-                f"refunds {_yuan(target)} yuan, less than the {_yuan(line.refunded_fen)} "
-                "an earlier export refunded",
+                REFUND_DECREASED(
+                    refunded_yuan=_yuan(target), earlier_yuan=_yuan(line.refunded_fen)
+                ),
             )
             continue
         if _further(row.status, line.status):

@@ -14,6 +14,7 @@ from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
 from marketplace.platform_sales.models import ImportLayout, PlatformProduct
 from marketplace.platform_sales.rows import PlatformRefundStatus, RowStatus
 from marketplace.producers.scoping import STATIONS
+from marketplace.reasons import reason
 
 #: The fields of ours a layout must say where to find, and those it may.
 LAYOUT_REQUIRED = ("order_id", "product_key", "quantity", "paid", "placed_at", "paid_at", "status")
@@ -29,10 +30,39 @@ LAYOUT_OPTIONAL = (
     "host_name",
 )
 
+FOR_STATIONS_AND_ADMINS = reason(
+    "platform_map.role_refused", "A station's platform maps are kept by the station or by admins."
+)
+NOT_A_SKU_OF_STATION = reason("platform_map.sku_of_other_station", "not a SKU of this station")
+MAPPED_TWICE = reason("platform_map.mapped_twice", "mapped again (item {item})")
+NOT_MAPPED = reason(
+    "platform_map.not_mapped", "No {platform} product {outside_id} is mapped for this station."
+)
+# Why a layout a station describes cannot be read.
+COLUMN_UNSAID = reason("import_layout.column_unsaid", "which column holds it?")
+PRICE_COLUMN_UNSAID = reason(
+    "import_layout.price_column_unsaid", "name the unit price column, or line_total"
+)
+NOT_OUR_FIELD = reason("import_layout.not_our_field", "not a field of ours")
+NOT_A_STATUS = reason("import_layout.not_a_status", "one of {statuses}")
+PAID_VALUES_UNSAID = reason(
+    "import_layout.paid_values_unsaid", "which values of the status column mean paid?"
+)
+NOT_A_REFUND_STATE = reason("import_layout.not_a_refund_state", "one of {refund_states}")
+REFUND_VALUES_UNSAID = reason(
+    "import_layout.refund_values_unsaid", "which values of the refund column mean what?"
+)
+LIVE_VALUES_UNSAID = reason(
+    "import_layout.live_values_unsaid", "which values of the live column mean sold live?"
+)
+VALUE_OF_TWO_STATUSES = reason(
+    "import_layout.value_of_two_statuses", "a value means one status only"
+)
+
 
 def _check_manager(actor: Actor) -> None:
     if actor.role not in (Role.admin, Role.station):
-        raise PermissionDenied("A station's platform maps are kept by the station or by admins.")
+        raise PermissionDenied(FOR_STATIONS_AND_ADMINS())
 
 
 def map_products(session, actor: Actor, station_id: int, items: list[dict]) -> dict:
@@ -51,9 +81,9 @@ def map_products(session, actor: Actor, station_id: int, items: list[dict]) -> d
     for index, item in enumerate(items):
         key = (item["platform"], item["outside_id"])
         if item["sku_id"] not in theirs:
-            errors[f"products.{index}.sku_id"] = ["not a SKU of this station"]
+            errors[f"products.{index}.sku_id"] = [NOT_A_SKU_OF_STATION()]
         if key in seen:
-            errors[f"products.{index}.outside_id"] = [f"mapped again (item {seen[key]})"]
+            errors[f"products.{index}.outside_id"] = [MAPPED_TWICE(item=seen[key])]
         seen.setdefault(key, index)
     if errors:
         raise ValidationFailed(errors)
@@ -111,7 +141,7 @@ def unmap_product(session, actor: Actor, station_id: int, platform, outside_id: 
         )
     ).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"No {platform.value} product {outside_id} is mapped for this station.")
+        raise NotFound(NOT_MAPPED(platform=platform.value, outside_id=outside_id))
     session.delete(row)
     session.flush()
 
@@ -124,28 +154,30 @@ def _check_layout(data: dict) -> None:
     errors: dict = {}
     for name in LAYOUT_REQUIRED:
         if not columns.get(name):
-            errors[f"columns.{name}"] = ["which column holds it?"]
+            errors[f"columns.{name}"] = [COLUMN_UNSAID()]
     if not (columns.get("unit_price") or columns.get("line_total")):
-        errors["columns.unit_price"] = ["name the unit price column, or line_total"]
+        errors["columns.unit_price"] = [PRICE_COLUMN_UNSAID()]
     for name in set(columns) - set(LAYOUT_REQUIRED) - set(LAYOUT_OPTIONAL):
-        errors[f"columns.{name}"] = ["not a field of ours"]
+        errors[f"columns.{name}"] = [NOT_OUR_FIELD()]
     statuses = values.get("statuses", {})
     for name in set(statuses) - {s.value for s in RowStatus}:
-        errors[f"values.statuses.{name}"] = [f"one of {', '.join(s.value for s in RowStatus)}"]
+        errors[f"values.statuses.{name}"] = [
+            NOT_A_STATUS(statuses=", ".join(s.value for s in RowStatus))
+        ]
     if not statuses.get("paid"):
-        errors["values.statuses.paid"] = ["which values of the status column mean paid?"]
+        errors["values.statuses.paid"] = [PAID_VALUES_UNSAID()]
     states = values.get("refund_states", {})
     for name in set(states) - {s.value for s in PlatformRefundStatus}:
         errors[f"values.refund_states.{name}"] = [
-            f"one of {', '.join(s.value for s in PlatformRefundStatus)}"
+            NOT_A_REFUND_STATE(refund_states=", ".join(s.value for s in PlatformRefundStatus))
         ]
     if columns.get("refund_state") and not states:
-        errors["values.refund_states"] = ["which values of the refund column mean what?"]
+        errors["values.refund_states"] = [REFUND_VALUES_UNSAID()]
     if columns.get("live") and not values.get("live"):
-        errors["values.live"] = ["which values of the live column mean sold live?"]
+        errors["values.live"] = [LIVE_VALUES_UNSAID()]
     texts = [text for texts in statuses.values() for text in texts]
     if len(texts) != len(set(texts)):
-        errors["values.statuses"] = ["a value means one status only"]
+        errors["values.statuses"] = [VALUE_OF_TWO_STATUSES()]
     if errors:
         raise ValidationFailed(errors)
 

@@ -1,9 +1,12 @@
 """What a platform's export is read into: each row in our terms, or the problems that name its
-line and column; and the problem of a file that cannot be read at all."""
+line and column; and the problem of a file that cannot be read at all. Every problem's reason is
+a declared reason's ``Message``: its English text, its code and parameters."""
 
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from marketplace.reasons import Message
 
 
 class RowStatus(enum.StrEnum):
@@ -29,10 +32,18 @@ class PlatformRefundStatus(enum.StrEnum):
 class Problem:
     line: int
     column: str | None
-    reason: str
+    reason: Message
 
     def as_dict(self) -> dict:
-        return {"line": self.line, "column": self.column, "reason": self.reason}
+        """As an upload's report keeps it: the reason's text, and its code and parameters for
+        a client to say it in its own language."""
+        return {
+            "line": self.line,
+            "column": self.column,
+            "reason": self.reason,
+            "code": self.reason.code,
+            "params": self.reason.params,
+        }
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,6 @@ class PlatformRow:
 class FileProblem(Exception):
     """The file as a whole cannot be read (its encoding, its header)."""
 
-    def __init__(self, reason: str, *, field: str = "file"):
+    def __init__(self, reason: Message, *, field: str = "file"):
         super().__init__(reason)
         self.reason, self.field = reason, field

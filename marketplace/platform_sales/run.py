@@ -16,10 +16,26 @@ from marketplace.platform_sales import lines
 from marketplace.platform_sales.models import ImportedLine, PlatformProduct
 from marketplace.platform_sales.rows import PlatformRow, Problem, RowStatus
 from marketplace.platform_sales.sessions import SessionMatcher
+from marketplace.reasons import Message, reason
 
 MAX_PROBLEMS = 1000
 #: The longest (sub-)order id we keep (ImportedLine.outside_line_id).
 _MAX_ID = 64
+
+ORDER_ID_TOO_LONG = reason(
+    "platform_row.order_id_too_long", "an order id longer than {max_length} characters"
+)
+SAME_AS_FAILED_LINE = reason("platform_row.same_as_failed_line", "same sub-order as line {line}")
+OTHER_STATION_LINE = reason("platform_row.imported_by_other_station", "imported by another station")
+DUPLICATE_LINE = reason("platform_row.duplicate", "duplicate of line {line}: taken once")
+CONTRADICTS_LINE = reason(
+    "platform_row.contradicts_line", "same sub-order as line {line}, with other values"
+)
+PRODUCT_NOT_MAPPED = reason(
+    "platform_row.product_not_mapped",
+    "no SKU of this station is mapped to {platform} product {product_key}",
+)
+PAID_NOTHING = reason("platform_row.paid_nothing", "paid nothing")
 
 
 @dataclass
@@ -125,7 +141,7 @@ class ImportRun:
         updates: list[tuple[PlatformRow, str, Known]] = []
         for row in rows:
             if len(row.line_id) > _MAX_ID or len(row.order_id) > _MAX_ID:
-                self.fail_row(row, None, f"an order id longer than {_MAX_ID} characters")
+                self.fail_row(row, None, ORDER_ID_TOO_LONG(max_length=_MAX_ID))
                 continue
             digest = lines.digest(row)
             earlier = seen.get(row.line_id)
@@ -134,7 +150,7 @@ class ImportRun:
                 if line.last_import_id == self.import_id:
                     earlier = (line.source_line, line.row_digest)
             if earlier is None and row.line_id in self.failed:
-                self.fail_row(row, None, f"same sub-order as line {self.failed[row.line_id]}")
+                self.fail_row(row, None, SAME_AS_FAILED_LINE(line=self.failed[row.line_id]))
                 continue
             if earlier is not None:
                 self._repeat(row, digest, earlier)
@@ -144,7 +160,7 @@ class ImportRun:
                 # A line imported before keeps its SKU, whatever the map says now.
                 line = known[row.line_id]
                 if line.station_id != self.station.id:
-                    self.fail_row(row, None, "imported by another station")
+                    self.fail_row(row, None, OTHER_STATION_LINE())
                     continue
                 updates.append((row, digest, line))
                 continue
@@ -169,7 +185,7 @@ class ImportRun:
         for problem in problems:
             self.report.add_problem(problem, self.on_problem)
 
-    def fail_row(self, row: PlatformRow, column: str | None, reason: str) -> None:
+    def fail_row(self, row: PlatformRow, column: str | None, reason: Message) -> None:
         self.failed.setdefault(row.line_id, row.line)
         self._fail([Problem(row.line, column, reason)])
 
@@ -177,22 +193,19 @@ class ImportRun:
         line, earlier_digest = earlier
         if digest == earlier_digest:
             self.report.duplicate_lines += 1
-            problem = Problem(row.line, None, f"duplicate of line {line}: taken once")
+            problem = Problem(row.line, None, DUPLICATE_LINE(line=line))
             self.report.add_problem(problem, self.on_problem)
         else:
-            self._fail(
-                [Problem(row.line, None, f"same sub-order as line {line}, with other values")]
-            )
+            self._fail([Problem(row.line, None, CONTRADICTS_LINE(line=line))])
 
-    def _check(self, row: PlatformRow) -> tuple[str | None, str] | None:
+    def _check(self, row: PlatformRow) -> tuple[str | None, Message] | None:
         if self.products.get(row.product_key) is None:
             return (
                 self.column("product_key"),
-                f"no SKU of this station is mapped to {self.platform.value} product "
-                f"{row.product_key}",
+                PRODUCT_NOT_MAPPED(platform=self.platform.value, product_key=row.product_key),
             )
         if row.status != RowStatus.unpaid and row.paid_fen == 0:
-            return self.column("paid"), "paid nothing"
+            return self.column("paid"), PAID_NOTHING()
         return None
 
     # --- what is known already ------------------------------------------------------------

@@ -5,10 +5,13 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.livestreams.models import Platform
 from marketplace.numbers import Id
+from marketplace.reasons import reason
+
+OWN_NOT_IMPORTED = reason("platform.own_not_imported", "our own checkout is not imported")
 
 _OUTSIDE_ID = validate.Length(min=1, max=64)
 #: Our own checkout's sales are ours already: nothing of it is imported.
-_OUTSIDE_PLATFORM = validate.NoneOf([Platform.own], error="our own checkout is not imported")
+_OUTSIDE_PLATFORM = validate.NoneOf([Platform.own], error=OWN_NOT_IMPORTED())
 
 
 class PlatformProductIn(Schema):
@@ -133,7 +136,20 @@ class ImportFormIn(Schema):
 class ImportProblemOut(Schema):
     line = fields.Integer()
     column = fields.String(allow_none=True)
-    reason = fields.String()
+    reason = fields.String(metadata={"description": "What is wrong with the row, in English."})
+    code = fields.String(
+        metadata={
+            "description": "Why, for programs and for a message in the reader's language: one "
+            "of the reason codes (the document's x-reason-codes give their English templates). "
+            "Absent from problems kept before reasons had codes."
+        }
+    )
+    params = fields.Dict(
+        metadata={
+            "description": "The values the reason's message is made of (a cell quoted, a line, "
+            "a session's code...)."
+        }
+    )
 
 
 class ImportOut(Schema):

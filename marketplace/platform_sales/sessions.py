@@ -11,9 +11,23 @@ from marketplace.db import utcnow
 from marketplace.livestreams.models import LivestreamSession, Platform, SessionState
 from marketplace.platform_sales.rows import PlatformRow, Problem
 from marketplace.producers.models import Station
+from marketplace.reasons import reason
 from marketplace.regions.service import lineage_ids
 
 WINDOW_GRACE = timedelta(minutes=2)
+
+# Why a live sale cannot be given a session (``placed_at`` as the platform's local minute).
+IN_SEVERAL_SESSIONS = reason(
+    "platform_row.in_several_sessions", "placed at {placed_at}, in sessions {sessions}: choose one"
+)
+OUTSIDE_CHOSEN_SESSION = reason(
+    "platform_row.outside_chosen_session", "placed at {placed_at}, outside session {session}"
+)
+LIVE_OUTSIDE_SESSIONS = reason(
+    "platform_row.live_outside_sessions",
+    "sold live at {placed_at}, outside any {platform} session of this station: schedule the "
+    "session first, or choose it at upload",
+)
 
 
 def station_sessions(session, station: Station, platform: Platform) -> list[LivestreamSession]:
@@ -82,19 +96,18 @@ class SessionMatcher:
             return Problem(
                 row.line,
                 self.column("placed_at"),
-                f"placed at {when}, in sessions {codes}: choose one",
+                IN_SEVERAL_SESSIONS(placed_at=when, sessions=codes),
             )
         if self.chosen is not None and row.live is not False:
             return Problem(
                 row.line,
                 self.column("placed_at"),
-                f"placed at {when}, outside session {self.chosen.code}",
+                OUTSIDE_CHOSEN_SESSION(placed_at=when, session=self.chosen.code),
             )
         if row.live:
             return Problem(
                 row.line,
                 self.column("placed_at"),
-                f"sold live at {when}, outside any {self.platform.value} session of this "
-                "station: schedule the session first, or choose it at upload",
+                LIVE_OUTSIDE_SESSIONS(placed_at=when, platform=self.platform.value),
             )
         return None  # the platform does not say it was live, and no session ran then

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
-from marketplace.payouts import bank_files
+from marketplace.payouts import bank_files, bank_txt
 from tests.payouts.conftest import DATA
 
 
@@ -51,26 +51,27 @@ def test_our_spreadsheet_reads_back_the_same_and_keeps_digits_as_text():
 def test_the_bank_text_file_is_written_byte_for_byte_like_the_sample():
     sample = (DATA / "abc_daifa_samebank.txt").read_bytes()
 
-    transfers = bank_files.read_bank_txt(sample)
+    transfers = bank_txt.read_bank_txt(sample)
 
     assert [t.amount_fen for t in transfers] == [123_640, 87_920, 45_500, 154_080, 31_260]
-    assert bank_files.write_bank_txt(transfers) == sample
+    assert bank_txt.write_bank_txt(transfers) == sample
 
 
 def test_a_bank_text_file_whose_total_is_wrong_is_refused():
     sample = (DATA / "abc_daifa_samebank.txt").read_bytes()
 
     with pytest.raises(bank_files.BankFileError) as refused:
-        bank_files.read_bank_txt(sample.replace(b"4424.00", b"4424.01"))
-    assert "total" in refused.value.problems
+        bank_txt.read_bank_txt(sample.replace(b"4424.00", b"4424.01"))
+    assert refused.value.errors["total"] == ["does not equal the sum of the rows"]
+    assert refused.value.errors["total"][0].code == "bank_file.total_not_sum"
 
 
 def test_commas_in_names_cannot_shift_the_bank_columns():
-    content = bank_files.write_bank_txt(
-        [bank_files.BankTransfer("6217000000000000001", "王,桂芬", 100, "货款,九月")]
+    content = bank_txt.write_bank_txt(
+        [bank_txt.BankTransfer("6217000000000000001", "王,桂芬", 100, "货款,九月")]
     )
 
-    assert bank_files.read_bank_txt(content)[0].payee_name == "王，桂芬"
+    assert bank_txt.read_bank_txt(content)[0].payee_name == "王，桂芬"
 
 
 @pytest.mark.parametrize(
@@ -83,8 +84,9 @@ def test_yuan_convert_to_fen_exactly(value, fen):
 
 @pytest.mark.parametrize("value", [0.1 + 0.2, "1.005", "abc", None, True, float("nan"), "1e400"])
 def test_what_is_not_a_whole_number_of_fen_is_refused(value):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as refused:
         bank_files.yuan_to_fen(value)
+    assert refused.value.reason.code.startswith("bank_file.")
 
 
 @given(st.integers(0, 10**12))
@@ -121,10 +123,15 @@ def test_a_return_with_a_numeric_id_cell_is_refused_naming_the_row():
 
     with pytest.raises(bank_files.BankFileError) as refused:
         bank_files.read_yikatong_return(buffer.getvalue())
-    assert list(refused.value.problems) == ["rows.2.身份证号"]
+    assert list(refused.value.errors) == ["rows.2.身份证号"]
+    (why,) = refused.value.errors["rows.2.身份证号"]
+    assert (why, why.code) == (
+        "must be a text cell (a number cell loses digits)",
+        "bank_file.number_cell",
+    )
 
 
 def test_something_that_is_not_a_workbook_is_refused():
     with pytest.raises(bank_files.BankFileError) as refused:
         bank_files.read_yikatong_return(b"name,amount\n")
-    assert "file" in refused.value.problems
+    assert "file" in refused.value.errors

@@ -10,7 +10,7 @@ from marketplace import pii
 from marketplace.accounts.models import Role
 from marketplace.errors import Conflict, ValidationFailed
 from marketplace.ledger import journal
-from marketplace.payouts import service, settlement
+from marketplace.payouts import proposals, service, settlement
 from marketplace.payouts.models import LineStatus, PayoutLine, PayoutRun, RunStatus
 from tests.payouts.conftest import actor_for, days_ago, return_file
 
@@ -69,7 +69,7 @@ def test_payouts_never_exceed_what_was_accrued(
                 refund(index, amount)
             check()
             try:
-                run = service.propose_run(
+                run = proposals.propose_run(
                     session,
                     maker,
                     {

@@ -101,6 +101,8 @@ def test_a_run_proposes_what_each_payee_is_owed_and_lists_who_is_skipped(
             "household_id": village.no_card.id,
             "amount_fen": 45_500,
             "reason": "no one-card payout account",
+            "code": "payout_run.skipped_no_payout_account",
+            "params": {},
         }
     ]
 

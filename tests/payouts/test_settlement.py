@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from marketplace.ledger import journal
-from marketplace.payouts import bank_files
+from marketplace.payouts import bank_files, bank_txt
 from marketplace.payouts.models import FileDownload, PayoutLine, ReturnImport
 from marketplace.producers.models import ProducerKind
 from tests.payouts.conftest import DATA, days_ago, return_file
@@ -113,7 +113,7 @@ def test_the_bank_text_file_sums_to_the_run(client, people, regions, sample_hous
     response = client.get(f"{RUNS}/{run['id']}/files/bank.txt", headers=people.admin_headers)
 
     assert response.status_code == 200
-    transfers = bank_files.read_bank_txt(response.data)
+    transfers = bank_txt.read_bank_txt(response.data)
     assert sum(t.amount_fen for t in transfers) == run["total_fen"] == 629_780
     assert response.data.endswith("总额：6297.80".encode("gbk"))
     assert [d.user_id for d in downloads(session)] == [people.admin.id]
@@ -229,6 +229,9 @@ def test_a_failed_line_is_re_issued_once_the_card_is_corrected(
         sample_households["张铁柱"].id,
     }
     assert "账户已销户" in str(not_yet.json["skipped"])
+    # Each with its reason's code and parameters, for a client to say it in its language.
+    assert {s["code"] for s in not_yet.json["skipped"]} == {"payout_run.skipped_last_payout_failed"}
+    assert "账户已销户" in {s["params"]["failure_reason"] for s in not_yet.json["skipped"]}
 
     zhao = sample_households["赵秀兰"]
     corrected = client.put(

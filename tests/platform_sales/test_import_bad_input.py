@@ -303,8 +303,20 @@ def test_cells_no_sale_can_hold_are_row_problems_not_failures_of_the_upload(
     assert response.status_code == 201, response.json
     by_line = {p["line"]: p for p in response.json["problems"]}
     assert "beyond any order" in by_line[2]["reason"]
+    # Each reason with its code and the values it is made of: the cell quoted, cut short.
+    assert (by_line[2]["code"], by_line[2]["params"]) == (
+        "platform_cell.beyond_any_order",
+        {"cell": "1234567890123456789012345678"},
+    )
     assert "not a year of sales" in by_line[3]["reason"]
-    assert by_line[4] == {"line": 4, "column": "商品ID", "reason": "holds control characters"}
+    assert by_line[3]["code"] == "platform_cell.not_a_sales_year"
+    assert by_line[4] == {
+        "line": 4,
+        "column": "商品ID",
+        "reason": "holds control characters",
+        "code": "platform_cell.control_characters",
+        "params": {},
+    }
     assert response.json["created_lines"] == 1
 
 

@@ -181,12 +181,16 @@ def test_douyin_twice_then_the_later_export(client, session, village):
     assert {k: v for k, v in report["problems"][0].items() if k != "reason"} == {
         "line": 11,
         "column": "商品ID",
+        "code": "platform_row.product_not_mapped",
+        "params": {"platform": "douyin", "product_key": "3700000000000000999"},
     }
     assert "3700000000000000999" in report["problems"][0]["reason"]
     assert (
         report["problems"][1]["line"] == 13
         and "duplicate of line 12" in (report["problems"][1]["reason"])
     )
+    assert report["problems"][1]["code"] == "platform_row.duplicate"
+    assert report["problems"][1]["params"] == {"line": 12}
     lines = imported(session, Platform.douyin)
     assert len(lines) == 20
     order, line = lines["6920250912000000103"]

@@ -7,8 +7,16 @@ from marketplace.platform_sales.formats.pinduoduo import PINDUODUO
 from marketplace.platform_sales.formats.taobao import TAOBAO_ITEMS, taobao_rows
 from marketplace.platform_sales.layouts import Layout, rows
 from marketplace.platform_sales.rows import FileProblem
+from marketplace.reasons import reason
 
 LAYOUTS = {layout.platform: layout for layout in (DOUYIN, KUAISHOU, PINDUODUO)}
+
+TAOBAO_ITEMS_MISSING = reason(
+    "platform_file.taobao_items_missing", "Taobao needs its item report too"
+)
+NO_LAYOUT_KNOWN = reason(
+    "platform_file.no_layout_known", "no layout is known for {platform}: describe yours (layout)"
+)
 
 
 def layout_for(platform: Platform) -> Layout | None:
@@ -22,10 +30,8 @@ def platform_rows(platform: Platform, stream, *, items=None, layout: Layout | No
         return rows(layout, stream)
     if platform is Platform.taobao:
         if items is None:
-            raise FileProblem("Taobao needs its item report too", field="items")
+            raise FileProblem(TAOBAO_ITEMS_MISSING(), field="items")
         return taobao_rows(stream, items)
     if platform not in LAYOUTS:
-        raise FileProblem(
-            f"no layout is known for {platform.value}: describe yours (layout)", field="layout"
-        )
+        raise FileProblem(NO_LAYOUT_KNOWN(platform=platform.value), field="layout")
     return rows(LAYOUTS[platform], stream)

@@ -6,6 +6,9 @@ from marketplace.livestreams.models import Platform
 from marketplace.platform_sales.cells import clean, fen, records, whole_number
 from marketplace.platform_sales.layouts import Layout
 from marketplace.platform_sales.rows import PlatformRow, Problem, RowStatus
+from marketplace.reasons import reason
+
+NOT_IN_ORDER_REPORT = reason("platform_row.not_in_order_report", "not in the order report")
 
 #: Taobao's item report; its order report gives each order's payment (see ``taobao_rows``).
 TAOBAO_ITEMS = Layout(
@@ -50,7 +53,7 @@ def taobao_rows(orders_stream, items_stream):
         number = clean(cells.get("订单编号"))
         order = orders.get(number)
         if order is None:
-            yield None, [Problem(line, "订单编号", "not in the order report")]
+            yield None, [Problem(line, "订单编号", NOT_IN_ORDER_REPORT())]
             continue
         merged = {**cells, **order}
         quantity, price = clean(cells.get("购买数量")), clean(cells.get("价格"))
