@@ -69,7 +69,6 @@ def taobao_rows(orders_stream, items_stream):
         yield row, problems
 
 
-TAOBAO_LINE = Layout(**{**TAOBAO_ITEMS.__dict__, "unit_price": "单价", "paid": "价格"})
-
-
+#: An item row with its order's times merged in, read as one line: its unit price, and the
+#: line's price (price × quantity, computed in ``taobao_rows``) as what was paid.
 TAOBAO_LINE = Layout(**{**TAOBAO_ITEMS.__dict__, "unit_price": "单价", "paid": "价格"})
