@@ -112,6 +112,8 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    #: a problem sending a reason without a declared code fails the test that meets it
+    REQUIRE_REASON_CODES = True
     ENV_NAME = "test"
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     REPORTS_DATABASE_URL = None
