@@ -89,6 +89,7 @@ def import_export(
     *,
     on_bytes: Callable[[int], None] | None = None,
     on_problem: Callable[[Problem], None] | None = None,
+    batch_rows: int = BATCH,
 ) -> Report:
     """Import one export for one station. A 422 names ``file`` (or ``items``, ``layout``,
     ``session_id``) when the upload as a whole cannot be read; row problems are in the report.
@@ -115,7 +116,7 @@ def import_export(
         batch: list = []
         for parsed in rows:
             batch.append(parsed)
-            if len(batch) >= BATCH:
+            if len(batch) >= batch_rows:
                 run.apply(batch)
                 batch = []
         run.apply(batch)
