@@ -9,6 +9,7 @@ import pytest
 
 from marketplace.errors import PROBLEM_MEDIA_TYPE
 from marketplace.extensions import api
+from marketplace.reasons import REASONS
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -86,3 +87,13 @@ def test_every_integer_parameter_states_its_range(document):
             schema = parameter.get("schema", {})
             if schema.get("type") == "integer":
                 assert "minimum" in schema and "maximum" in schema, (method, path, parameter)
+
+
+def test_every_reason_code_is_listed_for_problems_and_their_fields(document):
+    schemas = document["components"]["schemas"]
+    codes = sorted(REASONS)
+    assert schemas["Problem"]["properties"]["code"]["enum"] == codes
+    assert schemas["ReasonOut"]["properties"]["code"]["enum"] == codes
+    assert (
+        document["x-reason-codes"]["auth.login_required"] == REASONS["auth.login_required"].template
+    )
