@@ -48,6 +48,14 @@ class Config:
     #: instance folder; production refuses to start.
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SESSION_KEY_FILE = INSTANCE_DIR / "session.key"
+    #: The console's session cookie: not sent along when another site makes the browser
+    #: navigate here with a POST, never read by scripts, and only over HTTPS where the service
+    #: is served so (on in production; SESSION_COOKIE_SECURE=0 or 1 says otherwise).
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SECURE = (
+        os.environ.get("SESSION_COOKIE_SECURE", "1" if ENV_NAME == "production" else "0") == "1"
+    )
 
     TOKEN_LIFETIME = timedelta(hours=_env_int("TOKEN_LIFETIME_HOURS", 12))
     #: Login throttling (accounts.service.check_throttle): failed logins allowed within the

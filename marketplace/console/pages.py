@@ -14,7 +14,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from marketplace.accounts.models import Role
 from marketplace.clock import SHANGHAI
 from marketplace.console import messages, signin
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, TooManyRequests
 from marketplace.extensions import db
 from marketplace.regions import service as regions
 from marketplace.regions.models import RegionLevel
@@ -117,15 +117,18 @@ def sign_in():
         return _refused_sign_in(username, target, "请输入用户名和密码。", 422)
     try:
         signin.sign_in(username, password)
+    except TooManyRequests as error:
+        # As the API's 429 does: when to try again.
+        headers = {"Retry-After": str(error.retry_after)}
+        return _refused_sign_in(username, target, "尝试次数过多，请稍后再试。", 429, headers)
     except DomainError as error:
-        message = "用户名或密码错误。" if error.status == 401 else "尝试次数过多，请稍后再试。"
-        return _refused_sign_in(username, target, message, error.status)
+        return _refused_sign_in(username, target, "用户名或密码错误。", error.status)
     return redirect(signin.safe_next(target))
 
 
-def _refused_sign_in(username: str, target: str, message: str, status: int):
+def _refused_sign_in(username: str, target: str, message: str, status: int, headers=None):
     page = render_template("console/login.html", next=target, error=message, username=username)
-    return page, status
+    return page, status, headers or {}
 
 
 @blp.post("/logout")

@@ -21,11 +21,9 @@ from marketplace.extensions import db
 
 
 def init_app(app: Flask) -> None:
+    # The cookie's SameSite, HttpOnly and Secure come from the configuration (config.py):
+    # Flask's own defaults already name them, so they are set there, never defaulted here.
     app.secret_key = _secret_key(app)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    if app.config.get("ENV_NAME") == "production":
-        app.config["SESSION_COOKIE_SECURE"] = True
     app.config["PERMANENT_SESSION_LIFETIME"] = app.config["TOKEN_LIFETIME"]
 
 
@@ -111,7 +109,14 @@ def signed_in(*roles: Role):
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a console path of ours, never another site."""
-    if target and target.startswith("/console") and not target.startswith("//"):
+    """Where to go after signing in: a console path of ours, never another site, and nothing
+    that could break out of the Location header (a CR or LF, any control character)."""
+    if (
+        target
+        and target.startswith("/console")
+        and not target.startswith("//")
+        and target.isprintable()
+        and "\\" not in target
+    ):
         return target
     return url_for("console.home")
