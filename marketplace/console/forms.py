@@ -5,7 +5,7 @@ units (fen, integers) and then loaded by the very schema the API endpoint loads,
 accepts exactly what the API accepts and names the same fields when it refuses.
 """
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 
 from flask import render_template, request
 from marshmallow import Schema, ValidationError
@@ -62,16 +62,21 @@ def _fen(text: str) -> int:
     """Yuan with at most two decimals, as fen: "39.8" -> 3980."""
     try:
         amount = Decimal(text.strip().replace(",", "").removeprefix("¥"))
-    except InvalidOperation:
-        raise NotAnAmount(NOT_YUAN()) from None
+    except DecimalException:  # not a number, or one beyond what a decimal can hold
+        raise NotAnAmount(TOO_MANY_YUAN() if _looks_numeric(text) else NOT_YUAN()) from None
     if not amount.is_finite():
-        raise NotAnAmount(FINER_THAN_FEN())
-    # Before quantizing: a decimal too long for the context's precision cannot be quantized.
-    if abs(amount) > Decimal("100000000"):
+        raise NotAnAmount(NOT_YUAN())
+    # Before quantizing: a decimal too long for the context's precision cannot be quantized
+    # (copy_abs, unlike abs(), applies no context, so a huge exponent cannot overflow it).
+    if amount.copy_abs() > Decimal("100000000"):
         raise NotAnAmount(TOO_MANY_YUAN())
     if amount != amount.quantize(Decimal("0.01")):
         raise NotAnAmount(FINER_THAN_FEN())
     return int(amount * 100)
+
+
+def _looks_numeric(text: str) -> bool:
+    return any(ch.isdigit() for ch in text) and "e" in text.lower()
 
 
 def refusal(error: DomainError) -> dict:

@@ -32,10 +32,17 @@ def test_an_amount_in_yuan_becomes_fen(app):
     [
         ("39,80元", "yuan.not_an_amount"),
         ("12.345", "yuan.finer_than_fen"),
-        ("NaN", "yuan.finer_than_fen"),
+        ("NaN", "yuan.not_an_amount"),
+        ("Infinity", "yuan.not_an_amount"),
         ("100000000.01", "yuan.too_large"),
         # Beyond what a decimal quantized to fen can hold: refused, not a server error.
         ("1e30", "yuan.too_large"),
+        ("1e999", "yuan.too_large"),
+        ("1e400", "yuan.too_large"),
+        ("-1e999", "yuan.too_large"),
+        ("12345678901234567890", "yuan.too_large"),
+        ("1E+999999999999", "yuan.too_large"),
+        ("0.00000000000000000000000000001", "yuan.finer_than_fen"),
     ],
 )
 def test_a_bad_amount_is_refused_with_its_reason(app, price, code):
@@ -52,3 +59,8 @@ def test_the_page_shows_the_reasons_in_chinese_where_known(client, sign_in, shop
     url = f"/console/station/products/{shop.blueberries.id}/skus/{shop.sku_500g.id}"
     answer = client.post(url, data={"csrf_token": csrf_of(page), "price": "45.50", "stock": "7.5"})
     assert answer.status_code == 422 and "请输入整数" in answer.text
+
+
+@pytest.mark.parametrize("count", ["1e999", "12345678901234567890", "9" * 5000])
+def test_a_count_too_large_or_too_long_is_refused_not_a_server_error(app, count):
+    assert list(refused({"stock": count})) == ["stock"]
