@@ -10,7 +10,7 @@ import re
 import time
 import uuid
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from marketplace.db import run_after_commit, sqlite_write_intent
@@ -96,11 +96,28 @@ def configure_logging(app: Flask) -> None:
         root.addHandler(handler)
 
 
+def writes_when_read(view):
+    """Mark a view answering a GET that writes too (a download it records): on SQLite its
+    transaction takes the write lock from the start, as a POST's does. One that read first and
+    wrote later could not upgrade its lock while another request wrote, and would fail at
+    once instead of waiting its turn."""
+    view.writes_when_read = True
+    return view
+
+
+def _will_write() -> bool:
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        return True
+    view = current_app.view_functions.get(request.endpoint)
+    handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    return getattr(handler, "writes_when_read", False)
+
+
 def _start_request():
     # g lives on the app context, which an enclosing context (a CLI command, a test) may share
     # across requests: never let one request's caller leak into the next.
     g.pop("actor", None)
-    sqlite_write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+    sqlite_write_intent.set(_will_write())
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
     g.started_at = time.perf_counter()

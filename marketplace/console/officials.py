@@ -32,6 +32,7 @@ from marketplace.reports import (
     trails,
 )
 from marketplace.reports.reading import report_session
+from marketplace.request_cycle import writes_when_read
 
 OFFICIALS = (Role.admin, Role.official)
 #: how many months the trend chart shows, ending with the period's last month
@@ -103,6 +104,7 @@ def _closable(period: Period, report: dict) -> bool:
 
 
 @blp.get("/regions/<int:region_id>/<any(income, households):kind>.<any(csv, xlsx):file_format>")
+@writes_when_read
 @signin.signed_in(*OFFICIALS)
 def region_file(region_id: int, kind: str, file_format: str):
     actor, period = signin.current_console_actor(), _period_argument()
@@ -172,6 +174,7 @@ def household(household_id: int):
 
 
 @blp.get("/households/<int:household_id>/postings.<any(csv, xlsx):file_format>")
+@writes_when_read
 @signin.signed_in(Role.admin, Role.official, Role.station)
 def household_file(household_id: int, file_format: str):
     actor, period = signin.current_console_actor(), _period_argument()

@@ -18,6 +18,7 @@ from marketplace.payouts.schemas import (
     ReturnResultOut,
     ReturnUploadIn,
 )
+from marketplace.request_cycle import writes_when_read
 
 blp = Blueprint(
     "payouts",
@@ -95,6 +96,7 @@ class CancelRun(MethodView):
 
 @blp.route("/payout-runs/<id:run_id>/files/<any(yikatong.xlsx, bank.txt):file_format>")
 class RunFile(MethodView):
+    @writes_when_read  # every download is recorded
     @login_required(*PAYOUT_ROLES)
     @blp.response(200, content_type="application/octet-stream")
     @blp.doc(security=SECURITY)

@@ -47,6 +47,7 @@ from marketplace.reports.schemas import (
     TrailQuery,
 )
 from marketplace.reports.session_results_schemas import ResultsOut
+from marketplace.request_cycle import writes_when_read
 
 blp = Blueprint(
     "reports",
@@ -213,6 +214,7 @@ def _file_views(path: str, query_schema, build, summary: str, roles=(Role.admin,
     for file_format, media_type in exports.FILE_TYPES.items():
 
         class FileView(MethodView):
+            @writes_when_read  # a file naming households records its download
             @login_required(*roles)
             @blp.arguments(query_schema, location="query")
             @blp.response(200, content_type=media_type.split(";")[0])
