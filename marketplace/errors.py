@@ -179,7 +179,7 @@ def webargs_errors(messages: dict) -> dict[str, list[str]]:
     """webargs nests errors by location (json, query, files...); clients want field names."""
     flat: dict[str, list[str]] = {}
     for location, fields in messages.items():
-        if location in ("json", "form", "query", "files", "path"):
+        if location in ("json", "form", "query", "files", "multipart", "path"):
             flat.update(flatten_field_errors(fields))
         else:  # headers, cookies: keep the location so "Idempotency-Key" is unambiguous
             flat.update(flatten_field_errors(fields, location))

@@ -6,6 +6,7 @@ this checks the document itself on every test run.)"""
 import json
 
 import pytest
+from openapi_spec_validator import validate
 
 from marketplace.errors import PROBLEM_MEDIA_TYPE
 from marketplace.extensions import api
@@ -97,3 +98,21 @@ def test_every_reason_code_is_listed_for_problems_and_their_fields(document):
     assert (
         document["x-reason-codes"]["auth.login_required"] == REASONS["auth.login_required"].template
     )
+
+
+def test_the_whole_document_is_valid_openapi_3(document):
+    validate(document)
+
+
+def test_uploads_are_multipart_request_bodies_a_generated_client_can_send(document):
+    form_data = [
+        f"{method.upper()} {path}"
+        for path, method, operation in _operations(document)
+        if any(p.get("in") == "formData" for p in operation.get("parameters", []))
+    ]
+    assert form_data == []
+    upload = document["paths"]["/api/v1/stations/{station_id}/platform-imports"]["post"]
+    body = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    schema = document["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    assert {"file", "items", "platform", "session_id", "dry_run"} <= set(schema["properties"])
+    assert schema["properties"]["file"]["format"] == "binary"

@@ -100,7 +100,7 @@ def _ancestors(session, actor, region_id: int) -> list[Region]:
 
 
 def _closable(period: Period, report: dict) -> bool:
-    return period.kind == "month" and report["closed"] is None and period.end < shanghai_today()
+    return period.kind == "month" and report["close"] is None and period.end < shanghai_today()
 
 
 @blp.get("/regions/<int:region_id>/<any(income, households):kind>.<any(csv, xlsx):file_format>")

@@ -14,7 +14,6 @@ from marketplace.livestreams.models import Platform
 from marketplace.paging import paged
 from marketplace.platform_sales import importing, mapping
 from marketplace.platform_sales.schemas import (
-    ImportFormIn,
     ImportOut,
     ImportQuery,
     ImportUploadIn,
@@ -156,12 +155,11 @@ class PlatformImports(MethodView):
         )
 
     @login_required(*MANAGERS)
-    @blp.arguments(ImportUploadIn, location="files")
-    @blp.arguments(ImportFormIn, location="form")
+    @blp.arguments(ImportUploadIn, location="multipart")
     @blp.response(201, ImportOut)
     @blp.alt_response(200, schema=ImportOut, description="A dry run's report; nothing written.")
     @blp.doc(security=BEARER)
-    def post(self, files, form, station_id):
+    def post(self, form, station_id):
         """Import a platform's order export (multipart: ``file``, Taobao's ``items``, and
         ``platform``, ``session_id``, ``layout``, ``dry_run``). Each paid row becomes a paid
         order of channel ``imported``, tied to its session; a row imported before only
@@ -171,9 +169,9 @@ class PlatformImports(MethodView):
         PLATFORM_IMPORT_MAX_BYTES a 413."""
         upload = importing.Upload(
             platform=form["platform"],
-            stream=files["file"].stream,
-            filename=files["file"].filename,
-            items=files["items"].stream if files.get("items") else None,
+            stream=form["file"].stream,
+            filename=form["file"].filename,
+            items=form["items"].stream if form.get("items") else None,
             layout_name=form["layout"],
             session_id=form["session_id"],
             dry_run=form["dry_run"],

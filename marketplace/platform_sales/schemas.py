@@ -99,17 +99,6 @@ class LayoutOut(Schema):
     created_at = fields.DateTime()
 
 
-class ImportUploadIn(Schema):
-    file = Upload(
-        required=True,
-        metadata={"description": "The platform's order export (CSV; UTF-8 or GBK)."},
-    )
-    items = Upload(
-        load_default=None,
-        metadata={"description": "Taobao: its item report (宝贝报表), beside the order report."},
-    )
-
-
 class ImportFormIn(Schema):
     platform = fields.Enum(Platform, required=True, validate=_OUTSIDE_PLATFORM)
     session_id = Id(
@@ -130,6 +119,19 @@ class ImportFormIn(Schema):
     dry_run = fields.Boolean(
         load_default=False,
         metadata={"description": "Report what the upload would do, and write nothing."},
+    )
+
+
+class ImportUploadIn(ImportFormIn):
+    """An upload: the export's file(s) and how to read them, one multipart/form-data body."""
+
+    file = Upload(
+        required=True,
+        metadata={"description": "The platform's order export (CSV; UTF-8 or GBK)."},
+    )
+    items = Upload(
+        load_default=None,
+        metadata={"description": "Taobao: its item report (宝贝报表), beside the order report."},
     )
 
 

@@ -67,7 +67,7 @@ def income_report(session, actor: Actor, region_id: int, period: Period) -> dict
         frozen = frozen_report(session, region.id, period)
         if frozen is not None:
             return frozen
-    return {**build_report(session, region, period), "closed": None}
+    return {**build_report(session, region, period), "close": None}
 
 
 def frozen_report(session, region_id: int, period: Period) -> dict | None:
@@ -100,7 +100,7 @@ def frozen_report(session, region_id: int, period: Period) -> dict | None:
     return {
         **report,
         "period": period_out,
-        "closed": {
+        "close": {
             "closed_at": closed_at,
             "closed_by_id": closed_by_id,
             "region_id": closed_region_id,

@@ -213,14 +213,21 @@ class IncomeReportOut(Schema):
     adjustments = fields.List(
         fields.Nested(AdjustmentOut),
         metadata={
-            "description": "Entries of closed months dated into this period instead (a late "
-            "refund): included above, and shown against the month each adjusts."
+            "description": "Income that belongs to a month already closed when it was written, "
+            "and so was dated into this period, the first open one: sales imported from a "
+            "platform's export after the month of their payment was closed, and co-operative "
+            "members' minimum-dividend top-ups dated 31 December of a closed year. Included in "
+            "the figures above; each listed against the month it belongs to."
         },
     )
-    closed = fields.Nested(
+    close = fields.Nested(
         FrozenOut,
         allow_none=True,
-        metadata={"description": "A closed month's report: served as frozen at its close."},
+        metadata={
+            "description": "The close that froze this report (when, by whom, for which region: "
+            "this one or one above it), which is then served as it stood at that close; null "
+            "while the month is open, and for quarters and years."
+        },
     )
 
 

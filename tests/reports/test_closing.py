@@ -50,13 +50,13 @@ def test_a_refund_after_the_close_lands_in_the_next_open_month(
     this_month, next_one = month_over
     order = pay((shop.sku_500g, 2))
     before = income(client, money.official_headers, regions.county, this_month)
-    assert before["closed"] is None and before["totals"]["net_fen"] > 0
+    assert before["close"] is None and before["totals"]["net_fen"] > 0
     closed = close(client, money.official_headers, regions.county, this_month)
     assert closed.status_code == 201, closed.json
     assert closed.json["closed"] is True and closed.json["month"] == this_month
 
     frozen = income(client, money.official_headers, regions.county, this_month)
-    assert frozen["closed"]["region_id"] == regions.county.id
+    assert frozen["close"]["region_id"] == regions.county.id
     assert frozen["totals"] == before["totals"]
 
     line = order["lines"][0]
@@ -81,7 +81,7 @@ def test_a_refund_after_the_close_lands_in_the_next_open_month(
     assert following["adjustments"] == [{"month": this_month, "net_fen": -reversed_income}]
     # So do the township and the village below the closed county.
     village = income(client, money.official_headers, regions.village_a1, this_month)
-    assert village["closed"] is not None
+    assert village["close"] is not None
     assert village["totals"]["net_fen"] == before["totals"]["net_fen"]
 
 
@@ -99,7 +99,7 @@ def test_reopening_takes_an_admin_and_a_reason(client, shop, money, pay, regions
     assert (
         reopened.json["closed"] is False and reopened.json["reopen_reason"] == "合作社分红比例录错"
     )
-    assert income(client, money.official_headers, regions.township_a, this_month)["closed"] is None
+    assert income(client, money.official_headers, regions.township_a, this_month)["close"] is None
     twice = client.post(url, json={"reason": "x"}, headers=money.admin_headers)
     assert twice.status_code == 409
     assert (twice.json["code"], twice.json["params"]) == (
