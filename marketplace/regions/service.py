@@ -44,6 +44,14 @@ def in_subtree(region_column, root_path: str) -> sa.ColumnElement:
     return region_column.in_(sa.select(Region.id).where(Region.path.startswith(root_path)))
 
 
+def above_subtree(region_column, root_path: str) -> sa.ColumnElement:
+    """``region_column`` names a region above the subtree whose root has ``root_path``, or its
+    root: a region whose own subtree holds it (a county-led session seen by the township)."""
+    return region_column.in_(
+        sa.select(Region.id).where(sa.literal(root_path).startswith(Region.path))
+    )
+
+
 def in_subtree_of(region_column, root_id: int) -> sa.ColumnElement:
     """``region_column`` names a region inside the subtree of region ``root_id``; an unknown
     ``root_id`` matches nothing. For filters such as ``within``."""

@@ -256,3 +256,34 @@ def ledger_of_other_station(session, shop, session_id) -> int:
         )
     ).scalar_one()
     return -int(total)
+
+
+def test_a_township_official_reads_its_part_of_a_county_led_session(
+    client, shop, money, place, live, regions
+):
+    county_led = live.schedule(
+        headers=shop.admin_headers, region_id=regions.county.id, room_id="county-room"
+    )
+    for sku in (shop.sku_500g, shop.sku_ginseng):
+        live.feature(county_led, sku, sku.price_fen - 100, headers=shop.admin_headers)
+    live.start(county_led, headers=shop.admin_headers)
+    own_sale(client, shop, place, county_led["code"], [(shop.sku_500g, 1)])
+    own_sale(
+        client,
+        shop,
+        place,
+        county_led["code"],
+        [(shop.sku_ginseng, 1)],
+        headers=shop.other_station_headers,
+    )
+    url = f"{SESSIONS}/{county_led['id']}/results"
+    county = client.get(url, headers=money.official_headers).json
+    township = client.get(url, headers=money.official_b_headers)
+    # The county-led session is the township's too: it sees it, and of its results the sale of
+    # its own produce (the ginseng of township B), not the county's whole.
+    assert township.status_code == 200, township.json
+    assert county["gross_fen"] == shop.sku_500g.price_fen - 100 + shop.sku_ginseng.price_fen - 100
+    assert township.json["gross_fen"] == shop.sku_ginseng.price_fen - 100
+    listed = client.get(SESSIONS, headers=money.official_b_headers).json
+    assert county_led["id"] in {s["id"] for s in listed}
+    assert client.get(url, headers=money.official_far_headers).status_code == 404
