@@ -193,6 +193,8 @@ class BenefitRule(Base):
     weighting: Mapped[Weighting | None] = mapped_column(enum_type(Weighting, 32))
     note: Mapped[str | None] = mapped_column(sa.String(500))
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    #: the users who edited the draft after its author: none of them may approve it
+    edited_by_ids: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]")
     created_at: Mapped[created_at]
     approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -13,6 +13,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from marketplace.accounts.approvals import check_not_a_maker
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.clock import shanghai_today
@@ -83,7 +84,8 @@ APPROVER_NOT_ADMIN_OR_OFFICIAL = reason(
     "Rules are approved by an admin or an official of the region.",
 )
 APPROVER_IS_AUTHOR = reason(
-    "rule.approver_is_author", "You drafted this rule version; someone else must approve it."
+    "rule.approver_is_author",
+    "You drafted or edited this rule version; someone else must approve it.",
 )
 ALREADY_APPROVED = reason(
     "rule.already_approved", "Rule {rule_id} (version {version}) is already approved."
@@ -286,6 +288,9 @@ def update_rule(session, actor: Actor, rule_id: int, data: dict) -> BenefitRule:
         rule.note = data["note"]
     if "beneficiaries" in data:
         _set_beneficiaries(session, rule, data["beneficiaries"])
+    if actor.user_id not in rule.edited_by_ids:
+        # An editor made the version as much as its author: neither approves it.
+        rule.edited_by_ids = [*rule.edited_by_ids, actor.user_id]
     session.flush()
     return _reloaded(session, rule.id)
 
@@ -305,8 +310,7 @@ def approve_rule(session, actor: Actor, rule_id: int) -> BenefitRule:
     if actor.role not in (Role.admin, Role.official):
         raise PermissionDenied(APPROVER_NOT_ADMIN_OR_OFFICIAL())
     rule = get_rule(session, actor, rule_id, lock=True)
-    if rule.created_by_id == actor.user_id:
-        raise PermissionDenied(APPROVER_IS_AUTHOR())
+    check_not_a_maker(actor, [rule.created_by_id, *rule.edited_by_ids], APPROVER_IS_AUTHOR())
     if rule.status is RuleStatus.approved:
         raise Conflict(ALREADY_APPROVED(rule_id=rule.id, version=rule.version))
     # Approvals of one producer's rules take turns on the producer's row.

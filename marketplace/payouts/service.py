@@ -20,6 +20,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from marketplace.accounts.approvals import check_not_a_maker
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.clock import shanghai_today
@@ -131,8 +132,7 @@ def approve_run(session, actor: Actor, run_id: int) -> PayoutRun:
     """The checker's approval: every line is moved to in transit in the ledger. Approving an
     approved run again changes nothing."""
     run = get_run(session, actor, run_id, for_update=True)
-    if run.proposed_by_id == actor.user_id:
-        raise PermissionDenied(PROPOSER_CANNOT_APPROVE())
+    check_not_a_maker(actor, [run.proposed_by_id], PROPOSER_CANNOT_APPROVE())
     if run.status in (RunStatus.approved, RunStatus.settled):
         return run
     if run.status is RunStatus.cancelled:

@@ -282,3 +282,28 @@ def test_a_pledges_fund_gives_only_through_the_pledge(client, shop, money, campa
     assert topped.status_code == 409
     approved = client.post(f"/api/v1/pledges/{pledge['id']}/approve", headers=money.admin2_headers)
     assert approved.status_code == 200 and approved.json["state"] == "disbursed"
+
+
+def test_whoever_recorded_a_pledge_cannot_approve_it_whoever_funded_it(
+    client, shop, money, campaign, live
+):
+    """An admin records the pledge and the station ends the session (which funds it, the
+    station proposing the disbursement): the admin made the pledge all the same."""
+    body = {
+        "kind": "per_household",
+        "payer_kind": "producer",
+        "producer_id": shop.producer.id,
+        "amount_each_fen": 50000,
+        "household_ids": campaign.household_ids,
+        "memo": "每户500元",
+    }
+    made = client.post(
+        f"{SESSIONS}/{campaign.session['id']}/pledges", json=body, headers=shop.admin_headers
+    )
+    assert made.status_code == 201, made.json
+    live.end(campaign.session)
+    url = f"/api/v1/pledges/{made.json['id']}/approve"
+    refused = client.post(url, headers=shop.admin_headers)
+    assert refused.status_code == 403
+    assert refused.json["code"] == "pledge.approver_is_proposer"
+    assert client.post(url, headers=money.admin2_headers).status_code == 200

@@ -421,3 +421,16 @@ def test_fees_are_set_by_admins_and_read_in_scope(client, session, shop, money):
     assert client.get(history, headers=money.official_headers).status_code == 200
     missing = client.put("/api/v1/stations/999999/fee", json=body, headers=money.admin_headers)
     assert missing.status_code == 404
+
+
+def test_an_editor_cannot_approve_the_version_they_edited(client, money, draft):
+    url = f"/api/v1/rules/{draft['id']}"
+    edited = client.patch(
+        url, json={"version": 2, "retained_bp": 2500}, headers=money.admin2_headers
+    )
+    assert edited.status_code == 200, edited.json
+    refused = client.post(f"{url}/approve", headers=money.admin2_headers)
+    assert refused.status_code == 403
+    assert refused.json["code"] == "rule.approver_is_author"
+    approved = client.post(f"{url}/approve", headers=money.official_headers)
+    assert approved.status_code == 200, approved.json

@@ -7,6 +7,7 @@ under it; the fund and the disbursement are unique to the pledge in the database
 
 import sqlalchemy as sa
 
+from marketplace.accounts.approvals import check_not_a_maker
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.db import utcnow
@@ -57,7 +58,7 @@ ALREADY_DISBURSED = reason(
 NOT_YET_FUNDED = reason("pledge.not_yet_funded", "Pledge {pledge_id} is {state}: fund it first.")
 APPROVER_IS_PROPOSER = reason(
     "pledge.approver_is_proposer",
-    "The user who proposed a pledge's disbursement cannot approve it.",
+    "The user who recorded a pledge, or proposed its disbursement, cannot approve it.",
 )
 
 
@@ -209,8 +210,10 @@ def approve_pledge(session, actor: Actor, pledge_id: int) -> Pledge:
         )
     if pledge.state is not PledgeState.funded:
         raise Conflict(NOT_YET_FUNDED(pledge_id=pledge.id, state=pledge.state.value))
-    if pledge.proposed_by_id == actor.user_id:
-        raise PermissionDenied(APPROVER_IS_PROPOSER())
+    # Whoever recorded the pledge, or funded it (or ended the session that funded it), made it.
+    check_not_a_maker(
+        actor, [pledge.created_by_id, pledge.proposed_by_id], APPROVER_IS_PROPOSER()
+    )
     # share_of_net: equal weights, as promised
     per_household = pledge.kind is PledgeKind.per_household
     disbursement = funds.record_disbursement(

@@ -95,7 +95,8 @@ class Pledge(Base):
         ),
         sa.CheckConstraint(
             "state <> 'disbursed' OR (disbursement_id IS NOT NULL"
-            " AND approved_by_id IS NOT NULL AND approved_by_id <> proposed_by_id)",
+            " AND approved_by_id IS NOT NULL AND approved_by_id <> proposed_by_id"
+            " AND (created_by_id IS NULL OR approved_by_id <> created_by_id))",
             name="maker_checker",
         ),
     )
