@@ -2,6 +2,7 @@
 
 from marketplace.accounts.models import *  # noqa: F403
 from marketplace.catalog.models import *  # noqa: F403
+from marketplace.closes.models import *  # noqa: F403
 from marketplace.households.models import *  # noqa: F403
 from marketplace.idempotency import IdempotencyKey  # noqa: F401
 from marketplace.ledger.models import *  # noqa: F403

@@ -27,8 +27,11 @@ def _problem_classes() -> set[str]:
     return found | _CARRIERS
 
 
-def _is_reason(node) -> bool:
-    """``A_REASON(...)``, ``module.A_REASON(...)``, or a message read back: ``x.reason``."""
+def _is_reason(node, typed=frozenset()) -> bool:
+    """``A_REASON(...)``, ``module.A_REASON(...)``, a message read back: ``x.reason``, or a
+    name the function declares a ``Message`` (a parameter or a variable annotated so)."""
+    if isinstance(node, ast.Name):
+        return node.id in typed
     if isinstance(node, ast.Call):
         func = node.func
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
@@ -38,23 +41,40 @@ def _is_reason(node) -> bool:
     return False
 
 
-def _messages_ok(node) -> bool:
+def _messages_ok(node, typed=frozenset()) -> bool:
     """A list of reasons, or a dict of them by field (a name: built elsewhere and checked
     there)."""
     if isinstance(node, ast.List):
-        return all(_is_reason(item) for item in node.elts)
+        return all(_is_reason(item, typed) for item in node.elts)
     if isinstance(node, ast.Dict):
-        return all(_messages_ok(value) for value in node.values)
+        return all(_messages_ok(value, typed) for value in node.values)
     if isinstance(node, ast.DictComp):
-        return _messages_ok(node.value)
+        return _messages_ok(node.value, typed)
     if isinstance(node, ast.ListComp):
-        return _is_reason(node.elt)
+        return _is_reason(node.elt, typed)
     return isinstance(node, ast.Name | ast.Attribute | ast.Subscript)
+
+
+def _typed_as_message(tree) -> frozenset[str]:
+    """Names annotated as a ``Message`` anywhere in the module: parameters and variables."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            target, annotation = node.arg, node.annotation
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            target, annotation = node.target.id, node.annotation
+        else:
+            continue
+        if "Message" in ast.unparse(annotation).replace("| None", "").split():
+            names.add(target)
+    return frozenset(names)
 
 
 def _findings(name: str, source: str, problems: set[str]) -> list[str]:
     found = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    typed = _typed_as_message(tree)
+    for node in ast.walk(tree):
         where = f"{name}:{getattr(node, 'lineno', '?')}"
         if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
             call = node.exc
@@ -62,11 +82,13 @@ def _findings(name: str, source: str, problems: set[str]) -> list[str]:
             cls = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
             if cls in problems:
                 if cls == "ValidationFailed":
-                    ok = bool(call.args) and _messages_ok(call.args[0])
-                    ok = ok and all(_is_reason(arg) for arg in call.args[1:])
+                    ok = bool(call.args) and _messages_ok(call.args[0], typed)
+                    ok = ok and all(_is_reason(arg, typed) for arg in call.args[1:])
                 else:
-                    ok = bool(call.args) and _is_reason(call.args[0])
-                ok = ok and all(_messages_ok(k.value) for k in call.keywords if k.arg == "errors")
+                    ok = bool(call.args) and _is_reason(call.args[0], typed)
+                ok = ok and all(
+                    _messages_ok(k.value, typed) for k in call.keywords if k.arg == "errors"
+                )
                 if not ok:
                     found.append(f"{where} raises {cls} without a declared reason")
         if isinstance(node, ast.Assign):
@@ -75,7 +97,7 @@ def _findings(name: str, source: str, problems: set[str]) -> list[str]:
                     isinstance(target, ast.Subscript)
                     and isinstance(target.value, ast.Name)
                     and target.value.id.endswith("errors")
-                    and not _messages_ok(node.value)
+                    and not _messages_ok(node.value, typed)
                 ):
                     found.append(f"{where} puts a message without a declared reason")
     return found

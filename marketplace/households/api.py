@@ -9,6 +9,7 @@ from marketplace.households.schemas import (
     HouseholdIn,
     HouseholdOut,
     HouseholdQuery,
+    HouseholdRegisteredOut,
     HouseholdUpdateIn,
     PayoutAccountIn,
     PayoutAccountOut,
@@ -49,11 +50,13 @@ class Households(MethodView):
     @login_required(*WRITERS)
     @shows_personal_numbers
     @blp.arguments(HouseholdIn)
-    @blp.response(201, HouseholdOut)
+    @blp.response(201, HouseholdRegisteredOut)
     @blp.doc(security=SECURITY)
     def post(self, data):
         """Register a household with its initial status. A station registers in its own
-        village only (otherwise 422 on ``village_id``)."""
+        village only (otherwise 422 on ``village_id``). An initial status dated in a month
+        already closed is kept as dated, but the closed months' reports stay as they were
+        signed off: ``reported_from`` says from which month the household is counted."""
         return service.create_household(db.session, current_actor(), data)
 
 
@@ -111,7 +114,9 @@ class StatusChanges(MethodView):
     @blp.doc(security=SECURITY)
     def post(self, data, household_id):
         """Record a dated status change, back-dated or future. The household's current
-        status follows the latest change effective today (Asia/Shanghai)."""
+        status follows the latest change effective today (Asia/Shanghai). A change dated in a
+        month closed for the household's village is refused (409: the problem's ``close``
+        names the close and ``first_open_month`` the earliest month it may be dated in)."""
         return status.record_status_change(db.session, current_actor(), household_id, data)
 
 

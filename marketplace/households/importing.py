@@ -71,10 +71,15 @@ def import_registry(
         report.problems.append(RowProblem(1, "", "the file is neither UTF-8 nor GB18030 text"))
         return report
     reader = csv.reader(io.StringIO(text, newline=""))
-    headers, report.problems = read_headers(reader)
-    if not report.ok:
+    try:
+        headers, report.problems = read_headers(reader)
+        if not report.ok:
+            return report
+        records = [(reader.line_num, cells) for cells in reader if any(c.strip() for c in cells)]
+    except csv.Error as error:
+        # An unclosed quote, or a cell longer than any registry field could be.
+        report.problems.append(RowProblem(reader.line_num, "", f"not CSV here: {error}"))
         return report
-    records = [(reader.line_num, cells) for cells in reader if any(c.strip() for c in cells)]
     rows = [
         parse_row(line, headers, cells, today)
         for line, cells in progress(records, desc="validating", unit=" rows")

@@ -84,6 +84,10 @@ class Household(Base):
         back_populates="household", lazy="raise", uselist=False
     )
 
+    #: Not stored: set by registration to the first month whose reports count the household
+    #: (its initial status's month, or the first open month after it if that one is closed).
+    reported_from = None
+
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (sa.CheckConstraint("members_count > 0", name="members_positive"),)
 

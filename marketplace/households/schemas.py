@@ -7,6 +7,7 @@ National ID and card numbers leave the service masked except for the actors allo
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace import pii
+from marketplace.bank_text import BankText
 from marketplace.households.models import HouseholdStatus, MonitoringType, PovertyCause
 from marketplace.households.personal_data import ProtectedNumber
 from marketplace.numbers import BoundedInteger, Id
@@ -97,9 +98,20 @@ class HouseholdOut(Schema):
     version = fields.Integer()
 
 
+class HouseholdRegisteredOut(HouseholdOut):
+    reported_from = fields.Function(
+        lambda household: f"{household.reported_from:%Y-%m}",
+        metadata={
+            "description": "The first month whose reports count the household: the month of "
+            "its initial status, or, when that month is closed for its village (signed off "
+            "without it), the first open month after it. Closed months' reports never change."
+        },
+    )
+
+
 class HouseholdIn(Schema):
     registry_number = fields.String(required=True, validate=REGISTRY_NUMBER)
-    head_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    head_name = fields.String(required=True, validate=[validate.Length(min=1, max=50), BankText()])
     head_id_number = IdNumber(required=True)
     members_count = BoundedInteger(1, 99, required=True)
     village_id = Id(required=True)
@@ -132,7 +144,7 @@ class HouseholdUpdateIn(Schema):
         metadata={"description": "The version you read; a newer one on the server is a 409."},
     )
     registry_number = fields.String(validate=REGISTRY_NUMBER)
-    head_name = fields.String(validate=validate.Length(min=1, max=50))
+    head_name = fields.String(validate=[validate.Length(min=1, max=50), BankText()])
     head_id_number = IdNumber()
     members_count = BoundedInteger(1, 99)
     village_id = Id()
@@ -189,7 +201,9 @@ class StatusChangeOut(Schema):
 class PayoutAccountIn(Schema):
     bank_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     card_number = CardNumber(required=True)
-    holder_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    holder_name = fields.String(
+        required=True, validate=[validate.Length(min=1, max=50), BankText()]
+    )
     holder_id_number = IdNumber(required=True)
     holder_relation = fields.String(
         load_default="本人",

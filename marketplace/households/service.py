@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload
 from marketplace import pii
 from marketplace.accounts.auth import Actor
 from marketplace.clock import shanghai_today
+from marketplace.closes.months import first_open_month
 from marketplace.db import check_version, page_of
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.households.models import Household, HouseholdStatusChange, PayoutAccount
@@ -211,6 +212,9 @@ def create_household(session, actor: Actor, data: dict, *, today: date | None = 
         )
     )
     session.flush()
+    # A status dated in a closed month is the registry's truth, but the month's reports stay
+    # as they were signed off: the household is counted from the first open month.
+    household.reported_from = first_open_month(session, village.id, effective_from)
     return household
 
 

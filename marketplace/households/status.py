@@ -1,7 +1,8 @@
 """A household's status over time: dated changes, appended, and the current status they give.
 
-Back-dated changes are allowed (the registry is often updated late); a change dated in the
-future takes effect on its day (``apply_due_status_changes``, run daily). Who reaches which
+Back-dated changes are allowed (the registry is often updated late) down to the first open
+month of the household's village (``closes.months``); a change dated in the future takes effect
+on its day (``apply_due_status_changes``, run daily). Who reaches which
 household is the registry's rule (``service.get_household``).
 """
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 
 from marketplace.accounts.auth import Actor
 from marketplace.clock import shanghai_today
+from marketplace.closes.months import refuse_if_closed
 from marketplace.db import page_of, utcnow
 from marketplace.households.models import Household, HouseholdStatusChange
 from marketplace.households.service import get_household
@@ -44,11 +46,14 @@ def record_status_change(
 ) -> HouseholdStatusChange:
     """Append a dated status change and recompute the current status from the whole history.
 
-    Back-dated changes are allowed (the registry is often updated late); a change dated in the
-    future takes effect on its day (see ``apply_due_status_changes``).
+    Back-dated changes are allowed (the registry is often updated late), but not into a month
+    closed for the household's village (409 naming the close: the month was signed off with
+    the status it had); a change dated in the future takes effect on its day (see
+    ``apply_due_status_changes``).
     """
     today = today or shanghai_today()
     household = get_household(session, actor, household_id)
+    refuse_if_closed(session, household.village_id, data["effective_from"], field="effective_from")
     change = HouseholdStatusChange(
         household_id=household.id,
         status=data["status"],

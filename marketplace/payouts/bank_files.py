@@ -37,11 +37,10 @@ The bank's return (回执) is the same sheet with 回执状态 filled in (``成�
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from io import BytesIO
-from zipfile import BadZipFile
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl import Workbook
 
+from marketplace import spreadsheets
 from marketplace.reasons import Message, reason
 
 YIKATONG_SHEET = "导出"
@@ -72,7 +71,6 @@ _CENT = Decimal("0.01")
 UNREADABLE = reason("bank_file.unreadable", "The bank file cannot be read.")
 BAD_ROWS = reason("bank_file.bad_rows", "Some rows of the bank file cannot be read.")
 # Why a place in it (the file, a row, a cell) is refused (``BankFileError.errors``).
-NOT_XLSX = reason("bank_file.not_xlsx", "is not an xlsx workbook ({error_type})")
 NO_SHEET = reason("bank_file.no_sheet", f"has no sheet named {YIKATONG_SHEET}")
 NO_COLUMN = reason("bank_file.no_column", "has no column {column}")
 NUMBER_CELL = reason("bank_file.number_cell", "must be a text cell (a number cell loses digits)")
@@ -193,7 +191,10 @@ def write_yikatong(rows: list[DisbursementRow]) -> bytes:
             ]
         )
         cells = sheet[sheet.max_row]
-        # Digits stay text, or Excel shows an ID number as 2.20581E+17 and drops its last digits.
+        # Text stays text, never a formula (a name beginning with "="), and digits stay text,
+        # or Excel shows an ID number as 2.20581E+17 and drops its last digits.
+        for cell in cells:
+            spreadsheets.text_cell(cell)
         for index in (1, 2, 3, 9):
             cells[index].number_format = _TEXT
         cells[5].number_format = _YUAN
@@ -203,20 +204,6 @@ def write_yikatong(rows: list[DisbursementRow]) -> bytes:
     buffer = BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
-
-
-def _open_sheet(data: bytes):
-    try:
-        workbook = load_workbook(BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError) as error:
-        raise BankFileError(
-            UNREADABLE(), errors={"file": [NOT_XLSX(error_type=type(error).__name__)]}
-        ) from None
-    if YIKATONG_SHEET in workbook.sheetnames:
-        return workbook[YIKATONG_SHEET]
-    if len(workbook.sheetnames) == 1:
-        return workbook.active
-    raise BankFileError(UNREADABLE(), errors={"file": [NO_SHEET()]})
 
 
 def _text(value) -> str | None:
@@ -229,10 +216,25 @@ def _text(value) -> str | None:
     return text or None
 
 
+#: The columns a one-card sheet is read to: ours has eleven, a county's template a few more.
+_COLUMNS_READ = 32
+
+
 def _read_rows(data: bytes, required: tuple[str, ...]):
-    """Rows of the sheet as ``(row_number, {column: value})``, columns found by header name."""
-    sheet = _open_sheet(data)
-    rows = sheet.iter_rows(values_only=True)
+    """Rows of the sheet as ``(row_number, {column: value})``, columns found by header name.
+    The file is read safely (``spreadsheets.read_sheet``): whatever is wrong with it, at any
+    row, is a BankFileError naming the file."""
+    try:
+        yield from _named_rows(
+            spreadsheets.read_sheet(data, prefer=YIKATONG_SHEET, columns=_COLUMNS_READ), required
+        )
+    except spreadsheets.BadSpreadsheet as error:
+        raise BankFileError(UNREADABLE(), errors={"file": [error.reason]}) from None
+    except LookupError:
+        raise BankFileError(UNREADABLE(), errors={"file": [NO_SHEET()]}) from None
+
+
+def _named_rows(rows, required: tuple[str, ...]):
     header = next(rows, None)
     names = [str(cell).strip() if cell is not None else "" for cell in header or ()]
     missing = [column for column in required if column not in names]

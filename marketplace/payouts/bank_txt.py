@@ -13,6 +13,7 @@ from rows to bytes and back.
 
 from dataclasses import dataclass
 
+from marketplace import bank_text
 from marketplace.payouts.bank_files import (
     BAD_ROWS,
     UNREADABLE,
@@ -28,9 +29,6 @@ BANK_TXT_HEADER = "序号,收款人账号,收款人姓名,出款金额,备注"
 BANK_TXT_TOTAL = "总额："
 
 UNWRITABLE = reason("bank_file.unwritable", "The bank file cannot be written.")
-NOT_GBK_ENCODABLE = reason(
-    "bank_file.not_gbk_encodable", "has a character the bank's GBK encoding cannot carry"
-)
 NOT_GBK = reason("bank_file.not_gbk", "is not GBK text")
 NOT_THE_HEADER = reason("bank_file.not_the_header", f"must be the header {BANK_TXT_HEADER}")
 NO_TOTAL_LINE = reason("bank_file.no_total_line", "must be the closing total line")
@@ -46,31 +44,33 @@ class BankTransfer:
     memo: str
 
 
-def _field(value: str) -> str:
-    # The format has no quoting: a comma or a line break inside a field would shift columns.
-    return value.replace(",", "，").replace("\r", " ").replace("\n", " ").strip()
-
-
 def write_bank_txt(transfers: list[BankTransfer]) -> bytes:
-    """The 代发 batch: GBK, CRLF, a numbered row per transfer and the closing total."""
+    """The 代发 batch: GBK, CRLF, a numbered row per transfer and the closing total. A field
+    the format cannot carry as it is (a comma or a line break: there is no quoting; a
+    character GBK lacks) refuses the file, naming the row and field: a value is never changed
+    on its way to the bank. (Names are refused at registration already, by the same rule:
+    ``marketplace.bank_text``.)"""
     lines = [BANK_TXT_HEADER]
+    errors: dict[str, list[Message]] = {}
     for number, transfer in enumerate(transfers, start=1):
+        fields = {
+            "收款人账号": transfer.account_number,
+            "收款人姓名": transfer.payee_name,
+            "备注": transfer.memo,
+        }
+        for name, value in fields.items():
+            problem: Message | None = bank_text.problem_with(value)
+            if problem is not None:
+                errors[f"rows.{number}.{name}"] = [problem]
         lines.append(
-            f"{number},{_field(transfer.account_number)},{_field(transfer.payee_name)},"
-            f"{fen_to_yuan(transfer.amount_fen)},{_field(transfer.memo)}"
+            f"{number},{transfer.account_number},{transfer.payee_name},"
+            f"{fen_to_yuan(transfer.amount_fen)},{transfer.memo}"
         )
-    total = sum(transfer.amount_fen for transfer in transfers)
-    lines.append(f"{BANK_TXT_TOTAL}{fen_to_yuan(total)}")
-    errors = {}
-    encoded = []
-    for index, line in enumerate(lines):
-        try:
-            encoded.append(line.encode(BANK_TXT_ENCODING))
-        except UnicodeEncodeError:
-            errors[f"rows.{index}"] = [NOT_GBK_ENCODABLE()]
     if errors:
         raise BankFileError(UNWRITABLE(), errors=errors)
-    return b"\r\n".join(encoded)
+    total = sum(transfer.amount_fen for transfer in transfers)
+    lines.append(f"{BANK_TXT_TOTAL}{fen_to_yuan(total)}")
+    return "\r\n".join(lines).encode(BANK_TXT_ENCODING)
 
 
 def read_bank_txt(data: bytes) -> list[BankTransfer]:

@@ -4,6 +4,7 @@ admins (``households/personal_data.py``); the downloadable files carry them in f
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from marketplace.bank_text import BankText
 from marketplace.households.personal_data import ProtectedNumber
 from marketplace.numbers import Id
 from marketplace.payouts.models import LineStatus, PayeeKind, RunStatus
@@ -23,8 +24,11 @@ class PayoutRunIn(Schema):
     )
     project_name = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=100),
-        metadata={"description": "项目资金名称, printed on every line of the one-card file."},
+        validate=[validate.Length(min=1, max=100), BankText()],
+        metadata={
+            "description": "项目资金名称, printed on every line of the one-card file and as "
+            "the memo of each transfer in the bank's file."
+        },
     )
     batch_serial = fields.String(
         load_default=None,

@@ -133,7 +133,7 @@ def batch_file(
             ]
         )
     else:
-        memo = run.project_name[:_BANK_MEMO_LENGTH]
+        memo = run.project_name[:_BANK_MEMO_LENGTH].rstrip()
         try:
             content = bank_txt.write_bank_txt(
                 [

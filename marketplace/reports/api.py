@@ -27,11 +27,11 @@ from marketplace.reports import (
     session_results,
     trails,
 )
+from marketplace.reports.channels_schemas import ChannelReportOut
 from marketplace.reports.reading import report_session
 from marketplace.reports.schemas import (
     AssistanceQuery,
     AssistanceReportOut,
-    ChannelReportOut,
     CloseIn,
     CloseQuery,
     CoverageQuery,

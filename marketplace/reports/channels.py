@@ -26,6 +26,7 @@ from marketplace.payments.models import Gateway, Payment, PaymentState
 from marketplace.periods import Period
 from marketplace.regions.models import Region
 from marketplace.regions.service import villages_by_child
+from marketplace.reports.frozen import CHANNELS, frozen_report
 from marketplace.reports.scoping import reported_region
 
 _ATTRIBUTING = (EntryKind.attribution, EntryKind.refund_reversal)
@@ -55,7 +56,17 @@ def _channel():
 
 
 def channel_report(session, actor: Actor, region_id: int, period: Period) -> dict:
+    """The report as the actor may read it: a closed month's as its close froze it, else
+    live."""
     region = reported_region(session, actor, region_id)
+    frozen = frozen_report(session, region.id, period, CHANNELS)
+    if frozen is not None:
+        return frozen
+    return {**build_report(session, region, period), "close": None}
+
+
+def build_report(session, region: Region, period: Period) -> dict:
+    """The report computed from the ledger now (no scope check: the caller made it)."""
     child_of = villages_by_child(session, region)
     produce_here = list(child_of)
     channel = _channel()

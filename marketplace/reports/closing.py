@@ -1,32 +1,40 @@
 """Closing a month: an official closes it for their region (an admin for any), which freezes
-its income report for the region and every region below it; reopening takes an admin and a
-reason. Both are recorded as events.
+every monthly report of the month for the region and every region below it (``frozen``): the
+income and channels reports, and the region's households with their figures, which its
+households file and coverage list are cut from. Reopening takes an admin and a reason, and
+drops what the close froze. Both are recorded as events.
 
-While the close is written it holds the ledger's closing lock (``ledger.closing``), so every
-entry is either in the snapshot or dated into the first open month: a closed month's report
-equals its ledger, and never changes. Snapshots are the API's own output for each region,
-taken in one go: a county of a few hundred villages is a few hundred reports, once a month.
+While the close is written it holds the closing lock (``closes.months``), so every entry and
+every dated registry write is either in what it froze or sees the close (dated into the first
+open month, or refused): a closed month's reports equal its ledger, and never change.
+Snapshots are the API's own output for each region, taken in one go: a county of a few
+hundred villages is a few hundred reports and one row per household, once a month.
 """
+
+from itertools import islice
 
 import sqlalchemy as sa
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.clock import shanghai_today
-from marketplace.db import page_of, utcnow
-from marketplace.errors import Conflict, NotFound, PermissionDenied
-from marketplace.ledger.closing import (
+from marketplace.closes.models import MonthClose
+from marketplace.closes.months import (
     closed_months,
     lock_for_closing,
     record_close,
     record_reopening,
 )
-from marketplace.ledger.models import MonthClose
+from marketplace.db import page_of, utcnow
+from marketplace.errors import Conflict, NotFound, PermissionDenied
 from marketplace.periods import Period
 from marketplace.reasons import reason
+from marketplace.regions.models import Region
 from marketplace.regions.service import subtree
-from marketplace.reports import income
-from marketplace.reports.models import ReportSnapshot
+from marketplace.reports import channels, income, income_households
+from marketplace.reports.channels_schemas import ChannelReportOut
+from marketplace.reports.frozen import CHANNELS, INCOME
+from marketplace.reports.models import FrozenHousehold, ReportSnapshot
 from marketplace.reports.schemas import IncomeReportOut
 from marketplace.reports.scoping import CLOSES, reported_region
 
@@ -43,6 +51,9 @@ REOPENING_NEEDS_ADMIN = reason(
     "month_close.reopening_needs_admin", "Only an admin reopens a closed month."
 )
 NO_SUCH_CLOSE = reason("month_close.not_found", "Close {close_id} not found.")
+#: Frozen households written per statement.
+_BATCH = 2000
+
 REOPENED_ALREADY = reason("month_close.reopened_already", "Close {close_id} was reopened already.")
 
 
@@ -57,8 +68,14 @@ def close_month(session, actor: Actor, region_id: int, month: Period) -> MonthCl
             errors={"month": [MONTH_CLOSED()]},
         )
     close = record_close(session, region.id, month.start, actor_id=actor.user_id)
-    regions = subtree(session, region)
-    schema = IncomeReportOut()
+    _freeze(session, close, region, month)
+    session.flush()
+    return close
+
+
+def _freeze(session, close: MonthClose, region: Region, month: Period) -> None:
+    """Take what the close freezes (``frozen`` reads it back)."""
+    reports = {INCOME: (IncomeReportOut(), income), CHANNELS: (ChannelReportOut(), channels)}
     session.execute(
         sa.insert(ReportSnapshot),
         [
@@ -66,14 +83,30 @@ def close_month(session, actor: Actor, region_id: int, month: Period) -> MonthCl
                 "close_id": close.id,
                 "region_id": each.id,
                 "month": month.start,
-                "report": schema.dump(income.build_report(session, each, month)),
+                "kind": kind,
+                "report": schema.dump(module.build_report(session, each, month)),
                 "created_at": utcnow(),
             }
-            for each in regions
+            for each in subtree(session, region)
+            for kind, (schema, module) in reports.items()
         ],
     )
-    session.flush()
-    return close
+    rows = income_households.live_household_rows(session, region, month)
+    while batch := list(islice(rows, _BATCH)):
+        session.execute(
+            sa.insert(FrozenHousehold),
+            [
+                {
+                    "close_id": close.id,
+                    "household_id": row["household_id"],
+                    "village_id": row["village_id"],
+                    "status": row["status"],
+                    "reached": row["reached"],
+                    "row": row,
+                }
+                for row in batch
+            ],
+        )
 
 
 def reopen_month(session, actor: Actor, close_id: int, reason: str) -> MonthClose:
@@ -89,6 +122,7 @@ def reopen_month(session, actor: Actor, close_id: int, reason: str) -> MonthClos
     lock_for_closing(session)
     record_reopening(session, close, actor_id=actor.user_id, reason=reason)
     session.execute(sa.delete(ReportSnapshot).where(ReportSnapshot.close_id == close.id))
+    session.execute(sa.delete(FrozenHousehold).where(FrozenHousehold.close_id == close.id))
     session.flush()
     return close
 

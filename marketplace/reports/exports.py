@@ -1,7 +1,8 @@
 """Reports as files people open in a spreadsheet: CSV (UTF-8 with a BOM, so Excel shows the
 Chinese text) and XLSX (amounts as numbers in yuan with two decimals, Chinese headers, the
 header row frozen, columns sized, and what the file is on top: the report, the scope, the
-period, who generated it and when).
+period, who generated it and when; for a closed month, who closed it and when, and then the file
+is the same bytes at every download).
 
 Both are written row by row from an iterator, so a county's hundred thousand households export
 in flat memory: CSV streams as it is written; XLSX is written by openpyxl's write-only mode to
@@ -14,6 +15,7 @@ import io
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -23,6 +25,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from marketplace import spreadsheets
 from marketplace.accounts.auth import Actor
 from marketplace.clock import SHANGHAI
 from marketplace.db import utcnow
@@ -55,6 +58,10 @@ class Table:
     #: the rows name households: downloads are recorded
     personal: bool = False
     parameters: dict = field(default_factory=dict)
+    #: the close that froze a closed month's report: who closed it, and when. Its file says
+    #: so in place of who generated it and when, and is the same bytes at every download.
+    closed_by: str | None = None
+    closed_at: datetime | None = None
 
 
 def _cell_value(column: Column, value):
@@ -62,7 +69,31 @@ def _cell_value(column: Column, value):
         return None
     if column.kind == "yuan":
         return Decimal(value) / 100
+    if column.kind == "text":
+        return str(value)
     return value
+
+
+def _csv_cell(column: Column, value) -> str:
+    """A CSV cell: amounts with two decimals, numbers as numbers, and text that a spreadsheet
+    cannot mistake for a formula (``spreadsheets.csv_text``)."""
+    value = _cell_value(column, value)
+    if value is None:
+        return ""
+    if column.kind == "yuan":
+        return f"{value:.2f}"
+    if column.kind == "text":
+        return spreadsheets.csv_text(value)
+    return value
+
+
+def _xlsx_cell(sheet, column: Column, value) -> WriteOnlyCell:
+    """An XLSX cell: amounts as numbers in yuan, text always a string cell."""
+    cell = WriteOnlyCell(sheet, value=_cell_value(column, value))
+    if column.kind == "yuan":
+        cell.number_format = "#,##0.00"
+    spreadsheets.text_cell(cell)
+    return cell
 
 
 def csv_chunks(table: Table) -> Iterator[bytes]:
@@ -71,14 +102,7 @@ def csv_chunks(table: Table) -> Iterator[bytes]:
     buffer.write("\ufeff")
     writer.writerow([column.header for column in table.columns])
     for row in table.rows:
-        writer.writerow(
-            [
-                ""
-                if (value := _cell_value(column, row.get(column.key))) is None
-                else (f"{value:.2f}" if column.kind == "yuan" else value)
-                for column in table.columns
-            ]
-        )
+        writer.writerow([_csv_cell(column, row.get(column.key)) for column in table.columns])
         if buffer.tell() > _CHUNK:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -96,17 +120,20 @@ def xlsx_chunks(table: Table, actor: Actor) -> Iterator[bytes]:
     for index, column in enumerate(table.columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = column.width
     bold = Font(bold=True)
-    generated = utcnow().astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    if table.closed_at is None:
+        made = (("生成人", actor.username), ("生成时间", _shanghai(utcnow())))
+    else:
+        made = (("结账人", table.closed_by or ""), ("结账时间", _shanghai(table.closed_at)))
     for label, value in (
         ("报表", table.title),
         ("范围", table.scope),
         ("期间", table.period),
-        ("生成人", actor.username),
-        ("生成时间", f"{generated} (北京时间)"),
+        *made,
     ):
         title = WriteOnlyCell(sheet, value=label)
         title.font = bold
-        sheet.append([title, value])
+        # The scope names a region, the generator a user: their text, never a formula.
+        sheet.append([title, spreadsheets.write_only_text(sheet, value)])
     sheet.append([])
     headers = []
     for column in table.columns:
@@ -115,18 +142,16 @@ def xlsx_chunks(table: Table, actor: Actor) -> Iterator[bytes]:
         headers.append(cell)
     sheet.append(headers)
     for row in table.rows:
-        cells = []
-        for column in table.columns:
-            cell = WriteOnlyCell(sheet, value=_cell_value(column, row.get(column.key)))
-            if column.kind == "yuan":
-                cell.number_format = "#,##0.00"
-            cells.append(cell)
-        sheet.append(cells)
+        sheet.append([_xlsx_cell(sheet, column, row.get(column.key)) for column in table.columns])
     with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spooled:
-        workbook.save(spooled)
+        spreadsheets.save_workbook(workbook, spooled, at=table.closed_at)
         spooled.seek(0)
         while chunk := spooled.read(_CHUNK):
             yield chunk
+
+
+def _shanghai(moment: datetime) -> str:
+    return f"{moment.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (北京时间)"
 
 
 def record_download(session, actor: Actor, table: Table, file_format: str, remote_addr) -> None:

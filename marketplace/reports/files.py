@@ -6,6 +6,7 @@ from marketplace.periods import Period
 from marketplace.regions.models import RegionLevel
 from marketplace.reports import assistance, channels, income, income_households, trails
 from marketplace.reports.exports import Column, Table
+from marketplace.reports.frozen import Freezing, freezing, registry_freezing
 from marketplace.reports.income_figures import Source, flat
 from marketplace.reports.scoping import reported_region
 
@@ -37,6 +38,19 @@ def _scope(report: dict) -> str:
     return f"{report['region']['name']} (id {report['region']['id']})"
 
 
+def _closed(found: Freezing | None) -> dict:
+    """A closed month's file names its close (and is then the same bytes every time)."""
+    if found is None:
+        return {}
+    return {"closed_by": found.closed_by, "closed_at": found.closed_at}
+
+
+def _report_close(session, report: dict, period: Period) -> dict:
+    if report["close"] is None:
+        return {}
+    return _closed(freezing(session, report["region"]["id"], period))
+
+
 def income_table(session, actor: Actor, region_id: int, period: Period) -> Table:
     report = income.income_report(session, actor, region_id, period)
     by_household = report["region"]["level"] == RegionLevel.village
@@ -62,6 +76,7 @@ def income_table(session, actor: Actor, region_id: int, period: Period) -> Table
         rows=rows,
         personal=by_household,
         parameters={"region_id": region_id, "period": period.label},
+        **_report_close(session, report, period),
     )
 
 
@@ -94,6 +109,7 @@ def income_households_table(session, actor: Actor, region_id: int, period: Perio
         rows=rows,
         personal=True,
         parameters={"region_id": region_id, "period": period.label},
+        **_closed(registry_freezing(session, region.id, period)),
     )
 
 
@@ -118,6 +134,7 @@ def channels_table(session, actor: Actor, region_id: int, period: Period) -> Tab
         ],
         rows=rows,
         parameters={"region_id": region_id, "period": period.label},
+        **_report_close(session, report, period),
     )
 
 

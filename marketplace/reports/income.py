@@ -36,14 +36,14 @@ from marketplace.ledger.models import (
     FundDisbursement,
     JournalEntry,
     LedgerAccount,
-    MonthClose,
     Posting,
 )
 from marketplace.orders.models import OrderLine
-from marketplace.periods import Period, next_month
+from marketplace.periods import Period, month_of, next_month
 from marketplace.producers.models import Producer
 from marketplace.regions.models import Region, RegionLevel
 from marketplace.regions.service import villages_by_child
+from marketplace.reports.frozen import INCOME, frozen_report
 from marketplace.reports.income_figures import (
     EARNING,
     PAYOUT,
@@ -56,56 +56,16 @@ from marketplace.reports.income_figures import (
     posting_source,
     status_at_end,
 )
-from marketplace.reports.models import ReportSnapshot
 from marketplace.reports.scoping import reported_region
 
 
 def income_report(session, actor: Actor, region_id: int, period: Period) -> dict:
     """The report as the actor may read it: a closed month's from its snapshot, else live."""
     region = reported_region(session, actor, region_id)
-    if period.kind == "month":
-        frozen = frozen_report(session, region.id, period)
-        if frozen is not None:
-            return frozen
+    frozen = frozen_report(session, region.id, period, INCOME)
+    if frozen is not None:
+        return frozen
     return {**build_report(session, region, period), "close": None}
-
-
-def frozen_report(session, region_id: int, period: Period) -> dict | None:
-    """The snapshot a close of the month (of the region or one above it) took, if any."""
-    found = session.execute(
-        sa.select(
-            ReportSnapshot.report,
-            MonthClose.closed_at,
-            MonthClose.closed_by_id,
-            MonthClose.region_id,
-        )
-        .join(MonthClose, MonthClose.id == ReportSnapshot.close_id)
-        .where(
-            ReportSnapshot.region_id == region_id,
-            ReportSnapshot.month == period.start,
-            MonthClose.closed.is_(True),
-        )
-        .order_by(MonthClose.closed_at)
-        .limit(1)
-    ).one_or_none()
-    if found is None:
-        return None
-    report, closed_at, closed_by_id, closed_region_id = found
-    # Stored as the API gave it: its days are text again.
-    period_out = {
-        **report["period"],
-        "start": date.fromisoformat(report["period"]["start"]),
-        "end": date.fromisoformat(report["period"]["end"]),
-    }
-    return {
-        **report,
-        "period": period_out,
-        "close": {
-            "closed_at": closed_at,
-            "closed_by_id": closed_by_id,
-            "region_id": closed_region_id,
-        },
-    }
 
 
 def build_report(session, region: Region, period: Period) -> dict:
@@ -267,8 +227,8 @@ def monthly_net(
 ) -> list[tuple[date, int]]:
     """Each month's net attributed income of the region (``months``: first days, in order):
     the trend beside a report. One statement, grouped by business day and folded into months
-    here (portable, and at most a few hundred days). Nothing is ever written into a closed
-    month, so a closed month's figure is the one its report froze."""
+    here (portable, and at most a few hundred days); a closed month's figure is the one its
+    close froze, as its report is."""
     region = reported_region(session, actor, region_id)
     span = Period(
         label=f"{months[0]:%Y-%m}..{months[-1]:%Y-%m}",
@@ -285,4 +245,8 @@ def monthly_net(
         .group_by(postings.c.effective_on)
     ):
         by_month[day.replace(day=1)] -= int(amount)  # income is a credit
+    for month in months:
+        frozen = frozen_report(session, region.id, month_of(f"{month:%Y-%m}"), INCOME)
+        if frozen is not None:
+            by_month[month] = frozen["totals"]["net_fen"]
     return list(by_month.items())

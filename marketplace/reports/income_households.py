@@ -12,6 +12,7 @@ from marketplace.periods import Period
 from marketplace.producers.models import Producer
 from marketplace.regions.models import Region
 from marketplace.regions.service import villages_by_child
+from marketplace.reports.frozen import frozen_households, registry_freezing
 from marketplace.reports.income_figures import (
     EARNING,
     PAYOUT,
@@ -24,13 +25,24 @@ from marketplace.reports.income_figures import (
     posting_source,
     status_at_end,
 )
+from marketplace.reports.models import FrozenHousehold
 from marketplace.reports.scoping import reported_region
 
 
 def household_rows(session, region: Region, period: Period):
     """Every household of the region with its figures for the period, in household id order,
-    streamed: the households and their income are read by two cursors advancing together, so
-    a county's hundred thousand households take flat memory (an export's drill-down)."""
+    streamed (an export's drill-down): a closed month's as its close froze them."""
+    frozen = registry_freezing(session, region.id, period)
+    if frozen is None:
+        return live_household_rows(session, region, period)
+    villages = list(villages_by_child(session, region))
+    stmt = frozen_households(frozen, villages).execution_options(yield_per=2000)
+    return (found.row for found in session.execute(stmt))
+
+
+def live_household_rows(session, region: Region, period: Period):
+    """``household_rows`` computed now: the households and their income are read by two
+    cursors advancing together, so a county's hundred thousand take flat memory."""
     village_of = villages_by_child(session, region)
     villages = list(village_of)
     village_names = dict(
@@ -81,6 +93,7 @@ def household_rows(session, region: Region, period: Period):
             "household_id": household.id,
             "registry_number": household.registry_number,
             "name": household.head_name,
+            "village_id": household.village_id,
             "village": village_names[household.village_id],
             "status": household.status,
             "members": household.members_count,
@@ -95,6 +108,9 @@ def coverage(session, actor: Actor, filters: dict, *, page: int, page_size: int)
     region = reported_region(session, actor, filters["region_id"])
     period = filters["period"]
     villages = list(villages_by_child(session, region))
+    frozen = registry_freezing(session, region.id, period)
+    if frozen is not None:
+        return _frozen_coverage(session, frozen, villages, filters, page, page_size)
     postings = household_postings(period, villages)
     reached = (
         sa.select(postings.c.household_id)
@@ -130,3 +146,28 @@ def coverage(session, actor: Actor, filters: dict, *, page: int, page_size: int)
         .offset((page - 1) * page_size)
     ).all()
     return [dict(row._mapping) for row in rows], total
+
+
+def _frozen_coverage(session, frozen, villages, filters: dict, page: int, page_size: int):
+    """The coverage list of a closed month, from the households its close froze."""
+    listed = frozen_households(frozen, villages)
+    if filters.get("reached") is not None:
+        listed = listed.where(FrozenHousehold.reached.is_(filters["reached"]))
+    if filters.get("status") is not None:
+        listed = listed.where(FrozenHousehold.status == filters["status"])
+    total = session.execute(
+        sa.select(sa.func.count()).select_from(listed.order_by(None).subquery())
+    ).scalar_one()
+    found = session.execute(listed.limit(page_size).offset((page - 1) * page_size)).all()
+    return [
+        {
+            "household_id": each.household_id,
+            "name": each.row["name"],
+            "village_id": each.village_id,
+            "village": each.row["village"],
+            "members": each.row["members"],
+            "status": each.status,
+            "reached": each.reached,
+        }
+        for each in found
+    ], total

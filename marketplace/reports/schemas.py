@@ -204,6 +204,18 @@ class FrozenOut(Schema):
     region_id = fields.Integer(metadata={"description": "The region whose close froze it."})
 
 
+def frozen_by():
+    return fields.Nested(
+        FrozenOut,
+        allow_none=True,
+        metadata={
+            "description": "The close that froze this report (when, by whom, for which region: "
+            "this one or one above it), which is then served as it stood at that close; null "
+            "while the month is open, and for quarters and years."
+        },
+    )
+
+
 class IncomeReportOut(Schema):
     region = fields.Nested(RegionRefOut)
     period = fields.Nested(PeriodOut)
@@ -220,15 +232,7 @@ class IncomeReportOut(Schema):
             "the figures above; each listed against the month it belongs to."
         },
     )
-    close = fields.Nested(
-        FrozenOut,
-        allow_none=True,
-        metadata={
-            "description": "The close that froze this report (when, by whom, for which region: "
-            "this one or one above it), which is then served as it stood at that close; null "
-            "while the month is open, and for quarters and years."
-        },
-    )
+    close = frozen_by()
 
 
 # --- closing months ---------------------------------------------------------------------------
@@ -273,58 +277,6 @@ class ReconciliationOut(Schema):
     postings = fields.Integer()
     orders = fields.Integer(metadata={"description": "Paid orders checked."})
     gateways = fields.Integer(metadata={"description": "Clearing accounts checked."})
-
-
-# --- channels and sessions --------------------------------------------------------------------
-
-
-class ChannelFiguresOut(Schema):
-    orders = fields.Integer()
-    gross_fen = fields.Integer()
-    refunds_fen = fields.Integer()
-    net_fen = fields.Integer()
-    attributed_fen = fields.Integer(
-        metadata={"description": "What those sales attributed to registered households."}
-    )
-
-
-class ChannelRowOut(ChannelFiguresOut):
-    channel = fields.String(
-        metadata={
-            "description": "web, station_counter, unit_procurement, livestream, or "
-            "imported:<platform> (imported:douyin ...)."
-        }
-    )
-
-
-class SessionRowOut(ChannelFiguresOut):
-    session_id = fields.Integer()
-    code = fields.String()
-    title = fields.String()
-    platform = fields.String()
-
-
-class ChildRegionRowOut(ChannelFiguresOut):
-    region_id = fields.Integer()
-    name = fields.String()
-    level = fields.String()
-
-
-class ChannelReportOut(Schema):
-    region = fields.Nested(RegionRefOut)
-    period = fields.Nested(PeriodOut)
-    currency = fields.String()
-    totals = fields.Nested(ChannelFiguresOut)
-    by_channel = fields.List(fields.Nested(ChannelRowOut))
-    by_session = fields.List(fields.Nested(SessionRowOut))
-    by_region = fields.List(
-        fields.Nested(ChildRegionRowOut),
-        metadata={
-            "description": "Each child region's sales (the region itself at village level): "
-            "a sale is placed by its product's village of origin, so the money of the rows "
-            "sums to the totals. Orders are counted once per region they sold from."
-        },
-    )
 
 
 # --- consumption assistance -------------------------------------------------------------------

@@ -5,7 +5,7 @@ them is a 404, as if it did not exist."""
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.scoping import ScopeRule
-from marketplace.ledger.models import MonthClose
+from marketplace.closes.models import MonthClose
 from marketplace.regions.models import Region
 from marketplace.regions.scoping import OVERSEEN_REGIONS
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import openpyxl
 
 from marketplace.clock import shanghai_today
-from marketplace.ledger.models import MonthClose
+from marketplace.closes.models import MonthClose
 from tests.console.conftest import csrf_of
 
 INCOME = "/api/v1/reports/income"

@@ -262,3 +262,11 @@ def test_payout_cells_are_checked_and_reported_once(session, sample_villages, ru
         "line 2, 身份证号: has a wrong check digit",
         "line 3, 一卡通卡号: must be 12 to 19 digits",
     ]
+
+
+def test_a_file_that_is_not_csv_is_a_problem_not_a_crash(session, sample_villages, run_import):
+    # A cell past the csv module's field limit (an unclosed quote swallows the rest).
+    swallowed = run_import(HEADER + '\n"P001,' + "x" * 200_000 + "\n")
+    assert swallowed.exit_code == 1, swallowed.output
+    assert "line 2" in swallowed.stderr and "not CSV here" in swallowed.stderr
+    assert count(session, Household) == 0

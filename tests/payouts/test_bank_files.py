@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
 from marketplace.payouts import bank_files, bank_txt
+from marketplace.payouts.bank_files import BankFileError
 from tests.payouts.conftest import DATA
 
 
@@ -66,12 +67,24 @@ def test_a_bank_text_file_whose_total_is_wrong_is_refused():
     assert refused.value.errors["total"][0].code == "bank_file.total_not_sum"
 
 
-def test_commas_in_names_cannot_shift_the_bank_columns():
-    content = bank_txt.write_bank_txt(
-        [bank_txt.BankTransfer("6217000000000000001", "王,桂芬", 100, "货款,九月")]
-    )
-
-    assert bank_txt.read_bank_txt(content)[0].payee_name == "王，桂芬"
+def test_a_name_the_bank_format_cannot_carry_refuses_the_file_instead_of_changing():
+    """The format has no quoting: a comma would shift the columns. The writer used to swap it
+    for a full-width one, sending the bank a name the registry does not hold."""
+    with pytest.raises(BankFileError) as refused:
+        bank_txt.write_bank_txt(
+            [
+                bank_txt.BankTransfer("6217000000000000001", "王,桂芬", 100, "货款"),
+                bank_txt.BankTransfer("6217000000000000002", "李\n强", 100, "货款"),
+                bank_txt.BankTransfer("6217000000000000003", "赵🙂", 100, "货款,九月"),
+            ]
+        )
+    codes = {field: [m.code for m in messages] for field, messages in refused.value.errors.items()}
+    assert codes == {
+        "rows.1.收款人姓名": ["bank_text.separator"],
+        "rows.2.收款人姓名": ["bank_text.control_character"],
+        "rows.3.收款人姓名": ["bank_text.not_gbk"],
+        "rows.3.备注": ["bank_text.separator"],
+    }
 
 
 @pytest.mark.parametrize(

@@ -195,7 +195,9 @@ def test_an_entry_written_during_the_close_is_frozen_in_the_month_or_moved_out_o
     with served.session() as session:
         for village_id, household_id, _ in rounds:
             frozen = session.execute(
-                sa.select(ReportSnapshot.report).where(ReportSnapshot.region_id == village_id)
+                sa.select(ReportSnapshot.report).where(
+                    ReportSnapshot.region_id == village_id, ReportSnapshot.kind == "income"
+                )
             ).scalar_one()
             postings = session.execute(
                 sa.select(JournalEntry.effective_on, JournalEntry.adjusts_month, Posting.amount_fen)

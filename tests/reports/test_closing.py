@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.clock import shanghai_today
-from marketplace.ledger.models import JournalEntry, MonthCloseEvent
+from marketplace.closes.models import MonthCloseEvent
+from marketplace.ledger.models import JournalEntry
 from marketplace.periods import next_month
 from marketplace.reports import closing
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)

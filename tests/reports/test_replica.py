@@ -56,7 +56,7 @@ def test_without_a_replica_reports_read_the_main_database(client, make_region, m
 def test_closing_a_month_writes_to_the_main_database_even_with_a_replica(
     client, session, replica, make_user, auth
 ):
-    from marketplace.ledger.models import MonthClose
+    from marketplace.closes.models import MonthClose
 
     official = auth(make_user(Role.official, region_id=replica.id))
     response = client.post(

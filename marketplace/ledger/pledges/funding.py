@@ -211,9 +211,7 @@ def approve_pledge(session, actor: Actor, pledge_id: int) -> Pledge:
     if pledge.state is not PledgeState.funded:
         raise Conflict(NOT_YET_FUNDED(pledge_id=pledge.id, state=pledge.state.value))
     # Whoever recorded the pledge, or funded it (or ended the session that funded it), made it.
-    check_not_a_maker(
-        actor, [pledge.created_by_id, pledge.proposed_by_id], APPROVER_IS_PROPOSER()
-    )
+    check_not_a_maker(actor, [pledge.created_by_id, pledge.proposed_by_id], APPROVER_IS_PROPOSER())
     # share_of_net: equal weights, as promised
     per_household = pledge.kind is PledgeKind.per_household
     disbursement = funds.record_disbursement(
