@@ -32,7 +32,7 @@ install-dev: $(VENV)/.dev $(COMPILED)
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed demo
-	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) -f Procfile
 
 ## The whole suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set.
 test: install-dev

@@ -80,6 +80,7 @@ def register_blueprints(api) -> None:
     from marketplace.accounts.api import blp as accounts
     from marketplace.catalog.api import blp as catalog
     from marketplace.households.api import blp as households
+    from marketplace.jobs.api import blp as jobs
     from marketplace.ledger.api import blp as ledger
     from marketplace.ledger.pledges.api import blp as pledges
     from marketplace.livestreams.api import blp as livestreams
@@ -105,5 +106,6 @@ def register_blueprints(api) -> None:
         payouts,
         platform_sales,
         reports,
+        jobs,
     ):
         api.register_blueprint(blueprint, url_prefix="/api/v1")

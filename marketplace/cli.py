@@ -6,6 +6,7 @@ from flask import Flask
 def register(app: Flask) -> None:
     from marketplace.households.commands import households_cli
     from marketplace.i18n import i18n_cli
+    from marketplace.jobs.commands import jobs_cli
     from marketplace.ledger.commands import ledger_cli
     from marketplace.orders.commands import orders_cli
     from marketplace.payments.commands import payments_cli
@@ -27,5 +28,6 @@ def register(app: Flask) -> None:
         livestreams_cli,
         reports_cli,
         i18n_cli,
+        jobs_cli,
     ):
         app.cli.add_command(group)

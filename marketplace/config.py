@@ -74,6 +74,15 @@ class Config:
     #: The largest platform export a station may upload at once (both of Taobao's files
     #: together); a larger one is a 413. The command line reads files of any size.
     PLATFORM_IMPORT_MAX_BYTES = _env_int("PLATFORM_IMPORT_MAX_BYTES", 64 * 1024 * 1024)
+    #: The largest registry CSV an official or admin may upload for import (a county's
+    #: hundred thousand households are about 20 MiB).
+    REGISTRY_IMPORT_MAX_BYTES = _env_int("REGISTRY_IMPORT_MAX_BYTES", 48 * 1024 * 1024)
+
+    #: The job queue's broker: a Redis URL in production (any number of workers, on any
+    #: machines, run ``flask jobs worker``). Unset, the embedded broker that ``make run``
+    #: starts (``flask jobs broker``) on a socket in the instance folder.
+    JOBS_BROKER_SOCKET = INSTANCE_DIR / "broker.sock"
+    JOBS_REDIS_URL = os.environ.get("JOBS_REDIS_URL") or f"unix://{JOBS_BROKER_SOCKET}"
 
     #: How long a cached anonymous catalog page may show old stock figures (prices and
     #: listings invalidate it at once).

@@ -1,9 +1,12 @@
+from flask import current_app, request, url_for
 from flask.views import MethodView
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
+from marketplace.errors import PayloadTooLarge, ValidationFailed, handle_domain_error
 from marketplace.extensions import db
-from marketplace.households import service, status
+from marketplace.households import registry_jobs, service, status
 from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.households.schemas import (
     HouseholdIn,
@@ -13,11 +16,14 @@ from marketplace.households.schemas import (
     HouseholdUpdateIn,
     PayoutAccountIn,
     PayoutAccountOut,
+    RegistryImportIn,
     StatusChangeIn,
     StatusChangeOut,
 )
 from marketplace.http_api import Blueprint
+from marketplace.jobs.schemas import JobOut
 from marketplace.paging import paged
+from marketplace.reasons import reason
 
 blp = Blueprint(
     "households",
@@ -139,3 +145,62 @@ class PayoutAccountOfHousehold(MethodView):
         """Set or replace the payout account. The holder may be a relative of the head; a
         holder who is the head (本人) must carry the head's name and ID number."""
         return service.put_payout_account(db.session, current_actor(), household_id, data)
+
+
+REGISTRY_TOO_LARGE = reason(
+    "registry_import.too_large", "A registry file to import is at most {max_bytes} bytes."
+)
+FILE_TOO_LARGE = reason("registry_import.file_too_large", "larger than {max_bytes} bytes")
+FILE_EMPTY = reason("registry_import.file_empty", "empty")
+
+
+@blp.before_request
+def _allow_registry_files():
+    # Registry files are far larger than anything else uploaded here; only imports take them.
+    if request.endpoint == "households.RegistryImports" and request.method == "POST":
+        request.max_content_length = current_app.config["REGISTRY_IMPORT_MAX_BYTES"] + 64 * 1024
+
+
+@blp.errorhandler(RequestEntityTooLarge)
+def _registry_too_large(error):
+    limit = current_app.config["REGISTRY_IMPORT_MAX_BYTES"]
+    return handle_domain_error(
+        PayloadTooLarge(
+            REGISTRY_TOO_LARGE(max_bytes=limit), errors={"file": [FILE_TOO_LARGE(max_bytes=limit)]}
+        )
+    )
+
+
+@blp.route("/households/imports")
+class RegistryImports(MethodView):
+    @login_required(Role.admin, Role.official)
+    @blp.arguments(RegistryImportIn, location="multipart")
+    @blp.response(
+        202,
+        JobOut,
+        headers={"Location": {"description": "The job's link.", "schema": {"type": "string"}}},
+    )
+    @blp.doc(security=SECURITY)
+    def post(self, form):
+        """Import a registry CSV file as a job: 202 with the job's link in ``Location``; poll
+        it. A worker validates every row (an official may name villages of their region only)
+        and imports all of them or none; the rows it refuses are the job's
+        ``failed_rows.csv``. Larger than REGISTRY_IMPORT_MAX_BYTES is a 413."""
+        limit = current_app.config["REGISTRY_IMPORT_MAX_BYTES"]
+        data = form["file"].stream.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge(
+                REGISTRY_TOO_LARGE(max_bytes=limit),
+                errors={"file": [FILE_TOO_LARGE(max_bytes=limit)]},
+            )
+        if not data:
+            raise ValidationFailed({"file": [FILE_EMPTY()]})
+        job = registry_jobs.start_registry_import(
+            db.session,
+            current_actor(),
+            data,
+            dry_run=form["dry_run"],
+            skip_existing=form["skip_existing"],
+        )
+        location = url_for("jobs.JobById", job_id=job.id)
+        return job, 202, {"Location": location}

@@ -2,7 +2,8 @@
 
 Every row is validated first, against the same rules as the API and against the database;
 then either everything is inserted in one transaction, in bulk, or nothing is. The caller
-(the ``flask households import`` command) owns the transaction and the progress display.
+(the ``flask households import`` command, or the registry import job of ``registry_jobs``)
+owns the transaction and the progress display.
 """
 
 import csv
@@ -24,6 +25,7 @@ from marketplace.households.registry_file import (
     read_headers,
 )
 from marketplace.regions.models import Region, RegionLevel
+from marketplace.regions.service import in_subtree_of
 
 #: Rows per INSERT statement, and values per IN (...) lookup.
 BATCH_SIZE = 500
@@ -56,12 +58,14 @@ def import_registry(
     skip_existing: bool = False,
     today: date | None = None,
     progress: Progress = _no_progress,
+    within_region_id: int | None = None,
 ) -> ImportReport:
     """Validate every row of a registry file, then insert all of it or nothing.
 
     A row whose registry number is already registered is a problem, unless ``skip_existing``:
     then it is skipped (counted, left unchanged) when it names the same head ID number, so an
-    interrupted or repeated import can be run again.
+    interrupted or repeated import can be run again. ``within_region_id``: only villages of
+    that region's subtree may be named (an official's import).
     """
     today = today or shanghai_today()
     report = ImportReport()
@@ -88,7 +92,9 @@ def import_registry(
     if not rows:
         report.problems.append(RowProblem(1, "", "the file has no data rows"))
         return report
-    new_rows, report.skipped = _check_against_registry(session, rows, skip_existing=skip_existing)
+    new_rows, report.skipped = _check_against_registry(
+        session, rows, skip_existing=skip_existing, within_region_id=within_region_id
+    )
     for row in rows:
         report.problems.extend(row.problems)
     if not report.ok or dry_run:
@@ -104,12 +110,14 @@ def _chunks(items: list, size: int = BATCH_SIZE):
         yield items[start : start + size]
 
 
-def _check_against_registry(session, rows: list[RegistryRow], *, skip_existing: bool):
+def _check_against_registry(
+    session, rows: list[RegistryRow], *, skip_existing: bool, within_region_id: int | None
+):
     """Villages, duplicates in the file and in the registry, each checked in bulk queries.
 
     Returns the rows to insert and how many were skipped as already registered.
     """
-    _resolve_villages(session, rows)
+    _resolve_villages(session, rows, within_region_id)
     first_line_of_number, first_line_of_head = _repeats_in_file(rows)
     # registry number -> head ID lookup hash, and back, of the households already registered
     registered_heads = _lookup(
@@ -145,13 +153,19 @@ def _lookup(session, key, value, keys, *conditions) -> dict:
     return found
 
 
-def _resolve_villages(session, rows: list[RegistryRow]) -> None:
+def _resolve_villages(session, rows: list[RegistryRow], within_region_id: int | None) -> None:
     """Each row's village from its code, or a problem with the code."""
     codes = {row.village_code for row in rows if row.village_code}
-    villages = _lookup(session, Region.code, Region.id, codes, Region.level == RegionLevel.village)
+    conditions = [Region.level == RegionLevel.village]
+    if within_region_id is not None:
+        conditions.append(in_subtree_of(Region.id, within_region_id))
+    villages = _lookup(session, Region.code, Region.id, codes, *conditions)
     for row in rows:
         if row.village_code and row.village_code not in villages:
-            row.problem("村代码", "is not the 12-digit code of a known village")
+            if within_region_id is None:
+                row.problem("村代码", "is not the 12-digit code of a known village")
+            else:
+                row.problem("村代码", "is not the 12-digit code of a village of your region")
         elif row.household:
             row.household["village_id"] = villages[row.village_code]
 

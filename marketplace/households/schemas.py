@@ -4,6 +4,7 @@ National ID and card numbers leave the service masked except for the actors allo
 (``households/personal_data.py``).
 """
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace import pii
@@ -220,3 +221,25 @@ class PayoutAccountOut(Schema):
     holder_id_number = ProtectedNumber(encrypted="holder_id_encrypted", masked="holder_id_masked")
     holder_relation = fields.String()
     updated_at = fields.DateTime()
+
+
+class RegistryImportIn(Schema):
+    """A registry file to import, one multipart/form-data body."""
+
+    file = Upload(
+        required=True,
+        metadata={
+            "description": "The registry CSV (UTF-8 or GB18030; the columns of "
+            "`flask households import`)."
+        },
+    )
+    dry_run = fields.Boolean(
+        load_default=False, metadata={"description": "Validate every row, write nothing."}
+    )
+    skip_existing = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Skip rows whose registry number is registered already (with the "
+            "same head), so an interrupted import can be run again."
+        },
+    )

@@ -1,0 +1,53 @@
+"""The kinds of job, registered by the domains that run them: a kind's handler does the work in
+the worker's transaction and returns what it made. The handler's writes and the job's success
+are committed together, so a job that succeeded did its work exactly once, and one that was
+interrupted (a crash, a cancel) left nothing half-done to find when it runs again."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from marketplace.reasons import Message
+
+
+class JobFailed(Exception):
+    """The work cannot be done as asked (a file that is not what it should be): the job fails
+    with ``reason``, in words its user understands, and is not retried."""
+
+    def __init__(self, reason: Message, *, files: dict[str, tuple[str, bytes]] | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        #: what to keep of it all the same, by name: (media type, bytes) (the refused rows)
+        self.files = files or {}
+
+
+class JobCancelled(Exception):
+    """Its user cancelled it while it ran: what it wrote is rolled back."""
+
+    def __init__(self, username: str):
+        super().__init__(username)
+        self.username = username
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    #: ``handler(session, job, data, progress) -> result``: ``data`` the input file's bytes,
+    #: ``progress(done, total)`` reports rows done and raises ``JobCancelled`` when cancelled
+    handler: Callable
+    #: what it does, for the API document
+    description: str
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(name: str, description: str):
+    """Declare a kind of job, run by the decorated handler."""
+
+    def decorate(handler):
+        if name in KINDS and KINDS[name].handler is not handler:
+            raise ValueError(f"job kind {name} registered twice")
+        KINDS[name] = Kind(name, handler, description)
+        return handler
+
+    return decorate
