@@ -95,9 +95,11 @@ def main() -> int:
             headers["admin"] = _fuzzing_admin(port, headers["admin"])
             own_ids = {name: _own_id(port, headers[name]) for name, _ in CALLERS}
             failed = _fuzz_all(port, headers, own_ids, args, folder)
-        crashes = [line for line in log_path.read_text().splitlines() if "Traceback" in line]
-    if crashes:
-        print(f"the server logged {len(crashes)} tracebacks", file=sys.stderr)
+        logged = log_path.read_text().splitlines()
+        crashes = [number for number, line in enumerate(logged) if "Traceback" in line]
+        if crashes:
+            print(f"the server logged {len(crashes)} tracebacks; the first:", file=sys.stderr)
+            print("\n".join(logged[max(0, crashes[0] - 3) : crashes[0] + 40]), file=sys.stderr)
     if failed or crashes:
         print(f"fuzzing found problems as: {', '.join(failed) or 'the server'}", file=sys.stderr)
         return 1

@@ -66,9 +66,9 @@ def send(job_id: int) -> None:
 def _send_or_leave_queued(job_id: int) -> None:
     try:
         send(job_id)
-    except redis.RedisError:
-        # The job is committed as queued: the next worker to start sends it.
-        logger.exception("job %s not sent to the queue", job_id)
+    except redis.RedisError as error:
+        # Not a crash: the job is committed as queued, and the next worker to start sends it.
+        logger.warning("job %s not sent to the queue yet: %s", job_id, error)
 
 
 # --- a running job's progress and cancel request ---------------------------------------------
