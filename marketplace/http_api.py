@@ -15,12 +15,18 @@ from http import HTTPStatus
 
 import flask_smorest
 import marshmallow as ma
-from flask import request
+from flask import current_app, request
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-from marketplace.errors import ValidationFailed, flatten_field_errors
+from marketplace.errors import (
+    PayloadTooLarge,
+    ValidationFailed,
+    flatten_field_errors,
+    handle_domain_error,
+)
 from marketplace.idempotency import HEADER as IDEMPOTENCY_HEADER
 from marketplace.idempotency import MAX_KEY_LENGTH
 from marketplace.numbers import MAX_ID, MAX_PAGE, BoundedInteger
@@ -263,3 +269,24 @@ class Blueprint(flask_smorest.Blueprint):
             return self.response(status_code, schema, headers=REPLAYED_HEADER_DOC)(documented)
 
         return decorate
+
+
+def large_uploads(blueprint, endpoint: str, limit_key: str, too_large, file_too_large) -> None:
+    """Let one endpoint of ``blueprint`` take a ``file`` of up to ``config[limit_key]`` bytes
+    (every other request keeps the app's MAX_CONTENT_LENGTH); a larger body is a 413 with
+    the reason ``too_large`` and ``file_too_large`` on ``file``, both given ``max_bytes``."""
+
+    @blueprint.before_request
+    def _allow_large_body():
+        if request.endpoint == endpoint and request.method == "POST":
+            # Room for the multipart envelope and the form's other fields.
+            request.max_content_length = current_app.config[limit_key] + 64 * 1024
+
+    @blueprint.errorhandler(RequestEntityTooLarge)
+    def _too_large(error):
+        limit = current_app.config[limit_key]
+        return handle_domain_error(
+            PayloadTooLarge(
+                too_large(max_bytes=limit), errors={"file": [file_too_large(max_bytes=limit)]}
+            )
+        )

@@ -1,10 +1,9 @@
-from flask import current_app, request, url_for
+from flask import current_app, url_for
 from flask.views import MethodView
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
-from marketplace.errors import PayloadTooLarge, ValidationFailed, handle_domain_error
+from marketplace.errors import PayloadTooLarge, ValidationFailed
 from marketplace.extensions import db
 from marketplace.households import registry_jobs, service, status
 from marketplace.households.personal_data import shows_personal_numbers
@@ -20,7 +19,7 @@ from marketplace.households.schemas import (
     StatusChangeIn,
     StatusChangeOut,
 )
-from marketplace.http_api import Blueprint
+from marketplace.http_api import Blueprint, large_uploads
 from marketplace.jobs.schemas import JobOut
 from marketplace.paging import paged
 from marketplace.reasons import reason
@@ -154,21 +153,14 @@ FILE_TOO_LARGE = reason("registry_import.file_too_large", "larger than {max_byte
 FILE_EMPTY = reason("registry_import.file_empty", "empty")
 
 
-@blp.before_request
-def _allow_registry_files():
-    # Registry files are far larger than anything else uploaded here; only imports take them.
-    if request.endpoint == "households.RegistryImports" and request.method == "POST":
-        request.max_content_length = current_app.config["REGISTRY_IMPORT_MAX_BYTES"] + 64 * 1024
-
-
-@blp.errorhandler(RequestEntityTooLarge)
-def _registry_too_large(error):
-    limit = current_app.config["REGISTRY_IMPORT_MAX_BYTES"]
-    return handle_domain_error(
-        PayloadTooLarge(
-            REGISTRY_TOO_LARGE(max_bytes=limit), errors={"file": [FILE_TOO_LARGE(max_bytes=limit)]}
-        )
-    )
+# Registry files are far larger than anything else uploaded here; only imports take them.
+large_uploads(
+    blp,
+    "households.RegistryImports",
+    "REGISTRY_IMPORT_MAX_BYTES",
+    REGISTRY_TOO_LARGE,
+    FILE_TOO_LARGE,
+)
 
 
 @blp.route("/households/imports")

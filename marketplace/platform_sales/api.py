@@ -1,15 +1,13 @@
 """Sales on outside platforms: a station's map of their product ids to its SKUs, the layouts
 of exports we have no mapping for, and the uploads of their order exports."""
 
-from flask import current_app, request
 from flask.views import MethodView
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
-from marketplace.errors import NotFound, PayloadTooLarge, ValidationFailed, handle_domain_error
+from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
-from marketplace.http_api import Blueprint
+from marketplace.http_api import Blueprint, large_uploads
 from marketplace.livestreams.models import Platform
 from marketplace.paging import paged
 from marketplace.platform_sales import importing, mapping
@@ -47,21 +45,14 @@ NO_SUCH_PLATFORM = reason("platform.no_such_platform", "No platform {platform}."
 LAYOUT_NAME_LENGTH = reason("import_layout.name_length", "1 to 64 characters")
 
 
-@blp.before_request
-def _allow_large_exports():
-    # Exports are far larger than anything else uploaded; only their endpoint takes them.
-    if request.endpoint == "platform_sales.PlatformImports" and request.method == "POST":
-        request.max_content_length = current_app.config["PLATFORM_IMPORT_MAX_BYTES"] + 64 * 1024
-
-
-@blp.errorhandler(RequestEntityTooLarge)
-def _export_too_large(error):
-    limit = current_app.config["PLATFORM_IMPORT_MAX_BYTES"]
-    return handle_domain_error(
-        PayloadTooLarge(
-            EXPORT_TOO_LARGE(max_bytes=limit), errors={"file": [FILE_TOO_LARGE(max_bytes=limit)]}
-        )
-    )
+# Exports are far larger than anything else uploaded; only their endpoint takes them.
+large_uploads(
+    blp,
+    "platform_sales.PlatformImports",
+    "PLATFORM_IMPORT_MAX_BYTES",
+    EXPORT_TOO_LARGE,
+    FILE_TOO_LARGE,
+)
 
 
 @blp.route("/stations/<id:station_id>/platform-products")
