@@ -44,7 +44,7 @@ def start_registry_import(
     )
 
 
-@register(KIND, "Import a registry CSV file: every row or none.")
+@register(KIND)
 def run_registry_import(session, job: Job, data: bytes, progress) -> dict:
     parameters = job.parameters
     # The import reports how far it is by iterating through ``counting``.

@@ -34,20 +34,18 @@ class Kind:
     #: ``handler(session, job, data, progress) -> result``: ``data`` the input file's bytes,
     #: ``progress(done, total)`` reports rows done and raises ``JobCancelled`` when cancelled
     handler: Callable
-    #: what it does, for the API document
-    description: str
 
 
 KINDS: dict[str, Kind] = {}
 
 
-def register(name: str, description: str):
+def register(name: str):
     """Declare a kind of job, run by the decorated handler."""
 
     def decorate(handler):
         if name in KINDS and KINDS[name].handler is not handler:
             raise ValueError(f"job kind {name} registered twice")
-        KINDS[name] = Kind(name, handler, description)
+        KINDS[name] = Kind(name, handler)
         return handler
 
     return decorate

@@ -96,6 +96,25 @@ def frozen_report(session, region_id: int, period: Period, kind: str = INCOME) -
     }
 
 
+def frozen_net_by_month(session, region_id: int, months: list[date]) -> dict[date, int]:
+    """The net income of each of ``months`` that a close froze for the region (the earliest
+    standing close's, as ``frozen_report`` serves it), in one statement."""
+    found: dict[date, int] = {}
+    for month, report in session.execute(
+        sa.select(ReportSnapshot.month, ReportSnapshot.report)
+        .join(MonthClose, MonthClose.id == ReportSnapshot.close_id)
+        .where(
+            ReportSnapshot.region_id == region_id,
+            ReportSnapshot.month.in_(months),
+            ReportSnapshot.kind == INCOME,
+            MonthClose.closed.is_(True),
+        )
+        .order_by(MonthClose.closed_at.desc(), MonthClose.id.desc())
+    ):
+        found[month] = report["totals"]["net_fen"]  # the earliest close is read last
+    return found
+
+
 def frozen_households(freezing: Freezing, villages: list[int]) -> sa.Select:
     """The frozen households of the villages, as the close found them: ``row`` (the
     households file's row), ``status`` and ``reached`` to filter on, in household id order."""

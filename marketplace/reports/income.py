@@ -39,11 +39,11 @@ from marketplace.ledger.models import (
     Posting,
 )
 from marketplace.orders.models import OrderLine
-from marketplace.periods import Period, month_of, next_month
+from marketplace.periods import Period, next_month
 from marketplace.producers.models import Producer
 from marketplace.regions.models import Region, RegionLevel
 from marketplace.regions.service import villages_by_child
-from marketplace.reports.frozen import INCOME, frozen_report
+from marketplace.reports.frozen import INCOME, frozen_net_by_month, frozen_report
 from marketplace.reports.income_figures import (
     EARNING,
     PAYOUT,
@@ -245,8 +245,5 @@ def monthly_net(
         .group_by(postings.c.effective_on)
     ):
         by_month[day.replace(day=1)] -= int(amount)  # income is a credit
-    for month in months:
-        frozen = frozen_report(session, region.id, month_of(f"{month:%Y-%m}"), INCOME)
-        if frozen is not None:
-            by_month[month] = frozen["totals"]["net_fen"]
+    by_month.update(frozen_net_by_month(session, region.id, months))
     return list(by_month.items())
