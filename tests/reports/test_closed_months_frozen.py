@@ -52,6 +52,24 @@ def _everything(client, headers, regions, members, month: str) -> dict[str, byte
     return served
 
 
+def _register(client, shop, village, registry_number: str, head_name: str, status_month):
+    """Register a household whose initial status dates from the first day of ``status_month``."""
+    return client.post(
+        "/api/v1/households",
+        json={
+            "registry_number": registry_number,
+            "head_name": head_name,
+            "head_id_number": _valid_id_number(),
+            "members_count": 2,
+            "village_id": village.id,
+            "poverty_causes": ["illness"],
+            "status": "in_poverty",
+            "status_effective_from": f"{status_month:%Y-%m}-01",
+        },
+        headers=shop.admin_headers,
+    )
+
+
 def _differences(before: dict, after: dict) -> list[str]:
     return [name for name in before if before[name] != after[name]]
 
@@ -121,19 +139,8 @@ def test_no_dated_write_changes_a_closed_month(
 
     # A registration whose status dates from the closed month: kept as dated, counted from
     # the first open month, and the answer says so.
-    registered = client.post(
-        "/api/v1/households",
-        json={
-            "registry_number": "2205241042019999",
-            "head_name": "补录户",
-            "head_id_number": _valid_id_number(),
-            "members_count": 2,
-            "village_id": regions.village_a1.id,
-            "poverty_causes": ["illness"],
-            "status": "in_poverty",
-            "status_effective_from": f"{this_month:%Y-%m}-01",
-        },
-        headers=shop.admin_headers,
+    registered = _register(
+        client, shop, regions.village_a1, "2205241042019999", "补录户", this_month
     )
     assert registered.status_code == 201, registered.json
     assert registered.json["reported_from"] == f"{next_one:%Y-%m}"
@@ -165,19 +172,6 @@ def test_a_registration_in_an_open_month_is_counted_from_it(
     client, shop, money, regions, month_over
 ):
     this_month, _ = month_over
-    registered = client.post(
-        "/api/v1/households",
-        json={
-            "registry_number": "2205241042019998",
-            "head_name": "新户",
-            "head_id_number": _valid_id_number(),
-            "members_count": 2,
-            "village_id": regions.village_a1.id,
-            "poverty_causes": ["illness"],
-            "status": "in_poverty",
-            "status_effective_from": f"{this_month:%Y-%m}-01",
-        },
-        headers=shop.admin_headers,
-    )
+    registered = _register(client, shop, regions.village_a1, "2205241042019998", "新户", this_month)
     assert registered.status_code == 201, registered.json
     assert registered.json["reported_from"] == f"{this_month:%Y-%m}"
