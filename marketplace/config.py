@@ -83,6 +83,12 @@ class Config:
     #: starts (``flask jobs broker``) on a socket in the instance folder.
     JOBS_BROKER_SOCKET = INSTANCE_DIR / "broker.sock"
     JOBS_REDIS_URL = os.environ.get("JOBS_REDIS_URL") or f"unix://{JOBS_BROKER_SOCKET}"
+    #: Hours a finished job's files (its upload, the report file or failed rows it made) are
+    #: kept before the workers delete them.
+    JOB_FILE_RETENTION_HOURS = _env_int("JOB_FILE_RETENTION_HOURS", 72)
+    #: A report file estimated above this many rows (a county's every household) is made by
+    #: a job (202 and its link) instead of streamed in the request.
+    REPORT_FILE_JOB_ROWS = _env_int("REPORT_FILE_JOB_ROWS", 20_000)
 
     #: How long a cached anonymous catalog page may show old stock figures (prices and
     #: listings invalidate it at once).

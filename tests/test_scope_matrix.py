@@ -39,6 +39,7 @@ from marketplace.producers.models import (
     UnitVillagePairing,
 )
 from tests.orders.conftest import basket
+from tests.platform_sales.jobs_inline import imported_through_job
 
 #: Reference data anyone may read: nothing in them is scoped.
 PUBLIC = {
@@ -359,6 +360,7 @@ def _imported_sale(client, side) -> dict:
         headers=side.headers["station"],
         content_type="multipart/form-data",
     )
+    uploaded = imported_through_job(client, uploaded, side.headers["station"])
     assert uploaded.status_code == 201 and uploaded.json["created_lines"] == 1, uploaded.json
     return uploaded.json
 

@@ -111,6 +111,20 @@ def actor_for_token(session, token: str) -> Actor | None:
     return Actor(*row)
 
 
+_ACTOR_FOR_USER_ID = (
+    _actor_select()
+    .select_from(_users.outerjoin(_regions, _regions.c.id == _users.c.region_id))
+    .where(_users.c.id == sa.bindparam("user_id"))
+)
+
+
+def actor_for_user_id(session, user_id: int) -> Actor | None:
+    """An active user as the Actor a request of theirs would carry: for work done later on
+    their behalf (a job they started)."""
+    row = session.connection().execute(_ACTOR_FOR_USER_ID, {"user_id": user_id}).one_or_none()
+    return None if row is None else Actor(*row)
+
+
 def actor_for_username(session, username: str) -> Actor | None:
     """An active user as the Actor a request of theirs would carry: for commands run on the
     user's behalf (``flask ... --as``) and the demo loader."""

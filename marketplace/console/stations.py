@@ -1,6 +1,6 @@
 """Stations' pages: their orders to ship (record an offline payment, ship with a tracking
-number), their listings (new product, price and stock, publish, delist), their livestream
-sessions with what each did, and the upload of a platform's order export.
+number), their listings (new product, price and stock, publish, delist), and their livestream
+sessions with what each did. The upload of a platform's order export is ``station_imports``.
 
 Every action goes through the service the API endpoint calls, with the form loaded by the
 endpoint's own schema (``forms.load``); another station's order or listing is the services'
@@ -14,20 +14,16 @@ from marketplace.catalog import service as catalog
 from marketplace.catalog.schemas import ProductIn, SkuIn, SkuUpdateIn
 from marketplace.console import forms, signin
 from marketplace.console.pages import blp
-from marketplace.errors import DomainError, ValidationFailed
+from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.livestreams import service as livestreams
-from marketplace.livestreams.models import Platform
 from marketplace.orders import fulfilment
 from marketplace.orders import service as orders
 from marketplace.orders.models import OrderStatus
 from marketplace.orders.schemas import ShipmentIn
 from marketplace.payments import service as payments
 from marketplace.payments.schemas import OfflinePaymentIn
-from marketplace.platform_sales import importing
-from marketplace.platform_sales.schemas import ImportFormIn
 from marketplace.producers import service as producers
-from marketplace.reasons import reason
 from marketplace.reports import session_results as results
 
 STATIONS = (Role.station,)
@@ -39,7 +35,6 @@ ORDER_VIEWS = {
     "shipped": ("已发货", {"status": OrderStatus.shipped}),
     "all": ("全部", {}),
 }
-NO_EXPORT_FILE = reason("import_form.no_file", "choose the order file the platform exported")
 
 
 # --- orders -------------------------------------------------------------------------------
@@ -206,48 +201,3 @@ def station_livestream(session_id: int):
     live = livestreams.get_session(db.session, actor, session_id)
     figures = results.session_results(db.session, actor, session_id)
     return render_template("console/station_livestream.html", live=live, results=figures)
-
-
-def _import_page(**context):
-    actor = signin.current_console_actor()
-    sessions, _ = livestreams.list_sessions(db.session, actor, {}, page=1, page_size=LISTED)
-    context.setdefault("report", None)
-    platforms = [p for p in Platform if p is not Platform.own]
-    return forms.render_form(
-        "console/station_import.html", sessions=sessions, platforms=platforms, **context
-    )
-
-
-@blp.get("/station/imports")
-@signin.signed_in(*STATIONS)
-def station_import():
-    return _import_page()
-
-
-@blp.post("/station/imports")
-@signin.signed_in(*STATIONS)
-def upload_export():
-    actor = signin.current_console_actor()
-    upload = request.files.get("file")
-    try:
-        if upload is None or not upload.filename:
-            raise ValidationFailed({"file": [NO_EXPORT_FILE()]})
-        data = forms.load(ImportFormIn(), request.form, whole=("session_id",))
-        items = request.files.get("items")
-        report = importing.import_export(
-            db.session,
-            actor,
-            actor.station_id,
-            importing.Upload(
-                platform=data["platform"],
-                stream=upload.stream,
-                filename=upload.filename,
-                items=items.stream if items and items.filename else None,
-                layout_name=data.get("layout"),
-                session_id=data.get("session_id"),
-                dry_run=bool(request.form.get("dry_run")),
-            ),
-        )
-    except DomainError as error:
-        return _import_page(**forms.refusal(error)), error.status
-    return _import_page(report=report, values=request.form)

@@ -47,7 +47,7 @@ def rq_job_id(job_id: int) -> str:
 
 def send_after_commit(session, job_id: int) -> None:
     """Queue the job once the request's transaction commits (never if it rolls back)."""
-    after_commit(session, lambda: _send_or_leave_queued(job_id))
+    after_commit(session, lambda: send_or_leave_queued(job_id))
 
 
 def send(job_id: int) -> None:
@@ -63,7 +63,7 @@ def send(job_id: int) -> None:
     )
 
 
-def _send_or_leave_queued(job_id: int) -> None:
+def send_or_leave_queued(job_id: int) -> None:
     try:
         send(job_id)
     except redis.RedisError as error:

@@ -13,7 +13,7 @@ from rq import Worker
 
 from marketplace.db import sqlite_write_intent
 from marketplace.extensions import db
-from marketplace.jobs import broker, running
+from marketplace.jobs import broker, retention, running
 from marketplace.jobs.requeue import requeue_stranded
 
 jobs_cli = AppGroup("jobs", help="The job queue: its workers and its embedded broker.")
@@ -32,6 +32,15 @@ class AppWorker(Worker):
         # RQ's own grace is a fixed 60 s past the monitoring interval.
         ttl = super().get_heartbeat_ttl(job, working_time)
         return ttl - 60 + self.heartbeat_grace
+
+    def clean_registries(self):
+        super().clean_registries()
+        try:
+            purged = retention.purge_files(db.session)
+            if purged:
+                self.log.info("deleted %s file(s) of jobs finished long ago", purged)
+        finally:
+            db.session.remove()
 
     def main_work_horse(self, job, queue):
         for engine in db.engines.values():
@@ -92,6 +101,13 @@ def worker_command(burst: bool, wait: int, maintenance_interval: int, heartbeat_
     )
     worker.heartbeat_grace = heartbeat_grace
     worker.work(burst=burst, logging_level=current_app.config.get("LOG_LEVEL", "INFO"))
+
+
+@jobs_cli.command("purge")
+def purge_command() -> None:
+    """Delete the files of jobs finished more than JOB_FILE_RETENTION_HOURS ago (workers do
+    it on their own every maintenance interval)."""
+    click.echo(f"deleted {retention.purge_files(db.session)} file(s)")
 
 
 @jobs_cli.command("broker")

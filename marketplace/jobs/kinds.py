@@ -1,7 +1,11 @@
 """The kinds of job, registered by the domains that run them: a kind's handler does the work in
 the worker's transaction and returns what it made. The handler's writes and the job's success
 are committed together, so a job that succeeded did its work exactly once, and one that was
-interrupted (a crash, a cancel) left nothing half-done to find when it runs again."""
+interrupted (a crash, a cancel) left nothing half-done to find when it runs again.
+
+A handler whose work is too long for one transaction (a platform import) may commit along the
+way, each commit a consistent state it can resume from when it runs again; what it writes
+after its last commit is committed with its success."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,23 +33,36 @@ class JobCancelled(Exception):
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What a job made: its result, and files to keep beside it, by name: (media type,
+    bytes). A handler returns a plain result when it makes no file."""
+
+    result: dict
+    files: dict[str, tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
 class Kind:
     name: str
-    #: ``handler(session, job, data, progress) -> result``: ``data`` the input file's bytes,
-    #: ``progress(done, total)`` reports rows done and raises ``JobCancelled`` when cancelled
+    #: ``handler(session, job, data, progress) -> result | Outcome``: ``data`` the input
+    #: file's bytes, ``progress(done, total)`` reports rows done and raises ``JobCancelled``
+    #: when cancelled
     handler: Callable
+    #: ``on_download(session, actor, job, file)``, before one of its files is sent (a file
+    #: naming households records who fetched it)
+    on_download: Callable | None = None
 
 
 KINDS: dict[str, Kind] = {}
 
 
-def register(name: str):
+def register(name: str, *, on_download: Callable | None = None):
     """Declare a kind of job, run by the decorated handler."""
 
     def decorate(handler):
         if name in KINDS and KINDS[name].handler is not handler:
             raise ValueError(f"job kind {name} registered twice")
-        KINDS[name] = Kind(name, handler)
+        KINDS[name] = Kind(name, handler, on_download)
         return handler
 
     return decorate

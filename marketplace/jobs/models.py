@@ -37,6 +37,9 @@ class Job(Base):
     #: how many times a worker took it (a retry after a crash takes it again)
     attempts: Mapped[int] = mapped_column(default=0)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    #: jobs with the same key run one at a time, in the order they were started (one
+    #: platform import per station); a later one waits queued while an earlier one is not done
+    serial_key: Mapped[str | None] = mapped_column(sa.String(60), index=True)
     #: what it made (its counts; the kind says what is in it)
     result: Mapped[dict | None] = mapped_column(sa.JSON)
     #: why it failed, as a reason: its code, its parameters

@@ -9,6 +9,9 @@ work back and is raised to RQ, which runs the job again up to ``broker.RETRIES``
 worker that dies mid-job is noticed by the next worker's maintenance and retried the same
 way); the last attempt's failure is recorded as the job's. A job taken again after it
 finished is left alone, so a job sent twice runs once.
+
+Jobs of one serial key run one at a time: a worker that takes one while an earlier one of its
+key is not done leaves it queued, and whichever job of the key finishes sends the next.
 """
 
 import logging
@@ -19,7 +22,7 @@ from rq import get_current_job
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.jobs import broker
-from marketplace.jobs.kinds import KINDS, JobCancelled, JobFailed
+from marketplace.jobs.kinds import KINDS, JobCancelled, JobFailed, Outcome
 from marketplace.jobs.models import FINISHED, Job, JobFile, JobState
 from marketplace.jobs.service import CANCELLED_BY_USER, as_failure
 from marketplace.reasons import reason
@@ -38,48 +41,52 @@ PROGRESS_EVERY = 500
 
 
 def run_job(job_id: int) -> str:
-    session = db.session
     try:
-        job = _take(session, job_id)
-        if job is None:
-            return "nothing to do"
-        kind = KINDS.get(job.kind)
-        if kind is None:
-            _finish(
-                session, job_id, JobState.failed, failure=as_failure(UNKNOWN_KIND(kind=job.kind))
-            )
-            return "failed"
-        data = session.execute(
-            sa.select(JobFile.data).where(JobFile.job_id == job_id, JobFile.name == "input")
-        ).scalar_one()
-        try:
-            result = kind.handler(session, job, data, _progress(job_id))
-        except JobFailed as failed:
-            session.rollback()
-            _finish(
-                session,
-                job_id,
-                JobState.failed,
-                failure=as_failure(failed.reason),
-                files=failed.files,
-            )
-            return "failed"
-        except JobCancelled as cancelled:
-            session.rollback()
-            failure = as_failure(CANCELLED_BY_USER(username=cancelled.username))
-            _finish(session, job_id, JobState.cancelled, failure=failure)
-            return "cancelled"
-        except Exception:
-            session.rollback()
-            _after_error(session, job_id)
-            raise
-        job.state, job.result, job.finished_at = JobState.succeeded, result, utcnow()
-        _record_progress(job)
-        session.commit()
-        broker.forget(job_id)
-        return "succeeded"
+        return work(db.session, job_id)
     finally:
         db.session.remove()
+
+
+def work(session, job_id: int, *, progress=None) -> str:
+    """Take the job and run it; ``progress`` replaces the broker's reporting (the tests that
+    run a job in their own process, without a broker)."""
+    job = _take(session, job_id)
+    if job is None:
+        return "nothing to do"
+    if job == WAITING:
+        return WAITING
+    kind = KINDS.get(job.kind)
+    if kind is None:
+        failure = as_failure(UNKNOWN_KIND(kind=job.kind))
+        _finish(session, job_id, JobState.failed, failure=failure)
+        return "failed"
+    data = session.execute(
+        sa.select(JobFile.data).where(JobFile.job_id == job_id, JobFile.name == "input")
+    ).scalar_one()
+    try:
+        made = kind.handler(session, job, data, progress or _progress(job_id))
+    except JobFailed as failed:
+        session.rollback()
+        failure = as_failure(failed.reason)
+        _finish(session, job_id, JobState.failed, failure=failure, files=failed.files)
+        return "failed"
+    except JobCancelled as cancelled:
+        session.rollback()
+        failure = as_failure(CANCELLED_BY_USER(username=cancelled.username))
+        _finish(session, job_id, JobState.cancelled, failure=failure)
+        return "cancelled"
+    except Exception:
+        session.rollback()
+        _after_error(session, job_id)
+        raise
+    if not isinstance(made, Outcome):
+        made = Outcome(made, {})
+    _finish(session, job_id, JobState.succeeded, failure=None, files=made.files, result=made.result)
+    return "succeeded"
+
+
+#: What ``_take`` answers for a job that must wait for an earlier one of its serial key.
+WAITING = "waiting"
 
 
 def _attempt() -> int | None:
@@ -100,6 +107,10 @@ def _take(session, job_id: int) -> Job | None:
         # The same attempt delivered twice (the job was sent again): one worker runs it.
         session.rollback()
         return None
+    if job.serial_key is not None and _earlier_unfinished(session, job):
+        # Sent again by the earlier job when it finishes.
+        session.rollback()
+        return WAITING
     if job.cancel_requested:
         # Cancelled while queued: ``cancel_job`` finished it already, unless it raced a take.
         job.state, job.finished_at = JobState.cancelled, utcnow()
@@ -131,17 +142,56 @@ def _progress(job_id: int):
 
 
 def _finish(
-    session, job_id: int, state: JobState, *, failure: dict | None, files: dict | None = None
+    session,
+    job_id: int,
+    state: JobState,
+    *,
+    failure: dict | None,
+    files: dict | None = None,
+    result: dict | None = None,
 ) -> None:
     job = session.get(Job, job_id, with_for_update=True)
     job.state, job.failure, job.finished_at = state, failure, utcnow()
+    if result is not None:
+        job.result = result
     for name, (media_type, data) in (files or {}).items():
         session.add(JobFile(job_id=job_id, name=name, media_type=media_type, data=data))
     if files:
         job.result = {**(job.result or {}), "files": sorted(files)}
     _record_progress(job)
+    serial_key = job.serial_key
     session.commit()
     broker.forget(job_id)
+    _send_next(session, serial_key)
+
+
+def _earlier_unfinished(session, job: Job) -> bool:
+    return (
+        session.execute(
+            sa.select(Job.id)
+            .where(
+                Job.serial_key == job.serial_key,
+                Job.id < job.id,
+                Job.state.in_([JobState.queued, JobState.running]),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def _send_next(session, serial_key: str | None) -> None:
+    """A job of ``serial_key`` finished: the next one waiting goes to the queue."""
+    if serial_key is None:
+        return
+    waiting = session.execute(
+        sa.select(sa.func.min(Job.id)).where(
+            Job.serial_key == serial_key, Job.state == JobState.queued
+        )
+    ).scalar_one_or_none()
+    session.rollback()
+    if waiting is not None:
+        broker.send_or_leave_queued(waiting)
 
 
 def after_last_failure(rq_job, connection, exc_type, exc_value, traceback) -> None:
@@ -152,10 +202,13 @@ def after_last_failure(rq_job, connection, exc_type, exc_value, traceback) -> No
     job_id = rq_job.args[0]
     try:
         job = db.session.get(Job, job_id, with_for_update=True)
+        serial_key = None
         if job is not None and job.state not in FINISHED:
             job.state, job.finished_at = JobState.failed, utcnow()
             job.failure = as_failure(WORKER_ERROR(attempts=job.attempts, job_id=job_id))
+            serial_key = job.serial_key
         db.session.commit()
+        _send_next(db.session, serial_key)
     finally:
         db.session.remove()
 
@@ -175,4 +228,6 @@ def _after_error(session, job_id: int) -> None:
     else:
         logger.exception("job %s failed; RQ runs it again", job_id)
         job.state = JobState.queued
+    serial_key = job.serial_key if job.state is JobState.failed else None
     session.commit()
+    _send_next(session, serial_key)

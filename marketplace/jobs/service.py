@@ -8,6 +8,7 @@ from marketplace.accounts.models import Role
 from marketplace.db import page_of, utcnow
 from marketplace.errors import Conflict, NotFound
 from marketplace.jobs import broker
+from marketplace.jobs.kinds import KINDS
 from marketplace.jobs.models import FINISHED, Job, JobFile, JobState
 from marketplace.reasons import Message, reason
 
@@ -20,16 +21,41 @@ CANCELLED_BY_USER = reason("job.cancelled", "Cancelled by {username}.")
 
 
 def start_job(
-    session, actor: Actor, kind: str, *, data: bytes, media_type: str, parameters: dict
+    session,
+    actor: Actor,
+    kind: str,
+    *,
+    data: bytes,
+    media_type: str,
+    parameters: dict,
+    more_inputs: dict[str, tuple[str, bytes]] | None = None,
+    serial_key: str | None = None,
 ) -> Job:
-    """Store the job and its input; it is sent to the queue when the transaction commits."""
-    job = Job(kind=kind, state=JobState.queued, created_by_id=actor.user_id, parameters=parameters)
+    """Store the job and its input (``input``, and any ``more_inputs`` by name); it is sent to
+    the queue when the transaction commits. Jobs of one ``serial_key`` run one at a time, in
+    the order they were started."""
+    job = Job(
+        kind=kind,
+        state=JobState.queued,
+        created_by_id=actor.user_id,
+        parameters=parameters,
+        serial_key=serial_key,
+    )
     session.add(job)
     session.flush()
-    session.add(JobFile(job_id=job.id, name="input", media_type=media_type, data=data))
+    inputs = {"input": (media_type, data), **(more_inputs or {})}
+    for name, (file_type, content) in inputs.items():
+        session.add(JobFile(job_id=job.id, name=name, media_type=file_type, data=content))
     session.flush()
     broker.send_after_commit(session, job.id)
     return job
+
+
+def input_file(session, job_id: int, name: str) -> bytes | None:
+    """One of the files the job was started with (``input`` and ``more_inputs``)."""
+    return session.execute(
+        sa.select(JobFile.data).where(JobFile.job_id == job_id, JobFile.name == name)
+    ).scalar_one_or_none()
 
 
 def as_failure(message: Message) -> dict:
@@ -95,11 +121,15 @@ def cancel_job(session, actor: Actor, job_id: int) -> Job:
 
 
 def job_file(session, actor: Actor, job_id: int, name: str) -> JobFile:
-    """A file the job made (never its input, which may hold personal numbers)."""
+    """A file the job made (never what it was started with, which may hold personal
+    numbers); its kind hears of the download first."""
     job = get_job(session, actor, job_id)
     found = session.execute(
         sa.select(JobFile).where(JobFile.job_id == job.id, JobFile.name == name)
     ).scalar_one_or_none()
-    if found is None or name == "input":
+    if found is None or name not in (job.result or {}).get("files", []):
         raise NotFound(NO_SUCH_FILE(job_id=job.id, name=name))
+    kind = KINDS.get(job.kind)
+    if kind is not None and kind.on_download is not None:
+        kind.on_download(session, actor, job, found)
     return found

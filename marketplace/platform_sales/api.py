@@ -1,6 +1,7 @@
 """Sales on outside platforms: a station's map of their product ids to its SKUs, the layouts
 of exports we have no mapping for, and the uploads of their order exports."""
 
+from flask import url_for
 from flask.views import MethodView
 
 from marketplace.accounts.auth import current_actor, login_required
@@ -8,9 +9,10 @@ from marketplace.accounts.models import Role
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.http_api import Blueprint, large_uploads
+from marketplace.jobs.schemas import JobOut
 from marketplace.livestreams.models import Platform
 from marketplace.paging import paged
-from marketplace.platform_sales import importing, mapping
+from marketplace.platform_sales import import_jobs, importing, mapping
 from marketplace.platform_sales.schemas import (
     ImportOut,
     ImportQuery,
@@ -37,8 +39,7 @@ BEARER = [{"bearerAuth": []}]
 
 EXPORT_TOO_LARGE = reason(
     "platform_import.too_large",
-    "An upload may be at most {max_bytes} bytes; import larger exports in parts (by date), or "
-    "with `flask livestreams import`.",
+    "An upload may be at most {max_bytes} bytes; import larger exports in parts (by date).",
 )
 FILE_TOO_LARGE = reason("platform_import.file_too_large", "larger than {max_bytes} bytes")
 NO_SUCH_PLATFORM = reason("platform.no_such_platform", "No platform {platform}.")
@@ -147,17 +148,24 @@ class PlatformImports(MethodView):
 
     @login_required(*MANAGERS)
     @blp.arguments(ImportUploadIn, location="multipart")
-    @blp.response(201, ImportOut)
-    @blp.alt_response(200, schema=ImportOut, description="A dry run's report; nothing written.")
+    @blp.response(
+        202,
+        JobOut,
+        headers={"Location": {"description": "The job's link.", "schema": {"type": "string"}}},
+    )
     @blp.doc(security=BEARER)
     def post(self, form, station_id):
         """Import a platform's order export (multipart: ``file``, Taobao's ``items``, and
-        ``platform``, ``session_id``, ``layout``, ``dry_run``). Each paid row becomes a paid
-        order of channel ``imported``, tied to its session; a row imported before only
-        moves on and has new refunds applied. Rows that cannot be taken are listed in
-        ``problems`` with their line; the rest import. The file as a whole unreadable (its
-        encoding, its header) is a 422 naming ``file``; larger than
-        PLATFORM_IMPORT_MAX_BYTES a 413."""
+        ``platform``, ``session_id``, ``layout``, ``dry_run``) as a job: 202 with the job's
+        link in ``Location``; poll it. The file as a whole unreadable (its encoding, its
+        header) is a 422 naming ``file`` before anything is queued; larger than
+        PLATFORM_IMPORT_MAX_BYTES a 413. A worker imports it a batch at a time, each batch
+        committed: each paid row becomes a paid order of channel ``imported``, tied to its
+        session; a row imported before only moves on and has new refunds applied. The job's
+        result links to the upload's record (its counts and problems by line) and, when a
+        row had a problem, to ``failed_rows.csv``. A station's imports run one at a time, in
+        the order they were uploaded. A dry run's job writes nothing: its report is in its
+        result."""
         upload = importing.Upload(
             platform=form["platform"],
             stream=form["file"].stream,
@@ -167,8 +175,8 @@ class PlatformImports(MethodView):
             session_id=form["session_id"],
             dry_run=form["dry_run"],
         )
-        report = importing.import_export(db.session, current_actor(), station_id, upload)
-        return report, 200 if report.dry_run else 201
+        job = import_jobs.start_platform_import(db.session, current_actor(), station_id, upload)
+        return job, 202, {"Location": url_for("jobs.JobById", job_id=job.id)}
 
 
 @blp.route("/platform-imports/<id:import_id>")

@@ -203,3 +203,14 @@ def records(stream, required=(), *, field: str = "file") -> Iterator[tuple[int, 
         if not any(cell.strip() for cell in cells):
             continue
         yield reader.line_num, dict(zip(names, cells, strict=False))
+
+
+def count_records(stream) -> int | None:
+    """How many rows ``records`` would yield (the non-blank rows after the header), or None
+    when the file cannot be read to its end (its import says where)."""
+    try:
+        reader = csv.reader(text_lines(stream))
+        next(reader, None)
+        return sum(1 for cells in reader if any(cell.strip() for cell in cells))
+    except (FileProblem, csv.Error):
+        return None

@@ -66,7 +66,7 @@ class Upload:
     dry_run: bool = False
 
 
-class _Hashing:
+class Hashing:
     """A binary stream that hashes what is read from it and tells how far it got."""
 
     def __init__(self, stream, on_bytes: Callable[[int], None] | None):
@@ -89,37 +89,26 @@ def import_export(
     *,
     on_bytes: Callable[[int], None] | None = None,
     on_problem: Callable[[Problem], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
     batch_rows: int = BATCH,
 ) -> Report:
-    """Import one export for one station. A 422 names ``file`` (or ``items``, ``layout``,
-    ``session_id``) when the upload as a whole cannot be read; row problems are in the report.
-    Nothing is written in a dry run, nor when the file fails part way through."""
-    if actor.role not in (Role.admin, Role.station):
-        raise PermissionDenied(FOR_STATIONS_AND_ADMINS())
-    station = STATIONS.get(session, station_id, actor)
-    # One upload per station at a time: a second one reads what the first committed, so two
-    # uploads of overlapping exports can neither apply a refund twice nor deadlock. (NO KEY
-    # UPDATE: checkouts inserting the station's order lines are not held up.)
-    session.execute(
-        sa.select(Station.id).where(Station.id == station.id).with_for_update(key_share=True)
-    )
-    layout = _layout(session, station.id, upload)
-    chosen = _chosen_session(session, station, upload)
-    stream = _Hashing(upload.stream, on_bytes)
-    items = _Hashing(upload.items, None) if upload.items is not None else None
+    """Import one export for one station in one transaction (the command line, a dry run).
+    A 422 names ``file`` (or ``items``, ``layout``, ``session_id``) when the upload as a whole
+    cannot be read; row problems are in the report. Nothing is written in a dry run, nor when
+    the file fails part way through."""
+    station, layout, chosen = prepare(session, actor, station_id, upload)
+    stream = Hashing(upload.stream, on_bytes)
+    items = Hashing(upload.items, None) if upload.items is not None else None
     savepoint = session.begin_nested()
     try:
-        record = _new_record(session, actor, station, upload, chosen)
+        record = new_record(session, actor, station, upload, chosen)
         columns = layout or formats.layout_for(upload.platform)
         run = ImportRun(session, station, upload.platform, record.id, chosen, on_problem, columns)
         rows = formats.platform_rows(upload.platform, stream, items=items, layout=layout)
-        batch: list = []
-        for parsed in rows:
-            batch.append(parsed)
-            if len(batch) >= batch_rows:
-                run.apply(batch)
-                batch = []
-        run.apply(batch)
+        for batch in batched(rows, batch_rows):
+            run.apply(batch)
+            if on_rows is not None:
+                on_rows(run.report.rows)
     except FileProblem as problem:
         savepoint.rollback()
         raise ValidationFailed({problem.field: [problem.reason]}) from None
@@ -129,9 +118,8 @@ def import_export(
     report = run.report
     report.sha256 = stream.digest.hexdigest()
     report.filename, report.dry_run = record.filename, upload.dry_run
-    for name in _COUNTS:
-        setattr(record, name, getattr(report, name))
-    session.flush()
+    keep_counts(session, record.id, report)
+    session.refresh(record)
     report.created_at = record.created_at
     if upload.dry_run:
         savepoint.rollback()
@@ -141,8 +129,46 @@ def import_export(
     return report
 
 
+def prepare(session, actor: Actor, station_id: int, upload: Upload):
+    """What an upload is checked against before a row is read: who sends it, for which
+    station (taking the station's import lock), read with which layout, into which session."""
+    if actor.role not in (Role.admin, Role.station):
+        raise PermissionDenied(FOR_STATIONS_AND_ADMINS())
+    station = STATIONS.get(session, station_id, actor)
+    lock_station(session, station.id)
+    return station, _layout(session, station.id, upload), _chosen_session(session, station, upload)
+
+
+def lock_station(session, station_id: int) -> None:
+    """One upload per station at a time: a second one reads what the first committed, so two
+    uploads of overlapping exports can neither apply a refund twice nor deadlock. (NO KEY
+    UPDATE: checkouts inserting the station's order lines are not held up.)"""
+    session.execute(
+        sa.select(Station.id).where(Station.id == station_id).with_for_update(key_share=True)
+    )
+
+
+def batched(rows, size: int):
+    """The file's rows, ``size`` at a time (the last batch may be empty)."""
+    batch: list = []
+    for parsed in rows:
+        batch.append(parsed)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    yield batch
+
+
+def keep_counts(session, import_id: int, report: Report, **values) -> None:
+    """Write the report's counts and kept problems to the upload's record."""
+    counts = {name: getattr(report, name) for name in COUNTS}
+    session.execute(
+        sa.update(PlatformImport).where(PlatformImport.id == import_id).values(**counts, **values)
+    )
+
+
 #: What an upload's record keeps of its report.
-_COUNTS = (
+COUNTS = (
     "rows",
     "created_lines",
     "updated_lines",
@@ -156,7 +182,7 @@ _COUNTS = (
 )
 
 
-def _new_record(session, actor: Actor, station, upload: Upload, chosen) -> PlatformImport:
+def new_record(session, actor: Actor, station, upload: Upload, chosen, **values) -> PlatformImport:
     record = PlatformImport(
         station_id=station.id,
         platform=upload.platform,
@@ -173,6 +199,7 @@ def _new_record(session, actor: Actor, station, upload: Upload, chosen) -> Platf
         problems=[],
         problems_not_kept=0,
         imported_by_id=actor.user_id,
+        **values,
     )
     session.add(record)
     session.flush()

@@ -69,6 +69,11 @@ class PlatformImport(Base):
     #: [{"line": 12, "column": "商品ID", "reason": "..."}]
     problems: Mapped[list] = mapped_column(sa.JSON)
     imported_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    #: the job that imported it, batch by batch (an upload through the API or the console)
+    job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("jobs.id"), unique=True)
+    #: the whole file was read; False while its job runs, and for good when the job was
+    #: cancelled or failed part way (its counts are those of the batches it committed)
+    complete: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     created_at: Mapped[created_at]
 
     #: a stored upload was not a dry run (a dry run's report is never stored)
@@ -101,3 +106,26 @@ class ImportedLine(Base):
     created_at: Mapped[created_at]
 
     __table_args__ = (sa.UniqueConstraint("platform", "outside_line_id"),)
+
+
+class ImportProblem(Base):
+    """A problem an upload met on one of its lines, kept whole (the record's ``problems``
+    holds the first ``MAX_PROBLEMS``): the failed rows file is made of these, and an import
+    resumed part way learns from them which (sub-)orders failed before."""
+
+    __tablename__ = "import_problems"
+
+    id: Mapped[intpk]
+    import_id: Mapped[int] = mapped_column(sa.ForeignKey("platform_imports.id", ondelete="CASCADE"))
+    line: Mapped[int]
+    column: Mapped[str | None] = mapped_column(sa.String(100))
+    #: the reason as kept: its code and parameters
+    reason: Mapped[dict] = mapped_column(sa.JSON)
+    #: the (sub-)order id the line failed for, where it has one: a later line with the same id
+    #: fails the same way
+    failed_line_id: Mapped[str | None] = mapped_column(sa.String(64))
+
+    __table_args__ = (
+        sa.Index("ix_import_problems_import_id_line", "import_id", "line"),
+        sa.Index("ix_import_problems_import_id_failed_line_id", "import_id", "failed_line_id"),
+    )

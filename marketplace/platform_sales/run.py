@@ -1,8 +1,9 @@
 """One upload under way, batch by batch: each row classified (new, seen before, a repeat in the
 same file, a failure) against what the database holds, then handed to ``lines.py``. What is
-remembered across batches is in the database (each line's last upload, line and digest), so
-memory stays flat however long the file; the problems are kept up to ``MAX_PROBLEMS``, their
-count exact."""
+remembered across batches is in the database (each line's last upload, line and digest; each
+problem, with the (sub-)order id a line failed for), so memory stays flat however long the
+file, and an import resumed after its worker died knows what the batches before it found. The
+upload's record keeps the first ``MAX_PROBLEMS`` problems; every one is an ``ImportProblem``."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,7 @@ from marketplace.catalog.models import Product, Sku
 from marketplace.livestreams.models import Platform
 from marketplace.orders.models import OrderLine
 from marketplace.platform_sales import lines
-from marketplace.platform_sales.models import ImportedLine, PlatformProduct
+from marketplace.platform_sales.models import ImportedLine, ImportProblem, PlatformProduct
 from marketplace.platform_sales.rows import PlatformRow, Problem, RowStatus
 from marketplace.platform_sales.sessions import SessionMatcher
 from marketplace.reasons import Message, reason
@@ -59,6 +60,8 @@ class Report:
     problems: list = field(default_factory=list)
     problems_not_kept: int = 0
     created_at: datetime | None = None
+    job_id: int | None = None
+    complete: bool = True
 
     def add_problem(self, problem: Problem, on_problem=None) -> None:
         if on_problem is not None:
@@ -118,8 +121,11 @@ class ImportRun:
         #: outside product id -> the SKU it maps to (None: not mapped); grows with the file's
         #: distinct products, which are few
         self.products: dict[str, SkuFacts | None] = {}
-        #: line ids that failed in this upload, and where: a later copy fails the same way
+        #: line ids of this batch that failed in this upload, and where: a later copy fails
+        #: the same way (read from the problems kept before the batch, grown by the batch)
         self.failed: dict[str, int] = {}
+        #: this batch's problems, written with it
+        self.pending: list[dict] = []
 
     # --- a batch --------------------------------------------------------------------------
 
@@ -132,9 +138,14 @@ class ImportRun:
                 self._fail(problems)
             else:
                 rows.append(row)
-        if not rows:
-            return
+        if rows:
+            self._classify(rows)
+        self._keep_problems()
+
+    def _classify(self, rows: list[PlatformRow]) -> None:
+        report = self.report
         known = self._known([row.line_id for row in rows])
+        self.failed = self._failed_before([row.line_id for row in rows])
         self._map_products({row.product_key for row in rows})
         seen: dict[str, tuple[int, str]] = {}
         new_rows: list[tuple[PlatformRow, str, SkuFacts, int | None]] = []
@@ -180,21 +191,51 @@ class ImportRun:
         lines.create(self, new_rows)
         lines.update(self, updates)
 
-    def _fail(self, problems: list[Problem]) -> None:
+    def _fail(self, problems: list[Problem], failed_line_id: str | None = None) -> None:
         self.report.failed_lines += 1
         for problem in problems:
-            self.report.add_problem(problem, self.on_problem)
+            self._problem(problem, failed_line_id)
+
+    def _problem(self, problem: Problem, failed_line_id: str | None = None) -> None:
+        self.report.add_problem(problem, self.on_problem)
+        self.pending.append(
+            {
+                "import_id": self.import_id,
+                "line": problem.line,
+                "column": problem.column,
+                "reason": {"code": problem.reason.code, "params": problem.reason.params},
+                "failed_line_id": failed_line_id,
+            }
+        )
 
     def fail_row(self, row: PlatformRow, column: str | None, reason: Message) -> None:
+        first = row.line_id not in self.failed
         self.failed.setdefault(row.line_id, row.line)
-        self._fail([Problem(row.line, column, reason)])
+        failed_line_id = row.line_id[:_MAX_ID] if first else None
+        self._fail([Problem(row.line, column, reason)], failed_line_id)
+
+    def _keep_problems(self) -> None:
+        if self.pending:
+            self.session.execute(sa.insert(ImportProblem.__table__), self.pending)
+        self.pending = []
+
+    def _failed_before(self, line_ids: list[str]) -> dict[str, int]:
+        """Which of these (sub-)orders failed earlier in this upload, and on which line."""
+        rows = self.session.execute(
+            sa.select(ImportProblem.failed_line_id, sa.func.min(ImportProblem.line))
+            .where(
+                ImportProblem.import_id == self.import_id,
+                ImportProblem.failed_line_id.in_({line_id[:_MAX_ID] for line_id in line_ids}),
+            )
+            .group_by(ImportProblem.failed_line_id)
+        )
+        return {line_id: line for line_id, line in rows}
 
     def _repeat(self, row: PlatformRow, digest: str, earlier: tuple[int, str]) -> None:
         line, earlier_digest = earlier
         if digest == earlier_digest:
             self.report.duplicate_lines += 1
-            problem = Problem(row.line, None, DUPLICATE_LINE(line=line))
-            self.report.add_problem(problem, self.on_problem)
+            self._problem(Problem(row.line, None, DUPLICATE_LINE(line=line)))
         else:
             self._fail([Problem(row.line, None, CONTRADICTS_LINE(line=line))])
 

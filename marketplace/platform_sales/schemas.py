@@ -173,6 +173,16 @@ class ImportOut(Schema):
     problems_not_kept = fields.Integer(
         metadata={"description": "Problems beyond the first 1000, counted only."}
     )
+    job_id = fields.Integer(
+        allow_none=True, metadata={"description": "The job that imported it, batch by batch."}
+    )
+    complete = fields.Boolean(
+        metadata={
+            "description": "The whole file was read. False while its job runs, and for good "
+            "when the job was cancelled or stopped part way: the counts are those of the "
+            "batches it committed, and uploading the file again imports the rest."
+        }
+    )
     created_at = fields.DateTime(allow_none=True)
 
 

@@ -14,12 +14,14 @@ from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.http_api import Blueprint
+from marketplace.jobs.schemas import JobOut
 from marketplace.paging import paged
 from marketplace.reports import (
     assistance,
     channels,
     closing,
     exports,
+    file_jobs,
     files,
     income,
     income_households,
@@ -209,8 +211,19 @@ def _send(table: exports.Table, file_format: str):
     )
 
 
-def _file_views(path: str, query_schema, build, summary: str, roles=(Role.admin, Role.official)):
-    """Register ``path``.csv and ``path``.xlsx, each documented with its own media type."""
+def _file_views(
+    path: str,
+    name: str,
+    query_schema,
+    build,
+    summary: str,
+    roles=(Role.admin, Role.official),
+    estimate=None,
+):
+    """Register ``path``.csv and ``path``.xlsx, each documented with its own media type. With
+    ``estimate`` (its rows, from the query), a file estimated above REPORT_FILE_JOB_ROWS is
+    made by a job: 202 with the job's link."""
+    file_jobs.FILES[name] = (query_schema, build)
     for file_format, media_type in exports.FILE_TYPES.items():
 
         class FileView(MethodView):
@@ -218,8 +231,20 @@ def _file_views(path: str, query_schema, build, summary: str, roles=(Role.admin,
             @login_required(*roles)
             @blp.arguments(query_schema, location="query")
             @blp.response(200, content_type=media_type.split(";")[0])
+            @blp.alt_response(
+                202,
+                schema=JobOut,
+                description="The file is large: a job makes it (its link in Location); "
+                "fetch it from the job's files once the job succeeded.",
+            )
             @blp.doc(security=BEARER, summary=summary)
             def get(self, query, file_format=file_format, **path_args):
+                if estimate is not None:
+                    rows = estimate(report_session(), current_actor(), query, **path_args)
+                    if file_jobs.too_large(rows):
+                        return file_jobs.start_report_file(
+                            db.session, current_actor(), name, file_format, rows
+                        )
                 table = build(report_session(), current_actor(), query, **path_args)
                 return _send(table, file_format)
 
@@ -230,6 +255,7 @@ def _file_views(path: str, query_schema, build, summary: str, roles=(Role.admin,
 
 _file_views(
     "/reports/income",
+    "income",
     IncomeQuery,
     lambda session, actor, q: files.income_table(session, actor, q["region_id"], q["period"]),
     "The income report as a file: one row per child region, or per household in a village "
@@ -237,27 +263,33 @@ _file_views(
 )
 _file_views(
     "/reports/income/households",
+    "income_households",
     IncomeQuery,
     lambda session, actor, q: files.income_households_table(
         session, actor, q["region_id"], q["period"]
     ),
     "Every household of the region with its income in the period, streamed (a county's "
-    "hundred thousand in flat memory). Its downloads are recorded.",
+    "hundred thousand in flat memory); made by a job above REPORT_FILE_JOB_ROWS households. "
+    "Its downloads are recorded.",
+    estimate=file_jobs.households_in_region,
 )
 _file_views(
     "/reports/channels",
+    "channels",
     IncomeQuery,
     lambda session, actor, q: files.channels_table(session, actor, q["region_id"], q["period"]),
     "The channel and livestream report as a file.",
 )
 _file_views(
     "/reports/assistance",
+    "assistance",
     AssistanceQuery,
     lambda session, actor, q: files.assistance_table(session, actor, q["region_id"], q["year"]),
     "The consumption-assistance report as a file.",
 )
 _file_views(
     "/households/<id:household_id>/money-trail",
+    "household_trail",
     TrailFileQuery,
     lambda session, actor, q, household_id: files.trail_table(
         session, actor, household_id, q["period"]

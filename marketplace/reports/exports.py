@@ -157,11 +157,25 @@ def _shanghai(moment: datetime) -> str:
 def record_download(session, actor: Actor, table: Table, file_format: str, remote_addr) -> None:
     if not table.personal:
         return
+    record_job_download(
+        session,
+        actor,
+        report=table.name,
+        parameters=table.parameters,
+        file_format=file_format,
+        remote_addr=remote_addr,
+    )
+
+
+def record_job_download(
+    session, actor: Actor, *, report: str, parameters: dict, file_format: str, remote_addr
+) -> None:
+    """A download of a file naming households (streamed, or made by a job), recorded."""
     session.add(
         ExportDownload(
             user_id=actor.user_id,
-            report=table.name,
-            parameters=table.parameters,
+            report=report,
+            parameters=parameters,
             file_format=file_format,
             remote_addr=(remote_addr or "")[:64] or None,
         )

@@ -1,6 +1,7 @@
 """A station operator in the console: ships orders, records offline payments, changes prices
 and stock, lists a product, uploads a platform export; never another station's."""
 
+import io
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ from marketplace.catalog.models import Product, ProductStatus, Sku
 from marketplace.orders.models import Order, OrderStatus
 from tests.console.conftest import csrf_of
 from tests.orders.conftest import basket
+from tests.platform_sales.jobs_inline import run_inline
 
 SAMPLES = Path(__file__).parent.parent / "platform_sales" / "data"
 
@@ -138,12 +140,23 @@ def test_another_stations_order_and_listing_are_not_found(client, sign_in, shop,
 def test_an_upload_without_a_file_names_it_and_a_dry_run_reports_lines(client, sign_in, shop):
     sign_in(shop.station_user)
     page = client.get("/console/station/imports")
+    assert "抖音" in page.text
     missing = client.post(
         "/console/station/imports", data={"csrf_token": csrf_of(page), "platform": "douyin"}
     )
     assert missing.status_code == 422 and 'data-field="file"' in missing.text
+    unreadable = client.post(
+        "/console/station/imports",
+        data={
+            "csrf_token": csrf_of(page),
+            "platform": "douyin",
+            "file": (io.BytesIO("订单号\n1\n".encode("utf-16")), "x.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert unreadable.status_code == 422 and 'data-field="file"' in unreadable.text
     with open(SAMPLES / "douyin_orders.csv", "rb") as export:
-        report = client.post(
+        started = client.post(
             "/console/station/imports",
             data={
                 "csrf_token": csrf_of(page),
@@ -153,5 +166,16 @@ def test_an_upload_without_a_file_names_it_and_a_dry_run_reports_lines(client, s
             },
             content_type="multipart/form-data",
         )
-    assert report.status_code == 200, report.text
-    assert "试导入结果（未写入）" in report.text and 'id="report"' in report.text
+    assert started.status_code == 303, started.text
+    job_page = started.headers["Location"]
+    waiting = client.get(job_page)
+    assert "排队中" in waiting.text and "data-running" in waiting.text
+    panel = client.get(f"{job_page}/panel")
+    assert panel.status_code == 200 and panel.text.lstrip().startswith("<section")
+    run_inline(int(job_page.rsplit("/", 1)[1]))
+    report = client.get(f"{job_page}/panel")
+    assert "试导入结果（未写入）" in report.text and "data-running" not in report.text
+    # Each problem by its line, in Chinese, and the failed rows to download.
+    assert 'id="problems"' in report.text and "重复" in report.text
+    failed = client.get(f"{job_page}/failed_rows.csv")
+    assert failed.status_code == 200 and failed.data.decode("utf-8-sig").startswith("行号,列,问题")

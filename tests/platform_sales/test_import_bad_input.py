@@ -12,6 +12,7 @@ from marketplace.orders.models import Order
 from marketplace.platform_sales.models import ImportedLine, PlatformImport
 from tests.ledger.conftest import money  # noqa: F401  (shared fixture)
 from tests.platform_sales.data_files import read_bytes
+from tests.platform_sales.jobs_inline import imported_through_job
 from tests.platform_sales.test_imports import imported, village  # noqa: F401  (shared fixture)
 
 URL = "/api/v1/stations/{}/platform-imports"
@@ -56,12 +57,13 @@ def multipart(fields: dict, content: bytes, boundary: str = "export-boundary") -
 def post(client, village, content: bytes, *, headers=None, station_id=None, **form):
     fields = {"platform": "douyin", **{key: str(value) for key, value in form.items()}}
     fields["platform"] = str(fields["platform"])
-    return client.post(
+    response = client.post(
         URL.format(station_id or village.station.id),
         data=multipart(fields, content),
         headers=headers or village.headers,
         content_type="multipart/form-data; boundary=export-boundary",
     )
+    return imported_through_job(client, response, headers or village.headers)
 
 
 def nothing_written(session):
@@ -144,14 +146,23 @@ def test_a_file_that_cannot_be_read_is_a_422_on_file(
     nothing_written(session)
 
 
-def test_a_file_whose_encoding_breaks_late_writes_nothing(client, session, village):
-    # 2,000 good rows (two batches written), then a line that is not UTF-8.
+def test_a_file_whose_encoding_breaks_late_keeps_the_batches_before_it(client, session, village):
+    # 2,000 good rows (two batches, each committed), then a line that is not UTF-8.
     good = douyin_file([{}] * 2000)
     broken = good + "\t坏,".encode("gbk") * 3 + b"\r\n"
     response = post(client, village, broken)
     assert response.status_code == 422, response.json
     assert "line 2002" in response.json["errors"]["file"][0]
-    nothing_written(session)
+    record = session.execute(sa.select(PlatformImport)).scalar_one()
+    # The first batch was committed; the second stopped at the line that cannot be read.
+    assert (record.rows, record.created_lines, record.complete) == (1000, 1000, False)
+    assert session.execute(sa.select(sa.func.count()).select_from(ImportedLine)).scalar() == 1000
+    # The fixed file, uploaded again, reads to its end; nothing is imported twice.
+    again = post(client, village, good)
+    assert again.status_code == 201, again.json
+    counted = (again.json["unchanged_lines"], again.json["created_lines"], again.json["complete"])
+    assert counted == (1000, 1000, True)
+    assert session.execute(sa.select(sa.func.count()).select_from(Order)).scalar() == 2000
 
 
 def test_a_file_larger_than_the_limit_is_a_413(app, client, session, village):
@@ -254,6 +265,7 @@ def test_a_layout_the_station_describes(client, session, shop, village):
         headers=shop.station_headers,
         content_type="multipart/form-data",
     )
+    response = imported_through_job(client, response, shop.station_headers)
     assert response.status_code == 201, response.json
     assert (response.json["created_lines"], response.json["skipped_lines"]) == (1, 1)
     order, line = imported(session, Platform.wechat_channels)["WX1"]
@@ -329,6 +341,7 @@ def test_a_huge_partial_refund_in_a_note_is_a_row_problem(client, session, villa
         headers=village.headers,
         content_type="multipart/form-data; boundary=export-boundary",
     )
+    response = imported_through_job(client, response, village.headers)
     assert response.status_code == 201, response.json
     noted = [p for p in response.json["problems"] if p["column"] == "商家备注"]
     assert len(noted) == 1 and "beyond any order" in noted[0]["reason"]

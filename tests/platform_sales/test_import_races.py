@@ -1,9 +1,12 @@
-"""Two uploads of overlapping exports at once, over real HTTP: every refund is applied once,
-whatever the order of their rows, and neither upload deadlocks the other.
+"""Two imports of overlapping exports at once (the command line's, each one transaction, in
+two threads of a served app; uploads through the API are jobs that a station runs one at a
+time, tested in ``tests/jobs``): every refund is applied once, whatever the order of their
+rows, and neither import deadlocks the other.
 
-On PostgreSQL the station's lock (importing.import_export) is what is tested; on SQLite
-writers queue on the database lock. Both must hold."""
+On PostgreSQL the station's lock (``importing.lock_station``, which each batch of a job takes
+too) is what is tested; on SQLite writers queue on the database lock. Both must hold."""
 
+import io
 import json
 import urllib.error
 import urllib.request
@@ -11,13 +14,17 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
+from marketplace.accounts.auth import actor_for_username
 from marketplace.accounts.models import Role
 from marketplace.catalog.models import Sku
+from marketplace.db import sqlite_write_intent
+from marketplace.extensions import db
+from marketplace.livestreams.models import Platform
 from marketplace.orders.models import OrderLine
+from marketplace.platform_sales import importing
 from marketplace.platform_sales.models import ImportedLine
 from marketplace.reports import reconciliation
 from tests.orders.test_races import _all_at_once, _setup_shop
-from tests.platform_sales.test_import_bad_input import multipart
 from tests.served import served_app, signed_in_user
 
 HEADER = (
@@ -60,14 +67,28 @@ def _post(served, path, headers, *, body: bytes, content_type: str):
         return error.code, json.loads(error.read())
 
 
-def _upload(served, headers, station_id, content):
-    return _post(
-        served,
-        f"/stations/{station_id}/platform-imports",
-        headers,
-        body=multipart({"platform": "kuaishou"}, content),
-        content_type="multipart/form-data; boundary=export-boundary",
-    )
+def _upload(served, username, station_id, content):
+    """What ``flask livestreams import --as`` does: the export in one transaction."""
+    with served.app.app_context():
+        # As a command that writes: on SQLite its transaction takes the write lock at once.
+        sqlite_write_intent.set(True)
+        try:
+            actor = actor_for_username(db.session, username)
+            report = importing.import_export(
+                db.session,
+                actor,
+                station_id,
+                importing.Upload(
+                    platform=Platform.kuaishou, stream=io.BytesIO(content), filename="x.csv"
+                ),
+            )
+            db.session.commit()
+            return 201, {
+                "created_lines": report.created_lines,
+                "updated_lines": report.updated_lines,
+            }
+        finally:
+            db.session.remove()
 
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["same order", "reversed"])
@@ -95,14 +116,15 @@ def test_two_uploads_of_one_refund_apply_it_once(served, reverse):
     assert mapped[0] == 200, mapped
     # The line ids are per platform: each parametrized run uses its own.
     first = kuaishou(refunded=False).replace(b"\t25091200", f"\t2509{tag}00".encode())
-    status, body = _upload(served, headers, station_id, first)
+    username = f"import-station-{tag}"
+    status, body = _upload(served, username, station_id, first)
     assert status == 201 and body["created_lines"] == LINES, body
 
     files = [
         kuaishou(refunded=True).replace(b"\t25091200", f"\t2509{tag}00".encode()),
         kuaishou(refunded=True, reverse=reverse).replace(b"\t25091200", f"\t2509{tag}00".encode()),
     ]
-    results = _all_at_once(2, lambda i: _upload(served, headers, station_id, files[i]))
+    results = _all_at_once(2, lambda i: _upload(served, username, station_id, files[i]))
     assert [status for status, _ in results] == [201, 201], results
     assert sorted(body["updated_lines"] for _, body in results) == [0, LINES]
 

@@ -18,6 +18,7 @@ from marketplace.platform_sales.models import ImportedLine
 from marketplace.reports import reconciliation
 from tests.ledger.conftest import money  # noqa: F401  (shared fixture)
 from tests.platform_sales.data_files import DATA, read_bytes
+from tests.platform_sales.jobs_inline import imported_through_job
 
 #: products.csv's column of each platform's product id
 MAP_COLUMNS = {
@@ -131,12 +132,13 @@ def upload(client, village, platform, name, *, items=None, headers=None, **form)
     if items:
         data["items"] = (io.BytesIO(read_bytes(items)), items)
     data.update({key: str(value).lower() for key, value in form.items()})
-    return client.post(
+    response = client.post(
         f"/api/v1/stations/{village.station.id}/platform-imports",
         data=data,
         headers=headers or village.headers,
         content_type="multipart/form-data",
     )
+    return imported_through_job(client, response, headers or village.headers)
 
 
 def imported(session, platform):
