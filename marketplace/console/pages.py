@@ -9,7 +9,7 @@ error's status so the request cycle rolls back whatever the attempt wrote.
 
 from datetime import datetime
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from marketplace.accounts.models import Role
 from marketplace.clock import SHANGHAI
@@ -63,9 +63,18 @@ def _page_context():
     return {"actor": signin.current_console_actor(), "csrf_token": signin.csrf_token}
 
 
+#: Pages whose form takes a large file, and the setting that caps it (every other request keeps
+#: the app's MAX_CONTENT_LENGTH): set before the form is first read, by the token's check.
+LARGE_UPLOADS: dict[str, str] = {}
+
+
 @blp.before_request
 def _forms_carry_the_csrf_token():
     if request.method == "POST":
+        limit_key = LARGE_UPLOADS.get(request.endpoint)
+        if limit_key is not None:
+            # Room for the multipart envelope and the form's other fields.
+            request.max_content_length = current_app.config[limit_key] + 64 * 1024
         signin.check_csrf()
 
 
@@ -86,12 +95,21 @@ def _domain_error(error: DomainError):
 @blp.errorhandler(400)
 @blp.errorhandler(403)
 @blp.errorhandler(404)
+@blp.errorhandler(413)
 def _http_error(error):
+    if error.code == 413:
+        return _error_page(413, "上传的文件超过允许的大小。")
     return _error_page(error.code, error.description)
 
 
 def _error_page(status: int, detail: str | None):
-    titles = {400: "请求有误", 403: "没有权限", 404: "找不到这个页面", 409: "无法完成"}
+    titles = {
+        400: "请求有误",
+        403: "没有权限",
+        404: "找不到这个页面",
+        409: "无法完成",
+        413: "文件太大",
+    }
     return (
         render_template(
             "console/error.html", status=status, title=titles.get(status, "出错了"), detail=detail

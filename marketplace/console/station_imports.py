@@ -7,7 +7,7 @@ counts, each problem by line in Chinese, and the failed rows to download, fix an
 from flask import Response, redirect, render_template, request, url_for
 
 from marketplace.console import forms, messages, signin
-from marketplace.console.pages import blp
+from marketplace.console.pages import LARGE_UPLOADS, blp
 from marketplace.console.stations import LISTED, STATIONS
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.extensions import db
@@ -18,6 +18,9 @@ from marketplace.livestreams.models import Platform
 from marketplace.platform_sales import import_jobs, importing
 from marketplace.platform_sales.schemas import ImportFormIn
 from marketplace.reasons import REASONS, reason
+
+# A festival's export is tens of megabytes: this form takes what the API's upload takes.
+LARGE_UPLOADS["console.upload_export"] = "PLATFORM_IMPORT_MAX_BYTES"
 
 NO_EXPORT_FILE = reason("import_form.no_file", "choose the order file the platform exported")
 #: The platforms' names as stations know them.

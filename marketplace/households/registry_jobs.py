@@ -3,13 +3,20 @@ their region) uploads the file, and a worker validates every row and imports all
 nothing (``importing.import_registry``), reporting its progress. A dry run is the same job
 rolled back. The rows that cannot be taken are the job's ``failed_rows.csv``."""
 
+import codecs
 import csv
 import io
 
 from marketplace import spreadsheets
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
+from marketplace.errors import ValidationFailed
 from marketplace.households import importing
+from marketplace.households.registry_file import (
+    REQUIRED_COLUMNS,
+    decode_registry_file,
+    read_headers,
+)
 from marketplace.jobs.kinds import JobFailed, register
 from marketplace.jobs.models import Job
 from marketplace.jobs.service import start_job
@@ -25,10 +32,43 @@ NOT_IMPORTED = reason(
 )
 
 
+NOT_TEXT = reason("registry_import.not_text", "neither UTF-8 nor GB18030 text")
+NOT_A_HEADER = reason(
+    "registry_import.not_a_header",
+    "its first line is not a registry file's header (columns {columns})",
+)
+
+
+def check_readable(data: bytes) -> None:
+    """The file's encoding and header: a file that is no registry file at all is refused
+    before it is queued (a 422 naming ``file``); its rows are the worker's to check."""
+    head = data[: 64 * 1024]
+    try:
+        # The head may end inside a character: only a fault before its last bytes counts.
+        codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError:
+        try:
+            codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
+        except UnicodeDecodeError:
+            raise ValidationFailed({"file": [NOT_TEXT()]}) from None
+    first_line = data.split(b"\n", 1)[0]
+    try:
+        reader = csv.reader(io.StringIO(decode_registry_file(first_line)))
+        _, problems = read_headers(reader)
+    except (UnicodeDecodeError, csv.Error):
+        raise ValidationFailed({"file": [NOT_TEXT()]}) from None
+    if problems:
+        # An empty first line names no column: those it lacks are the required ones.
+        named = [problem.column for problem in problems if problem.column]
+        columns = ", ".join(dict.fromkeys(named or REQUIRED_COLUMNS))
+        raise ValidationFailed({"file": [NOT_A_HEADER(columns=columns)]})
+
+
 def start_registry_import(
     session, actor: Actor, data: bytes, *, dry_run: bool, skip_existing: bool
 ) -> Job:
-    """Queue the import of a registry file (its bytes) for a worker."""
+    """Check the file's header and queue its import for a worker."""
+    check_readable(data)
     return start_job(
         session,
         actor,

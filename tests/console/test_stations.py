@@ -179,3 +179,36 @@ def test_an_upload_without_a_file_names_it_and_a_dry_run_reports_lines(client, s
     assert 'id="problems"' in report.text and "重复" in report.text
     failed = client.get(f"{job_page}/failed_rows.csv")
     assert failed.status_code == 200 and failed.data.decode("utf-8-sig").startswith("行号,列,问题")
+
+
+def test_a_festivals_export_is_taken_by_the_upload_form(app, client, sign_in, shop):
+    """Larger than anything else a form takes (MAX_CONTENT_LENGTH), up to the exports' cap."""
+    sign_in(shop.station_user)
+    page = client.get("/console/station/imports")
+    header = "订单号,订单状态,订单创建时间,订单支付时间,商品ID,商品名称,商品单价,商品数量,实付款"
+    row = (
+        "\t2509120000000000,交易成功,2025-09-12 19:08:11,2025-09-12 19:08:20,\t999,人参,"
+        "100.00,1,100.00"
+    )
+    export = ("\r\n".join([header] + [row] * 60_000) + "\r\n").encode("utf-8-sig")
+    assert len(export) > app.config["MAX_CONTENT_LENGTH"]
+
+    def post():
+        return client.post(
+            "/console/station/imports",
+            data={
+                "csrf_token": csrf_of(page),
+                "platform": "kuaishou",
+                "file": (io.BytesIO(export), "festival.csv"),
+            },
+            content_type="multipart/form-data",
+        )
+
+    assert post().status_code == 303
+    app.config["PLATFORM_IMPORT_MAX_BYTES"] = len(export) // 2
+    try:
+        refused = post()
+    finally:
+        app.config["PLATFORM_IMPORT_MAX_BYTES"] = 64 * 1024 * 1024
+    assert refused.status_code == 413 and "文件太大" in refused.text
+    assert refused.headers["Content-Type"].startswith("text/html")

@@ -101,7 +101,13 @@ def test_refused_rows_fail_the_job_and_are_downloadable(jobs):
 
 
 def test_a_corrupt_file_fails_fast_with_its_reason(jobs):
-    started = upload(jobs, jobs.admin, bytes(range(256)) * 64)
+    refused = upload(jobs, jobs.admin, bytes(range(256)) * 64)
+    assert refused.status_code == 422  # no text at all: refused before it is queued
+    # Rows past what the upload's check reads, then bytes that are no text: the worker
+    # refuses the file at once.
+    corrupt = registry_file(1000, jobs.village_code) + bytes(range(256)) * 64
+    started = upload(jobs, jobs.admin, corrupt)
+    assert started.status_code == 202, started.text
     began = time.monotonic()
     jobs.drain()
     failed = read_job(jobs, jobs.admin, started.headers["Location"])
@@ -179,6 +185,14 @@ def test_an_official_imports_into_their_region_and_sees_only_their_jobs(jobs):
 def test_an_upload_is_checked_before_it_is_queued(jobs):
     empty = upload(jobs, jobs.admin, b"")
     assert empty.status_code == 422 and "file" in empty.json()["errors"]
+    not_registry = upload(jobs, jobs.admin, "订单号,金额\n1,2\n".encode())
+    assert not_registry.status_code == 422, not_registry.text
+    assert "订单号" in not_registry.json()["errors"]["file"][0]
+    utf16 = upload(jobs, jobs.admin, registry_file(2, jobs.village_code).decode().encode("utf-16"))
+    assert utf16.status_code == 422
+    assert utf16.json()["errors"]["file"] == ["neither UTF-8 nor GB18030 text"]
+    with jobs.served.session() as session:
+        assert session.execute(sa.select(sa.func.count(Job.id))).scalar() == 0
     station_like = requests.post(
         f"{jobs.served.base_url}/api/v1/households/imports",
         files={"file": ("registry.csv", b"x", "text/csv")},
