@@ -3,12 +3,13 @@ from flask.views import MethodView
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
-from marketplace.errors import PayloadTooLarge, ValidationFailed
+from marketplace.errors import DomainError, PayloadTooLarge, ValidationFailed
 from marketplace.extensions import db
 from marketplace.households import registry_jobs, service, status
 from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.households.schemas import (
     HouseholdIn,
+    HouseholdLookupIn,
     HouseholdOut,
     HouseholdQuery,
     HouseholdRegisteredOut,
@@ -31,6 +32,12 @@ blp = Blueprint(
     "accounts. ID and card numbers are masked for everyone but admins.",
 )
 
+ID_NUMBER_IN_URL = reason(
+    "household.id_number_in_url",
+    "An ID number is never sent in a URL (proxies and access logs keep them): POST it as "
+    "id_number in a JSON body to /api/v1/households/lookup.",
+)
+
 #: Buyers and units have no business in the registry at all: 403 by role.
 READERS = (Role.admin, Role.station, Role.official)
 #: Officials read their subtree but never edit the registry.
@@ -47,7 +54,10 @@ class Households(MethodView):
     @blp.paginate()
     @blp.doc(security=SECURITY)
     def get(self, filters, pagination_parameters):
-        """List the households in your scope; ``id_number`` finds a head by exact ID."""
+        """List the households in your scope. A head is found by exact ID number with
+        ``POST /households/lookup`` (an ``id_number`` here is a 400: URLs end up in logs)."""
+        if "id_number" in filters:
+            raise DomainError(ID_NUMBER_IN_URL(), errors={"id_number": [ID_NUMBER_IN_URL()]})
         return paged(
             pagination_parameters, service.list_households, db.session, current_actor(), filters
         )
@@ -63,6 +73,22 @@ class Households(MethodView):
         already closed is kept as dated, but the closed months' reports stay as they were
         signed off: ``reported_from`` says from which month the household is counted."""
         return service.create_household(db.session, current_actor(), data)
+
+
+@blp.route("/households/lookup")
+class HouseholdLookup(MethodView):
+    @login_required(*READERS)
+    @shows_personal_numbers
+    @blp.arguments(HouseholdLookupIn)
+    @blp.response(200, HouseholdOut(many=True))
+    @blp.doc(security=SECURITY)
+    def post(self, data):
+        """The households in your scope whose head has this national ID number (none, or
+        one): the number travels in the body, never in a URL. Reads nothing it writes."""
+        found, _ = service.list_households(
+            db.session, current_actor(), {"id_number": data["id_number"]}, page=1, page_size=10
+        )
+        return found
 
 
 @blp.route("/households/<id:household_id>")

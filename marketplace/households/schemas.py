@@ -166,7 +166,19 @@ class HouseholdQuery(Schema):
         validate=validate.Length(min=1, max=50),
         metadata={"description": "Part of the head of household's name."},
     )
+    id_number = fields.Raw(
+        load_only=True,
+        metadata={
+            "description": "Refused (400): an ID number is never sent in a URL, which proxies "
+            "and access logs keep. POST it to /households/lookup.",
+            "deprecated": True,
+        },
+    )
+
+
+class HouseholdLookupIn(Schema):
     id_number = IdNumber(
+        required=True,
         metadata={"description": "The head's national ID number: an exact match."},
     )
 
