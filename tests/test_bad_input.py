@@ -189,7 +189,7 @@ def test_the_largest_order_still_fits_every_total(client, session, shop, place):
     200 units at the highest price is an ordinary 201."""
     grown = client.patch(
         f"/api/v1/products/{shop.blueberries.id}/skus/{shop.sku_500g.id}",
-        json={"price_fen": 10**8, "stock": 10**6},
+        json={"price_fen": 10**8, "stock": 10**6, "version": 1},
         headers=shop.station_headers,
     )
     assert grown.status_code == 200, grown.json

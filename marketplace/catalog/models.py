@@ -117,6 +117,9 @@ class Sku(Base):
     stock: Mapped[int] = mapped_column(default=0)
     weight_grams: Mapped[int | None]
     is_active: Mapped[bool] = mapped_column(default=True)
+    #: what an edit must name: raised by each edit (not by checkout taking stock, which is no
+    #: editor's figure to contradict)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

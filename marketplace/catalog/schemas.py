@@ -83,6 +83,10 @@ class SkuIn(Schema):
 
 
 class SkuUpdateIn(Schema):
+    version = Id(
+        required=True,
+        metadata={"description": "The SKU's version you read; if it changed since, 409."},
+    )
     spec = fields.String(validate=validate.Length(min=1, max=100))
     price_fen = Fen(low=1, high=MAX_PRICE_FEN)
     stock = BoundedInteger(
@@ -101,6 +105,7 @@ class SkuOut(Schema):
     stock = fields.Integer()
     weight_grams = fields.Integer(allow_none=True)
     is_active = fields.Boolean()
+    version = fields.Integer(metadata={"description": "Name it in a PATCH."})
 
 
 # --- products -------------------------------------------------------------------------------

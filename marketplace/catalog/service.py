@@ -344,12 +344,16 @@ def add_sku(session, actor: Actor, product_id: int, data: dict) -> Sku:
 
 
 def update_sku(session, actor: Actor, product_id: int, sku_id: int, data: dict) -> Sku:
-    """Change a SKU. ``stock`` is a fresh count that replaces the figure; it does not touch
-    the cached public pages, which may show the old figure for a few seconds."""
+    """Change a SKU, from the ``version`` the editor read (another is a 409 naming the
+    current one; the product's lock serialises two editors). ``stock`` is a fresh count that
+    replaces the figure; it does not touch the cached public pages, which may show the old
+    figure for a few seconds."""
     product = product_for_change(session, actor, product_id)
     sku = next((s for s in product.skus if s.id == sku_id), None)
     if sku is None:
         raise NotFound(NO_SUCH_SKU(sku_id=sku_id))
+    data = dict(data)
+    check_version(sku, data.pop("version"))
     if (
         data.get("is_active") is False
         and sku.is_active
@@ -362,6 +366,7 @@ def update_sku(session, actor: Actor, product_id: int, sku_id: int, data: dict) 
     )
     for field, value in data.items():
         setattr(sku, field, value)
+    sku.version += 1
     _refresh_listing(product)
     if listing_changed and product.status is ProductStatus.active:
         invalidate_pages(session)

@@ -118,7 +118,7 @@ def update_sku(product_id: int, sku_id: int):
     actor = signin.current_console_actor()
     try:
         data = forms.load(
-            SkuUpdateIn(), request.form, yuan={"price": "price_fen"}, whole=("stock",)
+            SkuUpdateIn(), request.form, yuan={"price": "price_fen"}, whole=("stock", "version")
         )
         catalog.update_sku(db.session, actor, product_id, sku_id, data)
     except DomainError as error:

@@ -193,6 +193,9 @@ class BenefitRule(Base):
     weighting: Mapped[Weighting | None] = mapped_column(enum_type(Weighting, 32))
     note: Mapped[str | None] = mapped_column(sa.String(500))
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    #: the draft's edits so far (0 as created): what an edit must name. Not ``version``, which is
+    #: the rule's version number and stays what it is through its draft's edits.
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
     #: the users who edited the draft after its author: none of them may approve it
     edited_by_ids: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]")
     created_at: Mapped[created_at]

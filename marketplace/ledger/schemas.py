@@ -77,9 +77,14 @@ class RuleIn(_RuleFields):
 
 
 class RuleUpdateIn(_RuleFields):
-    version = Id(
+    revision = BoundedInteger(
+        0,
+        MAX_ID,
         required=True,
-        metadata={"description": "The rule's version number you read; another one is a 409."},
+        metadata={
+            "description": "The draft's revision you read (its edits so far); another one is "
+            "a 409 naming the current one."
+        },
     )
     effective_from = fields.Date()
 
@@ -87,7 +92,10 @@ class RuleUpdateIn(_RuleFields):
 class RuleOut(Schema):
     id = fields.Integer()
     producer_id = fields.Integer()
-    version = fields.Integer()
+    version = fields.Integer(metadata={"description": "The rule's version number."})
+    revision = fields.Integer(
+        metadata={"description": "Its draft's edits so far: name it in a PATCH."}
+    )
     kind = fields.Enum(RuleKind)
     status = fields.Enum(RuleStatus)
     effective_from = fields.Date()

@@ -76,8 +76,10 @@ APPROVED_NEVER_CHANGES = reason(
     "Rule {rule_id} (version {version}) is approved; approved versions never change. Draft a "
     "new version instead.",
 )
-VERSION_NOT_READ = reason(
-    "rule.version_mismatch", "Rule {rule_id} is version {version}, not {given_version}."
+REVISION_NOT_READ = reason(
+    "rule.revision_stale",
+    "Rule {rule_id}'s draft is at revision {revision}, not {given_revision}: someone saved it "
+    "since you read it; reload it and apply your change again.",
 )
 APPROVER_NOT_ADMIN_OR_OFFICIAL = reason(
     "rule.approve_admin_or_official",
@@ -262,12 +264,15 @@ def _draft_for_change(session, actor: Actor, rule_id: int) -> BenefitRule:
 
 def update_rule(session, actor: Actor, rule_id: int, data: dict) -> BenefitRule:
     rule = _draft_for_change(session, actor, rule_id)
-    # Rules have no edit counter of their own; the version number the client read is what it
-    # believes it is editing.
-    if data["version"] != rule.version:
+    # The draft's own edit counter (under the rule's lock): another editor's save since the
+    # client read it makes this edit stale.
+    if data["revision"] != rule.revision:
         raise StaleVersion(
-            VERSION_NOT_READ(rule_id=rule.id, version=rule.version, given_version=data["version"])
+            REVISION_NOT_READ(
+                rule_id=rule.id, revision=rule.revision, given_revision=data["revision"]
+            )
         )
+    rule.revision += 1
     producer = session.get(Producer, rule.producer_id)
     merged = {name: getattr(rule, name) for name in _PARAMETERS}
     merged["beneficiaries"] = [

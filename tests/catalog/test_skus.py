@@ -79,14 +79,15 @@ def test_patch_sku_price_and_stock(client, session, world, listed):
         .first()
     )
     url = f"/api/v1/products/{product.id}/skus/{first.id}"
-    response = client.patch(url, json={"price_fen": 12000, "stock": 42}, headers=world.a)
+    body = {"price_fen": 12000, "stock": 42, "version": 1}
+    response = client.patch(url, json=body, headers=world.a)
     assert response.status_code == 200, response.json
     assert (response.json["price_fen"], response.json["stock"]) == (12000, 42)
     session.expire_all()
     assert session.get(Product, product.id).min_price_fen == 9900
     # Deactivating the cheaper one moves the listed price too.
-    client.patch(url, json={"price_fen": 5000}, headers=world.a)
-    client.patch(url, json={"is_active": False}, headers=world.a)
+    assert client.patch(url, json={"price_fen": 5000, "version": 2}, headers=world.a).json
+    assert client.patch(url, json={"is_active": False, "version": 3}, headers=world.a).json
     session.expire_all()
     assert session.get(Product, product.id).min_price_fen == 9900
 
@@ -97,13 +98,16 @@ def test_last_active_sku_of_an_active_product_cannot_be_switched_off(
     product = listed(world.station_a, world.producer_a)
     sku_id = session.execute(sa.select(Sku.id).where(Sku.product_id == product.id)).scalar_one()
     url = f"/api/v1/products/{product.id}/skus/{sku_id}"
-    response = client.patch(url, json={"is_active": False, "stock": 0}, headers=world.a)
+    response = client.patch(
+        url, json={"is_active": False, "stock": 0, "version": 1}, headers=world.a
+    )
     assert response.status_code == 422
     assert set(response.json["errors"]) == {"is_active"}
     assert skus_of(session, product.id)[0][2:] == (20, True)
     # Once delisted it may.
     client.post(f"/api/v1/products/{product.id}/delist", headers=world.a)
-    assert client.patch(url, json={"is_active": False}, headers=world.a).status_code == 200
+    delisted = client.patch(url, json={"is_active": False, "version": 1}, headers=world.a)
+    assert delisted.status_code == 200
     session.expire_all()
     assert session.get(Product, product.id).min_price_fen is None
     assert session.get(Product, product.id).status is ProductStatus.delisted
@@ -129,7 +133,24 @@ def test_patch_sku_errors(client, session, world, listed):
         f"/api/v1/products/{theirs.id}/skus/{their_sku}",
         f"/api/v1/products/{mine.id}/skus/{their_sku}",
     ):
-        response = client.patch(path, json={"price_fen": 1}, headers=world.a)
+        response = client.patch(path, json={"price_fen": 1, "version": 1}, headers=world.a)
         assert response.status_code == 404
     assert client.patch(url, json={"price_fen": 1}).status_code == 401
     assert skus_of(session, theirs.id) == before
+
+
+def test_an_edit_from_a_stale_version_is_a_409_naming_the_current_one(
+    client, session, world, listed
+):
+    product = listed(world.station_a, world.producer_a)
+    sku_id = session.execute(sa.select(Sku.id).where(Sku.product_id == product.id)).scalar_one()
+    url = f"/api/v1/products/{product.id}/skus/{sku_id}"
+    # Two operators read version 1; the first saves a price, the second a stock count.
+    first = client.patch(url, json={"price_fen": 8800, "version": 1}, headers=world.a)
+    assert (first.status_code, first.json["version"]) == (200, 2)
+    second = client.patch(url, json={"stock": 3, "version": 1}, headers=world.a)
+    assert second.status_code == 409
+    assert second.json["code"] == "version.stale" and second.json["params"]["version"] == 2
+    assert skus_of(session, product.id)[0][2] == 20  # the stock count was not applied
+    missing = client.patch(url, json={"stock": 3}, headers=world.a)
+    assert missing.status_code == 422 and "version" in missing.json["errors"]

@@ -10,7 +10,12 @@ from tests.console.conftest import csrf_of
 
 def refused(form: dict) -> dict:
     with pytest.raises(ValidationFailed) as caught:
-        forms.load(SkuUpdateIn(), form, yuan={"price": "price_fen"}, whole=("stock",))
+        forms.load(
+            SkuUpdateIn(),
+            {"version": "1", **form},
+            yuan={"price": "price_fen"},
+            whole=("stock", "version"),
+        )
     return {
         field: [(reason.code, reason.params) for reason in reasons]
         for field, reasons in caught.value.errors.items()
@@ -20,11 +25,11 @@ def refused(form: dict) -> dict:
 def test_an_amount_in_yuan_becomes_fen(app):
     loaded = forms.load(
         SkuUpdateIn(),
-        {"price": "¥1,039.8", "stock": "12"},
+        {"price": "¥1,039.8", "stock": "12", "version": "1"},
         yuan={"price": "price_fen"},
-        whole=("stock",),
+        whole=("stock", "version"),
     )
-    assert loaded == {"price_fen": 103980, "stock": 12}
+    assert loaded == {"price_fen": 103980, "stock": 12, "version": 1}
 
 
 @pytest.mark.parametrize(

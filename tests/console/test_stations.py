@@ -61,11 +61,12 @@ def test_an_operator_changes_a_price_and_the_stock(client, session, sign_in, sho
     page = client.get("/console/station/products")
     assert shop.blueberries.name in page.text and shop.ginseng.name not in page.text
     url = f"/console/station/products/{shop.blueberries.id}/skus/{shop.sku_500g.id}"
-    refused = client.post(url, data={"csrf_token": csrf_of(page), "price": "12.345", "stock": "7"})
+    form = {"csrf_token": csrf_of(page), "version": "1"}
+    refused = client.post(url, data={**form, "price": "12.345", "stock": "7"})
     assert refused.status_code == 422 and 'value="12.345"' in refused.text
     session.expire_all()
     assert session.get(Sku, shop.sku_500g.id).stock != 7
-    changed = client.post(url, data={"csrf_token": csrf_of(page), "price": "45.50", "stock": "7"})
+    changed = client.post(url, data={**form, "price": "45.50", "stock": "7"})
     assert changed.status_code == 302
     session.expire_all()
     sku = session.get(Sku, shop.sku_500g.id)
@@ -126,7 +127,7 @@ def test_another_stations_order_and_listing_are_not_found(client, sign_in, shop,
     (sku,) = shop.ginseng.skus_created
     changing = client.post(
         f"/console/station/products/{shop.ginseng.id}/skus/{sku.id}",
-        data={"csrf_token": token, "price": "1.00", "stock": "1"},
+        data={"csrf_token": token, "price": "1.00", "stock": "1", "version": "1"},
     )
     assert changing.status_code == 404
     delisting = client.post(

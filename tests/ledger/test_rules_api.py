@@ -183,27 +183,37 @@ def test_listing_rules_takes_constant_statements(client, session, shop, money, c
 def test_a_draft_can_be_edited_and_deleted(client, session, draft, money):
     url = f"/api/v1/rules/{draft['id']}"
     edited = client.patch(
-        url, json={"version": 2, "retained_bp": 3000}, headers=money.admin_headers
+        url, json={"revision": 0, "retained_bp": 3000}, headers=money.admin_headers
     )
     assert edited.status_code == 200, edited.json
     assert edited.json["retained_bp"] == 3000
+    # An edit moves the draft's revision on and leaves its version number alone.
+    assert (edited.json["revision"], edited.json["version"]) == (1, 2)
     assert client.delete(url, headers=money.admin_headers).status_code == 204
     assert session.get(BenefitRule, draft["id"]) is None
 
 
-def test_editing_with_another_version_number_is_409(client, session, draft, money):
+def test_an_edit_of_a_draft_saved_since_it_was_read_is_409(client, session, draft, money):
     url = f"/api/v1/rules/{draft['id']}"
-    response = client.patch(url, json={"version": 1, "retained_bp": 1}, headers=money.admin_headers)
-    assert response.status_code == 409
-    assert session.get(BenefitRule, draft["id"]).retained_bp == 5000
+    # Two admins read revision 0; the first saves.
+    first = client.patch(
+        url, json={"revision": 0, "retained_bp": 4000}, headers=money.admin_headers
+    )
+    assert first.status_code == 200, first.json
+    second = client.patch(url, json={"revision": 0, "retained_bp": 1}, headers=money.admin2_headers)
+    assert second.status_code == 409
+    assert second.json["code"] == "rule.revision_stale"
+    assert second.json["params"]["revision"] == 1
+    session.expire_all()
+    assert session.get(BenefitRule, draft["id"]).retained_bp == 4000
 
 
 def test_a_bad_edit_is_422_and_changes_nothing(client, session, draft, money):
     url = f"/api/v1/rules/{draft['id']}"
     for body, field in (
-        ({"retained_bp": 1}, "version"),
-        ({"version": 2, "retained_bp": -1}, "retained_bp"),
-        ({"version": 2, "enterprise_bp": 100}, "enterprise_bp"),
+        ({"retained_bp": 1}, "revision"),
+        ({"revision": 0, "retained_bp": -1}, "retained_bp"),
+        ({"revision": 0, "enterprise_bp": 100}, "enterprise_bp"),
     ):
         response = client.patch(url, json=body, headers=money.admin_headers)
         assert response.status_code == 422
@@ -214,7 +224,7 @@ def test_a_bad_edit_is_422_and_changes_nothing(client, session, draft, money):
 
 def test_approved_versions_are_immutable(client, session, money):
     url = f"/api/v1/rules/{money.rule.id}"
-    patched = client.patch(url, json={"version": 1, "retained_bp": 0}, headers=money.admin_headers)
+    patched = client.patch(url, json={"revision": 0, "retained_bp": 0}, headers=money.admin_headers)
     deleted = client.delete(url, headers=money.admin_headers)
     assert patched.status_code == deleted.status_code == 409
     session.expire_all()
@@ -426,7 +436,7 @@ def test_fees_are_set_by_admins_and_read_in_scope(client, session, shop, money):
 def test_an_editor_cannot_approve_the_version_they_edited(client, money, draft):
     url = f"/api/v1/rules/{draft['id']}"
     edited = client.patch(
-        url, json={"version": 2, "retained_bp": 2500}, headers=money.admin2_headers
+        url, json={"revision": 0, "retained_bp": 2500}, headers=money.admin2_headers
     )
     assert edited.status_code == 200, edited.json
     refused = client.post(f"{url}/approve", headers=money.admin2_headers)

@@ -55,7 +55,7 @@ def test_a_price_edit_shows_at_once(client, session, world, product, generation)
     old_generation = generation()
     client.patch(
         f"/api/v1/products/{product.id}/skus/{sku_of(session, product)}",
-        json={"price_fen": 5900},
+        json={"price_fen": 5900, "version": 1},
         headers=world.a,
     )
     assert generation() == old_generation + 1
@@ -73,7 +73,7 @@ def test_a_stock_count_may_lag_until_the_page_ages_out(client, session, world, p
     old_generation = generation()
     response = client.patch(
         f"/api/v1/products/{product.id}/skus/{sku_of(session, product)}",
-        json={"stock": 3},
+        json={"stock": 3, "version": 1},
         headers=world.a,
     )
     assert response.status_code == 200

@@ -123,7 +123,7 @@ def test_a_change_through_this_worker_shows_on_the_very_next_request(served, sho
         "PATCH",
         f"/api/v1/products/{shop['product_id']}/skus/{shop['sku_id']}",
         shop["station"],
-        {"price_fen": 19900},
+        {"price_fen": 19900, "version": 1},
     )
     assert status == 200
     assert _price_listed(served, shop["sku_id"]) == 19900
