@@ -7,6 +7,11 @@ The guarantee in force on the year's last day applies, for the members active on
 What each member received is what the ledger says: attributed from the co-op's order lines
 that year, net of refund reversals. If the co-op's retained earnings cannot cover every
 shortfall, what there is is shared in proportion to the shortfalls (largest remainder).
+
+The co-ops' retained accounts are locked before anything is read (``journal.lock_accounts``,
+as payouts lock what they draw): two runs at once, or a run beside a payout run drawing the
+same retained earnings, take turns, and the second sees what the first wrote, so no retained
+fen is paid out twice.
 """
 
 from dataclasses import dataclass
@@ -112,6 +117,11 @@ def top_up(session, *, year: int, created_by_id: int | None = None) -> list[TopU
         session.execute(sa.select(Producer.id).where(Producer.kind == ProducerKind.cooperative))
         .scalars()
         .all()
+    )
+    # Before the year's entries and balances are read: a run that got here first has
+    # committed what it paid by the time the lock is ours.
+    journal.lock_accounts(
+        session, LedgerAccount.key.in_([journal.coop_retained(c) for c in cooperatives])
     )
     book = RuleBook(session, producer_ids=cooperatives, station_ids=())
     done = set(
