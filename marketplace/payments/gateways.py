@@ -95,6 +95,16 @@ class StartedPayment:
     method_types: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ProviderRefund:
+    """What the provider answered a refund's creation: its id, and its state when the answer
+    says (``succeeded`` or ``failed`` settle it at once; ``pending`` waits for the webhook)."""
+
+    reference: str
+    status: str | None = None
+    failure_reason: str | None = None
+
+
 class PaymentGateway(Protocol):
     name: Gateway
     #: whether the buyer pays online (the order gets a provider payment to confirm)
@@ -112,7 +122,7 @@ class PaymentGateway(Protocol):
         currency: str,
         idempotency_key: str,
         refund_id: int,
-    ) -> str | None: ...
+    ) -> ProviderRefund | None: ...
 
 
 class OfflineGateway:
@@ -164,7 +174,7 @@ class StripeGateway:
         currency: str,
         idempotency_key: str,
         refund_id: int,
-    ) -> str:
+    ) -> ProviderRefund:
         amount, _ = to_stripe_amount(amount_fen, currency)
         try:
             refund = self._client.v1.refunds.create(
@@ -178,7 +188,12 @@ class StripeGateway:
             )
         except stripe.StripeError as error:
             raise _translate(error, REFUND_REFUSED, REFUND_FAILED) from error
-        return refund.id
+        answered = refund.to_dict()
+        return ProviderRefund(
+            reference=refund.id,
+            status=answered.get("status"),
+            failure_reason=answered.get("failure_reason"),
+        )
 
 
 def init_app(app: Flask) -> None:

@@ -1,7 +1,8 @@
 """Completing refunds (``refund_requests.py`` records them, pending): a refund is sent to the
 provider once its request committed, and counts (on the lines, the payment and the order) only
-once the provider confirms it, by webhook for Stripe, at once for cash handed back at a
-station. And the order's refunds, as the actor may see them.
+once the provider confirms it: in Stripe's answer to its creation when that says succeeded (or
+failed), else by webhook; at once for cash handed back at a station. A webhook arriving after
+the answer settled it changes nothing twice. And the order's refunds, as the actor may see them.
 """
 
 import logging
@@ -41,7 +42,7 @@ def send_to_provider(session, refund_id: int) -> None:
         return
     payment = session.get(Payment, refund.payment_id)
     try:
-        reference = gateway_for(payment.gateway).refund(
+        answer = gateway_for(payment.gateway).refund(
             payment_reference=payment.provider_reference,
             amount_fen=refund.amount_fen,
             currency=refund.currency,
@@ -55,7 +56,16 @@ def send_to_provider(session, refund_id: int) -> None:
     except GatewayUnavailable as error:
         logger.error("refund %s not sent yet, will retry: %s", refund.id, error.detail)
         return
-    refund.provider_reference = reference
+    if answer is None:
+        return
+    if answer.status == "succeeded":
+        confirm_refund(session, refund, provider_reference=answer.reference)
+        return
+    refund.provider_reference = answer.reference
+    if answer.status in ("failed", "canceled"):
+        detail = f"stripe says {answer.status}: {answer.failure_reason or 'no reason given'}"
+        fail_refund(session, refund, detail=detail)
+        return
     session.flush()
 
 

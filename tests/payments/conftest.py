@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from marketplace.catalog.models import Sku
 from marketplace.payments import gateways
-from marketplace.payments.gateways import GatewayRefused, StartedPayment
+from marketplace.payments.gateways import GatewayRefused, ProviderRefund, StartedPayment
 from marketplace.payments.models import Gateway
 from tests.orders.conftest import basket, place, shop  # noqa: F401  (shared fixtures)
 from tests.payments import localstripe_server as localstripe_runner
@@ -99,6 +99,8 @@ class StandInStripe:
         self.refunds: list[dict] = []
         #: set to an exception instance to make the next refund calls fail with it
         self.refund_error: Exception | None = None
+        #: the state Stripe's answer to a refund's creation gives it
+        self.refund_status = "pending"
 
     def start(self, *, order_id, order_number, amount_fen, currency, attempt):
         self.started.append({"order_id": order_id, "amount_fen": amount_fen, "attempt": attempt})
@@ -111,7 +113,12 @@ class StandInStripe:
         self.refunds.append(
             {"payment": payment_reference, "amount_fen": amount_fen, "refund_id": refund_id}
         )
-        return f"re_standin_{refund_id}"
+        # As Stripe answers a refund it has not settled yet: its webhook says how it ended.
+        return ProviderRefund(
+            f"re_standin_{refund_id}",
+            self.refund_status,
+            "insufficient_funds" if self.refund_status == "failed" else None,
+        )
 
 
 @pytest.fixture

@@ -347,6 +347,32 @@ def test_a_failed_refund_frees_its_quantity_for_another_request(
     assert event_kinds(session, order)[-1] == "refund_failed"
 
 
+@pytest.mark.parametrize("answered", ["succeeded", "failed"])
+def test_a_refund_takes_the_state_stripes_answer_gives_it_and_a_later_event_changes_nothing(
+    session, shop, paid_stripe_order, client, stand_in_stripe, send_event, answered
+):
+    stand_in_stripe.refund_status = answered
+    order = paid_stripe_order()
+    line = next(line for line in order["lines"] if line["sku_id"] == shop.sku_500g.id)
+    response = client.post(
+        f"/api/v1/orders/{order['id']}/refunds",
+        json={"lines": [{"order_line_id": line["id"], "quantity": 1}], "reason": "bruised"},
+        headers=shop.station_headers,
+    )
+    assert response.status_code == 201, response.json
+    refund = session.get(Refund, response.json["id"])
+    session.refresh(refund)
+    assert refund.state.value == answered
+    refunded = 6800 if answered == "succeeded" else 0
+    assert order_row(session, order).refunded_fen == refunded
+    assert payment_of(session, order).refunded_fen == refunded
+    again = refund_object(refund.provider_reference, refund_id=refund.id, amount=6800)
+    outcome = send_event(event("refund.updated", {**again, "status": answered})).json["outcome"]
+    assert outcome == ("already_applied" if answered == "succeeded" else "applied")
+    assert order_row(session, order).refunded_fen == refunded
+    assert event_kinds(session, order).count(f"refund_{answered}") == 1
+
+
 def test_an_unknown_refund_is_acknowledged_as_unmatched(session, stand_in_stripe, send_event):
     unknown = refund_object("re_unknown", refund_id=999999, amount=100)
     assert send_event(event("refund.updated", unknown)).json["outcome"] == "unmatched"
