@@ -1,9 +1,13 @@
+import logging
+
 import click
 from flask.cli import AppGroup
 
+from marketplace.db import run_after_commit
 from marketplace.extensions import db
 from marketplace.orders import fulfilment, service
 
+logger = logging.getLogger(__name__)
 orders_cli = AppGroup("orders", help="Order housekeeping.")
 
 
@@ -14,6 +18,7 @@ def expire_command():
     while True:
         count = service.expire_unpaid(db.session)
         db.session.commit()
+        run_after_commit(db.session, logger)
         total += count
         if count == 0:
             break

@@ -26,6 +26,7 @@ from marketplace.orders.models import (
     PaymentStatus,
 )
 from marketplace.orders.scoping import ORDER_LINES, ORDERS
+from marketplace.orders.signals import unpaid_order_cancelled
 from marketplace.reasons import reason
 from marketplace.regions.service import in_subtree_of
 
@@ -165,6 +166,7 @@ def _cancel_unpaid(session, order: Order, *, actor_id, reason: str) -> None:
     states.move(session, order, PaymentStatus.void, actor_id=actor_id, reason=reason)
     return_stock(session, {line.sku_id: line.quantity for line in order.lines})
     session.flush()
+    unpaid_order_cancelled.send(order, session=session, reason=reason)
 
 
 def expire_unpaid(session, *, now=None, batch: int = 200) -> int:

@@ -10,6 +10,7 @@ import threading
 
 from flask import Flask
 
+from marketplace.db import run_after_commit
 from marketplace.extensions import db
 from marketplace.orders import service
 
@@ -21,6 +22,8 @@ def sweep_once(app: Flask) -> int:
         try:
             count = service.expire_unpaid(db.session)
             db.session.commit()
+            # What the expiry tells outside services (the provider's payments cancelled).
+            run_after_commit(db.session, logger)
         except Exception:
             db.session.rollback()
             logger.exception("expiry sweep failed; the next one will try again")

@@ -14,7 +14,14 @@ from marketplace.accounts.scoping import Seen
 from marketplace.extensions import db
 from marketplace.http_api import Blueprint
 from marketplace.orders.schemas import CheckoutIn
-from marketplace.payments import order_payment, refund_requests, refunds, service, webhooks
+from marketplace.payments import (  # abandoned: its receiver cancels abandoned payments
+    abandoned,  # noqa: F401
+    order_payment,
+    refund_requests,
+    refunds,
+    service,
+    webhooks,
+)
 from marketplace.payments.gateways import checkout_gateway
 from marketplace.payments.schemas import (
     CheckoutOut,

@@ -48,6 +48,13 @@ REFUND_REFUSED = reason(
 REFUND_FAILED = reason(
     "payment.provider_failed_refund", "Stripe did not refund: {provider_message}"
 )
+CANCEL_REFUSED = reason(
+    "payment.provider_refused_cancel",
+    "Stripe did not cancel the payment: {provider_message}",
+)
+CANCEL_FAILED = reason(
+    "payment.provider_failed_cancel", "Stripe did not cancel the payment: {provider_message}"
+)
 
 
 def _translate(error: stripe.StripeError, refused: Reason, failed: Reason) -> GatewayUnavailable:
@@ -124,6 +131,10 @@ class PaymentGateway(Protocol):
         refund_id: int,
     ) -> ProviderRefund | None: ...
 
+    def cancel(self, *, payment_reference: str) -> None:
+        """Stop a payment the buyer has not made: raises GatewayRefused when it cannot be
+        stopped any more (it succeeded meanwhile)."""
+
 
 class OfflineGateway:
     """Money changes hands at the station counter or by bank transfer; nothing to call."""
@@ -135,6 +146,9 @@ class OfflineGateway:
         return None
 
     def refund(self, **kwargs) -> None:
+        return None
+
+    def cancel(self, **kwargs) -> None:
         return None
 
 
@@ -194,6 +208,12 @@ class StripeGateway:
             status=answered.get("status"),
             failure_reason=answered.get("failure_reason"),
         )
+
+    def cancel(self, *, payment_reference: str) -> None:
+        try:
+            self._client.v1.payment_intents.cancel(payment_reference)
+        except stripe.StripeError as error:
+            raise _translate(error, CANCEL_REFUSED, CANCEL_FAILED) from error
 
 
 def init_app(app: Flask) -> None:

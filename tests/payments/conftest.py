@@ -101,11 +101,15 @@ class StandInStripe:
         self.refund_error: Exception | None = None
         #: the state Stripe's answer to a refund's creation gives it
         self.refund_status = "pending"
+        self.cancelled: list[str] = []
 
     def start(self, *, order_id, order_number, amount_fen, currency, attempt):
         self.started.append({"order_id": order_id, "amount_fen": amount_fen, "attempt": attempt})
         reference = f"pi_standin_{order_id}_{attempt}"
         return StartedPayment(reference, f"{reference}_secret_x", ("card", "alipay", "wechat_pay"))
+
+    def cancel(self, *, payment_reference):
+        self.cancelled.append(payment_reference)
 
     def refund(self, *, payment_reference, amount_fen, currency, idempotency_key, refund_id):
         if self.refund_error is not None:

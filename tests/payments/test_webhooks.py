@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from marketplace.db import run_after_commit
 from marketplace.orders.models import Order, OrderEvent
 from marketplace.orders.service import expire_unpaid
 from marketplace.payments import webhooks
@@ -433,12 +434,16 @@ def test_a_late_success_is_recorded_and_refunded_in_full(
     else:
         expire_unpaid(session, now=order_row(session, order).hold_expires_at)
         session.commit()
+        run_after_commit(session, logging.getLogger(__name__))
     assert stock_of(session, shop.sku_500g) == 10
+    # The payment it waited for was cancelled, at Stripe too (which, here, the buyer beat).
+    assert stand_in_stripe.cancelled == [order["payment"]["provider_reference"]]
+    assert payment_of(session, order).state.value == "cancelled"
 
     response = send_event(succeeded(order))
     assert response.status_code == 200
     assert response.json["outcome"] == "late_capture_refunding"
-    assert event_kinds(session, order) == ["created", "succeeded", "late_capture"]
+    assert event_kinds(session, order) == ["created", "cancelled", "succeeded", "late_capture"]
     payment = payment_of(session, order)
     assert (payment.state.value, payment.captured_fen) == ("succeeded", 26400)
     refund = session.execute(sa.select(Refund)).scalar_one()
