@@ -29,6 +29,8 @@ class PaymentStatus(enum.StrEnum):
     refunded = "refunded"
     #: cancelled before any money was taken
     void = "void"
+    #: cancelled before the money came; it came all the same (a late capture) and went back
+    late_capture_refunded = "late_capture_refunded"
 
 
 class EventDimension(enum.StrEnum):

@@ -38,7 +38,9 @@ PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     # Each further partial refund is a move too, so it is recorded with who and why.
     P.partially_refunded: frozenset({P.partially_refunded, P.refunded}),
     P.refunded: frozenset(),
-    P.void: frozenset(),
+    # Money that came after the order was cancelled, once it has gone back.
+    P.void: frozenset({P.late_capture_refunded}),
+    P.late_capture_refunded: frozenset(),
 }
 
 
@@ -119,6 +121,12 @@ def mark_paid(session, order: Order, *, at: datetime, actor_id, reason: str) -> 
     order.paid_at = at
     move(session, order, S.paid, actor_id=actor_id, reason=reason)
     move(session, order, P.paid, actor_id=actor_id, reason=reason)
+
+
+def record_late_capture_returned(session, order: Order, *, actor_id, reason: str) -> None:
+    """Money that came after the order was cancelled has gone back in full: its payment
+    status says so (the lines were never sold, so nothing on them changes)."""
+    move(session, order, P.late_capture_refunded, actor_id=actor_id, reason=reason)
 
 
 def record_refund(

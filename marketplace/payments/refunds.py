@@ -102,7 +102,7 @@ def confirm_refund(
             detail=f"refund {refund.id}",
         )
     )
-    was_paid = order.payment_status is not PaymentStatus.void
+    was_paid = order.payment_status not in (PaymentStatus.void, PaymentStatus.late_capture_refunded)
     reason = f"refund {refund.id}: {refund.reason or 'no reason given'}"
     states.record_refund(session, order, parts, actor_id=actor_id, reason=reason)
     _post_refund(session, refund, order, payment, reversed_lines, was_paid=was_paid)
@@ -151,6 +151,10 @@ def _post_refund(
             gateway=payment.clearing,
             amount_fen=refund.amount_fen,
         )
+        if payment.refunded_fen >= payment.captured_fen:
+            states.record_late_capture_returned(
+                session, order, actor_id=None, reason=f"refund {refund.id}: late capture returned"
+            )
 
 
 def fail_refund(session, refund: Refund, *, detail: str) -> None:

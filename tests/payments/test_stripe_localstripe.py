@@ -481,5 +481,5 @@ def test_money_arriving_after_cancellation_goes_straight_back_through_stripe(
         http, stripe_api, refund.provider_reference, "refund.updated"
     ) == ("already_applied")
     detail = http.order(order["id"], shop.buyer_headers)
-    assert (detail["status"], detail["payment_status"]) == ("cancelled", "void")
+    assert (detail["status"], detail["payment_status"]) == ("cancelled", "late_capture_refunded")
     assert stock(session, shop.sku_500g.id) == 10

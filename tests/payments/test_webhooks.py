@@ -463,7 +463,8 @@ def test_a_late_success_is_recorded_and_refunded_in_full(
     assert payment_of(session, order).refunded_fen == 26400
     assert stock_of(session, shop.sku_500g) == 10
     row = order_row(session, order)
-    assert (row.status.value, row.payment_status.value) == ("cancelled", "void")
+    # The money came and went back: the payment status says so.
+    assert (row.status.value, row.payment_status.value) == ("cancelled", "late_capture_refunded")
     assert session.execute(sa.select(sa.func.count()).select_from(RefundLine)).scalar_one() == 0
 
 
