@@ -382,6 +382,43 @@ def test_taobao_joins_its_two_gbk_reports(client, session, village):
     assert_ledger_consistent(session)
 
 
+def test_a_taobao_orders_own_discount_is_spread_over_its_lines(client, session, village):
+    """A 10-yuan shop coupon on an order of 79.80 + 59.90: the buyer owed 129.70 for the
+    goods, and the lines say so, split by largest remainder in proportion to their amounts."""
+    orders = (
+        "订单编号,买家应付货款,买家应付邮费,买家实际支付金额,订单状态,订单创建时间,订单付款时间\n"
+        '="4000000000000000901",129.70,0.00,129.70,交易成功,2025-09-13 10:00:00,'
+        "2025-09-13 10:00:09\n"
+    ).encode("gb18030")
+    items = (
+        "订单编号,标题,价格,购买数量,订单状态,商家编码\n"
+        '="4000000000000000901",靠山屯野生蓝莓鲜果,39.90,2,交易成功,KST-LM-125x4\n'
+        '="4000000000000000901",长白山开口红松子,59.90,1,交易成功,KST-SZ-500\n'
+    ).encode("gb18030")
+    response = client.post(
+        f"/api/v1/stations/{village.station.id}/platform-imports",
+        data={
+            "platform": "taobao",
+            "file": (io.BytesIO(orders), "orders.csv"),
+            "items": (io.BytesIO(items), "items.csv"),
+        },
+        headers=village.headers,
+        content_type="multipart/form-data",
+    )
+    report = imported_through_job(client, response, village.headers)
+    assert report.status_code == 201, report.json
+    assert report.json["created_lines"] == 2, report.json
+    lines = imported(session, Platform.taobao)
+    blueberries = lines["4000000000000000901:KST-LM-125x4"][1]
+    pine_nuts = lines["4000000000000000901:KST-SZ-500"][1]
+    # 1000 fen of coupon: 571.2 and 428.8 by amount; the one fen left goes to the larger
+    # remainder.
+    assert (blueberries.line_total_fen, pine_nuts.line_total_fen) == (7980 - 571, 5990 - 429)
+    assert blueberries.line_total_fen + pine_nuts.line_total_fen == 12970
+    assert blueberries.unit_price_fen == 3990 and blueberries.quantity == 2
+    assert_ledger_consistent(session)
+
+
 def test_taobao_without_its_item_report_is_refused(client, village):
     response = upload(client, village, "taobao", "taobao_orders.csv")
     assert response.status_code == 422
