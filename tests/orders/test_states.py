@@ -27,6 +27,8 @@ LEGAL_PAYMENT = {
     (P.paid, P.refunded),
     (P.partially_refunded, P.partially_refunded),
     (P.partially_refunded, P.refunded),
+    # A late capture, once it went back in full.
+    (P.void, P.late_capture_refunded),
 }
 ALL = [(a, b, (a, b) in LEGAL_STATUS) for a, b in itertools.product(S, S)] + [
     (a, b, (a, b) in LEGAL_PAYMENT) for a, b in itertools.product(P, P)
@@ -63,5 +65,7 @@ def test_transition_table(session, current, target, legal):
 def test_terminal_states_have_no_way_out():
     for terminal in (S.cancelled, S.refunded):
         assert not states.STATUS_TRANSITIONS[terminal]
-    for terminal in (P.refunded, P.void):
+    for terminal in (P.refunded, P.late_capture_refunded):
         assert not states.PAYMENT_TRANSITIONS[terminal]
+    # A void order moves once more only to say that money which came late went back.
+    assert states.PAYMENT_TRANSITIONS[P.void] == {P.late_capture_refunded}
