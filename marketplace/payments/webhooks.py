@@ -187,7 +187,8 @@ def _intent_failed(session, event, intent) -> str:
     return "recorded"
 
 
-def _refund_by(session, refund_object: dict) -> Refund | None:
+def refund_by(session, refund_object: dict) -> Refund | None:
+    """Our refund a Stripe refund object is: by Stripe's id, else by the id we gave it."""
     found = None
     if refund_object.get("id"):
         found = session.execute(
@@ -200,7 +201,7 @@ def _refund_by(session, refund_object: dict) -> Refund | None:
 
 
 def _apply_refund_object(session, event, refund_object: dict) -> str:
-    refund = _refund_by(session, refund_object)
+    refund = refund_by(session, refund_object)
     if refund is None:
         return "unmatched"
     status = refund_object.get("status")
