@@ -27,8 +27,11 @@ def can_serve(stock, quantity) -> sa.ColumnElement[bool]:
 
 def locked_for_sale(sku_ids) -> sa.Select:
     """The SKUs ``sku_ids`` (a list, or a subquery of ids) with what a sale records of them and
-    their products, locked in id order for the rest of the transaction. ``FOR UPDATE`` returns
-    each row as it is once locked, so what is read cannot move until commit."""
+    their products, locked in id order for the rest of the transaction. The lock returns each
+    row as it is once locked, so what is read cannot move until commit. It is ``FOR NO KEY
+    UPDATE`` (the stock is no key): two sales of a SKU still queue on it, but a transaction
+    that inserts rows referring to the SKU (an import's order lines, which hold a KEY SHARE
+    lock on it until their batch commits) does not hold a sale up."""
     return (
         sa.select(
             Sku.id,
@@ -47,7 +50,7 @@ def locked_for_sale(sku_ids) -> sa.Select:
         .join(Product, Product.id == Sku.product_id)
         .where(Sku.id.in_(sku_ids))
         .order_by(Sku.id)
-        .with_for_update(of=Sku)
+        .with_for_update(of=Sku, key_share=True)
     )
 
 

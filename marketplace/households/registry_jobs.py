@@ -85,8 +85,10 @@ def start_registry_import(
 
 
 @register(KIND)
-def run_registry_import(session, job: Job, data: bytes, progress) -> dict:
+def run_registry_import(session, job: Job, inputs, progress) -> dict:
     parameters = job.parameters
+    # The import checks every row before it writes any: it reads the file whole.
+    data = inputs.read()
     # The import reports how far it is by iterating through ``counting``.
     report = importing.import_registry(
         session,

@@ -44,9 +44,9 @@ class Outcome:
 @dataclass(frozen=True)
 class Kind:
     name: str
-    #: ``handler(session, job, data, progress) -> result | Outcome``: ``data`` the input
-    #: file's bytes, ``progress(done, total)`` reports rows done and raises ``JobCancelled``
-    #: when cancelled
+    #: ``handler(session, job, inputs, progress) -> result | Outcome``: ``inputs`` the files it
+    #: was started with (``inputs.read()``, ``inputs.open()``: ``jobs.inputs``),
+    #: ``progress(done, total)`` reports rows done and raises ``JobCancelled`` when cancelled
     handler: Callable
     #: ``on_download(session, actor, job, file)``, before one of its files is sent (a file
     #: naming households records who fetched it)

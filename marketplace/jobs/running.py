@@ -22,6 +22,7 @@ from rq import get_current_job
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.jobs import broker
+from marketplace.jobs.inputs import Inputs
 from marketplace.jobs.kinds import KINDS, JobCancelled, JobFailed, Outcome
 from marketplace.jobs.models import FINISHED, Job, JobFile, JobState
 from marketplace.jobs.service import CANCELLED_BY_USER, as_failure
@@ -60,11 +61,8 @@ def work(session, job_id: int, *, progress=None) -> str:
         failure = as_failure(UNKNOWN_KIND(kind=job.kind))
         _finish(session, job_id, JobState.failed, failure=failure)
         return "failed"
-    data = session.execute(
-        sa.select(JobFile.data).where(JobFile.job_id == job_id, JobFile.name == "input")
-    ).scalar_one()
     try:
-        made = kind.handler(session, job, data, progress or _progress(job_id))
+        made = kind.handler(session, job, Inputs(session, job_id), progress or _progress(job_id))
     except JobFailed as failed:
         session.rollback()
         failure = as_failure(failed.reason)

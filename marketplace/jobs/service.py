@@ -51,13 +51,6 @@ def start_job(
     return job
 
 
-def input_file(session, job_id: int, name: str) -> bytes | None:
-    """One of the files the job was started with (``input`` and ``more_inputs``)."""
-    return session.execute(
-        sa.select(JobFile.data).where(JobFile.job_id == job_id, JobFile.name == name)
-    ).scalar_one_or_none()
-
-
 def as_failure(message: Message) -> dict:
     """A reason as a job keeps it: shown later in its reader's language."""
     return {"code": message.code, "params": message.params}

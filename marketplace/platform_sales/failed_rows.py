@@ -19,14 +19,15 @@ CSV_TYPE = "text/csv; charset=utf-8"
 LEADING = ("行号", "列", "问题")
 
 
-def failed_rows_csv(session, import_id: int, source: bytes, language: str) -> bytes:
+def failed_rows_csv(session, import_id: int, source, language: str) -> bytes:
+    """``source``: the export (or Taobao's item report) as a binary stream, from its start."""
     problems = session.execute(
         sa.select(ImportProblem.line, ImportProblem.column, ImportProblem.reason)
         .where(ImportProblem.import_id == import_id)
         .order_by(ImportProblem.line, ImportProblem.id)
         .execution_options(yield_per=1000)
     )
-    reader = csv.reader(text_lines(io.BytesIO(source)))
+    reader = csv.reader(text_lines(source))
     header = next(reader, [])
     buffer = io.StringIO()
     buffer.write("\ufeff")

@@ -19,7 +19,7 @@ from marketplace.accounts.auth import Actor, actor_for_user_id
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.jobs.kinds import JobFailed, Outcome, register
 from marketplace.jobs.models import Job
-from marketplace.jobs.service import input_file, start_job
+from marketplace.jobs.service import start_job
 from marketplace.livestreams.models import Platform
 from marketplace.platform_sales import cells, formats, resumable
 from marketplace.platform_sales.failed_rows import CSV_TYPE, failed_rows_csv
@@ -79,22 +79,22 @@ def _check_readable(platform: Platform, data: bytes, items: bytes | None, layout
 
 
 @register(KIND)
-def run_platform_import(session, job: Job, data: bytes, progress):
+def run_platform_import(session, job: Job, inputs, progress):
     parameters = job.parameters
     actor = actor_for_user_id(session, job.created_by_id)
     if actor is None:
         raise JobFailed(STARTER_GONE())
-    items = input_file(session, job.id, "items")
     platform = Platform(parameters["platform"])
-    # Taobao's rows are its item report's.
-    source = items if platform is Platform.taobao and items is not None else data
-    total = cells.count_records(io.BytesIO(source))
+    # The export is read from the database as it is consumed: the worker holds a chunk of
+    # it, not the file. Taobao's rows are its item report's.
+    source = "items" if platform is Platform.taobao and inputs.has("items") else "input"
+    total = cells.count_records(inputs.open(source))
     progress(0, total)
     upload = Upload(
         platform=platform,
-        stream=io.BytesIO(data),
+        stream=inputs.open("input"),
         filename=parameters["filename"],
-        items=io.BytesIO(items) if items is not None else None,
+        items=inputs.open("items"),
         layout_name=parameters["layout"],
         session_id=parameters["session_id"],
         dry_run=parameters["dry_run"],
@@ -102,8 +102,16 @@ def run_platform_import(session, job: Job, data: bytes, progress):
     language = parameters["language"]
     try:
         if upload.dry_run:
-            station_id = parameters["station_id"]
-            return _dry_run(session, actor, station_id, upload, progress, total, language)
+            rows_of = lambda: inputs.open(source)  # noqa: E731
+            return _dry_run(
+                session,
+                actor,
+                parameters["station_id"],
+                upload,
+                (progress, total),
+                rows_of,
+                language,
+            )
         record = resumable.import_in_batches(
             session,
             actor,
@@ -117,26 +125,25 @@ def run_platform_import(session, job: Job, data: bytes, progress):
         # file was not read to its end); their failed rows are kept all the same.
         session.rollback()
         import_id = resumable.import_of_job(session, job.id)
-        files = _files(session, import_id, source, language) if import_id else {}
+        files = _files(session, import_id, inputs.open(source), language) if import_id else {}
         raise JobFailed(problem.reason, files=files) from None
     except DomainError as refused:
         # What was checked at upload changed since (the layout, the session, the account).
         raise JobFailed(_first_reason(refused)) from None
     progress(record.rows, total)
-    files = _files(session, record.id, source, language) if record.problems else {}
+    files = _files(session, record.id, inputs.open(source), language) if record.problems else {}
     return Outcome(_made(record.id, dry_run=False), files)
 
 
-def _dry_run(session, actor, station_id, upload, progress, total, language) -> Outcome:
-    """The import in one transaction, its report kept and its writes rolled back."""
+def _dry_run(session, actor, station_id, upload, reporting, rows_of, language) -> Outcome:
+    """The import in one transaction, its report kept and its writes rolled back; ``rows_of()``
+    opens the file its rows are read from, for the failed rows."""
+    progress, total = reporting
     dry_run, upload.dry_run = upload.dry_run, False
     report = import_export(
         session, actor, station_id, upload, on_rows=lambda rows: progress(rows, total)
     )
-    files = {}
-    if report.problems:
-        source = upload.items if upload.platform is Platform.taobao else upload.stream
-        files = _files(session, report.id, source.getvalue(), language)
+    files = _files(session, report.id, rows_of(), language) if report.problems else {}
     session.rollback()
     report.id, report.dry_run = None, dry_run
     return Outcome({**_made(None, dry_run=True), "report": ImportOut().dump(report)}, files)
@@ -149,7 +156,7 @@ def _made(import_id: int | None, *, dry_run: bool) -> dict:
     return made
 
 
-def _files(session, import_id: int, source: bytes, language: str) -> dict:
+def _files(session, import_id: int, source, language: str) -> dict:
     return {"failed_rows.csv": (CSV_TYPE, failed_rows_csv(session, import_id, source, language))}
 
 

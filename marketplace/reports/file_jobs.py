@@ -71,7 +71,7 @@ def start_report_file(session, actor: Actor, name: str, file_format: str, rows: 
 
 
 @register(KIND, on_download=lambda session, actor, job, file: _record(session, actor, job, file))
-def run_report_file(session, job: Job, data: bytes, progress):
+def run_report_file(session, job: Job, inputs, progress):
     parameters = job.parameters
     actor = actor_for_user_id(session, job.created_by_id)
     if actor is None:
