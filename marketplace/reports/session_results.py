@@ -167,6 +167,7 @@ def session_results(session, actor: Actor, session_id: int) -> dict:
                 "amount_fen": p.amount_fen,
                 "fund_id": p.fund_id,
                 "not_funded": p.not_funded,
+                "payer_receivable_fen": pledge_service.payer_receivable(session, p),
             }
             for p in pledge_service.list_pledges(session, actor, live_session.id)
         ],

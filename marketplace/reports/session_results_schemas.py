@@ -57,6 +57,14 @@ class PledgeSummaryOut(Schema):
     amount_fen = fields.Integer(allow_none=True)
     fund_id = fields.Integer(allow_none=True)
     not_funded = fields.Dict(allow_none=True)
+    payer_receivable_fen = fields.Integer(
+        metadata={
+            "description": "What the paying producer owes back now (0 when nothing): a refund "
+            "after the pledge was funded took back proceeds it was drawn from. The pledge "
+            "stands; the producer's later proceeds settle it, and nothing is paid out to it "
+            "meanwhile."
+        }
+    )
 
 
 class ResultsOut(FiguresOut):

@@ -27,7 +27,8 @@ def campaign(client, session, shop, money, pay, make_product, make_household, re
         name="红松子整车",
         skus=[{"spec": "整车", "price_fen": 6_000_000, "stock": 3}],
     )
-    pay((lot.skus_created[0], 1))
+    lot_sku = lot.skus_created[0]
+    lot_order = pay((lot_sku, 1))
     # The station's village: the households it works with.
     households = [make_household(regions.village_a1) for _ in range(20)]
     scheduled = live.schedule(title="县长来了：红松子专场")
@@ -39,6 +40,9 @@ def campaign(client, session, shop, money, pay, make_product, make_household, re
     class Campaign:
         session = scheduled
         household_ids = [h.id for h in households]
+        lot = lot_order
+
+    Campaign.lot_sku = lot_sku
 
     Campaign.owed = owed
 
@@ -307,3 +311,40 @@ def test_whoever_recorded_a_pledge_cannot_approve_it_whoever_funded_it(
     assert refused.status_code == 403
     assert refused.json["code"] == "pledge.approver_is_proposer"
     assert client.post(url, headers=money.admin2_headers).status_code == 200
+
+
+def test_a_refund_after_the_pledge_was_paid_leaves_a_receivable_later_proceeds_settle(
+    client, session, shop, money, campaign, live, pay
+):
+    """The rule: the pledge stands (its households keep what they were given); the refund
+    takes back the co-op's share of the lot, which the pledge had drawn on, so the co-op owes
+    the difference; the session's results show it, and its later sales settle it."""
+    pledge = pledge_500_each(client, shop, campaign).json
+    live.end(campaign.session)
+    approved = client.post(
+        f"/api/v1/pledges/{pledge['id']}/approve", headers=money.official_headers
+    )
+    assert approved.json["state"] == "disbursed"
+    results_url = f"{SESSIONS}/{campaign.session['id']}/results"
+    before = client.get(results_url, headers=shop.station_headers).json
+    assert before["pledges"][0]["payer_receivable_fen"] == 0
+
+    refunded = client.post(
+        f"/api/v1/orders/{campaign.lot['id']}/refunds",
+        json={"reason": "整车退货"},
+        headers=shop.station_headers,
+    )
+    assert refunded.status_code == 201, refunded.json
+    retained = journal.coop_retained(shop.producer.id)
+    owed = -journal.balances(session, [retained])[retained]
+    # The lot's share went back; the 10,000 yuan given to the households did not.
+    assert owed == campaign.owed - 1_000_000 - campaign.owed
+    after = client.get(results_url, headers=shop.station_headers).json
+    assert after["pledges"][0]["payer_receivable_fen"] == -owed == 1_000_000
+    assert [household_income(session, i) for i in campaign.household_ids] == [50000] * 20
+
+    # The co-op sells the lot again: its share settles what it owes.
+    pay((campaign.lot_sku, 1))
+    settled = client.get(results_url, headers=shop.station_headers).json
+    assert settled["pledges"][0]["payer_receivable_fen"] == 0
+    assert reconciliation.run(session).differences == []

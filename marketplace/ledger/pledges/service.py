@@ -161,6 +161,17 @@ def owed_to(session, producer: Producer) -> int:
     return -journal.balances(session, [key])[key]
 
 
+def payer_receivable(session, pledge: Pledge) -> int:
+    """What a producer that paid ``pledge`` owes back now, 0 when nothing: a refund after the
+    pledge was funded takes back proceeds the pledge was drawn from, and the payer's account
+    goes into debit. The pledge stands (its households keep what they were given); the
+    payer's later proceeds settle the debit, and nothing is paid out to it meanwhile."""
+    if pledge.payer_kind is not PayerKind.producer or pledge.fund_id is None:
+        return 0
+    producer = session.get(Producer, pledge.producer_id)
+    return max(0, -owed_to(session, producer))
+
+
 def _yuan(fen: int) -> str:
     return f"{fen / 100:.2f}"
 
