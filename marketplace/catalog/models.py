@@ -132,6 +132,25 @@ class Sku(Base):
     )
 
 
+class ProductCertificate(Base):
+    """A certificate a product held, kept when it is replaced or removed: a sale is judged
+    by the certificates valid on the day it was paid, whatever the product holds now."""
+
+    __tablename__ = "product_certificates"
+
+    id: Mapped[intpk]
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"), index=True)
+    number: Mapped[str] = mapped_column(sa.String(64))
+    level: Mapped[CertificationLevel] = mapped_column(enum_type(CertificationLevel, 16))
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+    #: who recorded it (None: the demo loader, a migration)
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[created_at]
+
+    product: Mapped[Product] = relationship(lazy="raise")
+
+
 class ProductImage(Base):
     __tablename__ = "product_images"
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.catalog import references
+from marketplace.catalog.certificates import apply_certificate
 from marketplace.catalog.models import (
     Category,
     Product,
@@ -152,14 +153,6 @@ def _reload(session, product_id: int, *, lock: bool = False) -> Product:
     return session.execute(stmt).unique().scalar_one()
 
 
-def _apply_certificate(product: Product, certificate: dict | None) -> None:
-    certificate = certificate or {}
-    product.certificate_number = certificate.get("number")
-    product.certificate_level = certificate.get("level")
-    product.certificate_valid_from = certificate.get("valid_from")
-    product.certificate_valid_to = certificate.get("valid_to")
-
-
 def _refresh_listing(product: Product) -> None:
     """Keep the columns the public list filters and sorts on in step with their sources."""
     prices = [sku.price_fen for sku in product.skus if sku.is_active]
@@ -250,8 +243,8 @@ def create_product(session, actor: Actor, data: dict) -> Product:
         skus=[],
         images=[],
     )
-    _apply_certificate(product, data.get("certificate"))
     session.add(product)
+    apply_certificate(session, product, data.get("certificate"), by=actor.user_id)
     for sku in data["skus"]:
         _new_sku(session, product, sku)
     # Complete before the first flush, so a new product is one INSERT at version 1.
@@ -285,7 +278,7 @@ def update_product(session, actor: Actor, product_id: int, data: dict) -> Produc
         if field in data:
             setattr(product, field, data[field])
     if "certificate" in data:
-        _apply_certificate(product, data["certificate"])
+        apply_certificate(session, product, data["certificate"], by=actor.user_id)
     _refresh_listing(product)
     if session.is_modified(product) and product.status is ProductStatus.active:
         invalidate_pages(session)

@@ -17,6 +17,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from marketplace.accounts.auth import Actor
+from marketplace.catalog.certificates import CertifiedDays, certified_days
 from marketplace.catalog.models import Product, certificate_valid_on
 from marketplace.clock import shanghai_date, shanghai_midnight
 from marketplace.orders.models import Order, OrderLine, PaymentStatus
@@ -41,7 +42,8 @@ def assistance_report(session, actor: Actor, region_id: int, year: int) -> dict:
     in_region = subtree_ids(region.id)
     lines = _purchases(session, in_region, year)
     paired = _pairings(session, in_region)
-    by_unit, by_village = _tally(lines, paired)
+    history = certified_days(session, {line[-1] for line in lines})
+    by_unit, by_village = _tally(lines, paired, history)
     unit_ids = (
         set(by_unit)
         | set(paired)
@@ -74,6 +76,7 @@ def _purchases(session, in_region, year: int) -> list:
             OrderLine.line_total_fen - OrderLine.refunded_fen,
             Product.certificate_valid_from,
             Product.certificate_valid_to,
+            Product.id,
         )
         .join(OrderLine, OrderLine.order_id == Order.id)
         .join(Product, Product.id == OrderLine.product_id)
@@ -100,13 +103,15 @@ def _pairings(session, in_region) -> dict[int, set[int]]:
     return paired
 
 
-def _tally(lines, paired) -> tuple[dict, dict]:
+def _tally(lines, paired, history: CertifiedDays) -> tuple[dict, dict]:
     """The purchases summed by unit, and by unit and paired village (a village the unit is
-    not paired with counts for the unit only)."""
+    not paired with counts for the unit only). A line is certified when its product held a
+    valid certificate on the day it was paid: the one it holds now, or one it held before."""
     by_unit: dict[int, dict] = defaultdict(_figures)
     by_village: dict[tuple[int, int], dict] = defaultdict(_figures)
-    for unit_id, order_id, paid_at, village_id, amount, valid_from, valid_to in lines:
-        certified = certificate_valid_on(valid_from, valid_to, shanghai_date(paid_at))
+    for unit_id, order_id, paid_at, village_id, amount, valid_from, valid_to, product_id in lines:
+        day = shanghai_date(paid_at)
+        certified = certificate_valid_on(valid_from, valid_to, day) or history.on(product_id, day)
         targets = [by_unit[unit_id]]
         if village_id in paired[unit_id]:
             targets.append(by_village[unit_id, village_id])

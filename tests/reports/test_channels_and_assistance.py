@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from marketplace.accounts.models import Role
-from marketplace.catalog.models import Product
+from marketplace.catalog.models import Product, ProductCertificate
 from marketplace.clock import shanghai_today
 from marketplace.db import utcnow
 from marketplace.ledger.models import LedgerAccount, Posting
@@ -168,6 +168,58 @@ def test_assistance_counts_certified_produce_against_the_quota(
     assert village["village_id"] == regions.village_a1.id and village["certified_fen"] == 13600
     lines = session.execute(sa.select(sa.func.count()).select_from(OrderLine)).scalar_one()
     assert lines == 2
+
+
+def test_a_purchase_is_judged_by_the_certificate_valid_on_its_day(
+    client, session, shop, money, regions, make_user, auth, place
+):
+    """Certified when bought: renewing the certificate with one that starts later, or dropping
+    it, leaves what the purchase counted for as it was."""
+    unit = BuyingUnit(name="青松县扶贫办", kind=UnitKind.government, region_id=regions.county.id)
+    session.add(unit)
+    session.flush()
+    product_url = f"/api/v1/products/{shop.blueberries.id}"
+
+    def certify(certificate):
+        version = client.get(product_url, headers=shop.station_headers).json["version"]
+        changed = client.patch(
+            product_url,
+            json={"version": version, "certificate": certificate},
+            headers=shop.station_headers,
+        )
+        assert changed.status_code == 200, changed.json
+
+    certify({"number": "FP-2024-001", "level": "county", "valid_from": "2024-01-01"})
+    headers = auth(make_user(Role.unit, unit_id=unit.id))
+    order = place(headers, basket((shop.sku_500g, 2))).json
+    paid = client.post(
+        f"/api/v1/orders/{order['id']}/offline-payments",
+        json={"method": "invoice", "reference": "U-9", "amount_fen": order["total_fen"]},
+        headers=shop.station_headers,
+    )
+    assert paid.status_code == 201, paid.json
+
+    def certified() -> int:
+        report = client.get(
+            "/api/v1/reports/assistance",
+            query_string={"region_id": regions.county.id, "year": shanghai_today().year},
+            headers=money.official_headers,
+        ).json
+        [row] = [u for u in report["units"] if u["unit_id"] == unit.id]
+        return row["certified_fen"]
+
+    assert certified() == 13600
+    tomorrow = (shanghai_today() + timedelta(days=1)).isoformat()
+    certify({"number": "FP-2026-777", "level": "provincial", "valid_from": tomorrow})
+    assert certified() == 13600
+    certify(None)
+    assert certified() == 13600
+    history = session.execute(
+        sa.select(ProductCertificate.number)
+        .where(ProductCertificate.product_id == shop.blueberries.id)
+        .order_by(ProductCertificate.id)
+    ).scalars()
+    assert list(history) == ["FP-2024-001", "FP-2026-777"]
 
 
 def test_every_report_of_a_county_is_the_sum_of_its_townships(
