@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from marketplace.accounts.models import User
 from marketplace.catalog.models import Product, ProductStatus, Sku
 from marketplace.clock import SHANGHAI, shanghai_today
+from marketplace.db import utcnow
 from marketplace.orders import checkout
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.payments.service import record_offline_payment
@@ -115,16 +116,22 @@ def load_history(session, created) -> None:
         order_id, (line_id,) = recorded[index]
         sale = sales[index]
         line = sale.lines[0]
-        # Half the line back (a damaged box), or all of it.
+        # Half the line back (a damaged box), or all of it, the week after the sale: dated in
+        # the history, as the platform's export would date it, not on the day of the load.
         amount = line.line_total_fen if index % 2 else line.line_total_fen // 2
         platform_sales.refund(
             session,
             order_id,
             [(line_id, amount, line.quantity if amount == line.line_total_fen else 0)],
             reason="售后退款 (demo history)",
+            refunded_at=min(sale.paid_at + REFUNDED_AFTER, utcnow()),
         )
     created["orders"] += len(sales)
     session.flush()
+
+
+#: How long after a sale of the history its refund came.
+REFUNDED_AFTER = timedelta(days=5)
 
 
 def load_unit_purchases(session, created) -> None:

@@ -1,6 +1,8 @@
 """What the payments domain tells the ledger, and the entries it makes of it: an order paid,
 a refund confirmed, money that arrived for a cancelled order and went back."""
 
+from datetime import date
+
 from marketplace.clock import shanghai_date, shanghai_today
 from marketplace.ledger import attribution, journal
 from marketplace.ledger.journal import Entry, Leg
@@ -33,15 +35,18 @@ def order_paid(session, order, gateway: str) -> None:
     orders_paid(session, [paid])
 
 
-def refund_confirmed(session, *, refund_id: int, order_id: int, gateway: str, refund_lines) -> None:
-    """Reverse exactly the refunded share of what each refunded line attributed.
+def refund_confirmed(
+    session, *, refund_id: int, order_id: int, gateway: str, refund_lines, on: date | None = None
+) -> None:
+    """Reverse exactly the refunded share of what each refunded line attributed, on the day
+    the money went back (today, unless a record of the past says otherwise).
     ``refund_lines``: ``(refund_line_id, order_line_id, amount_fen, line_total_fen)``."""
     attribution.reverse_refund(
         session,
         refund_id=refund_id,
         order_id=order_id,
         gateway=gateway,
-        on=shanghai_today(),
+        on=on or shanghai_today(),
         refund_lines=refund_lines,
     )
 

@@ -104,7 +104,14 @@ def record_payments(session, sales: list[PaidElsewhere]) -> None:
     )
 
 
-def record_refund(session, order_id: int, parts: list[tuple[int, int, int]], *, reason: str):
+def record_refund(
+    session,
+    order_id: int,
+    parts: list[tuple[int, int, int]],
+    *,
+    reason: str,
+    refunded_at: datetime | None = None,
+):
     """Record a refund the platform made: ``parts`` are ``(order line id, amount in fen, units
     returned)``. It is confirmed at once (the platform already paid it back) and reverses
     exactly what each line attributed."""
@@ -137,5 +144,5 @@ def record_refund(session, order_id: int, parts: list[tuple[int, int, int]], *, 
             detail=reason[:500],
         )
     )
-    confirm_refund(session, refund, provider_reference=None, restock=False)
+    confirm_refund(session, refund, provider_reference=None, restock=False, refunded_at=refunded_at)
     return refund

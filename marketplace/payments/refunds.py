@@ -6,6 +6,7 @@ the answer settled it changes nothing twice. And the order's refunds, as the act
 """
 
 import logging
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -13,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.scoping import Seen, with_lines_seen
 from marketplace.catalog.stock import return_stock
+from marketplace.clock import shanghai_date
 from marketplace.db import utcnow
 from marketplace.ledger import posting_rules
 from marketplace.orders import states
@@ -70,11 +72,18 @@ def send_to_provider(session, refund_id: int) -> None:
 
 
 def confirm_refund(
-    session, refund: Refund, *, provider_reference, actor_id=None, restock: bool = True
+    session,
+    refund: Refund,
+    *,
+    provider_reference,
+    actor_id=None,
+    restock: bool = True,
+    refunded_at: datetime | None = None,
 ) -> bool:
     """The provider gave the money back: now it counts. Returns False when already counted.
     Units that never shipped go back on the shelf, unless ``restock`` is false (a platform's
-    sale never took units off our shelf)."""
+    sale never took units off our shelf). ``refunded_at``: when the money went back, for a
+    refund recorded after the fact (now, otherwise)."""
     order = lock_order_for_payment(session, refund.order_id)
     # Stripe reports one refund in several events that may be handled at once; whatever was
     # read before the order lock may be stale, so the state is decided after it.
@@ -89,7 +98,7 @@ def confirm_refund(
     return_stock(session, returned)
     refund.restocked = bool(returned)
     refund.state = RefundState.succeeded
-    refund.completed_at = utcnow()
+    refund.completed_at = refunded_at or utcnow()
     if provider_reference:
         refund.provider_reference = provider_reference
     payment.refunded_fen += refund.amount_fen
@@ -100,12 +109,14 @@ def confirm_refund(
             amount_fen=refund.amount_fen,
             actor_id=actor_id,
             detail=f"refund {refund.id}",
+            created_at=refund.completed_at,
         )
     )
     was_paid = order.payment_status not in (PaymentStatus.void, PaymentStatus.late_capture_refunded)
     reason = f"refund {refund.id}: {refund.reason or 'no reason given'}"
     states.record_refund(session, order, parts, actor_id=actor_id, reason=reason)
-    _post_refund(session, refund, order, payment, reversed_lines, was_paid=was_paid)
+    on = shanghai_date(refunded_at) if refunded_at else None  # None: today
+    _post_refund(session, refund, order, payment, reversed_lines, was_paid=was_paid, on=on)
     session.flush()
     return True
 
@@ -130,7 +141,7 @@ def _refunded_lines(session, refund: Refund, order: Order, *, restock: bool):
 
 
 def _post_refund(
-    session, refund: Refund, order: Order, payment: Payment, reversed_lines, *, was_paid: bool
+    session, refund: Refund, order: Order, payment: Payment, reversed_lines, *, was_paid, on
 ) -> None:
     """The refund in the ledger: the reversal of what its lines attributed, or, for an order
     that was never paid, the late capture going back."""
@@ -141,6 +152,7 @@ def _post_refund(
             order_id=order.id,
             gateway=payment.clearing,
             refund_lines=reversed_lines,
+            on=on,
         )
     else:
         # Money that came after the order was cancelled going back (a late capture).

@@ -93,6 +93,14 @@ def advance(session, order_id: int, target: OrderStatus, *, reason: str) -> bool
     return fulfilment.advance(session, order, target, reason=reason)
 
 
-def refund(session, order_id: int, parts: list[tuple[int, int, int]], *, reason: str) -> None:
-    """A platform's later export says part of the sale was refunded."""
-    paid_elsewhere.record_refund(session, order_id, parts, reason=reason)
+def refund(
+    session,
+    order_id: int,
+    parts: list[tuple[int, int, int]],
+    *,
+    reason: str,
+    refunded_at: datetime | None = None,
+) -> None:
+    """A platform's later export says part of the sale was refunded (``refunded_at``: when,
+    for a record of the past; the export's arrival otherwise)."""
+    paid_elsewhere.record_refund(session, order_id, parts, reason=reason, refunded_at=refunded_at)

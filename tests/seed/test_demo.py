@@ -2,6 +2,7 @@
 
 import functools
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -10,8 +11,10 @@ import seed.demo
 from marketplace import pii
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import CatalogGeneration, Product, ProductStatus, Sku
+from marketplace.clock import shanghai_date
 from marketplace.db import Base
 from marketplace.households.models import Household, HouseholdStatus, PayoutAccount
+from marketplace.ledger.models import JournalEntry
 from marketplace.producers.models import CooperativeMembership, Producer, ProducerKind, Station
 from marketplace.regions.models import Region, RegionLevel
 from seed.demo import load_demo, read_data
@@ -247,6 +250,19 @@ def test_a_year_of_sales_gives_every_past_month_household_income(client, session
         .where(Order.number.startswith("IMDEMO"))
     ).scalar_one()
     assert imported > 500 and 0 < refunded < imported / 10
+    # Each refund is dated in the history, the week after its sale, as its reversal is: not on
+    # the day the demo was loaded.
+    dated = session.execute(
+        sa.select(Refund.completed_at, Order.paid_at, JournalEntry.effective_on)
+        .join(Order, Order.id == Refund.order_id)
+        .join(JournalEntry, JournalEntry.refund_id == Refund.id)
+        .where(Order.number.startswith("IMDEMO"))
+    ).all()
+    assert len(dated) >= refunded
+    for completed_at, paid_at, effective_on in dated:
+        assert completed_at <= paid_at + timedelta(days=5)
+        assert effective_on == shanghai_date(completed_at)
+    assert min(effective_on for _, _, effective_on in dated) < this_month
 
 
 def test_the_bureau_buys_for_its_paired_villages_against_this_years_quota(client, session, demo):
