@@ -60,7 +60,9 @@ def exercise_every_endpoint(client, headers, registry, *, writes: bool) -> list:
         )
     responses += [
         client.get(URL, headers=headers),
-        client.get(URL, query_string={"id_number": household.plain_id_number}, headers=headers),
+        client.post(
+            f"{URL}/lookup", json={"id_number": household.plain_id_number}, headers=headers
+        ),
         client.get(base, headers=headers),
         client.get(f"{base}/payout-account", headers=headers),
         client.get(f"{base}/status-history", headers=headers),
