@@ -85,6 +85,9 @@ class PayoutLine(Base):
     holder_name: Mapped[str | None] = mapped_column(sa.String(50))
     holder_id_encrypted: Mapped[str | None] = mapped_column(sa.String(255))
     holder_id_masked: Mapped[str | None] = mapped_column(sa.String(18))
+    #: a producer's 统一社会信用代码: with the account number and the batch serial, what the
+    #: bank's return for organisations' accounts is matched on
+    credit_code: Mapped[str | None] = mapped_column(sa.String(18))
     #: 失败原因 from the bank's return file
     failure_reason: Mapped[str | None] = mapped_column(sa.String(200))
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

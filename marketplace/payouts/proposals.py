@@ -17,7 +17,7 @@ from marketplace.households.models import Household, PayoutAccount
 from marketplace.ledger.models import AccountKind, LedgerAccount
 from marketplace.payouts.models import LineStatus, PayeeKind, PayoutLine, PayoutRun, RunStatus
 from marketplace.payouts.service import Owed, owed_amounts, require_payout_role
-from marketplace.producers.models import Producer
+from marketplace.producers.models import Producer, ProducerPayoutAccount
 from marketplace.reasons import Message, coded, reason
 from marketplace.regions.models import Region, RegionLevel
 from marketplace.regions.scoping import OVERSEEN_REGIONS
@@ -179,18 +179,19 @@ def _proposed_lines(session, owed: dict[int, Owed]) -> tuple[list[PayoutLine], l
     ).all()
     payout_accounts = {household.id: (household, account) for household, account in found}
     failures = _last_failures(session, household_ids)
-    producer_names = dict(
-        session.execute(
-            sa.select(Producer.id, Producer.name).where(
-                Producer.id.in_([o.producer_id for o in owed.values() if o.producer_id])
-            )
+    producers = {
+        producer.id: (producer, account)
+        for producer, account in session.execute(
+            sa.select(Producer, ProducerPayoutAccount)
+            .outerjoin(ProducerPayoutAccount, ProducerPayoutAccount.producer_id == Producer.id)
+            .where(Producer.id.in_([o.producer_id for o in owed.values() if o.producer_id]))
         ).all()
-    )
+    }
 
     lines, skipped = [], []
     for item in owed.values():
         if item.household_id is None:
-            lines.append(_producer_line(item, producer_names[item.producer_id]))
+            lines.append(_producer_line(item, *producers[item.producer_id]))
             continue
         household, account = payout_accounts[item.household_id]
         why = _why_skipped(account, failures.get(household.id))
@@ -217,15 +218,26 @@ def _why_skipped(account: PayoutAccount | None, failed: PayoutLine | None) -> Me
     return None
 
 
-def _producer_line(item: Owed, name: str) -> PayoutLine:
-    return PayoutLine(
+def _producer_line(
+    item: Owed, producer: Producer, account: ProducerPayoutAccount | None
+) -> PayoutLine:
+    """A producer's line: with its payout account, paid through the bank's batch file and
+    settled by its return; without one, paid by hand and settled by recording the outcome."""
+    line = PayoutLine(
         payee_kind=PayeeKind.producer,
         producer_id=item.producer_id,
         account_id=item.account_id,
         amount_fen=item.amount_fen,
         status=LineStatus.proposed,
-        payee_name=name,
+        payee_name=producer.name,
     )
+    if account is not None:
+        line.bank_name = account.bank_name
+        line.card_encrypted = account.account_encrypted
+        line.card_masked = account.account_masked
+        line.holder_name = account.account_name
+        line.credit_code = producer.credit_code
+    return line
 
 
 def _household_line(item: Owed, household: Household, account: PayoutAccount) -> PayoutLine:

@@ -53,9 +53,13 @@ class PayoutLineOut(Schema):
     payee_name = fields.String()
     phone = fields.String(allow_none=True)
     bank_name = fields.String(allow_none=True)
-    # A producer's line has no card and no holder: null, as the document says.
+    # A producer's line carries its organisation account (number, name on it, credit code),
+    # or, when it has none, no account at all: null, as the document says.
     card_number = ProtectedNumber(encrypted="card_encrypted", masked="card_masked", allow_none=True)
     holder_name = fields.String(allow_none=True)
+    credit_code = fields.String(
+        allow_none=True, metadata={"description": "A producer's 统一社会信用代码."}
+    )
     holder_id_number = ProtectedNumber(
         encrypted="holder_id_encrypted", masked="holder_id_masked", allow_none=True
     )
@@ -112,7 +116,15 @@ class ProposalOut(Schema):
 
 
 class ReturnUploadIn(Schema):
-    file = Upload(required=True, metadata={"description": "The bank's return xlsx (回执)."})
+    file = Upload(
+        required=True,
+        metadata={
+            "description": "The bank's return: the one-card return workbook (回执, xlsx) for "
+            "households' lines, or the return text for organisations' accounts (GBK CSV: "
+            "流水号,统一社会信用代码,收款人账号,收款人名称,出款金额,处理结果,失败原因) for "
+            "producers' lines."
+        },
+    )
 
 
 class ReturnImportOut(Schema):

@@ -73,8 +73,16 @@ AMOUNT_DIFFERS = reason(
 ANSWERED_TWICE = reason("payout_return.line_answered_twice", "answers line {line_id} a second time")
 NOT_A_LINE_OF_RUN = reason("payout_line.not_in_run", "is not a line of payout run {run_id}")
 SETTLED_BY_BANK = reason(
-    "payout_line.settled_by_bank", "Household lines are settled by the bank's return file."
+    "payout_line.settled_by_bank",
+    "Lines sent in the bank's batch (households', and producers' with a payout account) are "
+    "settled by the bank's return file.",
 )
+MATCHES_NO_PRODUCER_LINE = reason(
+    "payout_return.matches_no_producer_line",
+    "matches no producer line of this run on 统一社会信用代码 and 收款人账号",
+)
+#: How a workbook (the one-card return) begins: a zip file.
+XLSX_MAGIC = b"PK"
 ALREADY_SETTLED = reason("payout_line.already_settled", "Line {line_id} is already {status}.")
 
 
@@ -111,9 +119,10 @@ def batch_file(
         raise PermissionDenied(FILES_FOR_APPROVER())
     if run.status not in (RunStatus.approved, RunStatus.settled):
         raise Conflict(NOT_APPROVED(run_id=run.id, status=run.status.value))
-    lines = [line for line in run.lines if line.payee_kind is PayeeKind.household]
+    households = [line for line in run.lines if line.payee_kind is PayeeKind.household]
     cipher = pii.cipher()
     if file_format == YIKATONG:
+        lines = households
         places = _household_places(session, [line.household_id for line in lines])
         content = bank_files.write_yikatong(
             [
@@ -133,6 +142,8 @@ def batch_file(
             ]
         )
     else:
+        # The bank's batch pays organisations' accounts beside the households' cards.
+        lines = [line for line in run.lines if line.card_encrypted is not None]
         memo = run.project_name[:_BANK_MEMO_LENGTH].rstrip()
         try:
             content = bank_txt.write_bank_txt(
@@ -214,10 +225,12 @@ def import_return(session, actor: Actor, run_id: int, content: bytes) -> ReturnR
     if run.status not in (RunStatus.approved, RunStatus.settled):
         raise Conflict(NOTHING_SENT(run_id=run.id, status=run.status.value))
     try:
-        rows = bank_files.read_yikatong_return(content)
+        if content[:2] == XLSX_MAGIC:
+            answers = _answers(run, bank_files.read_yikatong_return(content))
+        else:
+            answers = _org_answers(run, bank_txt.read_org_return(content))
     except bank_files.BankFileError as error:
         raise ValidationFailed(error.errors, detail=RETURN_UNREADABLE()) from None
-    answers = _answers(run, rows)
 
     # Lines already settled by an earlier file keep their first answer.
     fresh = [(line, row) for line, row in answers if line.status is LineStatus.in_transit]
@@ -280,6 +293,41 @@ def _answers(
     return list(answers.values())
 
 
+def _org_answers(run: PayoutRun, rows: list[bank_txt.OrgReturnRow]) -> list:
+    """Each answered row of the return for organisations' accounts with the line it answers,
+    matched on credit code and account number; a 422 naming every row that does not match."""
+    cipher = pii.cipher()
+    sent = {
+        (line.credit_code, cipher.decrypt(line.card_encrypted)): line
+        for line in run.lines
+        if line.payee_kind is PayeeKind.producer and line.card_encrypted is not None
+    }
+    errors: dict[str, list[Message]] = {}
+    answers: dict[int, tuple] = {}
+    for row in rows:
+        place = f"rows.{row.row_number}"
+        line = sent.get((row.credit_code, row.account_number))
+        if row.batch_serial != run.batch_serial:
+            errors[f"{place}.流水号"] = [OTHER_BATCH_SERIAL()]
+        elif line is None:
+            errors[place] = [MATCHES_NO_PRODUCER_LINE()]
+        elif row.amount_fen != line.amount_fen:
+            errors[f"{place}.出款金额"] = [
+                AMOUNT_DIFFERS(
+                    amount_yuan=str(bank_files.fen_to_yuan(row.amount_fen)),
+                    line_id=line.id,
+                    sent_yuan=str(bank_files.fen_to_yuan(line.amount_fen)),
+                )
+            ]
+        elif line.id in answers:
+            errors[place] = [ANSWERED_TWICE(line_id=line.id)]
+        elif row.outcome is not None:
+            answers[line.id] = (line, row)
+    if errors:
+        raise ValidationFailed(errors, detail=RETURN_NOT_THE_BATCH())
+    return list(answers.values())
+
+
 def record_line_outcome(
     session, actor: Actor, run_id: int, line_id: int, outcome: str, reason: str | None
 ) -> PayoutRun:
@@ -289,7 +337,8 @@ def record_line_outcome(
     line = next((line for line in run.lines if line.id == line_id), None)
     if line is None:
         raise ValidationFailed({"line_id": [NOT_A_LINE_OF_RUN(run_id=run.id)]})
-    if line.payee_kind is PayeeKind.household:
+    if line.payee_kind is PayeeKind.household or line.card_encrypted is not None:
+        # Sent in the bank's batch: its return settles it.
         raise Conflict(SETTLED_BY_BANK())
     settled = {LineStatus.paid: "paid", LineStatus.failed: "failed"}
     if line.status in settled:

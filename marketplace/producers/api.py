@@ -4,15 +4,17 @@ Who may call what is decided here by role; which rows a caller reaches is decide
 ``producers/scoping.py`` inside the services (outside one's scope is a 404). Officials only read.
 """
 
+from flask import request
 from flask.views import MethodView
 
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.accounts.schemas import UserOut
 from marketplace.extensions import db
+from marketplace.households.personal_data import shows_personal_numbers
 from marketplace.http_api import Blueprint
 from marketplace.paging import paged
-from marketplace.producers import memberships, service, stations, units
+from marketplace.producers import memberships, payout_accounts, service, stations, units
 from marketplace.producers.schemas import (
     MembershipChangeIn,
     MembershipIn,
@@ -22,6 +24,9 @@ from marketplace.producers.schemas import (
     PairingOut,
     ProducerIn,
     ProducerOut,
+    ProducerPayoutAccountChangeOut,
+    ProducerPayoutAccountIn,
+    ProducerPayoutAccountOut,
     ProducerQuery,
     ProducerUpdateIn,
     QuotaIn,
@@ -147,6 +152,42 @@ class ProducerById(MethodView):
     def patch(self, data, producer_id):
         """Change a producer; only admins move it to another station."""
         return service.update_producer(db.session, current_actor(), producer_id, data)
+
+
+@blp.route("/producers/<id:producer_id>/payout-account")
+class ProducerPayoutAccountView(MethodView):
+    @login_required(*STAFF)
+    @shows_personal_numbers
+    @blp.response(200, ProducerPayoutAccountOut)
+    @blp.doc(security=BEARER)
+    def get(self, producer_id):
+        """The co-operative's or enterprise's payout account (its number masked but for
+        admins)."""
+        return payout_accounts.get_account(db.session, current_actor(), producer_id)
+
+    @login_required(Role.admin)
+    @shows_personal_numbers
+    @blp.arguments(ProducerPayoutAccountIn)
+    @blp.response(200, ProducerPayoutAccountOut)
+    @blp.doc(security=BEARER)
+    def put(self, data, producer_id):
+        """Set or replace the payout account (admins only; every change is kept, see
+        ``/changes``). Its payout lines then go into the bank's batch file and are settled
+        from the bank's return, matched on the producer's credit code and this number."""
+        return payout_accounts.put_account(
+            db.session, current_actor(), producer_id, data, remote_addr=request.remote_addr
+        )
+
+
+@blp.route("/producers/<id:producer_id>/payout-account/changes")
+class ProducerPayoutAccountChanges(MethodView):
+    @login_required(Role.admin)
+    @blp.response(200, ProducerPayoutAccountChangeOut(many=True))
+    @blp.doc(security=BEARER)
+    def get(self, producer_id):
+        """Every setting of the payout account, latest first: who, when, from where, and the
+        account before and after (masked)."""
+        return payout_accounts.changes(db.session, current_actor(), producer_id)
 
 
 @blp.route("/producers/<id:producer_id>/members")

@@ -169,3 +169,38 @@ class UnitPurchaseQuota(Base):
         sa.UniqueConstraint("unit_id", "year"),
         sa.CheckConstraint("quota_fen >= 0", name="quota_not_negative"),
     )
+
+
+class ProducerPayoutAccount(Base):
+    """The bank account a co-operative or an enterprise is paid to (its retained earnings when
+    the co-op draws them, what it is owed for its sales): the organisation's own account, in
+    its registered name, matched in the bank's return by its credit code and number."""
+
+    __tablename__ = "producer_payout_accounts"
+
+    id: Mapped[intpk]
+    producer_id: Mapped[int] = mapped_column(sa.ForeignKey("producers.id"), unique=True)
+    bank_name: Mapped[str] = mapped_column(sa.String(100))
+    #: 户名: the name on the account, as the bank holds it
+    account_name: Mapped[str] = mapped_column(sa.String(100))
+    account_encrypted: Mapped[str] = mapped_column(sa.String(255))
+    account_lookup: Mapped[str] = mapped_column(sa.String(64), index=True)
+    account_masked: Mapped[str] = mapped_column(sa.String(40))
+    updated_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ProducerPayoutAccountChange(Base):
+    """Audit: every setting of a producer's payout account, who made it and when, with the
+    account as it was and as it became (masked)."""
+
+    __tablename__ = "producer_payout_account_changes"
+
+    id: Mapped[intpk]
+    producer_id: Mapped[int] = mapped_column(sa.ForeignKey("producers.id"), index=True)
+    changed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    #: {"bank_name": .., "account_name": .., "account_masked": ..}; None when there was none
+    before: Mapped[dict | None] = mapped_column(sa.JSON)
+    after: Mapped[dict] = mapped_column(sa.JSON)
+    remote_addr: Mapped[str | None] = mapped_column(sa.String(64))
+    changed_at: Mapped[created_at]

@@ -1,5 +1,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from marketplace.bank_text import BankText
+from marketplace.households.schemas import ProtectedNumber
 from marketplace.numbers import MAX_ID, BoundedInteger, Fen, Id
 from marketplace.producers.models import ProducerKind, UnitKind
 from marketplace.producers.service import CREDIT_CODE_LENGTH
@@ -257,3 +259,45 @@ class QuotaOut(Schema):
 class QuotaIn(Schema):
     quota_fen = Fen(required=True)
     currency = fields.String(load_default="CNY", validate=validate.OneOf(["CNY"]))
+
+
+ACCOUNT_NUMBER_SHAPE = reason(
+    "producer_payout_account.number_shape", "8 to 32 digits (spaces are dropped)"
+)
+
+
+class AccountNumber(fields.String):
+    """An organisation's bank account number: digits; spaces, as printed, are dropped."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        number = "".join(super()._deserialize(value, attr, data, **kwargs).split())
+        if not (number.isascii() and number.isdigit() and 8 <= len(number) <= 32):
+            raise ValidationError(ACCOUNT_NUMBER_SHAPE())
+        return number
+
+
+class ProducerPayoutAccountIn(Schema):
+    bank_name = fields.String(required=True, validate=[validate.Length(min=1, max=100), BankText()])
+    account_name = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=100), BankText()],
+        metadata={"description": "户名: the name on the account, as the bank holds it."},
+    )
+    account_number = AccountNumber(required=True)
+
+
+class ProducerPayoutAccountOut(Schema):
+    producer_id = fields.Integer()
+    bank_name = fields.String()
+    account_name = fields.String()
+    account_number = ProtectedNumber(encrypted="account_encrypted", masked="account_masked")
+    updated_by_id = fields.Integer()
+    updated_at = fields.DateTime()
+
+
+class ProducerPayoutAccountChangeOut(Schema):
+    changed_by_id = fields.Integer()
+    changed_at = fields.DateTime()
+    remote_addr = fields.String(allow_none=True)
+    before = fields.Dict(allow_none=True, metadata={"description": "Masked; null: none."})
+    after = fields.Dict(metadata={"description": "Masked."})
