@@ -5,9 +5,13 @@ households'; settled by the bank's return for organisations' accounts (the sampl
 
 import sqlalchemy as sa
 
+from marketplace.clock import shanghai_today
 from marketplace.ledger import journal
 from marketplace.payouts import bank_txt
 from marketplace.producers.models import ProducerKind
+from marketplace.reports import reconciliation
+from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
+from tests.orders.conftest import place, shop  # noqa: F401  (shared fixtures)
 from tests.payouts.conftest import DATA
 from tests.payouts.test_settlement import RUNS, approved_run, days_ago, upload
 
@@ -142,3 +146,36 @@ def test_a_producer_without_a_credit_code_gets_no_account(
     coop = make_producer(make_station(regions.village_a1), credit_code=None)
     refused = _account(client, coop, people.admin_headers, COOP_ACCOUNT, coop.name)
     assert refused.status_code == 422 and "producer_id" in refused.json["errors"]
+
+
+def test_a_coops_earnings_from_real_sales_paid_through_the_bank_keep_the_ledger_reconciled(
+    client, session, shop, money, pay, people, regions, balance
+):
+    """The same path from sales paid at the counter (no fabricated accruals), so that the
+    whole ledger reconciles after the co-op's retained earnings went out and came back paid."""
+    pay((shop.sku_500g, 3))
+    retained = journal.coop_retained(shop.producer.id)
+    owed = -balance(retained)
+    assert owed > 0
+    number = "6228480088000000777"
+    assert _account(client, shop.producer, people.admin_headers, number, "靠山屯合作社").json
+    # Sold today: a run up to today pays it.
+    today = shanghai_today().isoformat()
+    run = approved_run(client, people, regions, batch_serial=SERIAL, period_end=today)
+    (line,) = [line for line in run["lines"] if line["producer_id"] == shop.producer.id]
+    assert line["amount_fen"] == owed
+    batch = client.get(f"{RUNS}/{run['id']}/files/bank.txt", headers=people.approver_headers)
+    (transfer,) = [
+        t for t in bank_txt.read_bank_txt(batch.get_data()) if t.account_number == number
+    ]
+    answer = "\r\n".join(
+        [
+            bank_txt.ORG_RETURN_HEADER,
+            f"{SERIAL},{shop.producer.credit_code},{number},{transfer.payee_name},"
+            f"{transfer.amount_fen / 100:.2f},成功,",
+        ]
+    ).encode("gbk")
+    returned = upload(client, run["id"], answer, people.admin_headers)
+    assert returned.status_code == 200, returned.json
+    assert balance(retained) == 0
+    assert reconciliation.run(session).differences == []
