@@ -259,38 +259,16 @@ def import_return(session, actor: Actor, run_id: int, content: bytes) -> ReturnR
 def _answers(
     run: PayoutRun, rows: list[bank_files.ReturnRow]
 ) -> list[tuple[PayoutLine, bank_files.ReturnRow]]:
-    """Each answered row of the return with the line it answers, matched on ID and card
-    number; a 422 naming every row that does not match what was sent."""
+    """Each answered row of the one-card return with the line it answers, matched on ID and
+    card number; a 422 naming every row that does not match what was sent."""
     cipher = pii.cipher()
     sent = {
         (cipher.decrypt(line.holder_id_encrypted), cipher.decrypt(line.card_encrypted)): line
         for line in run.lines
         if line.payee_kind is PayeeKind.household
     }
-    errors: dict[str, list[Message]] = {}
-    answers: dict[int, tuple[PayoutLine, bank_files.ReturnRow]] = {}
-    for row in rows:
-        place = f"rows.{row.row_number}"
-        line = sent.get((row.id_number, row.card_number))
-        if row.batch_serial != run.batch_serial:
-            errors[f"{place}.流水号"] = [OTHER_BATCH_SERIAL()]
-        elif line is None:
-            errors[place] = [MATCHES_NO_LINE()]
-        elif row.amount_fen != line.amount_fen:
-            errors[f"{place}.发放金额"] = [
-                AMOUNT_DIFFERS(
-                    amount_yuan=str(bank_files.fen_to_yuan(row.amount_fen)),
-                    line_id=line.id,
-                    sent_yuan=str(bank_files.fen_to_yuan(line.amount_fen)),
-                )
-            ]
-        elif line.id in answers:
-            errors[place] = [ANSWERED_TWICE(line_id=line.id)]
-        elif row.outcome is not None:
-            answers[line.id] = (line, row)
-    if errors:
-        raise ValidationFailed(errors, detail=RETURN_NOT_THE_BATCH())
-    return list(answers.values())
+    keys = [(row.id_number, row.card_number) for row in rows]
+    return _matched(run, rows, keys, sent, MATCHES_NO_LINE(), "发放金额")
 
 
 def _org_answers(run: PayoutRun, rows: list[bank_txt.OrgReturnRow]) -> list:
@@ -302,17 +280,25 @@ def _org_answers(run: PayoutRun, rows: list[bank_txt.OrgReturnRow]) -> list:
         for line in run.lines
         if line.payee_kind is PayeeKind.producer and line.card_encrypted is not None
     }
+    keys = [(row.credit_code, row.account_number) for row in rows]
+    return _matched(run, rows, keys, sent, MATCHES_NO_PRODUCER_LINE(), "出款金额")
+
+
+def _matched(run: PayoutRun, rows, keys, sent: dict, no_line: Message, amount_column: str) -> list:
+    """The rows (each found in ``sent`` by its key in ``keys``) that answer a line of the run,
+    with their line; every row of another batch, of no line, of another amount or answering a
+    line twice is named, and then nothing is applied."""
     errors: dict[str, list[Message]] = {}
     answers: dict[int, tuple] = {}
-    for row in rows:
+    for row, key in zip(rows, keys, strict=True):
         place = f"rows.{row.row_number}"
-        line = sent.get((row.credit_code, row.account_number))
+        line = sent.get(key)
         if row.batch_serial != run.batch_serial:
             errors[f"{place}.流水号"] = [OTHER_BATCH_SERIAL()]
         elif line is None:
-            errors[place] = [MATCHES_NO_PRODUCER_LINE()]
+            errors[place] = [no_line]
         elif row.amount_fen != line.amount_fen:
-            errors[f"{place}.出款金额"] = [
+            errors[f"{place}.{amount_column}"] = [
                 AMOUNT_DIFFERS(
                     amount_yuan=str(bank_files.fen_to_yuan(row.amount_fen)),
                     line_id=line.id,
