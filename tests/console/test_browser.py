@@ -5,17 +5,10 @@ An official signs in, opens a township, sees the chart's bars, drills to a house
 the XLSX and finds the API's figure in it. A station operator changes a price, records an
 offline payment and ships an order. The two screenshots in the README come from here.
 
-They run in the PostgreSQL suite. Without a ``chromium`` on the PATH they are skipped, unless
-REQUIRE_BROWSER is set (CI sets it), when that is a failure.
+They run in the PostgreSQL suite (fixtures in ``conftest.py``, helpers in ``browser.py``).
 """
 
-import json
-import os
-import shutil
-import urllib.request
-import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -25,62 +18,10 @@ from marketplace.catalog.models import Sku
 from marketplace.clock import shanghai_today
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.regions.models import Region
-from seed.demo import load_demo
+from tests.console.browser import SCREENSHOTS, api, sign_in, token_of
 from tests.orders.conftest import ADDRESS
-from tests.served import served_app
 
 pytestmark = pytest.mark.postgres
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-CHROMIUM = shutil.which("chromium")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail("REQUIRE_BROWSER is set but there is no chromium on the PATH")
-        pytest.skip("no chromium on the PATH (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    with served_app(tmp_path_factory.mktemp("console-browser")) as served:
-        with served.session() as session:
-            load_demo(session)
-        yield served
-
-
-def api(demo, method, path, body=None, token=None):
-    request = urllib.request.Request(
-        demo.base_url + "/api/v1" + path,
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={
-            "Content-Type": "application/json",
-            **({"Authorization": f"Bearer {token}"} if token else {}),
-            "Idempotency-Key": uuid.uuid4().hex,
-        },
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read() or b"null")
-
-
-def token_of(demo, username, password):
-    return api(demo, "POST", "/auth/tokens", {"username": username, "password": password})["token"]
-
-
-def sign_in(page, demo, username, password):
-    page.goto(demo.base_url + "/console/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("form button[type=submit]")
 
 
 def test_an_official_reads_a_township_drills_to_a_household_and_downloads_the_xlsx(
