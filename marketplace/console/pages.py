@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 from marketplace.accounts.models import Role
 from marketplace.clock import SHANGHAI
-from marketplace.console import messages, signin
+from marketplace.console import messages, signin, words
 from marketplace.errors import DomainError, TooManyRequests
 from marketplace.extensions import db
 from marketplace.regions import service as regions
@@ -39,6 +39,9 @@ def yuan(fen: int | None) -> str:
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(int(fen)), 100)
     return f"{sign}{whole:,}.{cents:02d}"
+
+
+blp.add_app_template_filter(words.zh, "zh")
 
 
 @blp.app_template_filter("percent_of_bp")
