@@ -14,6 +14,8 @@ def register(app) -> None:
         pages,
         signin,
         station_imports,
+        station_livestreams,
+        station_mappings,
         stations,
     )
 

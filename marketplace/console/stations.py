@@ -1,6 +1,7 @@
 """Stations' pages: their orders to ship (record an offline payment, ship with a tracking
-number), their listings (new product, price and stock, publish, delist), and their livestream
-sessions with what each did. The upload of a platform's order export is ``station_imports``.
+number), and their listings (new product, price and stock, publish, delist). Their livestream
+sessions are ``station_livestreams``, the uploads of a platform's order export
+``station_imports`` and the map of platforms' product ids ``station_mappings``.
 
 Every action goes through the service the API endpoint calls, with the form loaded by the
 endpoint's own schema (``forms.load``); another station's order or listing is the services'
@@ -16,7 +17,6 @@ from marketplace.console import forms, signin
 from marketplace.console.pages import blp
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from marketplace.livestreams import service as livestreams
 from marketplace.orders import fulfilment
 from marketplace.orders import service as orders
 from marketplace.orders.models import OrderStatus
@@ -24,7 +24,6 @@ from marketplace.orders.schemas import ShipmentIn
 from marketplace.payments import service as payments
 from marketplace.payments.schemas import OfflinePaymentIn
 from marketplace.producers import service as producers
-from marketplace.reports import session_results as results
 
 STATIONS = (Role.station,)
 LISTED = 50
@@ -181,23 +180,3 @@ def _prefixed(form, prefix: str) -> dict:
     return {
         name.removeprefix(prefix): value for name, value in form.items() if name.startswith(prefix)
     }
-
-
-# --- livestreams and platform exports -----------------------------------------------------
-
-
-@blp.get("/station/livestreams")
-@signin.signed_in(*STATIONS)
-def station_livestreams():
-    actor = signin.current_console_actor()
-    sessions, total = livestreams.list_sessions(db.session, actor, {}, page=1, page_size=LISTED)
-    return render_template("console/station_livestreams.html", sessions=sessions, total=total)
-
-
-@blp.get("/station/livestreams/<int:session_id>")
-@signin.signed_in(*STATIONS)
-def station_livestream(session_id: int):
-    actor = signin.current_console_actor()
-    live = livestreams.get_session(db.session, actor, session_id)
-    figures = results.session_results(db.session, actor, session_id)
-    return render_template("console/station_livestream.html", live=live, results=figures)
