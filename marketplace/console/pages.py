@@ -46,11 +46,13 @@ blp.add_app_template_filter(words.zh, "zh")
 
 @blp.app_template_filter("percent_of_bp")
 def percent_of_bp(basis_points: int | None) -> str:
-    """Basis points as a percentage with two decimals: 1234 -> 12.34%."""
+    """Basis points as a percentage to one decimal, half up (away from zero), as the files
+    show it: 1234 -> 12.3%, 1235 -> 12.4%."""
     if basis_points is None:
         return "—"
-    whole, hundredths = divmod(int(basis_points), 100)
-    return f"{whole}.{hundredths:02d}%"
+    sign = "-" if basis_points < 0 else ""
+    whole, tenths = divmod((abs(int(basis_points)) + 5) // 10, 10)
+    return f"{sign}{whole}.{tenths}%"
 
 
 @blp.app_template_filter("moment")
