@@ -12,6 +12,7 @@ def register(app) -> None:
     from marketplace.console import (  # noqa: F401
         officials,
         pages,
+        payouts,
         signin,
         station_imports,
         station_livestreams,

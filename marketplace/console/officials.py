@@ -1,7 +1,9 @@
-"""Officials' pages: a region's month (with its trend, ranking, coverage, channels, the
-units' purchases and recent livestreams), a household's postings, the report files, closing a
-month, and approving the payout runs and pledges that wait for a second user."""
+"""Officials' pages: a region's month, quarter or year beside the period before it (with its
+trend, ranking, coverage, channels, the units' purchases and its own livestreams), its
+households, a household's postings, the report files, and closing a month with the history of
+the region's closes. Payout runs and approvals are ``console/payouts.py``."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -9,18 +11,17 @@ from flask import abort, redirect, render_template, request, url_for
 
 from marketplace.accounts.models import Role
 from marketplace.clock import shanghai_today
-from marketplace.console import charts, forms, messages, signin
+from marketplace.console import charts, comparison, forms, listing, messages, signin
 from marketplace.console.pages import blp
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from marketplace.ledger.pledges import funding as pledge_funding
-from marketplace.ledger.pledges import service as pledges
+from marketplace.households import service as households_service
+from marketplace.households.models import HouseholdStatus
+from marketplace.households.schemas import HouseholdQuery
 from marketplace.livestreams import service as livestreams
-from marketplace.payouts import service as payouts
-from marketplace.payouts.models import PayoutLine, RunStatus
-from marketplace.periods import Period, month_of, parse_period
-from marketplace.regions.models import Region
-from marketplace.regions.scoping import ancestors_seen_by
+from marketplace.periods import InvalidPeriod, Period, month_of, next_month, parse_period
+from marketplace.regions.models import Region, RegionLevel
+from marketplace.regions.scoping import OVERSEEN_REGIONS, ancestors_seen_by
 from marketplace.reports import (
     assistance,
     channels,
@@ -41,7 +42,6 @@ COVERAGE_LISTED = 50
 TRAIL_PAGE = 100
 MAX_PAGE = 100_000
 RECENT = 5
-WAITING = 50
 
 
 def _last_month() -> str:
@@ -52,8 +52,8 @@ def _period_argument() -> Period:
     text = request.args.get("period") or _last_month()
     try:
         return parse_period(text)
-    except ValueError as error:
-        abort(400, description=f"期间 {text!r} 无效：{error}")
+    except InvalidPeriod as error:
+        abort(400, description=f"期间 {text!r} 无效：{messages.chinese(error.reason)}")
 
 
 def _trend(session, actor, region_id: int, period: Period) -> list[tuple]:
@@ -71,13 +71,14 @@ def region(region_id: int):
     reading = report_session()
     report = income.income_report(reading, actor, region_id, period)
     series = _trend(reading, actor, region_id, period)
-    year = period.start.year
     context = {
         "report": report,
         "period": period,
+        "picker": _picker(period),
         "bars": charts.bars(series, selected=period.start if period.kind == "month" else None),
         "chart": charts,
         "ranked": sorted(report["rows"], key=lambda row: row["net_fen"], reverse=True),
+        **_compared(reading, actor, report, period),
         "not_reached": income_households.coverage(
             reading,
             actor,
@@ -86,12 +87,53 @@ def region(region_id: int):
             page_size=COVERAGE_LISTED,
         ),
         "channels": channels.channel_report(reading, actor, region_id, period),
-        "assistance": assistance.assistance_report(reading, actor, region_id, year),
+        "assistance": assistance.assistance_report(reading, actor, region_id, period.start.year),
         "ancestors": _ancestors(reading, actor, report["region"]["id"]),
         "closable": _closable(period, report),
-        "sessions": livestreams.list_sessions(reading, actor, {}, page=1, page_size=RECENT)[0],
+        "sessions": livestreams.list_sessions(
+            reading, actor, {"within": region_id}, page=1, page_size=RECENT
+        )[0],
     }
     return render_template("console/region.html", **context)
+
+
+def _compared(session, actor, report: dict, period: Period) -> dict:
+    """The previous period's report beside this one: each headline figure's change, and each
+    row's (a child region's, or a household's in a village)."""
+    previous = comparison.previous_period(period)
+    before = income.income_report(session, actor, report["region"]["id"], previous)
+    key = "household_id" if report["region"]["level"] == RegionLevel.village else "region_id"
+    return {
+        "previous": previous,
+        "changes": comparison.headline_changes(report["totals"], before["totals"]),
+        "row_changes": comparison.row_changes(report["rows"], before["rows"], key),
+        "row_key": key,
+    }
+
+
+def _picker(period: Period) -> dict:
+    """The same time as a month, its quarter and its year, and the periods either side."""
+    month = min(period.months[-1], shanghai_today().replace(day=1))
+    return {
+        "month": f"{month:%Y-%m}",
+        "quarter": f"{month.year}-Q{(month.month - 1) // 3 + 1}",
+        "year": f"{month.year}",
+        "earlier": comparison.previous_period(period).label,
+        "later": _next_period(period),
+    }
+
+
+def _next_period(period: Period) -> str | None:
+    """The period after this one, if it has begun."""
+    first = next_month(period.end.replace(day=1))
+    if first > shanghai_today():
+        return None
+    quarter = (first.month - 1) // 3 + 1
+    return {
+        "month": f"{first:%Y-%m}",
+        "quarter": f"{first.year}-Q{quarter}",
+        "year": str(first.year),
+    }[period.kind]
 
 
 def _ancestors(session, actor, region_id: int) -> list[Region]:
@@ -116,10 +158,8 @@ def region_file(region_id: int, kind: str, file_format: str):
 @blp.get("/regions/<int:region_id>/close")
 @signin.signed_in(*OFFICIALS)
 def close_confirmation(region_id: int):
-    actor = signin.current_console_actor()
-    month = _month_argument(request.args.get("month"))
-    report = income.income_report(db.session, actor, region_id, month)
-    return render_template("console/close.html", report=report, month=month)
+    month = _month_argument(request.args.get("month") or _last_month())
+    return _close_page(region_id, month)
 
 
 @blp.post("/regions/<int:region_id>/close")
@@ -131,19 +171,87 @@ def close(region_id: int):
         closing.close_month(db.session, actor, region_id, month)
     except DomainError as error:
         forms.refusal(error)  # a NotFound goes on to the 404 page
-        report = income.income_report(db.session, actor, region_id, month)
-        page = render_template(
-            "console/close.html", report=report, month=month, message=messages.chinese(error.detail)
-        )
-        return page, error.status
+        return _close_page(region_id, month, message=messages.chinese(error.detail)), error.status
     return redirect(url_for("console.region", region_id=region_id, period=month.label))
+
+
+def _close_page(region_id: int, month: Period, **context) -> str:
+    """The month's figures that a close freezes, its form, and every close and reopening of
+    the region's months (and of the regions above it) so far."""
+    actor = signin.current_console_actor()
+    report = income.income_report(db.session, actor, region_id, month)
+    history, pager = listing.paged(closing.close_history, db.session, actor, region_id)
+    # A refused close is answered on the form's address: its page links go to the page's.
+    pager = replace(
+        pager,
+        endpoint="console.close_confirmation",
+        arguments={"region_id": region_id, "month": month.label},
+    )
+    return render_template(
+        "console/close.html",
+        report=report,
+        month=month,
+        history=history,
+        pager=pager,
+        closable=_closable(month, report),
+        **context,
+    )
 
 
 def _month_argument(text: str | None) -> Period:
     try:
         return month_of(text or "")
-    except ValueError as error:
-        abort(400, description=f"月份 {text!r} 无效：{error}")
+    except InvalidPeriod as error:
+        abort(400, description=f"月份 {text!r} 无效：{messages.chinese(error.reason)}")
+
+
+# --- a region's households -----------------------------------------------------------------
+
+#: what the households list may be searched by, loaded by the API's own query schema
+HOUSEHOLD_FILTERS = ("status", "q", "registry_number")
+
+
+@blp.get("/regions/<int:region_id>/households")
+@signin.signed_in(*OFFICIALS)
+def region_households(region_id: int):
+    """The registered households of a region (a village or above): searched by the head's
+    name or the household number, filtered by status, a page at a time."""
+    actor = signin.current_console_actor()
+    region = OVERSEEN_REGIONS.get(db.session, region_id, actor)
+    search = (request.args.get("search") or "").strip()
+    typed = {"status": request.args.get("status", "")}
+    # A household number is letters and digits; anything else is part of a name.
+    typed["registry_number" if search.isascii() else "q"] = search
+    try:
+        filters = forms.load(HouseholdQuery(), typed)
+    except DomainError as error:
+        return _households_page(region, [], None, search, forms.refusal(error)), error.status
+    households, pager = listing.paged(
+        households_service.list_households, db.session, actor, {**filters, "within": region.id}
+    )
+    return _households_page(region, households, pager, search, {})
+
+
+def _households_page(region, households, pager, search: str, refused: dict) -> str:
+    return render_template(
+        "console/region_households.html",
+        region=region,
+        households=households,
+        villages=_village_names(households),
+        pager=pager,
+        search=search,
+        status=request.args.get("status", ""),
+        statuses=list(HouseholdStatus),
+        errors=refused.get("errors", {}),
+        period=request.args.get("period", ""),
+    )
+
+
+def _village_names(households) -> dict[int, str]:
+    ids = {household.village_id for household in households}
+    return dict(
+        db.session.execute(sa.select(Region.id, Region.name).where(Region.id.in_(ids))).all()
+    )
 
 
 # --- a household's postings -----------------------------------------------------------------
@@ -180,52 +288,3 @@ def household_file(household_id: int, file_format: str):
     actor, period = signin.current_console_actor(), _period_argument()
     table = files.trail_table(db.session, actor, household_id, period)
     return exports.file_response(db.session, actor, table, file_format, request.remote_addr)
-
-
-# --- approvals ------------------------------------------------------------------------------
-
-
-def _approvals_page(**context):
-    actor = signin.current_console_actor()
-    runs, runs_total = payouts.list_runs(
-        db.session, actor, {"status": RunStatus.proposed}, page=1, page_size=WAITING
-    )
-    context.setdefault("failed", None)
-    line_counts = dict(
-        db.session.execute(
-            sa.select(PayoutLine.run_id, sa.func.count())
-            .where(PayoutLine.run_id.in_([run.id for run in runs]))
-            .group_by(PayoutLine.run_id)
-        ).all()
-    )
-    return render_template(
-        "console/approvals.html",
-        runs=runs,
-        line_counts=line_counts,
-        runs_total=runs_total,
-        pledges=pledges.awaiting_approval(db.session, actor, limit=WAITING),
-        **context,
-    )
-
-
-@blp.get("/approvals")
-@signin.signed_in(*OFFICIALS)
-def approvals():
-    return _approvals_page()
-
-
-@blp.post("/approvals/<any(runs, pledges):kind>/<int:item_id>")
-@signin.signed_in(*OFFICIALS)
-def approve(kind: str, item_id: int):
-    """Approve a payout run or a funded pledge: the services refuse the user who proposed it."""
-    actor = signin.current_console_actor()
-    try:
-        if kind == "runs":
-            payouts.approve_run(db.session, actor, item_id)
-        else:
-            pledge_funding.approve_pledge(db.session, actor, item_id)
-    except DomainError as error:
-        forms.refusal(error)  # a NotFound goes on to the 404 page
-        page = _approvals_page(message=messages.chinese(error.detail), failed=(kind, item_id))
-        return page, error.status
-    return redirect(url_for("console.approvals", done=f"{kind}-{item_id}"))

@@ -26,6 +26,7 @@ from marketplace.livestreams.signals import session_ended
 from marketplace.producers.models import Station
 from marketplace.reasons import reason
 from marketplace.regions.models import Region
+from marketplace.regions.service import in_subtree_of
 
 #: Where a session may go from each state.
 TRANSITIONS = {
@@ -94,6 +95,8 @@ def list_sessions(session, actor: Actor, filters: dict, *, page: int, page_size:
     for name in ("state", "platform", "station_id", "region_id"):
         if filters.get(name) is not None:
             stmt = stmt.where(getattr(LivestreamSession, name) == filters[name])
+    if filters.get("within") is not None:
+        stmt = stmt.where(_organised_within(filters["within"]))
     if filters.get("starts_from") is not None:
         stmt = stmt.where(LivestreamSession.scheduled_start >= filters["starts_from"])
     if filters.get("starts_before") is not None:
@@ -104,6 +107,17 @@ def list_sessions(session, actor: Actor, filters: dict, *, page: int, page_size:
         order_by=[LivestreamSession.scheduled_start.desc(), LivestreamSession.id.desc()],
         page=page,
         page_size=page_size,
+    )
+
+
+def _organised_within(region_id: int) -> sa.ColumnElement:
+    """Sessions a region holds as its own: organised by a station of its subtree, or by the
+    region or one below it (a county-led session is its county's, not each township's)."""
+    return sa.or_(
+        LivestreamSession.station_id.in_(
+            sa.select(Station.id).where(in_subtree_of(Station.village_id, region_id))
+        ),
+        in_subtree_of(LivestreamSession.region_id, region_id),
     )
 
 

@@ -16,9 +16,9 @@ from itertools import islice
 import sqlalchemy as sa
 
 from marketplace.accounts.auth import Actor
-from marketplace.accounts.models import Role
+from marketplace.accounts.models import Role, User
 from marketplace.clock import shanghai_today
-from marketplace.closes.models import MonthClose
+from marketplace.closes.models import MonthClose, MonthCloseEvent
 from marketplace.closes.months import (
     closed_months,
     lock_for_closing,
@@ -30,7 +30,7 @@ from marketplace.errors import Conflict, NotFound, PermissionDenied
 from marketplace.periods import Period
 from marketplace.reasons import reason
 from marketplace.regions.models import Region
-from marketplace.regions.service import subtree
+from marketplace.regions.service import lineage_ids, subtree
 from marketplace.reports import channels, income, income_households
 from marketplace.reports.channels_schemas import ChannelReportOut
 from marketplace.reports.frozen import CHANNELS, INCOME
@@ -141,3 +141,35 @@ def list_closes(session, actor: Actor, filters: dict, *, page: int, page_size: i
         page=page,
         page_size=page_size,
     )
+
+
+def close_history(session, actor: Actor, region_id: int, *, page: int, page_size: int):
+    """Every close and reopening of the months of a region and of the regions above it that
+    the actor sees (a county's close freezes its townships' months too), newest first: the
+    month, whose close it was, what was done, by whom (their display name), when and why."""
+    region = reported_region(session, actor, region_id)
+    closes = CLOSES.visible_ids(actor).where(
+        MonthClose.region_id.in_(lineage_ids(session, region.id))
+    )
+    stmt = (
+        sa.select(
+            MonthCloseEvent.id,
+            MonthClose.month,
+            Region.name.label("region_name"),
+            MonthCloseEvent.action,
+            User.display_name.label("by"),
+            MonthCloseEvent.reason,
+            MonthCloseEvent.created_at,
+        )
+        .join(MonthClose, MonthClose.id == MonthCloseEvent.close_id)
+        .join(Region, Region.id == MonthClose.region_id)
+        .outerjoin(User, User.id == MonthCloseEvent.actor_id)
+        .where(MonthCloseEvent.close_id.in_(closes))
+    )
+    total = session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = session.execute(
+        stmt.order_by(MonthCloseEvent.created_at.desc(), MonthCloseEvent.id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    return rows, total
