@@ -134,6 +134,13 @@ def list_managed_products(
 # --- products -------------------------------------------------------------------------------
 
 
+def managed_product(session, actor: Actor, product_id: int) -> Product:
+    """The product in whatever state, for those who manage or oversee it (a station its own):
+    what an edit starts from. 404 for everyone else, even when it is on sale."""
+    PRODUCTS.get(session, product_id, actor)
+    return _reload(session, product_id)
+
+
 def product_for_change(session, actor: Actor, product_id: int) -> Product:
     """The product, if the actor may see it, locked against concurrent SKU and state changes
     (so the lowest price is computed from SKUs nobody else is changing) and freshly loaded."""

@@ -17,6 +17,7 @@ def register(app) -> None:
         station_imports,
         station_livestreams,
         station_mappings,
+        station_products,
         stations,
     )
 

@@ -16,6 +16,8 @@ LIVESTREAM_CODE_CHARACTERS = reason(
     "checkout.livestream_code_characters", "letters, digits, _ and -"
 )
 SKU_GIVEN_TWICE = reason("checkout.sku_given_twice", "appears twice; add the quantities instead")
+ORDER_NUMBER_CHARACTERS = reason("order.number_characters", "letters and digits only")
+PHONE_TAIL_DIGITS = reason("order.phone_tail_digits", "the last 4 digits of a phone number")
 TRACKING_NUMBER_CHARACTERS = reason(
     "shipment.tracking_number_characters", "6-64 letters, digits or -"
 )
@@ -149,6 +151,17 @@ class OrderOut(Schema):
 
 
 class OrderQuery(Schema):
+    number = fields.String(
+        validate=validate.Regexp(r"^[A-Za-z0-9]{1,32}$", error=ORDER_NUMBER_CHARACTERS()),
+        metadata={"description": "Orders whose number contains this (any letter case)."},
+    )
+    phone_tail = fields.String(
+        validate=validate.Regexp(r"^[0-9]{4}$", error=PHONE_TAIL_DIGITS()),
+        metadata={
+            "description": "Orders whose recipient's phone number ends in these 4 digits; "
+            "not for officials, who are not shown addresses (403)."
+        },
+    )
     status = fields.Enum(OrderStatus)
     payment_status = fields.Enum(PaymentStatus)
     created_from = fields.AwareDateTime(default_timezone=None)

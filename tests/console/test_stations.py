@@ -2,14 +2,25 @@
 and stock, lists a product, uploads a platform export; never another station's."""
 
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from marketplace.catalog.models import Product, ProductStatus, Sku
-from marketplace.orders.models import Order, OrderStatus
+from marketplace.catalog.models import Product, ProductImage, ProductStatus, Sku
+from marketplace.clock import shanghai_today
+from marketplace.console.listing import PAGE_SIZE
+from marketplace.orders.models import Order, OrderStatus, PaymentStatus
+from marketplace.payments.models import Refund, RefundState
+from tests.catalog.conftest import png_bytes
 from tests.console.conftest import csrf_of
 from tests.orders.conftest import basket
+from tests.payments.conftest import (  # noqa: F401  (shared fixtures)
+    paid_stripe_order,
+    send_event,
+    stand_in_stripe,
+    stripe_order,
+)
 from tests.platform_sales.jobs_inline import run_inline
 from tests.platform_sales.test_import_bad_input import multipart
 
@@ -88,21 +99,25 @@ def test_an_operator_lists_a_product_as_a_draft_and_publishes_it(client, session
         "producer_id": str(shop.producer.id),
         "category": "fruit",
         "unit": "盒",
-        "sku_code": "NEW-1",
-        "sku_spec": "125g×4盒",
-        "sku_price": "39.80",
-        "sku_stock": "50",
+        "skus.0.code": "NEW-1",
+        "skus.0.spec": "125g×4盒",
+        "skus.0.price": "0",
+        "skus.0.stock": "50",
     }
     refused = client.post("/console/station/products/new", data=fields)
     assert refused.status_code == 422 and 'data-field="name">必填<' in refused.text
-    assert 'value="NEW-1"' in refused.text  # nothing typed is lost
-    created = client.post(
-        "/console/station/products/new", data={**fields, "name": "长白山冻干蓝莓"}
-    )
+    # The SKU's reasons beside its own fields, a price's range in yuan.
+    assert 'data-field="skus.0.price_fen">至少 0.01 元<' in refused.text
+    assert 'value="NEW-1"' in refused.text and 'value="0"' in refused.text  # nothing is lost
+    fields.update({"name": "长白山冻干蓝莓", "skus.0.price": "39.80", "skus.0.code": "NEW 1"})
+    refused = client.post("/console/station/products/new", data=fields)
+    assert refused.status_code == 422 and 'data-field="skus.0.code"' in refused.text
+    created = client.post("/console/station/products/new", data={**fields, "skus.0.code": "NEW-1"})
     assert created.status_code == 302, created.text
     product = session.execute(
         sa.select(Product).where(Product.name == "长白山冻干蓝莓")
     ).scalar_one()
+    assert created.headers["Location"].endswith(f"/console/station/products/{product.id}")
     assert product.status is ProductStatus.draft
     prices = session.execute(sa.select(Sku.price_fen).where(Sku.product_id == product.id))
     assert prices.scalars().all() == [3980]
@@ -212,3 +227,260 @@ def test_a_festivals_export_is_taken_by_the_upload_form(app, client, sign_in, sh
         app.config["PLATFORM_IMPORT_MAX_BYTES"] = 64 * 1024 * 1024
     assert refused.status_code == 413 and "文件太大" in refused.text
     assert refused.headers["Content-Type"].startswith("text/html")
+
+
+# --- finding orders -----------------------------------------------------------------------
+
+
+def _order_for(place, shop, sku, phone, quantity=1):
+    body = basket((sku, quantity))
+    body["shipping_address"]["recipient_phone"] = phone
+    return place(shop.buyer_headers, body).json
+
+
+def test_an_operator_finds_an_order_by_number_phone_tail_state_and_date(
+    client, sign_in, shop, place
+):
+    mine = _order_for(place, shop, shop.sku_500g, "13912345678")
+    other = _order_for(place, shop, shop.sku_1kg, "13900009999")
+    theirs = _order_for(place, shop, shop.sku_ginseng, "13912345678")
+    sign_in(shop.station_user)
+
+    def listed(query):
+        page = client.get(f"/console/station/orders?{query}")
+        assert page.status_code == 200, page.text
+        return {o["number"] for o in (mine, other, theirs) if o["number"] in page.text}
+
+    # A search looks in every state unless one is chosen.
+    assert listed(f"number={mine['number'][-5:].lower()}") == {mine["number"]}
+    assert listed("phone_tail=5678") == {mine["number"]}
+    assert listed("phone_tail=5678&view=to_ship") == set()
+    assert listed("view=unpaid") == {mine["number"], other["number"]}
+    today = shanghai_today()
+    assert listed(f"created_from={today}&created_to={today}") == {mine["number"], other["number"]}
+    assert listed(f"created_to={today - timedelta(days=1)}") == set()
+    # The phone is shown by its tail only.
+    page = client.get("/console/station/orders?view=all").text
+    assert "尾号 5678" in page and "13912345678" not in page
+
+
+def test_a_bad_search_is_refused_beside_its_field(client, sign_in, shop):
+    sign_in(shop.station_user)
+    page = client.get("/console/station/orders?phone_tail=12a4&created_from=2026-13-01")
+    assert page.status_code == 422
+    assert 'data-field="phone_tail">请输入手机号后 4 位数字<' in page.text
+    assert 'data-field="created_from"' in page.text and 'value="12a4"' in page.text
+
+
+def test_the_order_list_pages_and_keeps_its_search(client, sign_in, shop, place, make_product):
+    plenty = make_product(
+        shop.station, shop.producer, skus=[{"spec": "1 袋", "price_fen": 500, "stock": 100}]
+    )
+    (sku,) = plenty.skus_created
+    for _ in range(PAGE_SIZE + 1):
+        _order_for(place, shop, sku, "13911112222")
+    sign_in(shop.station_user)
+    first = client.get("/console/station/orders?phone_tail=2222")
+    assert f"共 {PAGE_SIZE + 1} 单" in first.text
+    assert 'href="/console/station/orders?phone_tail=2222&amp;page=2"' in first.text
+    second = client.get("/console/station/orders?phone_tail=2222&page=2")
+    assert f"第 {PAGE_SIZE + 1}–{PAGE_SIZE + 1} 单" in second.text
+
+
+# --- refunds ------------------------------------------------------------------------------
+
+
+def test_an_operator_refunds_part_of_a_line_paid_in_cash(client, session, sign_in, shop, pay):
+    order = pay((shop.sku_500g, 2), (shop.sku_1kg, 1))
+    line_500g = next(line for line in order["lines"] if line["sku_id"] == shop.sku_500g.id)
+    sign_in(shop.station_user)
+    page = client.get(f"/console/station/orders/{order['id']}")
+    assert 'id="refund"' in page.text
+    form = {
+        "csrf_token": csrf_of(page),
+        "refund_key": "a" * 32,
+        "lines.0.order_line_id": str(line_500g["id"]),
+        "lines.0.quantity": "3",
+        "reason": "买家退回一盒",
+    }
+    url = f"/console/station/orders/{order['id']}/refund"
+    refused = client.post(url, data=form)
+    assert refused.status_code == 422
+    assert 'data-field="lines.0.quantity">最多可退 2 件<' in refused.text
+    done = client.post(url, data={**form, "lines.0.quantity": "1"})
+    assert done.status_code == 302, done.text
+    # The same press again (the page's key) is the same refund, not a second one.
+    assert client.post(url, data={**form, "lines.0.quantity": "1"}).status_code == 302
+    session.expire_all()
+    assert session.get(Order, order["id"]).payment_status is PaymentStatus.partially_refunded
+    (refund,) = session.scalars(sa.select(Refund).where(Refund.order_id == order["id"])).all()
+    assert (refund.amount_fen, refund.state) == (6800, RefundState.succeeded)
+    shown = client.get(f"/console/station/orders/{order['id']}").text
+    assert 'class="refund-state">已退款<' in shown and "买家退回一盒" in shown
+
+
+def test_a_card_refund_shows_pending_until_the_provider_confirms(
+    client, session, sign_in, shop, paid_stripe_order, stand_in_stripe
+):
+    order = paid_stripe_order((shop.sku_500g, 1))
+    sign_in(shop.station_user)
+    page = client.get(f"/console/station/orders/{order['id']}")
+    done = client.post(
+        f"/console/station/orders/{order['id']}/refund",
+        data={
+            "csrf_token": csrf_of(page),
+            "lines.0.order_line_id": str(order["lines"][0]["id"]),
+            "lines.0.quantity": "1",
+            "reason": "买家不要了",
+        },
+    )
+    assert done.status_code == 302, done.text
+    assert [sent["amount_fen"] for sent in stand_in_stripe.refunds] == [6800]
+    shown = client.get(f"/console/station/orders/{order['id']}").text
+    assert 'class="refund-state">退款中<' in shown
+
+
+def test_another_stations_line_is_not_refunded(client, sign_in, shop, pay):
+    order = pay((shop.sku_ginseng, 1), headers=shop.other_station_headers)
+    sign_in(shop.station_user)
+    page = client.get("/console/station/orders")
+    refused = client.post(
+        f"/console/station/orders/{order['id']}/refund",
+        data={
+            "csrf_token": csrf_of(page),
+            "lines.0.order_line_id": str(order["lines"][0]["id"]),
+            "lines.0.quantity": "1",
+            "reason": "试试",
+        },
+    )
+    assert refused.status_code == 404
+
+
+# --- listings -----------------------------------------------------------------------------
+
+
+def test_an_operator_searches_the_listings_by_name_state_and_producer(
+    client, sign_in, shop, make_product, make_producer
+):
+    second = make_producer(shop.station)
+    make_product(
+        shop.station, second, name="黑木耳", search_text="黑木耳", status=ProductStatus.draft
+    )
+    sign_in(shop.station_user)
+
+    def listed(query):
+        page = client.get(f"/console/station/products?{query}")
+        assert page.status_code == 200, page.text
+        return {name for name in ("野生蓝莓", "黑木耳", "林下参") if f">{name}</a>" in page.text}
+
+    assert listed("") == {"野生蓝莓", "黑木耳"}
+    assert listed("q=木耳") == {"黑木耳"}
+    assert listed("status=draft") == {"黑木耳"}
+    assert listed("status=active") == {"野生蓝莓"}
+    assert listed(f"producer_id={shop.producer.id}") == {"野生蓝莓"}
+    refused = client.get("/console/station/products?producer_id=x")
+    assert refused.status_code == 422 and 'data-field="producer_id"' in refused.text
+
+
+def test_the_listings_page_and_keep_their_search(client, sign_in, shop, make_product):
+    for n in range(PAGE_SIZE):
+        make_product(shop.station, shop.producer, name=f"木耳{n}", search_text=f"木耳{n}")
+    sign_in(shop.station_user)
+    first = client.get("/console/station/products?q=木耳")
+    assert f"共 {PAGE_SIZE} 件" in first.text and "page=2" not in first.text
+    everything = client.get("/console/station/products")
+    assert f"共 {PAGE_SIZE + 1} 件" in everything.text and "page=2" in everything.text
+    # A price changed on page 2 brings the operator back to page 2.
+    second = client.get("/console/station/products?page=2")
+    url = f"/console/station/products/{shop.blueberries.id}/skus/{shop.sku_500g.id}?page=2"
+    changed = client.post(
+        url, data={"csrf_token": csrf_of(second), "version": "1", "price": "70", "stock": "9"}
+    )
+    assert changed.status_code == 302
+    assert changed.headers["Location"].endswith(f"?page=2#sku-{shop.sku_500g.id}")
+
+
+def test_a_price_out_of_range_is_said_in_yuan(client, sign_in, shop):
+    sign_in(shop.station_user)
+    page = client.get("/console/station/products")
+    url = f"/console/station/products/{shop.blueberries.id}/skus/{shop.sku_500g.id}"
+    form = {"csrf_token": csrf_of(page), "version": "1", "stock": "1"}
+    low = client.post(url, data={**form, "price": "0.00"})
+    assert low.status_code == 422 and 'data-field="price_fen">至少 0.01 元<' in low.text
+    high = client.post(url, data={**form, "price": "1000000.01"})
+    assert high.status_code == 422 and 'data-field="price_fen">最多 1000000.00 元<' in high.text
+
+
+def test_an_operator_edits_a_product_and_a_stale_edit_is_refused(client, session, sign_in, shop):
+    sign_in(shop.station_user)
+    url = f"/console/station/products/{shop.blueberries.id}"
+    page = client.get(url)
+    assert page.status_code == 200 and 'value="野生蓝莓"' in page.text
+    form = {
+        "csrf_token": csrf_of(page),
+        "version": str(shop.blueberries.version),
+        "name": "长白山野生蓝莓",
+        "producer_id": str(shop.producer.id),
+        "category": "fruit",
+        "unit": "盒",
+        "subtitle": "",
+        "description": "林下采摘，当天冷链发出。",
+        "certificate.number": "JL-2026-001",
+        "certificate.level": "county",
+        "certificate.valid_from": "2026-01-01",
+        "certificate.valid_to": "2025-01-01",
+    }
+    refused = client.post(url, data=form)
+    assert refused.status_code == 422 and 'data-field="certificate.valid_to"' in refused.text
+    saved = client.post(url, data={**form, "certificate.valid_to": ""})
+    assert saved.status_code == 302, saved.text
+    session.expire_all()
+    product = session.get(Product, shop.blueberries.id)
+    assert (product.name, product.certificate_number) == ("长白山野生蓝莓", "JL-2026-001")
+    assert product.description == "林下采摘，当天冷链发出。"
+    # The same form again names the version it was read at: someone saved since.
+    stale = client.post(url, data={**form, "certificate.valid_to": "", "name": "蓝莓"})
+    assert stale.status_code == 409 and "请刷新后重新修改" in stale.text
+    session.expire_all()
+    assert session.get(Product, shop.blueberries.id).name == "长白山野生蓝莓"
+
+
+def test_an_operator_uploads_and_removes_an_image(client, session, sign_in, shop):
+    sign_in(shop.station_user)
+    url = f"/console/station/products/{shop.blueberries.id}"
+    page = client.get(url)
+    images_url = f"{url}/images"
+    empty = client.post(images_url, data={"csrf_token": csrf_of(page)})
+    assert empty.status_code == 422 and 'data-field="file"' in empty.text
+    uploaded = client.post(
+        images_url,
+        data={"csrf_token": csrf_of(page), "file": (io.BytesIO(png_bytes(4, 3)), "蓝莓.png")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 302, uploaded.text
+    (image,) = session.scalars(
+        sa.select(ProductImage).where(ProductImage.product_id == shop.blueberries.id)
+    ).all()
+    shown = client.get(url).text
+    assert f'src="/api/v1/media/{image.storage_key}"' in shown
+    removed = client.post(f"{images_url}/{image.id}/delete", data={"csrf_token": csrf_of(page)})
+    assert removed.status_code == 302
+    session.expire_all()
+    assert session.get(ProductImage, image.id) is None
+
+
+def test_another_stations_product_page_is_not_found(client, sign_in, shop):
+    sign_in(shop.station_user)
+    token = csrf_of(client.get("/console/station/products"))
+    assert client.get(f"/console/station/products/{shop.ginseng.id}").status_code == 404
+    edit = client.post(
+        f"/console/station/products/{shop.ginseng.id}",
+        data={"csrf_token": token, "version": "1", "name": "x"},
+    )
+    assert edit.status_code == 404
+    upload = client.post(
+        f"/console/station/products/{shop.ginseng.id}/images",
+        data={"csrf_token": token, "file": (io.BytesIO(png_bytes()), "x.png")},
+        content_type="multipart/form-data",
+    )
+    assert upload.status_code == 404
