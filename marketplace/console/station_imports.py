@@ -1,12 +1,16 @@
 """A station's upload of a platform's order export, as a job: the form checks what the API
 checks before queueing (``import_jobs.start_platform_import``), then the job's page shows its
 progress, refreshed in place while a worker imports the file, and then what it did: the
-counts, each problem by line in Chinese, and the failed rows to download, fix and upload again.
+counts, each problem by line in Chinese (a product with no map named, with a link to map it),
+the failed rows to download, and one button that imports only those rows again once the map
+is fixed. The upload page lists the station's past uploads.
 """
+
+from dataclasses import replace
 
 from flask import Response, redirect, render_template, request, url_for
 
-from marketplace.console import forms, messages, signin
+from marketplace.console import forms, listing, messages, signin
 from marketplace.console.pages import LARGE_UPLOADS, blp
 from marketplace.console.stations import LISTED, STATIONS
 from marketplace.errors import DomainError, ValidationFailed
@@ -15,7 +19,8 @@ from marketplace.jobs import service as jobs
 from marketplace.jobs.models import FINISHED
 from marketplace.livestreams import service as livestreams
 from marketplace.livestreams.models import Platform
-from marketplace.platform_sales import import_jobs, importing
+from marketplace.platform_sales import import_jobs, importing, unmapped
+from marketplace.platform_sales.run import PRODUCT_NOT_MAPPED
 from marketplace.platform_sales.schemas import ImportFormIn
 from marketplace.reasons import REASONS, reason
 
@@ -23,25 +28,22 @@ from marketplace.reasons import REASONS, reason
 LARGE_UPLOADS["console.upload_export"] = "PLATFORM_IMPORT_MAX_BYTES"
 
 NO_EXPORT_FILE = reason("import_form.no_file", "choose the order file the platform exported")
-#: The platforms' names as stations know them.
-PLATFORM_NAMES = {
-    Platform.douyin: "抖音",
-    Platform.kuaishou: "快手",
-    Platform.pinduoduo: "拼多多",
-    Platform.taobao: "淘宝",
-    Platform.wechat_channels: "微信视频号",
-}
+#: problems on a job's page: a phone's screen or two
+PROBLEMS_PER_PAGE = 20
 
 
 def _import_page(**context):
     actor = signin.current_console_actor()
     sessions, _ = livestreams.list_sessions(db.session, actor, {}, page=1, page_size=LISTED)
-    platforms = [p for p in Platform if p is not Platform.own]
+    uploads, pager = listing.paged(
+        jobs.list_jobs, db.session, actor, {"kind": import_jobs.KIND}, page_size=10
+    )
     return forms.render_form(
         "console/station_import.html",
         sessions=sessions,
-        platforms=platforms,
-        names=PLATFORM_NAMES,
+        platforms=[p for p in Platform if p is not Platform.own],
+        uploads=uploads,
+        pager=pager,
         **context,
     )
 
@@ -108,6 +110,23 @@ def import_failed_rows(job_id: int):
     return response
 
 
+@blp.post("/station/imports/jobs/<int:job_id>/again")
+@signin.signed_in(*STATIONS)
+def import_failed_rows_again(job_id: int):
+    """Once the product map is fixed: a new job over just the rows this one could not take."""
+    actor = signin.current_console_actor()
+    try:
+        again = import_jobs.import_failed_rows_again(db.session, actor, job_id)
+    except DomainError as error:
+        page = render_template(
+            "console/station_import_job.html",
+            **_job_context(job_id),
+            message=messages.chinese(error.detail),
+        )
+        return page, error.status
+    return redirect(url_for("console.import_job", job_id=again.id), 303)
+
+
 def _job_context(job_id: int) -> dict:
     actor = signin.current_console_actor()
     job = jobs.get_job(db.session, actor, job_id)
@@ -119,27 +138,62 @@ def _job_context(job_id: int) -> dict:
     failure = None
     if job.failure is not None:
         failure = messages.chinese(_kept(job.failure))
+    problems, pager = _problems_page(job, report)
     return {
         "job": job,
         "finished": job.state in FINISHED,
         "done": done,
         "total": total,
         "report": report,
-        "problems": [_problem(p) for p in _problems_of(report)],
+        "problems": problems,
+        "pager": pager,
         "failure": failure,
         "failed_rows": "failed_rows.csv" in result.get("files", []),
-        "names": PLATFORM_NAMES,
     }
 
 
-def _problems_of(report) -> list:
+def _problems_page(job, report) -> tuple[list, listing.Pager | None]:
+    """A page of the upload's problems, each in Chinese; a product with no map is named (as
+    the export names it) with a link to map it. The pager's links are the job page's, also
+    when the panel alone was fetched."""
     if report is None:
-        return []
-    return report["problems"] if isinstance(report, dict) else report.problems
+        return [], None
+    actor = signin.current_console_actor()
+    if isinstance(report, dict):  # a dry run's, kept whole in its job's result
+        kept = report["problems"]
+
+        def list_kept(*, page, page_size):
+            return kept[(page - 1) * page_size : page * page_size], len(kept)
+
+        rows, pager = listing.paged(list_kept, page_size=PROBLEMS_PER_PAGE)
+    else:
+        found, pager = listing.paged(
+            importing.list_problems, db.session, actor, report.id, page_size=PROBLEMS_PER_PAGE
+        )
+        rows = [{"line": p.line, "column": p.column, **p.reason} for p in found]
+    names = {}
+    if any(row.get("code") == PRODUCT_NOT_MAPPED.code for row in rows):
+        names = unmapped.failed_row_names(db.session, actor, job.id)
+    pager = replace(pager, endpoint="console.import_job", arguments={"job_id": job.id})
+    return [_problem(row, names) for row in rows], pager
 
 
-def _problem(problem: dict) -> dict:
-    return {**problem, "reason": messages.chinese(_kept(problem))}
+def _problem(problem: dict, names: dict) -> dict:
+    shown = {**problem, "reason": messages.chinese(_kept(problem)), "unmapped": None}
+    if problem.get("code") == PRODUCT_NOT_MAPPED.code:
+        params = problem.get("params", {})
+        title = names.get(params.get("product_key"))
+        shown["unmapped"] = {
+            "title": title,
+            "link": url_for(
+                "console.station_mappings",
+                platform=params.get("platform"),
+                outside_id=params.get("product_key"),
+                name=title or None,
+                _anchor="map-one",
+            ),
+        }
+    return shown
 
 
 def _kept(kept: dict):

@@ -16,7 +16,9 @@ import io
 
 from marketplace import i18n
 from marketplace.accounts.auth import Actor, actor_for_user_id
-from marketplace.errors import DomainError, ValidationFailed
+from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.jobs import service as jobs
+from marketplace.jobs.inputs import Inputs
 from marketplace.jobs.kinds import JobFailed, Outcome, register
 from marketplace.jobs.models import Job
 from marketplace.jobs.service import start_job
@@ -61,6 +63,33 @@ def start_platform_import(session, actor: Actor, station_id: int, upload: Upload
         },
         serial_key=f"{KIND}:station:{station.id}",
     )
+
+
+def import_failed_rows_again(session, actor: Actor, job_id: int) -> Job:
+    """A new import of only the rows a platform import's job could not take (its failed rows
+    file, which reads as the export did), on the same platform, layout and session, a dry run
+    if that was: what a station starts once it has fixed its product map. Taobao's failed rows
+    are its item report's, read again beside the order report first uploaded."""
+    job = jobs.get_job(session, actor, job_id)
+    if job.kind != KIND:
+        raise NotFound(jobs.NO_SUCH_JOB(job_id=job_id))
+    failed = jobs.job_file(session, actor, job.id, "failed_rows.csv").data
+    parameters = job.parameters
+    platform = Platform(parameters["platform"])
+    stream, items = io.BytesIO(failed), None
+    inputs = Inputs(session, job.id)
+    if platform is Platform.taobao and inputs.has("items"):
+        stream, items = io.BytesIO(inputs.read("input")), io.BytesIO(failed)
+    upload = Upload(
+        platform=platform,
+        stream=stream,
+        filename=f"failed-rows-{job.id}-{parameters['filename']}"[:200],
+        items=items,
+        layout_name=parameters["layout"],
+        session_id=parameters["session_id"],
+        dry_run=parameters["dry_run"],
+    )
+    return start_platform_import(session, actor, parameters["station_id"], upload)
 
 
 def _check_readable(platform: Platform, data: bytes, items: bytes | None, layout) -> None:

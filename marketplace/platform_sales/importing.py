@@ -28,7 +28,7 @@ from marketplace.errors import PermissionDenied, ValidationFailed
 from marketplace.livestreams.models import Platform
 from marketplace.platform_sales import formats
 from marketplace.platform_sales.layouts import generic_layout
-from marketplace.platform_sales.models import ImportLayout, PlatformImport
+from marketplace.platform_sales.models import ImportLayout, ImportProblem, PlatformImport
 from marketplace.platform_sales.rows import FileProblem, Problem
 from marketplace.platform_sales.run import ImportRun, Report
 from marketplace.platform_sales.scoping import IMPORTS
@@ -265,3 +265,16 @@ def list_imports(session, actor: Actor, station_id: int, filters: dict, *, page,
 
 def get_import(session, actor: Actor, import_id: int) -> PlatformImport:
     return IMPORTS.get(session, import_id, actor)
+
+
+def list_problems(session, actor: Actor, import_id: int, *, page, page_size):
+    """An upload's problems in line order, every one of them (its record keeps the first
+    ``MAX_PROBLEMS``): each line's column and reason as kept, its code and parameters."""
+    record = get_import(session, actor, import_id)
+    return page_of(
+        session,
+        sa.select(ImportProblem).where(ImportProblem.import_id == record.id),
+        order_by=[ImportProblem.line, ImportProblem.id],
+        page=page,
+        page_size=page_size,
+    )
