@@ -9,7 +9,11 @@ import openpyxl
 
 from marketplace.clock import shanghai_today
 from marketplace.closes.models import MonthClose
+from marketplace.console.comparison import change, previous_period
+from marketplace.households.models import HouseholdStatus, MonitoringType
+from marketplace.periods import parse_period
 from tests.console.conftest import csrf_of
+from tests.livestreams.conftest import live  # noqa: F401  (shared fixtures)
 
 INCOME = "/api/v1/reports/income"
 
@@ -199,3 +203,123 @@ def test_an_admin_chooses_a_county_and_sees_the_path_above_a_village(
     village = client.get(f"/console/regions/{regions.village_a1.id}?period=2026-01")
     crumbs = village.text.split('<nav class="crumbs">')[1].split("</nav>")[0]
     assert crumbs.index(regions.county.name) < crumbs.index(regions.township_a.name)
+
+
+# --- periods beside the one before, households, closes' history, the region's sessions -------
+
+
+def test_previous_periods_and_changes_rounded_half_up():
+    assert previous_period(parse_period("2026-01")).label == "2025-12"
+    assert previous_period(parse_period("2026-11")).label == "2026-10"
+    assert previous_period(parse_period("2026-Q1")).label == "2025-Q4"
+    assert previous_period(parse_period("2026-Q3")).label == "2026-Q2"
+    assert previous_period(parse_period("2026")).label == "2025"
+    assert change(1125, 1000).percent == "+12.5"
+    assert change(10005, 10000).percent == "+0.1"  # 0.05% rounds half up
+    assert change(9995, 10000).percent == "-0.1"  # and a fall as a rise would
+    assert change(1000, 3000).percent == "-66.7"
+    assert change(500, 0).percent is None and change(500, 0).difference == 500
+    assert change(-200, -400).percent == "+50.0"  # against the previous figure's size
+
+
+def test_a_quarter_and_a_year_stand_beside_the_one_before_each_row_too(
+    client, sign_in, money, pay, shop, regions
+):
+    pay((shop.sku_500g, 2))
+    today = shanghai_today()
+    quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    sign_in(money.official)
+    for period in (quarter, str(today.year), this_month()):
+        expected = api_report(client, money.official_headers, regions.county, period)
+        before = previous_period(parse_period(period)).label
+        earlier = api_report(client, money.official_headers, regions.county, before)
+        page = client.get(f"/console/regions/{regions.county.id}?period={period}")
+        assert page.status_code == 200
+        html = page.text
+        net, previous = expected["totals"]["net_fen"], earlier["totals"]["net_fen"]
+        assert f'id="net">{yuan(net)}<' in html
+        assert f"上期 {yuan(previous)}，环比 +{yuan(net - previous)}元" in html
+        assert f"上期为 {before}" in html
+        # Each township's row: its net, the previous period's, and the change.
+        rows = html.split('id="rows"')[1].split("</table>")[0]
+        for row in expected["rows"]:
+            old = next(r["net_fen"] for r in earlier["rows"] if r["region_id"] == row["region_id"])
+            cells = rows.split(f"/console/regions/{row['region_id']}?period={period}")[1]
+            assert yuan(row["net_fen"]) in cells and yuan(old) in cells
+        # The picker offers the month, its quarter and its year, and the period before.
+        assert f"period={quarter}" in html and f"period={today.year}" in html
+        assert f"period={before}" in html
+
+
+def test_the_region_page_lists_its_own_livestreams_only(
+    client, sign_in, money, shop, regions, live
+):
+    ours = live.schedule(title="蓝莓村直播")
+    theirs = live.schedule(title="人参村直播", room_id="room-2", headers=shop.other_station_headers)
+    sign_in(money.official)
+    township_a = client.get(f"/console/regions/{regions.township_a.id}").text
+    assert ours["title"] in township_a and theirs["title"] not in township_a
+    assert "抖音" in township_a
+    county = client.get(f"/console/regions/{regions.county.id}").text
+    assert ours["title"] in county and theirs["title"] in county
+
+
+def test_a_regions_households_are_searched_by_name_or_number_and_status(
+    client, sign_in, money, regions, make_household
+):
+    zhang = make_household(
+        regions.village_a1,
+        head_name="张秀英",
+        status=HouseholdStatus.monitoring,
+        monitoring_type=MonitoringType.marginal,
+    )
+    make_household(regions.village_a2, head_name="张德明")
+    far = make_household(regions.village_b1, head_name="张远")
+    sign_in(money.official)
+    url = f"/console/regions/{regions.township_a.id}/households"
+    by_name = client.get(url, query_string={"search": "张"}).text
+    assert "张秀英" in by_name and "张德明" in by_name and "张远" not in by_name
+    assert f"/console/households/{zhang.id}" in by_name and "监测对象" in by_name
+    by_number = client.get(url, query_string={"search": zhang.registry_number}).text
+    assert "张秀英" in by_number and "张德明" not in by_number
+    by_status = client.get(url, query_string={"status": "monitoring", "search": "张"}).text
+    assert "张秀英" in by_status and "张德明" not in by_status
+    assert 'class="pager"' in by_status
+    refused = client.get(url, query_string={"status": "rich"})
+    assert refused.status_code == 422 and 'data-field="status"' in refused.text
+    # Another township's official sees neither this list nor its households.
+    sign_in(money.official_b)
+    assert client.get(url).status_code == 404
+    own = client.get(f"/console/regions/{regions.township_b.id}/households").text
+    assert far.head_name in own and "张秀英" not in own
+
+
+def test_the_close_page_shows_every_close_and_reopening_with_who_and_why(
+    client, session, sign_in, money, shop, regions
+):
+    last_month = f"{shanghai_today().replace(day=1) - timedelta(days=1):%Y-%m}"
+    sign_in(money.official)
+    page = client.get(f"/console/regions/{regions.township_a.id}/close")
+    assert page.status_code == 200 and "还没有关账记录" in page.text
+    assert f'value="{last_month}"' in page.text  # last month, unless another is asked for
+    closed = client.post(
+        f"/console/regions/{regions.county.id}/close",
+        data={"month": last_month, "csrf_token": csrf_of(page)},
+    )
+    assert closed.status_code == 302
+    close_id = session.query(MonthClose).one().id
+    reopened = client.post(
+        f"/api/v1/reports/closes/{close_id}/reopen",
+        json={"reason": "县里更正了一笔退款"},
+        headers=shop.admin_headers,
+    )
+    assert reopened.status_code == 200, reopened.json
+    # A township's page shows its county's close: it froze the township's month too.
+    history = client.get(f"/console/regions/{regions.township_a.id}/close").text
+    table = history.split('id="history"')[1]
+    assert table.count("<tr>") == 3  # the heading, the close, the reopening
+    assert "关账" in table and "重新打开" in table and "县里更正了一笔退款" in table
+    assert money.official.display_name in table and shop.admin.display_name in table
+    assert regions.county.name in table
+    sign_in(money.official_far)
+    assert client.get(f"/console/regions/{regions.township_a.id}/close").status_code == 404
