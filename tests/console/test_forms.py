@@ -2,7 +2,7 @@
 
 import pytest
 
-from marketplace.catalog.schemas import SkuUpdateIn
+from marketplace.catalog.schemas import ProductIn, SkuUpdateIn
 from marketplace.console import forms
 from marketplace.errors import ValidationFailed
 from tests.console.conftest import csrf_of
@@ -69,3 +69,45 @@ def test_the_page_shows_the_reasons_in_chinese_where_known(client, sign_in, shop
 @pytest.mark.parametrize("count", ["1e999", "12345678901234567890", "9" * 5000])
 def test_a_count_too_large_or_too_long_is_refused_not_a_server_error(app, count):
     assert list(refused({"stock": count})) == ["stock"]
+
+
+def test_a_nested_field_is_named_by_its_path_as_the_api_names_it(app):
+    form = {
+        "name": "冻干蓝莓",
+        "producer_id": "3",
+        "category": "fruit",
+        "unit": "盒",
+        "skus.0.code": "LM-1",
+        "skus.0.spec": "125g",
+        "skus.0.price": "39.80",
+        "skus.0.stock": "5",
+        "certificate.number": "",
+    }
+    loaded = forms.load(
+        ProductIn(), form, yuan={"price": "price_fen"}, whole=("producer_id", "stock")
+    )
+    assert loaded["skus"][0] | {"price_fen": 3980, "stock": 5, "code": "LM-1"} == loaded["skus"][0]
+    assert loaded["certificate"] is None  # an empty block is left out, as the API's default
+    with pytest.raises(ValidationFailed) as caught:
+        forms.load(ProductIn(), {**form, "skus.0.stock": "x", "skus.0.price": ""}, whole=("stock",))
+    assert set(caught.value.errors) == {"skus.0.stock"}
+    with pytest.raises(ValidationFailed) as caught:
+        forms.load(ProductIn(), {**form, "skus.0.price": ""}, whole=("producer_id", "stock"))
+    assert set(caught.value.errors) == {"skus.0.price_fen"}
+
+
+@pytest.mark.parametrize(
+    ("price", "reason"),
+    [
+        ("0", ("yuan.at_least", {"min": "0.01", "min_fen": 1})),
+        ("1000000.01", ("yuan.at_most", {"max": "1000000.00", "max_fen": 10**8})),
+    ],
+)
+def test_a_range_on_an_amount_in_yuan_is_said_in_yuan(app, price, reason):
+    assert refused({"price": price}) == {"price_fen": [reason]}
+
+
+def test_a_range_on_a_count_stays_a_count(app):
+    assert refused({"stock": "-1"}) == {
+        "stock": [("number.out_of_range", {"min": 0, "max": 10**6})]
+    }
