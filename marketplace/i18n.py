@@ -78,7 +78,12 @@ def in_language(message, language: str) -> str:
         template = pgettext(message.code, known.template)
     if template == known.template:
         return str(message)
-    return template.format_map(_presented(message.params))
+    try:
+        return template.format_map(_presented(message.params))
+    except (KeyError, IndexError, ValueError):
+        # A translation naming a value this message was not given (``{min_fen:yuan}`` where
+        # a caller passed only ``min``): the English says it right, a refusal never fails.
+        return str(message)
 
 
 # --- the catalogs -----------------------------------------------------------------------------

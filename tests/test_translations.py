@@ -1,6 +1,7 @@
 """Every reason the service can give reads in Chinese: the catalog translates each one, with
 only the parameters the reason has, and the API and the console render it from its code."""
 
+import re
 import string
 
 import pytest
@@ -9,6 +10,7 @@ from babel.messages.pofile import read_po
 
 from marketplace.i18n import TRANSLATIONS
 from marketplace.reasons import REASONS
+from tests.orders.conftest import shop  # noqa: F401  (a shared fixture)
 
 CATALOG = TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po"
 
@@ -37,11 +39,19 @@ def test_translations_use_only_their_reasons_parameters(app, chinese):
         for _, name, spec, conversion in string.Formatter().parse(entry.string):
             if name is None:
                 continue
-            if name not in known.parameters:
+            if name not in _offered(known.parameters):
                 wrong.append(f"{code}: {{{name}}} is none of {known.parameters}")
             if conversion or (spec and spec != "yuan") or (spec and not name.endswith("_fen")):
                 wrong.append(f"{code}: {{{name}!{conversion}:{spec}}}")
     assert wrong == []
+
+
+def _offered(parameters: list[str]) -> set[str]:
+    """What a reason's message carries: its template's parameters, and for a figure the English
+    shows in yuan (``{min}`` of "at least {min} yuan", ``{owed_yuan}``) the fen behind it, which
+    a translation may show as ``{min_fen:yuan}`` (``reasons.Reason.__call__`` keeps both)."""
+    fen = {name.removesuffix("_yuan") + "_fen" for name in parameters}
+    return set(parameters) | fen
 
 
 def test_the_compiled_catalog_is_current():
@@ -65,3 +75,50 @@ def test_the_api_answers_in_chinese_when_asked(client):
     # The codes are the same whatever the language.
     assert chinese.json["reasons"] == english["reasons"]
     assert chinese.json["code"] == english["code"] == "request.invalid_fields"
+
+
+#: A Chinese sentence: at least two CJK characters.
+_CHINESE = re.compile(r"[\u4e00-\u9fff].*[\u4e00-\u9fff]")
+
+
+def _refusals(client, shop):
+    """One of each kind of refusal the API gives: (what it is, method, path, body, headers)."""
+    return [
+        ("schema 422", "post", "/api/v1/auth/tokens", {"username": 1}, {}),
+        (
+            "domain 409",
+            "post",
+            f"/api/v1/products/{shop.blueberries.id}/publish",
+            None,
+            shop.station_headers,
+        ),
+        ("404", "get", "/api/v1/users/999999", None, shop.admin_headers),
+        ("403", "get", "/api/v1/users", None, shop.buyer_headers),
+        ("401", "get", "/api/v1/me", None, {}),
+        (
+            "wrong login 401",
+            "post",
+            "/api/v1/auth/tokens",
+            {"username": "nobody", "password": "wrong password"},
+            {},
+        ),
+    ]
+
+
+@pytest.mark.parametrize("which", range(6))
+def test_each_kind_of_refusal_reads_in_chinese_when_asked_and_in_english_otherwise(
+    client, shop, which
+):
+    kind, method, path, body, headers = _refusals(client, shop)[which]
+    send = getattr(client, method)
+    english = send(path, json=body, headers=headers)
+    chinese = send(path, json=body, headers={**headers, "Accept-Language": "zh-CN,zh;q=0.9"})
+    assert english.status_code == chinese.status_code >= 400, (kind, english.json)
+    assert english.mimetype == chinese.mimetype == "application/problem+json"
+    assert chinese.json["code"] == english.json["code"] != "invalid", kind
+    assert chinese.json["code"] in REASONS, kind
+    assert _CHINESE.search(chinese.json["detail"]), (kind, chinese.json["detail"])
+    assert not _CHINESE.search(english.json["detail"]), (kind, english.json["detail"])
+    for field, messages in chinese.json.get("errors", {}).items():
+        assert all(_CHINESE.search(message) for message in messages), (kind, field, messages)
+        assert chinese.json["reasons"][field] == english.json["reasons"][field]

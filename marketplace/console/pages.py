@@ -7,17 +7,43 @@ refused form is shown again with the services' messages beside its fields, answe
 error's status so the request cycle rolls back whatever the attempt wrote.
 """
 
+import logging
 from datetime import datetime
+from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
 
 from marketplace.accounts.models import Role
 from marketplace.clock import SHANGHAI
 from marketplace.console import messages, signin, words
-from marketplace.errors import DomainError, TooManyRequests
-from marketplace.extensions import db
+from marketplace.errors import (
+    CONSTRAINT_REFUSED,
+    DATABASE_BUSY,
+    STALE_WRITE,
+    UNEXPECTED,
+    VALUE_OUT_OF_RANGE,
+    DomainError,
+    NotAuthenticated,
+    TooManyRequests,
+)
+from marketplace.extensions import api, db
 from marketplace.regions import service as regions
 from marketplace.regions.models import RegionLevel
+
+logger = logging.getLogger(__name__)
 
 #: an admin's list of counties (a deployment serves a handful)
 COUNTIES_LISTED = 100
@@ -80,6 +106,8 @@ def _forms_carry_the_csrf_token():
         if limit_key is not None:
             # Room for the multipart envelope and the form's other fields.
             request.max_content_length = current_app.config[limit_key] + 64 * 1024
+        if request.endpoint != "console.sign_in" and signin.current_console_actor() is None:
+            return _to_sign_in()  # before the token's check, which an expired session fails
         signin.check_csrf()
 
 
@@ -94,33 +122,108 @@ def _kept_by_no_cache(response):
 
 @blp.errorhandler(DomainError)
 def _domain_error(error: DomainError):
+    if isinstance(error, NotAuthenticated):
+        return _to_sign_in()
     return _error_page(error.status, messages.chinese(error.detail))
 
 
-@blp.errorhandler(400)
-@blp.errorhandler(403)
-@blp.errorhandler(404)
-@blp.errorhandler(413)
-def _http_error(error):
-    if error.code == 413:
-        return _error_page(413, "上传的文件超过允许的大小。")
-    return _error_page(error.code, error.description)
+@blp.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    # werkzeug's own descriptions are English; one a page gave (abort(403, description=...))
+    # is already in Chinese.
+    own = error.description if error.description != type(error).description else None
+    return _error_page(error.code or 500, own)
 
 
-def _error_page(status: int, detail: str | None):
-    titles = {
-        400: "请求有误",
-        403: "没有权限",
-        404: "找不到这个页面",
-        409: "无法完成",
-        413: "文件太大",
-    }
-    return (
-        render_template(
-            "console/error.html", status=status, title=titles.get(status, "出错了"), detail=detail
-        ),
-        status,
+@blp.app_errorhandler(404)
+@blp.app_errorhandler(405)
+def _unrouted(error: HTTPException):
+    """A URL no route matches belongs to no blueprint, so the handlers above never see it:
+    under /console it still gets a page, anywhere else the API's problem document."""
+    if request.path == blp.url_prefix or request.path.startswith(blp.url_prefix + "/"):
+        return _http_error(error)
+    return api.handle_http_exception(error)
+
+
+#: The service's own failures, as the API answers them (``marketplace/errors.py``): the same
+#: status and reason, said on a page.
+_FAILURES = (
+    (StaleDataError, 409, STALE_WRITE),
+    (IntegrityError, 409, CONSTRAINT_REFUSED),
+    (DataError, 422, VALUE_OUT_OF_RANGE),
+    (OverflowError, 422, VALUE_OUT_OF_RANGE),
+    (OperationalError, 503, DATABASE_BUSY),
+)
+
+
+@blp.errorhandler(Exception)
+def _failure(error: Exception):
+    """Anything else a page raised. The blueprint's handler comes before the app's, so the
+    API's answers to these (problem documents) are given here as pages."""
+    db.session.rollback()  # the page below may read (who is signed in) after a failed write
+    for kind, status, because in _FAILURES:
+        if isinstance(error, kind):
+            logger.warning("console request failed: %r", error)
+            return _error_page(status, messages.chinese(because()))
+    if current_app.testing:
+        raise error  # as the app does under test: the failing test shows its traceback
+    logger.exception("unhandled error", extra={"request_id": g.get("request_id")})
+    return _error_page(500, messages.chinese(UNEXPECTED()), request_id=g.get("request_id"))
+
+
+_TITLES = {
+    400: "请求有误",
+    401: "请先登录",
+    403: "没有权限",
+    404: "找不到这个页面",
+    405: "不能这样打开这个页面",
+    409: "无法完成",
+    413: "文件太大",
+    422: "填写有误",
+    429: "操作太频繁",
+    500: "系统出错了",
+    503: "系统繁忙",
+}
+#: What a page says when the error brought no words of its own.
+_DETAILS = {
+    400: "请求的内容不完整或格式不对，请返回上一页重试。",
+    401: "请先登录。",
+    403: "您的账号不能查看或操作这个页面。",
+    404: "这个地址没有页面，或者您要找的记录不在您的管辖范围内。请检查地址，或从首页进入。",
+    405: "这个页面不能这样打开，请从首页进入后再操作。",
+    413: "上传的文件超过允许的大小。",
+    429: "操作次数过多，请稍后再试。",
+    503: "系统暂时繁忙，请稍后再试。",
+}
+
+
+def _error_page(status: int, detail: str | None, *, request_id: str | None = None):
+    page = render_template(
+        "console/error.html",
+        status=status,
+        title=_TITLES.get(status, "出错了"),
+        detail=detail or _DETAILS.get(status),
+        request_id=request_id,
+        # A URL no route matched is outside the blueprint, whose context would name these.
+        actor=signin.current_console_actor(),
+        csrf_token=signin.csrf_token,
     )
+    return page, status
+
+
+def _to_sign_in():
+    """Signed out meanwhile (the session expired, the token was revoked): sign in again and
+    come back. A form's address answers no GET, so after a post it is the page that had it."""
+    target = request.full_path if request.method == "GET" else _referring_console_page()
+    return redirect(url_for("console.sign_in_page", next=target))
+
+
+def _referring_console_page() -> str:
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc and referrer.netloc != request.host:
+        return ""
+    path = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return path if signin.safe_next(path) == path else ""
 
 
 # --- signing in ---------------------------------------------------------------------------
@@ -128,7 +231,13 @@ def _error_page(status: int, detail: str | None):
 
 @blp.get("/login")
 def sign_in_page():
-    return render_template("console/login.html", next=request.args.get("next", ""), error=None)
+    if session.get("token") and signin.current_console_actor() is None:
+        notice = "登录已过期，请重新登录。"
+    else:
+        notice = "请先登录。" if request.args.get("next") else None
+    return render_template(
+        "console/login.html", next=request.args.get("next", ""), error=None, notice=notice
+    )
 
 
 @blp.post("/login")

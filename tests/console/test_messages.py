@@ -27,3 +27,12 @@ def test_amounts_are_shown_in_yuan(app):
 def test_errors_keep_their_fields(app):
     with app.app_context():
         assert chinese_errors({"name": [MISSING]}) == {"name": ["必填"]}
+
+
+def test_a_translation_missing_a_value_falls_back_to_the_english(app):
+    from marketplace.console.forms import YUAN_AT_LEAST
+
+    given_only_the_text = YUAN_AT_LEAST(min="0.01")  # its translation reads {min_fen:yuan}
+    with app.app_context():
+        assert chinese(given_only_the_text) == "at least 0.01 yuan"
+        assert "0.01" in chinese(YUAN_AT_LEAST(min="0.01", min_fen=1))

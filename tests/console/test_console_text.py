@@ -1,0 +1,138 @@
+"""Every console page reads in Chinese: no enum value (``douyin``, ``pending_payment``), no
+English sentence of the service, reaches a station operator or an official.
+
+The pages are found in the app's URL map, so a page added later is read too: each GET page of
+the console, for a station, an official and an admin, over the shared fixtures' data. What a
+person reads is the text between the tags and the attributes a screen reader or the browser
+shows (a placeholder, an ``aria-label``, a ``title``, an image's ``alt``). Latin text that is
+data (a username, an order number, a SKU's code) and a few words people use (CSV, XLSX, ...)
+are allowed.
+"""
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+
+from marketplace.db import utcnow
+from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
+from tests.orders.conftest import basket
+
+#: Latin words a page may show that are no English of the service's.
+ALLOWED = {"CSV", "XLSX", "API", "SKU", "UTF", "Excel", "Stripe", "Alipay", "WeChat", "Tab"}
+ALLOWED |= {"JPEG", "PNG", "WebP"}  # the image formats an upload takes
+#: A file's link, the page a job's panel polls, the sign-in page (read signed out, below).
+NOT_PAGES = re.compile(r"\.(csv|xlsx|txt)|/panel$|<any\(|/login$|/static/")
+_WORD = re.compile(r"[A-Za-z][A-Za-z_]{2,}")
+_SHOWN_ATTRIBUTES = re.compile(r'\b(?:placeholder|aria-label|title|alt)="([^"]*)"')
+_HIDDEN_BLOCKS = re.compile(r"<(script|style)\b.*?</\1>", re.S)
+
+
+def visible_text(page: str) -> str:
+    shown = " ".join(_SHOWN_ATTRIBUTES.findall(page))
+    body = _HIDDEN_BLOCKS.sub(" ", page.split("<body", 1)[-1])
+    return html.unescape(re.sub(r"<[^>]+>", " ", body) + " " + shown)
+
+
+def english_words(page: str, data_words: set[str]) -> list[str]:
+    return sorted(
+        {
+            word
+            for word in _WORD.findall(visible_text(page))
+            if word not in ALLOWED and word not in data_words
+        }
+    )
+
+
+@pytest.fixture
+def world(client, shop, money, pay, regions):
+    """What the pages show: a paid order of the station, a livestream session, households."""
+    order = pay((shop.sku_500g, 1))
+    start = utcnow() + timedelta(days=1)
+    session = client.post(
+        "/api/v1/livestreams",
+        json={
+            "title": "蓝莓节直播",
+            "host_name": "李站长",
+            "host_kind": "station_operator",
+            "platform": "douyin",
+            "room_id": "room-1",
+            "scheduled_start": start.isoformat(),
+            "scheduled_end": (start + timedelta(hours=2)).isoformat(),
+        },
+        headers=shop.station_headers,
+    )
+    assert session.status_code == 201, session.json
+    unpaid = client.post(
+        "/api/v1/orders",
+        json=basket((shop.sku_1kg, 1)),
+        headers={**shop.buyer_headers, "Idempotency-Key": "text-audit-unpaid"},
+    )
+    return {
+        "region_id": regions.county.id,
+        "household_id": money.members[0].id,
+        "order_id": order["id"],
+        "product_id": shop.blueberries.id,
+        "session_id": session.json["id"],
+        # No job nor payout run in these fixtures: their pages are read as the 404 they answer.
+        "job_id": 1,
+        "run_id": 1,
+        "_data": {order["number"], unpaid.json.get("number", ""), session.json["code"], "room"},
+    }
+
+
+def console_pages(app, arguments: dict) -> tuple[list[str], list[str]]:
+    """Every GET page of the console with its arguments filled, and the rules whose arguments
+    this test cannot fill (a new page: add its argument to ``world``)."""
+    pages, unfilled = [], []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("console.") or "GET" not in rule.methods:
+            continue
+        if NOT_PAGES.search(rule.rule):
+            continue
+        if not rule.arguments <= set(arguments):
+            unfilled.append(rule.rule)
+            continue
+        pages.append(_fill(rule, arguments))
+    return sorted(pages), unfilled
+
+
+def _fill(rule, arguments: dict) -> str:
+    path = rule.rule
+    for name in rule.arguments:
+        path = re.sub(rf"<(?:[a-z]+:)?{name}>", str(arguments[name]), path)
+    return path
+
+
+def _data_words(shop, money, world) -> set[str]:
+    users = [shop.station_user, shop.admin, money.official]
+    texts = [user.username for user in users] + [str(text) for text in world["_data"]]
+    for sku in (shop.sku_500g, shop.sku_1kg):
+        texts.append(sku.code or "")
+    return {word for text in texts for word in _WORD.findall(text)}
+
+
+@pytest.mark.parametrize("role", ["station", "official", "admin"])
+def test_every_console_page_reads_in_chinese(app, client, sign_in, shop, money, world, role):
+    user = {"station": shop.station_user, "official": money.official, "admin": shop.admin}[role]
+    pages, unfilled = console_pages(app, world)
+    assert unfilled == [], "fill these pages' arguments in the fixture `world`"
+    sign_in(user)
+    data_words = _data_words(shop, money, world)
+    english = {}
+    for path in pages:
+        response = client.get(path)
+        if response.status_code in (301, 302, 303):
+            response = client.get(response.location)
+        assert response.status_code < 500, path
+        found = english_words(response.get_data(as_text=True), data_words)
+        if found:
+            english[f"{path} ({response.status_code})"] = found
+    assert english == {}
+
+
+def test_the_sign_in_page_reads_in_chinese(client):
+    assert english_words(client.get("/console/login").get_data(as_text=True), set()) == []
+    refused = client.post("/console/login", data={"csrf_token": "x"})
+    assert english_words(refused.get_data(as_text=True), set()) == []
