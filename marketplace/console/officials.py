@@ -40,7 +40,6 @@ OFFICIALS = (Role.admin, Role.official)
 TREND_MONTHS = 12
 COVERAGE_LISTED = 50
 TRAIL_PAGE = 100
-MAX_PAGE = 100_000
 RECENT = 5
 
 
@@ -261,24 +260,16 @@ def _village_names(households) -> dict[int, str]:
 @signin.signed_in(Role.admin, Role.official, Role.station)
 def household(household_id: int):
     actor, period = signin.current_console_actor(), _period_argument()
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
-    trail, total = trails.household_trail(
+    trail, pager = listing.paged(
+        trails.household_trail,
         db.session,
         actor,
         household_id,
         start=period.start,
         end=period.end,
-        page=page,
         page_size=TRAIL_PAGE,
     )
-    return render_template(
-        "console/household.html",
-        trail=trail,
-        total=total,
-        period=period,
-        page=page,
-        pages=max((total + TRAIL_PAGE - 1) // TRAIL_PAGE, 1),
-    )
+    return render_template("console/household.html", trail=trail, pager=pager, period=period)
 
 
 @blp.get("/households/<int:household_id>/postings.<any(csv, xlsx):file_format>")
