@@ -102,10 +102,19 @@ def _refusals(client, shop):
             {"username": "nobody", "password": "wrong password"},
             {},
         ),
+        ("query 422", "get", "/api/v1/products?page_size=100000", None, {}),
+        ("405", "delete", "/api/v1/products", None, {}),
+        (
+            "unrouted 404",
+            "get",
+            "/api/v1/no/such/thing",
+            None,
+            {},
+        ),
     ]
 
 
-@pytest.mark.parametrize("which", range(6))
+@pytest.mark.parametrize("which", range(9))
 def test_each_kind_of_refusal_reads_in_chinese_when_asked_and_in_english_otherwise(
     client, shop, which
 ):
