@@ -42,7 +42,7 @@ REGIONS_LISTED = 200
 def payout_runs():
     status = request.args.get("status", "")
     try:
-        filters = forms.load(PayoutRunQuery(), {"status": status})
+        filters = forms.load(PayoutRunQuery(), request.args, whole=("region_id",))
     except DomainError as error:
         return _runs_page(status, errors=forms.refusal(error)["errors"]), error.status
     return _runs_page(status, filters=filters)
@@ -70,14 +70,18 @@ def _runs_page(status: str, *, filters=None, errors=None, message=None, values=N
         else listing.paged(payouts.list_runs, db.session, actor, filters)
     )
     last_month_end = shanghai_today().replace(day=1) - timedelta(days=1)
+    proposable = _payout_regions(actor)
     return render_template(
         "console/payout_runs.html",
         runs=runs,
         pager=pager,
         status=status,
         statuses=list(RunStatus),
-        regions=_payout_regions(actor),
-        region_names=_region_names([run.region_id for run in runs]),
+        regions=proposable,
+        region_names={
+            **_region_names([run.region_id for run in runs]),
+            **{region.id: region.name for region in proposable},
+        },
         errors=errors or {},
         message=message,
         values=values or {},

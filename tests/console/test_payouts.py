@@ -5,11 +5,28 @@ uploads the bank's return, and the lines show paid or failed; only the region's 
 import re
 from io import BytesIO
 
+from marketplace.ledger import journal
 from marketplace.payouts import bank_files
 from marketplace.payouts.models import FileDownload, LineStatus, PayoutLine, PayoutRun, RunStatus
+from marketplace.producers.models import ProducerKind
 from tests.console.conftest import csrf_of
-from tests.payouts.conftest import accrue, days_ago, give_card, people, return_file  # noqa: F401
+from tests.payouts.conftest import (  # noqa: F401  (shared fixtures)
+    DATA,
+    accrue,
+    days_ago,
+    give_card,
+    people,
+    return_file,
+)
+from tests.payouts.test_producer_accounts import (
+    COMPANY_ACCOUNT,
+    COOP_ACCOUNT,
+    SERIAL,
+    _account,
+    _owed,
+)
 from tests.payouts.test_runs import RUNS, body, village  # noqa: F401  (shared fixtures)
+from tests.payouts.test_settlement import approved_run
 
 
 def propose_on_the_form(client, regions, **over):
@@ -142,3 +159,54 @@ def test_runs_are_listed_a_page_at_a_time_in_the_officials_region_only(
     )
     assert refused.status_code == 404
     assert client.get(f"/console/payouts/{run['id']}/files/bank.txt").status_code == 404
+
+
+def test_a_regions_runs_are_listed_from_its_page(client, sign_in, people, regions, village):
+    run = client.post(RUNS, json=body(regions), headers=people.proposer_headers).json["run"]
+    sign_in(people.approver)
+    county = client.get(f"/console/regions/{regions.county.id}").text
+    assert f"/console/payouts?region_id={regions.county.id}" in county
+    listed = client.get(f"/console/payouts?region_id={regions.county.id}").text
+    assert f"/console/payouts/{run['id']}" in listed and f"只列出 {regions.county.name}" in listed
+    assert f"status=approved&amp;region_id={regions.county.id}" in listed  # kept by the filters
+    township = client.get(f"/console/payouts?region_id={regions.township_a.id}").text
+    assert f"/console/payouts/{run['id']}" not in township
+    assert client.get("/console/payouts?region_id=x").status_code == 422
+
+
+def test_the_organisations_return_text_settles_producers_lines_from_the_same_form(
+    client, session, sign_in, people, regions, make_station, make_producer
+):
+    station = make_station(regions.village_a1)
+    coop = make_producer(
+        station,
+        kind=ProducerKind.cooperative,
+        name="青松县靠山屯蓝莓种植专业合作社",
+        credit_code="93220524MA0000001X",
+    )
+    company = make_producer(
+        station,
+        kind=ProducerKind.enterprise,
+        name="青松县长白山参业有限公司",
+        credit_code="91220524MA0000002Y",
+    )
+    _owed(session, journal.coop_retained(coop.id), 7_000)
+    _owed(session, journal.producer_payable(company.id), 4_550)
+    for producer, number in ((coop, COOP_ACCOUNT), (company, COMPANY_ACCOUNT)):
+        assert _account(client, producer, people.admin_headers, number, producer.name).json
+    run = approved_run(client, people, regions, batch_serial=SERIAL)
+
+    sign_in(people.approver)
+    page = client.get(f"/console/payouts/{run['id']}")
+    uploaded = client.post(
+        f"/console/payouts/{run['id']}/returns",
+        data={
+            "csrf_token": csrf_of(page),
+            "file": (BytesIO((DATA / "org_bank_return.txt").read_bytes()), "回执.txt"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 302, uploaded.text
+    page = client.get(uploaded.headers["Location"]).text
+    assert "回执已导入：成功 1 笔，失败 1 笔" in page and "账户已销户" in page
+    assert '<small id="run-status">已结清</small>' in page
