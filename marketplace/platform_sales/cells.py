@@ -65,7 +65,9 @@ def clean(cell: str | None) -> str | None:
     """A cell as text: the spreadsheet tricks removed, None when empty or ``-``."""
     if cell is None:
         return None
-    text = cell.strip()
+    # A failed rows file marks a cell as text with a quote (``spreadsheets.csv_text``), so
+    # Taobao's ="…" id comes back as '="…": the quote is taken off before the wrapping.
+    text = cell.strip().removeprefix("'").strip()
     quoted = _SPREADSHEET_TEXT.match(text)
     if quoted:
         text = quoted.group(1)
