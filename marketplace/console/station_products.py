@@ -15,7 +15,13 @@ from flask import current_app, redirect, request, url_for
 from marketplace.catalog import images
 from marketplace.catalog import service as catalog
 from marketplace.catalog.models import CertificationLevel, ProductStatus
-from marketplace.catalog.schemas import ManagedProductQuery, ProductIn, ProductUpdateIn, SkuUpdateIn
+from marketplace.catalog.schemas import (
+    ManagedProductQuery,
+    ProductIn,
+    ProductUpdateIn,
+    SkuIn,
+    SkuUpdateIn,
+)
 from marketplace.console import forms, listing, signin
 from marketplace.console.pages import blp
 from marketplace.console.stations import STATIONS
@@ -114,7 +120,8 @@ def change_listing(product_id: int, action: str):
         change(db.session, actor, product_id)
     except DomainError as error:
         if request.form.get("from") == "product":
-            return _product_page(product_id, **forms.refusal(error)), error.status
+            refused = forms.refusal(error)
+            return _product_page(product_id, failed="listing", **refused), error.status
         page = _products_page(**forms.refusal(error), failed_product=product_id)
         return page if isinstance(page, tuple) else (page, error.status)
     if request.form.get("from") == "product":
@@ -151,13 +158,26 @@ def create_product():
 # --- one product: its details and images ----------------------------------------------------
 
 
-def _product_page(product_id: int, **context):
+#: the forms of a product's page; a refused one shows what was typed and its reasons, the others
+#: the product as it is
+PRODUCT_FORMS = ("details", "image", "sku", "listing")
+
+
+def _product_page(product_id: int, *, failed: str | None = None, **context):
     actor = signin.current_console_actor()
     product = catalog.managed_product(db.session, actor, product_id)
-    context.setdefault("values", _typed(product))
+    errors, typed = context.pop("errors", {}), context.pop("values", {})
+    shown = {name: {"errors": {}, "typed": {}} for name in PRODUCT_FORMS}
+    if failed is not None:
+        shown[failed] = {"errors": errors, "typed": typed}
+    if failed != "details":
+        shown["details"]["typed"] = _typed(product)
+    if failed == "listing":  # publishing names the certificate's dates and the SKUs
+        shown["details"]["errors"] = errors
     return forms.render_form(
         "console/station_product.html",
         product=product,
+        shown=shown,
         media_url=images.media_url,
         max_images=images.MAX_IMAGES_PER_PRODUCT,
         **_choices(),
@@ -203,8 +223,21 @@ def update_product(product_id: int):
             data["certificate"] = None
         catalog.update_product(db.session, actor, product_id, data)
     except DomainError as error:
-        return _product_page(product_id, **forms.refusal(error)), error.status
+        return _product_page(product_id, failed="details", **forms.refusal(error)), error.status
     return redirect(url_for("console.edit_product", product_id=product_id, saved=1))
+
+
+@blp.post("/station/products/<int:product_id>/skus")
+@signin.signed_in(*STATIONS)
+def add_sku(product_id: int):
+    """Another SKU (a 1 kg bag beside the 500 g one) as the API's SKU endpoint takes it."""
+    actor = signin.current_console_actor()
+    try:
+        data = forms.load(SkuIn(), request.form, yuan=YUAN, whole=WHOLE)
+        catalog.add_sku(db.session, actor, product_id, data)
+    except DomainError as error:
+        return _product_page(product_id, failed="sku", **forms.refusal(error)), error.status
+    return redirect(url_for("console.edit_product", product_id=product_id, _anchor="skus"))
 
 
 @blp.post("/station/products/<int:product_id>/images")
@@ -225,7 +258,7 @@ def upload_image(product_id: int):
             max_bytes=config["MAX_IMAGE_BYTES"],
         )
     except DomainError as error:
-        return _product_page(product_id, **forms.refusal(error)), error.status
+        return _product_page(product_id, failed="image", **forms.refusal(error)), error.status
     return redirect(url_for("console.edit_product", product_id=product_id, _anchor="images"))
 
 

@@ -484,3 +484,25 @@ def test_another_stations_product_page_is_not_found(client, sign_in, shop):
         content_type="multipart/form-data",
     )
     assert upload.status_code == 404
+
+
+def test_an_operator_adds_a_sku_and_a_refused_form_leaves_the_others_as_they_are(
+    client, session, sign_in, shop
+):
+    sign_in(shop.station_user)
+    url = f"/console/station/products/{shop.blueberries.id}"
+    token = csrf_of(client.get(url))
+    sku = {"csrf_token": token, "code": "LM-2KG", "spec": "2kg 礼盒", "price": "0", "stock": "3"}
+    refused = client.post(f"{url}/skus", data=sku)
+    assert refused.status_code == 422
+    assert 'data-field="price_fen">至少 0.01 元<' in refused.text
+    assert 'value="LM-2KG"' in refused.text
+    assert 'name="name" type="text" value="野生蓝莓"' in refused.text  # the details as they are
+    added = client.post(f"{url}/skus", data={**sku, "price": "199"})
+    assert added.status_code == 302, added.text
+    assert session.scalars(
+        sa.select(Sku.price_fen).where(Sku.product_id == shop.blueberries.id, Sku.code == "LM-2KG")
+    ).all() == [19900]
+    # A refused upload keeps the details form whole too.
+    empty = client.post(f"{url}/images", data={"csrf_token": token})
+    assert 'name="name" type="text" value="野生蓝莓"' in empty.text
