@@ -18,13 +18,16 @@ import pytest
 from marketplace.db import utcnow
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 from tests.orders.conftest import basket
+from tests.payouts.conftest import accrue, give_card, people  # noqa: F401  (shared fixtures)
+from tests.payouts.test_runs import village  # noqa: F401  (a shared fixture)
 
 #: Latin words a page may show that are no English of the service's.
 ALLOWED = {"CSV", "XLSX", "API", "SKU", "UTF", "Excel", "Stripe", "Alipay", "WeChat", "Tab"}
-ALLOWED |= {"JPEG", "PNG", "WebP"}  # the image formats an upload takes
+ALLOWED |= {"JPEG", "PNG", "WebP", "TXT"}  # the image formats an upload takes, a bank's file
 #: A file's link, the page a job's panel polls, the sign-in page (read signed out, below).
 NOT_PAGES = re.compile(r"\.(csv|xlsx|txt)|/panel$|<any\(|/login$|/static/")
-_WORD = re.compile(r"[A-Za-z][A-Za-z_]{2,}")
+#: A Latin word: a token with digits in it is a code, a number or a digest, not English.
+_WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z_]{2,}(?![A-Za-z0-9_])")
 _SHOWN_ATTRIBUTES = re.compile(r'\b(?:placeholder|aria-label|title|alt)="([^"]*)"')
 _HIDDEN_BLOCKS = re.compile(r"<(script|style)\b.*?</\1>", re.S)
 
@@ -136,3 +139,22 @@ def test_the_sign_in_page_reads_in_chinese(client):
     assert english_words(client.get("/console/login").get_data(as_text=True), set()) == []
     refused = client.post("/console/login", data={"csrf_token": "x"})
     assert english_words(refused.get_data(as_text=True), set()) == []
+
+
+def test_a_payout_runs_pages_read_in_chinese(client, sign_in, people, regions, village):
+    """The payout pages over a run approved and with a line, which the shared fixtures above
+    lack: its statuses and payees' kinds in words."""
+    from tests.payouts.test_settlement import approved_run
+
+    run = approved_run(client, people, regions)
+    run_id = run["id"] if "id" in run else run["run"]["id"]
+    sign_in(people.approver)
+    data_words = set(_WORD.findall(people.approver.username))
+    english = {}
+    for path in ("/console/payouts", f"/console/payouts/{run_id}", "/console/approvals"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        found = english_words(response.get_data(as_text=True), data_words)
+        if found:
+            english[path] = found
+    assert english == {}
