@@ -76,6 +76,9 @@ def test_a_station_schedules_features_starts_and_ends_a_session(
     listed = client.get("/console/station/livestreams?state=ended")
     assert "BERRY2026" in listed.text and 'class="pager"' in listed.text
     assert "BERRY2026" not in client.get("/console/station/livestreams?state=live").text
+    # A filter no state names filters nothing (a link someone shortened).
+    shortened = client.get("/console/station/livestreams?state=liv&platform=douyin")
+    assert shortened.status_code == 200 and "BERRY2026" in shortened.text
 
 
 def test_a_featured_sku_is_changed_and_removed_and_the_session_edited(
