@@ -124,7 +124,10 @@ def _kept_by_no_cache(response):
 def _domain_error(error: DomainError):
     if isinstance(error, NotAuthenticated):
         return _to_sign_in()
-    return _error_page(error.status, messages.chinese(error.detail))
+    page, status = _error_page(error.status, messages.chinese(error.detail))
+    if isinstance(error, TooManyRequests):
+        return page, status, {"Retry-After": str(error.retry_after)}  # as the API's 429 says
+    return page, status
 
 
 @blp.errorhandler(HTTPException)

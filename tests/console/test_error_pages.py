@@ -165,3 +165,14 @@ def test_a_page_asked_for_before_signing_in_says_so(client):
     page = client.get("/console/station/orders")
     login = client.get(page.location)
     assert login.status_code == 200 and "请先登录" in login.text
+
+
+def test_too_many_requests_is_a_page_saying_when_to_retry(app, client, sign_in, shop, monkeypatch):
+    from marketplace.accounts.service import LOGINS_THROTTLED
+    from marketplace.errors import TooManyRequests
+
+    sign_in(shop.station_user)
+    _failing_home(app, monkeypatch, TooManyRequests(LOGINS_THROTTLED(), retry_after=30))
+    page = client.get("/console/")
+    assert_a_chinese_page(page, 429)
+    assert page.headers["Retry-After"] == "30"
