@@ -323,3 +323,30 @@ def test_the_close_page_shows_every_close_and_reopening_with_who_and_why(
     assert regions.county.name in table
     sign_in(money.official_far)
     assert client.get(f"/console/regions/{regions.township_a.id}/close").status_code == 404
+
+
+def test_a_closed_previous_month_is_compared_from_what_its_close_froze(
+    client, sign_in, money, pay, shop, regions
+):
+    pay((shop.sku_500g, 1))
+    last_month = f"{shanghai_today().replace(day=1) - timedelta(days=1):%Y-%m}"
+    sign_in(money.official)
+    page = client.get(f"/console/regions/{regions.county.id}/close?month={last_month}")
+    client.post(
+        f"/console/regions/{regions.county.id}/close",
+        data={"month": last_month, "csrf_token": csrf_of(page)},
+    )
+    for region in (regions.county, regions.village_a1):
+        expected = api_report(client, money.official_headers, region, this_month())
+        net = expected["totals"]["net_fen"]
+        html = client.get(f"/console/regions/{region.id}?period={this_month()}").text
+        assert f"上期 0.00，环比 +{yuan(net)}元" in html
+
+
+def test_a_period_that_is_none_is_refused_in_chinese(client, sign_in, money, regions):
+    sign_in(money.official)
+    refused = client.get(f"/console/regions/{regions.county.id}?period=2026-13")
+    assert refused.status_code == 400 and "季度（如 2025-Q3）" in refused.text
+    assert "a month" not in refused.text
+    quarter = client.get(f"/console/regions/{regions.county.id}/close?month=2026-Q3")
+    assert quarter.status_code == 400 and "a month" not in quarter.text
