@@ -210,3 +210,18 @@ def test_the_organisations_return_text_settles_producers_lines_from_the_same_for
     page = client.get(uploaded.headers["Location"]).text
     assert "回执已导入：成功 1 笔，失败 1 笔" in page and "账户已销户" in page
     assert '<small id="run-status">已结清</small>' in page
+
+
+def test_a_payee_in_an_open_run_is_refused_until_that_run_is_cancelled(
+    client, session, sign_in, people, regions, village
+):
+    sign_in(people.proposer)
+    first = run_id_of(propose_on_the_form(client, regions))
+    again = propose_on_the_form(client, regions)
+    assert again.status_code == 409 and "请先批准、结清或取消那个批次" in again.text
+    page = client.get(f"/console/payouts/{first}")
+    cancelled = client.post(f"/console/payouts/{first}/cancel", data={"csrf_token": csrf_of(page)})
+    assert cancelled.status_code == 302
+    assert "批次已取消" in client.get(cancelled.headers["Location"]).text
+    assert session.get(PayoutRun, first).status is RunStatus.cancelled
+    assert propose_on_the_form(client, regions).status_code == 302
