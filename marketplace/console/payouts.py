@@ -293,4 +293,6 @@ def approve(kind: str, item_id: int):
         forms.refusal(error)  # a NotFound goes on to the 404 page
         page = _approvals_page(message=messages.chinese(error.detail), failed=(kind, item_id))
         return page, error.status
+    if kind == "runs":  # the approver's next step: the bank's batch, on the run's page
+        return redirect(url_for("console.payout_run", run_id=item_id, done="approve"))
     return redirect(url_for("console.approvals", done=f"{kind}-{item_id}"))

@@ -30,6 +30,7 @@ def test_a_run_is_approved_by_a_second_official_never_its_proposer(
     page = client.get("/console/approvals")
     approved = client.post(f"/console/approvals/runs/{run_id}", data={"csrf_token": csrf_of(page)})
     assert approved.status_code == 302
+    assert approved.headers["Location"].endswith(f"/console/payouts/{run_id}?done=approve")
     session.expire_all()
     assert session.get(PayoutRun, run_id).status is RunStatus.approved
     assert f"#{run_id}" not in client.get("/console/approvals").text
