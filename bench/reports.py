@@ -285,8 +285,10 @@ def fold(rows: list[tuple]) -> dict:
         for part in figures["by_source"].values():
             part["net_fen"] = part["gross_fen"] - part["refunds_fen"]
         figures["net_fen"] = figures["gross_fen"] - figures["refunds_fen"]
-        members = figures["members_reached"]
-        figures["per_capita_fen"] = figures["net_fen"] // members if members else 0
+        members, net = figures["members_reached"], figures["net_fen"]
+        # Half up to the fen, away from zero: worked out here again, not imported.
+        rounded = (2 * abs(net) + members) // (2 * members) if members else 0
+        figures["per_capita_fen"] = -rounded if net < 0 else rounded
     return {"groups": groups, "totals": totals, "empty": empty()}
 
 

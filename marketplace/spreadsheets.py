@@ -16,6 +16,18 @@ guidance says; in XLSX, text is a string cell whatever it begins with (openpyxl 
 store ``=...`` as a formula). Numbers stay numbers, negative amounts included. A workbook of
 a closed month is saved dated at its close (``save_workbook``), so it is the same bytes
 whenever it is downloaded.
+
+**Long numbers stay whole.** Excel reads a cell of digits as a number: past 11 digits it shows
+1.23E+17, past 15 it loses the rest for good, and it drops leading zeros. A registry number, an
+ID number, an order or a bank account number is text, not a quantity. In XLSX such a cell is a
+string cell formatted as text (``@``), so even retyping it keeps it text. In CSV there is no
+type, so a digit string Excel would mangle (more than 11 digits, or a leading zero) is written
+with a tab after it: Excel then takes the cell as text and shows every digit. The usual
+alternatives are worse here: ``="0123..."`` is a formula, the very thing the quote prefix keeps
+out (and other programs read it literally); a tab *before* the digits is one of the characters
+a formula-injection check must treat as a formula's start (and ours quote-prefixes it). A
+trailing tab leaves the cell starting with a digit, which no spreadsheet runs; a program
+reading the file takes it off with ``strip()``.
 """
 
 import shutil
@@ -23,6 +35,7 @@ import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from io import BytesIO
+from urllib.parse import quote
 from xml.etree.ElementTree import ParseError
 
 import openpyxl.xml
@@ -69,6 +82,10 @@ XML_BROKEN = reason("spreadsheet.xml_broken", "its sheet is not well-formed XML:
 TOO_MANY_ROWS = reason("spreadsheet.too_many_rows", "more than {limit} rows")
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Excel shows more digits than this as 1.23E+17 in its default format
+EXCEL_WHOLE_DIGITS = 11
+#: the number format Excel calls Text: what is typed into the cell stays text
+TEXT_FORMAT = "@"
 
 
 class BadSpreadsheet(ValueError):
@@ -152,14 +169,28 @@ def _why_unreadable(error: BaseException):
 
 
 def csv_text(value: str) -> str:
-    """Text as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    """Text as a CSV cell that a spreadsheet shows as text, never runs as a formula, and whose
+    digits it keeps whole (a trailing tab on a long digit string: see the module's doc)."""
+    if value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    if mangled_by_excel(value):
+        return value + "\t"
+    return value
+
+
+def mangled_by_excel(value: str) -> bool:
+    """Digits Excel would turn into a rounded number or strip of their leading zeros."""
+    if not (value.isascii() and value.isdigit()):
+        return False
+    return len(value) > EXCEL_WHOLE_DIGITS or (len(value) > 1 and value.startswith("0"))
 
 
 def text_cell(cell) -> None:
-    """Make an XLSX cell holding text a string cell, whatever its text begins with."""
+    """Make an XLSX cell holding text a string cell formatted as text, whatever its text
+    begins with: never a formula, and digits never a number."""
     if isinstance(cell.value, str):
         cell.data_type = "s"
+        cell.number_format = TEXT_FORMAT
 
 
 def write_only_text(sheet, value: str) -> WriteOnlyCell:
@@ -167,6 +198,16 @@ def write_only_text(sheet, value: str) -> WriteOnlyCell:
     cell = WriteOnlyCell(sheet, value=value)
     text_cell(cell)
     return cell
+
+
+def attachment(ascii_name: str, name: str | None = None) -> str:
+    """A download's Content-Disposition (RFC 6266): ``filename`` an ASCII name every client
+    reads, and ``filename*`` the name as people read it (UTF-8, RFC 5987), which browsers
+    prefer. ``ascii_name`` must be ASCII without quotes (the caller's own words)."""
+    header = f'attachment; filename="{ascii_name}"'
+    if name and name != ascii_name:
+        header += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return header
 
 
 class _PinnedZip(zipfile.ZipFile):

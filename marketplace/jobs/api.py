@@ -8,6 +8,7 @@ from marketplace.http_api import Blueprint
 from marketplace.jobs import service
 from marketplace.jobs.schemas import JobOut, JobQuery
 from marketplace.paging import paged
+from marketplace.spreadsheets import attachment
 
 blp = Blueprint(
     "jobs",
@@ -62,7 +63,10 @@ class JobFileByName(MethodView):
     def get(self, job_id, name):
         """A file the job made: the rows it could not take (``failed_rows.csv``), ..."""
         found = service.job_file(db.session, current_actor(), job_id, name)
+        # A report file is kept by its ASCII name; its job's result names it as people read it.
+        job = service.get_job(db.session, current_actor(), job_id)
+        shown = (job.result or {}).get("download_names", {}).get(name)
         response = Response(found.data, mimetype=found.media_type)
-        response.headers["Content-Disposition"] = f'attachment; filename="job-{job_id}-{name}"'
+        response.headers["Content-Disposition"] = attachment(f"job-{job_id}-{name}", shown)
         response.headers["Cache-Control"] = "no-store"
         return response

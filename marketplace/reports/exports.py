@@ -4,6 +4,12 @@ header row frozen, columns sized, and what the file is on top: the report, the s
 period, who generated it and when; for a closed month, who closed it and when, and then the file
 is the same bytes at every download).
 
+Numbers that are names, not quantities (a household's, an order's, a registry number) are
+``id`` columns: text cells in XLSX, whole in CSV however Excel opens it (``spreadsheets``).
+Percentages (``percent_bp`` columns, basis points) are shown to one decimal, half up. A file's
+name says what it is, where and when (``青松县-白山镇-2026-11-收入.xlsx``), with an ASCII name
+beside it for clients that cannot read the UTF-8 one (RFC 6266).
+
 Both are written row by row from an iterator, so a county's hundred thousand households export
 in flat memory: CSV streams as it is written; XLSX is written by openpyxl's write-only mode to
 a spooled temporary file (on disk past a few megabytes), then streamed out. A file that names
@@ -12,12 +18,13 @@ households is personal data: its download is recorded (``ExportDownload``).
 
 import csv
 import io
+import re
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from urllib.parse import quote
 
 from flask import Response, stream_with_context
 from openpyxl import Workbook
@@ -40,7 +47,9 @@ _CHUNK = 1 << 16
 class Column:
     key: str
     header: str
-    #: text, int, or yuan (an amount in fen, written as yuan with two decimals)
+    #: text; id (a number that names something: kept text, every digit); int; yuan (an
+    #: amount in fen, written as yuan with two decimals); percent_bp (basis points, written
+    #: as a percentage to one decimal)
     kind: str = "text"
     width: int = 14
 
@@ -62,6 +71,17 @@ class Table:
     #: so in place of who generated it and when, and is the same bytes at every download.
     closed_by: str | None = None
     closed_at: datetime | None = None
+    #: the file's name without its extension: ASCII (``income-township-12-2026-11``), and as
+    #: people read it (``青松县-白山镇-2026-11-收入``); both default to name and period
+    filename: str = ""
+    download_name: str = ""
+
+    def file_name(self, file_format: str) -> str:
+        return f"{_ascii_name(self.filename or f'{self.name}-{self.period}')}.{file_format}"
+
+    def display_name(self, file_format: str) -> str:
+        name = self.download_name or f"{self.title}-{self.period}"
+        return f"{_readable_name(name)}.{file_format}"
 
 
 def _cell_value(column: Column, value):
@@ -69,9 +89,17 @@ def _cell_value(column: Column, value):
         return None
     if column.kind == "yuan":
         return Decimal(value) / 100
-    if column.kind == "text":
+    if column.kind == "percent_bp":
+        return Decimal(_tenths_of_percent(value)) / 1000
+    if column.kind in ("text", "id"):
         return str(value)
     return value
+
+
+def _tenths_of_percent(basis_points: int) -> int:
+    """Basis points to tenths of a percent, half up (away from zero): 1235 -> 124."""
+    tenths = (abs(basis_points) + 5) // 10
+    return -tenths if basis_points < 0 else tenths
 
 
 def _csv_cell(column: Column, value) -> str:
@@ -82,16 +110,23 @@ def _csv_cell(column: Column, value) -> str:
         return ""
     if column.kind == "yuan":
         return f"{value:.2f}"
-    if column.kind == "text":
+    if column.kind == "percent_bp":
+        return f"{value * 100:.1f}%"
+    if column.kind in ("text", "id"):
         return spreadsheets.csv_text(value)
     return value
 
 
 def _xlsx_cell(sheet, column: Column, value) -> WriteOnlyCell:
-    """An XLSX cell: amounts as numbers in yuan, text always a string cell."""
+    """An XLSX cell: amounts as numbers in yuan, percentages as percentages, text (and
+    numbers that name things) always a string cell formatted as text."""
     cell = WriteOnlyCell(sheet, value=_cell_value(column, value))
     if column.kind == "yuan":
         cell.number_format = "#,##0.00"
+    elif column.kind == "percent_bp":
+        cell.number_format = "0.0%"
+    elif column.kind in ("text", "id"):
+        cell.number_format = spreadsheets.TEXT_FORMAT
     spreadsheets.text_cell(cell)
     return cell
 
@@ -191,10 +226,32 @@ def file_response(session, actor: Actor, table: Table, file_format: str, remote_
     households has its download recorded first."""
     record_download(session, actor, table, file_format, remote_addr)
     chunks = csv_chunks(table) if file_format == "csv" else xlsx_chunks(table, actor)
-    name = f"{table.name}-{table.period}.{file_format}"
     response = Response(stream_with_context(chunks), mimetype=FILE_TYPES[file_format])
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(table.title)}-{name}"
+    response.headers["Content-Disposition"] = spreadsheets.attachment(
+        table.file_name(file_format), table.display_name(file_format)
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# --- file names -------------------------------------------------------------------------------
+
+#: what a file name may not hold on Windows, the commonest place these files land
+_NOT_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|]')
+#: what an ASCII fallback name keeps
+_NOT_ASCII_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+#: characters a file name is cut to (a path's component holds 255 bytes; Chinese is 3 each)
+MAX_NAME = 80
+
+
+def _readable_name(name: str) -> str:
+    """A name as people read it, safe on every disk: the characters Windows refuses, control,
+    format (bidi) and separator characters become ``_``."""
+    kept = "".join(
+        "_" if unicodedata.category(char)[0] in "CZ" and char != " " else char for char in name
+    )
+    return _NOT_IN_FILE_NAMES.sub("_", kept).strip(" .")[:MAX_NAME] or "report"
+
+
+def _ascii_name(name: str) -> str:
+    return _NOT_ASCII_NAME.sub("_", name).strip("._")[:MAX_NAME] or "report"

@@ -2,7 +2,9 @@
 estimates at more than ``REPORT_FILE_JOB_ROWS`` rows (a county's every household) answers 202
 with the job's link; a worker writes the same file the request would have streamed (the same
 table, the same writer), and it is fetched from the job's files until ``JOB_FILE_RETENTION_HOURS``
-after the job finished. Smaller downloads stay immediate.
+after the job finished. Smaller downloads stay immediate. The file is kept under its ASCII
+name (``income-households-county-1-2026-11.xlsx``); the job's result maps it to the name people
+read (``download_names``), which its download gives as ``filename*``.
 
 Who may ask for which file is decided when it is asked for (the table is built there, with its
 scope checks, before anything is queued) and again by the worker, as its starter. A file that
@@ -85,8 +87,14 @@ def run_report_file(session, job: Job, inputs, progress):
         exports.csv_chunks(table) if file_format == "csv" else exports.xlsx_chunks(table, actor)
     )
     content = b"".join(chunks)
-    filename = f"{table.name}-{table.period}.{file_format}"
-    made = {"file": filename, "personal": table.personal, "parameters": table.parameters}
+    # Kept (and fetched, in its URL) by its ASCII name; downloaded as people read it.
+    filename = table.file_name(file_format)
+    made = {
+        "file": filename,
+        "download_names": {filename: table.display_name(file_format)},
+        "personal": table.personal,
+        "parameters": table.parameters,
+    }
     return Outcome(made, {filename: (exports.FILE_TYPES[file_format], content)})
 
 

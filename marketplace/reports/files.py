@@ -1,9 +1,11 @@
 """Each report, and its drill-downs, as a table for ``exports``: its columns (Chinese headers),
-its rows, what it is, and whether it names households (then its download is recorded)."""
+its rows, what it is, its file's name, and whether it names households (then its download is
+recorded)."""
 
 from marketplace.accounts.auth import Actor
 from marketplace.periods import Period
-from marketplace.regions.models import RegionLevel
+from marketplace.regions.models import Region, RegionLevel
+from marketplace.regions.service import ancestors
 from marketplace.reports import assistance, channels, income, income_households, trails
 from marketplace.reports.exports import Column, Table
 from marketplace.reports.frozen import Freezing, freezing, registry_freezing
@@ -34,6 +36,22 @@ _FIGURES = [
 _STATUS = {"in_poverty": "未脱贫", "lifted": "已脱贫", "monitoring": "监测对象", None: ""}
 
 
+def _region_path(session, region_id: int) -> tuple[Region, str]:
+    """The region, and its names from the county down: ``青松县-白山镇``."""
+    region = session.get(Region, region_id)
+    return region, "-".join(above.name for above in [*ancestors(session, region), region])
+
+
+def _file_names(session, region_id: int, period: str, kind: str, what: str) -> dict:
+    """The file's names: the region's path, the period and what it is as people read it
+    (``青松县-白山镇-2026-11-收入``), and in ASCII (``income-township-12-2026-11``)."""
+    region, path = _region_path(session, region_id)
+    return {
+        "filename": f"{kind}-{region.level.value}-{region.id}-{period}",
+        "download_name": f"{path}-{period}-{what}",
+    }
+
+
 def _scope(report: dict) -> str:
     return f"{report['region']['name']} (id {report['region']['id']})"
 
@@ -56,13 +74,13 @@ def income_table(session, actor: Actor, region_id: int, period: Period) -> Table
     by_household = report["region"]["level"] == RegionLevel.village
     if by_household:
         first = [
-            Column("household_id", "户编号", "int", 10),
+            Column("household_id", "户编号", "id", 10),
             Column("name", "户主", "text", 12),
             Column("status", "状态", "text", 10),
             Column("members", "人口", "int", 8),
         ]
     else:
-        first = [Column("region_id", "区划编号", "int", 10), Column("name", "区划", "text", 16)]
+        first = [Column("region_id", "区划编号", "id", 10), Column("name", "区划", "text", 16)]
     rows = [
         {**row, **flat(row), "status": _STATUS.get(row.get("status"))} for row in report["rows"]
     ]
@@ -77,6 +95,7 @@ def income_table(session, actor: Actor, region_id: int, period: Period) -> Table
         personal=by_household,
         parameters={"region_id": region_id, "period": period.label},
         **_report_close(session, report, period),
+        **_file_names(session, region_id, period.label, "income", "收入"),
     )
 
 
@@ -93,8 +112,8 @@ def income_households_table(session, actor: Actor, region_id: int, period: Perio
         scope=f"{region.name} (id {region.id})",
         period=period.label,
         columns=[
-            Column("household_id", "户编号", "int", 10),
-            Column("registry_number", "建档立卡编号", "text", 20),
+            Column("household_id", "户编号", "id", 10),
+            Column("registry_number", "建档立卡编号", "id", 22),
             Column("name", "户主", "text", 12),
             Column("village", "村", "text", 12),
             Column("status", "状态", "text", 10),
@@ -110,6 +129,7 @@ def income_households_table(session, actor: Actor, region_id: int, period: Perio
         personal=True,
         parameters={"region_id": region_id, "period": period.label},
         **_closed(registry_freezing(session, region.id, period)),
+        **_file_names(session, region.id, period.label, "income-households", "收入到户明细"),
     )
 
 
@@ -135,6 +155,7 @@ def channels_table(session, actor: Actor, region_id: int, period: Period) -> Tab
         rows=rows,
         parameters={"region_id": region_id, "period": period.label},
         **_report_close(session, report, period),
+        **_file_names(session, region_id, period.label, "channels", "渠道与直播"),
     )
 
 
@@ -159,11 +180,12 @@ def assistance_table(session, actor: Actor, region_id: int, year: int) -> Table:
             Column("quota_fen", "年度任务(元)", "yuan"),
             Column("certified_fen", "认定产品采购(元)", "yuan", 16),
             Column("uncertified_fen", "非认定产品(元)", "yuan", 16),
-            Column("completion_bp", "完成率(万分比)", "int", 14),
+            Column("completion_bp", "完成率", "percent_bp", 10),
             Column("orders", "订单数", "int", 10),
         ],
         rows=rows,
         parameters={"region_id": region_id, "year": year},
+        **_file_names(session, region_id, str(year), "assistance", "消费帮扶"),
     )
 
 
@@ -197,13 +219,22 @@ def trail_table(session, actor: Actor, household_id: int, period: Period) -> Tab
             Column("entry_kind", "类型", "text", 16),
             Column("income_fen", "收入(元)", "yuan"),
             Column("balance_fen", "应付余额(元)", "yuan"),
-            Column("order_number", "订单号", "text", 22),
+            Column("order_number", "订单号", "id", 22),
             Column("product_name", "商品", "text", 16),
             Column("producer_name", "生产主体", "text", 20),
             Column("fund_name", "帮扶资金", "text", 20),
-            Column("payout_run_id", "发放批次", "int", 10),
+            Column("payout_run_id", "发放批次", "id", 10),
         ],
         rows=rows,
         personal=True,
         parameters={"household_id": household_id, "period": period.label, "postings": count},
+        **_household_file_names(session, household, period.label),
     )
+
+
+def _household_file_names(session, household, period: str) -> dict:
+    _, path = _region_path(session, household.village_id)
+    return {
+        "filename": f"postings-household-{household.id}-{period}",
+        "download_name": f"{path}-{household.head_name}-{period}-收入明细",
+    }

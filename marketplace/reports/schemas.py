@@ -163,7 +163,9 @@ class IncomeFiguresOut(Schema):
     )
     members_reached = fields.Integer()
     per_capita_fen = fields.Integer(
-        metadata={"description": "net_fen over the members of the households reached (floor)."}
+        metadata={
+            "description": "net_fen over the members of the households reached, half up to the fen."
+        }
     )
     coverage = fields.Dict(
         keys=fields.String(),

@@ -4,6 +4,7 @@ JOB_FILE_RETENTION_HOURS and then deleted; a smaller one stays immediate, and th
 checked before anything is queued."""
 
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -45,9 +46,17 @@ def test_a_large_file_is_made_by_a_job_with_the_same_bytes(
     seen = client.get(started.headers["Location"], headers=money.official_headers).json
     assert seen["state"] == "succeeded", seen
     name = seen["result"]["file"]
-    assert name.startswith("income_households-") and name.endswith(".csv")
+    period = _query(regions.county)["period"]
+    # Kept by its ASCII name; downloaded under the name people read (RFC 6266 / 5987).
+    assert name == f"income-households-county-{regions.county.id}-{period}.csv"
+    readable = f"{regions.county.name}-{period}-收入到户明细.csv"
+    assert seen["result"]["download_names"] == {name: readable}
     made = client.get(seen["files"][name], headers=money.official_headers)
     assert made.status_code == 200 and made.headers["Content-Type"].startswith("text/csv")
+    assert made.headers["Content-Disposition"] == (
+        f'attachment; filename="job-{seen["id"]}-{name}"; '
+        f"filename*=UTF-8''{quote(readable, safe='')}"
+    )
     assert downloads(session) == [("income_households", money.official.id)]
     app.config["REPORT_FILE_JOB_ROWS"] = 10**9
     streamed = client.get(URL, query_string=_query(regions.county), headers=money.official_headers)
