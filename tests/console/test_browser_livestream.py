@@ -131,8 +131,6 @@ def test_a_station_runs_a_livestream_and_its_douyin_import_in_the_console(browse
     page.click("#move-end")
     page.wait_for_selector("#state[data-state=ended]")
     check_page(page)
-    if shots:
-        screenshot(page, "livestream-session")
 
     # Map the Douyin product sold on air by pasting it, as copied from a spreadsheet.
     page.goto(demo.base_url + "/console/station/platform-products")
@@ -200,4 +198,6 @@ def test_a_station_runs_a_livestream_and_its_douyin_import_in_the_console(browse
     assert page.inner_text("#net") == f"{(2 * 2990 + 2990 + 6800) / 100:,.2f}"
     assert "人参花茶" in page.inner_text("#by-sku")
     check_page(page)
+    if shots:
+        screenshot(page, "livestream-session")
     page.close()
