@@ -142,3 +142,17 @@ def test_another_stations_job_cannot_be_imported_again(client, session, sign_in,
     assert client.get(job_page).status_code == 404
     assert client.post(f"{job_page}/again", data={"csrf_token": token}).status_code == 404
     assert session.execute(sa.select(PlatformProduct)).first() is None
+
+
+def test_a_jobs_problems_page_through_the_job_page(client, sign_in, shop):
+    sign_in(shop.station_user)
+    token = csrf_of(client.get("/console/station/imports"))
+    rows = [(f"69202611200001{n:02d}", "人参", f"9{n:02d}", 1, "10.00") for n in range(25)]
+    job_page = upload(client, token, douyin_export(rows)).headers["Location"]
+    run_inline(int(job_page.rsplit("/", 1)[1]))
+    # The panel alone (what the page fetches) links its pages to the job's page.
+    panel = client.get(f"{job_page}/panel")
+    assert f'href="{job_page}?page=2"' in panel.text
+    second = client.get(f"{job_page}?page=2")
+    assert "第 21–25 个问题，共 25 个问题" in second.text
+    assert "商品 924" in second.text
