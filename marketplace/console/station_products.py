@@ -29,11 +29,15 @@ from marketplace.console.words import zh
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.producers import service as producers
+from marketplace.regions import service as regions
+from marketplace.regions.models import RegionLevel
 
 #: a station's producers, offered in its forms (a station works with tens)
 PRODUCERS_OFFERED = 200
+#: the villages of the station's county a product may come from (a county has a few hundred)
+VILLAGES_OFFERED = 1000
 #: what the forms take: a product's counts and ids, and its first SKU's price in yuan
-WHOLE = ("producer_id", "stock", "weight_grams", "version")
+WHOLE = ("producer_id", "origin_village_id", "stock", "weight_grams", "version")
 YUAN = {"price": "price_fen"}
 #: fields a station may empty, which the API takes as null
 CLEARABLE = ("subtitle", "description")
@@ -50,8 +54,23 @@ def _choices() -> dict:
             "producers": [(producer.id, producer.name) for producer in own],
             "categories": [(c.code, c.name) for c in catalog.list_categories(db.session)],
             "levels": [("", "—")] + [(level.value, zh(level)) for level in CertificationLevel],
+            "villages": [("", "生产者所在的村"), *_villages_of_county(actor.station_village_id)],
         },
     }
+
+
+def _villages_of_county(village_id: int) -> list[tuple[int, str]]:
+    """Where a product may come from: any village of the station's county (an enterprise's or
+    a co-operative's produce is often grown in another village than its office)."""
+    village = regions.get_region(db.session, village_id)
+    county = next(iter(regions.ancestors(db.session, village)), village)
+    villages, _ = regions.list_regions(
+        db.session,
+        {"level": RegionLevel.village, "within": county.id},
+        page=1,
+        page_size=VILLAGES_OFFERED,
+    )
+    return [(found.id, found.name) for found in villages]
 
 
 # --- the list -----------------------------------------------------------------------------
@@ -194,6 +213,7 @@ def _typed(product) -> dict:
         "description": product.description or "",
         "unit": product.unit,
         "producer_id": str(product.producer_id),
+        "origin_village_id": str(product.origin_village_id),
         "category": product.category.code,
         "certificate.number": product.certificate_number or "",
         "certificate.level": product.certificate_level.value if product.certificate_level else "",

@@ -411,16 +411,21 @@ def test_a_price_out_of_range_is_said_in_yuan(client, sign_in, shop):
     assert high.status_code == 422 and 'data-field="price_fen">最多 1000000.00 元<' in high.text
 
 
-def test_an_operator_edits_a_product_and_a_stale_edit_is_refused(client, session, sign_in, shop):
+def test_an_operator_edits_a_product_and_a_stale_edit_is_refused(
+    client, session, sign_in, shop, regions
+):
     sign_in(shop.station_user)
     url = f"/console/station/products/{shop.blueberries.id}"
     page = client.get(url)
     assert page.status_code == 200 and 'value="野生蓝莓"' in page.text
+    # Where it may come from: the villages of the station's county, none of another's.
+    assert ">木耳村</option>" in page.text and "远山村" not in page.text
     form = {
         "csrf_token": csrf_of(page),
         "version": str(shop.blueberries.version),
         "name": "长白山野生蓝莓",
         "producer_id": str(shop.producer.id),
+        "origin_village_id": str(regions.village_b2.id),
         "category": "fruit",
         "unit": "盒",
         "subtitle": "",
@@ -438,6 +443,7 @@ def test_an_operator_edits_a_product_and_a_stale_edit_is_refused(client, session
     product = session.get(Product, shop.blueberries.id)
     assert (product.name, product.certificate_number) == ("长白山野生蓝莓", "JL-2026-001")
     assert product.description == "林下采摘，当天冷链发出。"
+    assert product.origin_village_id == regions.village_b2.id
     # The same form again names the version it was read at: someone saved since.
     stale = client.post(url, data={**form, "certificate.valid_to": "", "name": "蓝莓"})
     assert stale.status_code == 409 and "请刷新后重新修改" in stale.text
