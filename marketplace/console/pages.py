@@ -124,7 +124,14 @@ def _kept_by_no_cache(response):
 def _domain_error(error: DomainError):
     if isinstance(error, NotAuthenticated):
         return _to_sign_in()
-    page, status = _error_page(error.status, messages.chinese(error.detail))
+    # A refusal no form caught (a link's bad argument): its reasons, without the fields' names,
+    # which are the schema's.
+    reasons = [
+        reason for each in messages.chinese_errors(error.errors or {}).values() for reason in each
+    ]
+    page, status = _error_page(
+        error.status, messages.chinese(error.detail), reasons=list(dict.fromkeys(reasons))
+    )
     if isinstance(error, TooManyRequests):
         return page, status, {"Retry-After": str(error.retry_after)}  # as the API's 429 says
     return page, status
@@ -200,12 +207,13 @@ _DETAILS = {
 }
 
 
-def _error_page(status: int, detail: str | None, *, request_id: str | None = None):
+def _error_page(status: int, detail: str | None, *, request_id: str | None = None, reasons=()):
     page = render_template(
         "console/error.html",
         status=status,
         title=_TITLES.get(status, "出错了"),
         detail=detail or _DETAILS.get(status),
+        reasons=reasons,
         request_id=request_id,
         # A URL no route matched is outside the blueprint, whose context would name these.
         actor=signin.current_console_actor(),

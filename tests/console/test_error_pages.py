@@ -176,3 +176,15 @@ def test_too_many_requests_is_a_page_saying_when_to_retry(app, client, sign_in, 
     page = client.get("/console/")
     assert_a_chinese_page(page, 429)
     assert page.headers["Retry-After"] == "30"
+
+
+def test_a_refusal_no_form_caught_lists_its_reasons(app, client, sign_in, shop, monkeypatch):
+    from marketplace.errors import ValidationFailed
+    from marketplace.reasons import Message
+
+    sign_in(shop.station_user)
+    required = Message("Missing data for required field.", "field.required")
+    _failing_home(app, monkeypatch, ValidationFailed({"status": [required], "page": [required]}))
+    page = client.get("/console/")
+    assert_a_chinese_page(page, 422)
+    assert visible_text(page).count("必填") == 1 and "status" not in visible_text(page)
