@@ -512,3 +512,15 @@ def test_an_operator_adds_a_sku_and_a_refused_form_leaves_the_others_as_they_are
     # A refused upload keeps the details form whole too.
     empty = client.post(f"{url}/images", data={"csrf_token": token})
     assert 'name="name" type="text" value="野生蓝莓"' in empty.text
+
+
+def test_a_stale_price_change_is_refused_in_chinese(client, session, sign_in, shop):
+    sign_in(shop.station_user)
+    page = client.get("/console/station/products")
+    url = f"/console/station/products/{shop.blueberries.id}/skus/{shop.sku_500g.id}"
+    form = {"csrf_token": csrf_of(page), "version": "1", "price": "70.00", "stock": "5"}
+    assert client.post(url, data=form).status_code == 302
+    stale = client.post(url, data={**form, "price": "1.00"})  # read before the change above
+    assert stale.status_code == 409 and "请刷新后重新修改" in stale.text
+    session.expire_all()
+    assert session.get(Sku, shop.sku_500g.id).price_fen == 7000
