@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException
 
 from marketplace.accounts.models import Role
 from marketplace.clock import SHANGHAI
-from marketplace.console import messages, signin, words
+from marketplace.console import listing, messages, signin, words
 from marketplace.errors import (
     CONSTRAINT_REFUSED,
     DATABASE_BUSY,
@@ -44,9 +44,6 @@ from marketplace.regions import service as regions
 from marketplace.regions.models import RegionLevel
 
 logger = logging.getLogger(__name__)
-
-#: an admin's list of counties (a deployment serves a handful)
-COUNTIES_LISTED = 100
 
 blp = Blueprint(
     "console",
@@ -287,10 +284,10 @@ def home():
     if actor.role is Role.official:
         return redirect(url_for("console.region", region_id=actor.region_id))
     if actor.role is Role.admin:
-        counties, _ = regions.list_regions(
-            db.session, {"level": RegionLevel.county}, page=1, page_size=COUNTIES_LISTED
-        )
-        return render_template("console/counties.html", counties=counties)
+        query = request.args.get("q", "").strip()
+        filters = {"level": RegionLevel.county, "q": query or None}
+        counties, pager = listing.paged(regions.list_regions, db.session, filters)
+        return render_template("console/counties.html", counties=counties, pager=pager, q=query)
     if actor.role is Role.station:
         return redirect(url_for("console.station_orders"))
     abort(403, description="控制台供官员和服务站使用；买家和采购单位请使用商城。")
