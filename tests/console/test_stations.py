@@ -524,3 +524,23 @@ def test_a_stale_price_change_is_refused_in_chinese(client, session, sign_in, sh
     assert stale.status_code == 409 and "请刷新后重新修改" in stale.text
     session.expire_all()
     assert session.get(Sku, shop.sku_500g.id).price_fen == 7000
+
+
+def test_units_in_a_card_refund_under_way_are_not_offered_again(
+    client, sign_in, shop, paid_stripe_order, stand_in_stripe
+):
+    order = paid_stripe_order((shop.sku_500g, 2))
+    sign_in(shop.station_user)
+    url = f"/console/station/orders/{order['id']}"
+    form = {
+        "csrf_token": csrf_of(client.get(url)),
+        "lines.0.order_line_id": str(order["lines"][0]["id"]),
+        "lines.0.quantity": "1",
+        "reason": "少发一盒",
+    }
+    assert "可退 2 件" in client.get(url).text
+    assert client.post(f"{url}/refund", data=form).status_code == 302
+    assert "可退 1 件" in client.get(url).text
+    assert client.post(f"{url}/refund", data=form).status_code == 302
+    page = client.get(url).text
+    assert 'id="refund"' not in page and page.count('class="refund-state">退款中<') == 2
