@@ -17,7 +17,7 @@ from marketplace.catalog.models import Product, Sku
 from marketplace.errors import NotFound
 from marketplace.jobs import service as jobs
 from marketplace.livestreams.models import Platform
-from marketplace.platform_sales import formats
+from marketplace.platform_sales import formats, import_jobs
 from marketplace.platform_sales.cells import clean, records
 from marketplace.platform_sales.models import ImportProblem, PlatformImport, PlatformProduct
 from marketplace.platform_sales.rows import FileProblem
@@ -29,6 +29,8 @@ from marketplace.producers.scoping import STATIONS
 PROBLEMS_READ = 5000
 #: uploads whose failed rows are read for the products' names
 JOBS_READ_FOR_NAMES = 5
+#: the latest uploads of the actor read for what their dry runs met
+DRY_RUNS_READ = 10
 #: a station lists tens of SKUs; this many are compared with a name
 SKUS_COMPARED = 2000
 _NOT_A_WORD = re.compile(r"[\s\W_]+")
@@ -53,7 +55,8 @@ def station_skus(session, actor: Actor, station_id: int) -> list[dict]:
 def unmapped_products(session, actor: Actor, station_id: int) -> list[dict]:
     """The products the station's uploads found no map for and that are still unmapped, the
     latest upload's first: platform, outside id, the export's name for it (when its failed
-    rows can be read) and the job that met it."""
+    rows can be read) and the job that met it. A dry run keeps no problem rows: the actor's
+    own latest dry runs are read from their reports."""
     station = STATIONS.get(session, station_id, actor)
     problems = session.execute(
         sa.select(ImportProblem.reason, PlatformImport.job_id)
@@ -65,22 +68,41 @@ def unmapped_products(session, actor: Actor, station_id: int) -> list[dict]:
         .order_by(ImportProblem.import_id.desc(), ImportProblem.line)
         .limit(PROBLEMS_READ)
     )
+    seen = sorted(
+        [*problems, *_dry_run_problems(session, actor, station.id)],
+        key=lambda kept_in: -(kept_in[1] or 0),
+    )
     found: dict[tuple, dict] = {}
-    for kept, job_id in problems:
+    for kept, job_id in seen:
         params = kept.get("params", {})
         key = (params.get("platform"), params.get("product_key"))
         if None not in key and key not in found:
             found[key] = {"platform": key[0], "outside_id": key[1], "job_id": job_id}
     mapped = _mapped(session, station.id, list(found))
     unmapped = [product for key, product in found.items() if key not in mapped]
-    names: dict[int, dict] = {}
-    for job_id in list(dict.fromkeys(p["job_id"] for p in unmapped if p["job_id"]))[
-        :JOBS_READ_FOR_NAMES
-    ]:
-        names[job_id] = failed_row_names(session, actor, job_id)
+    jobs_met = list(dict.fromkeys(p["job_id"] for p in unmapped if p["job_id"]))
+    names = {
+        job_id: failed_row_names(session, actor, job_id)
+        for job_id in jobs_met[:JOBS_READ_FOR_NAMES]
+    }
     for product in unmapped:
         product["title"] = names.get(product["job_id"], {}).get(product["outside_id"])
     return unmapped
+
+
+def _dry_run_problems(session, actor: Actor, station_id: int) -> list[tuple[dict, int]]:
+    """(problem, job id) of the unmapped products the actor's latest dry runs of the
+    station's exports met, as their reports keep them."""
+    latest, _ = jobs.list_jobs(
+        session, actor, {"kind": import_jobs.KIND}, page=1, page_size=DRY_RUNS_READ
+    )
+    return [
+        (problem, job.id)
+        for job in latest
+        if (job.parameters or {}).get("station_id") == station_id
+        for problem in ((job.result or {}).get("report") or {}).get("problems", [])
+        if problem.get("code") == PRODUCT_NOT_MAPPED.code
+    ]
 
 
 def _mapped(session, station_id: int, keys: list[tuple]) -> set[tuple]:

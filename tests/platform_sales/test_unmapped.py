@@ -71,3 +71,16 @@ def test_only_the_uploaders_own_failed_rows_are_imported_again(client, session, 
         import_jobs.import_failed_rows_again(session, other, before.job["id"])
     with pytest.raises(NotFound):
         import_jobs.import_failed_rows_again(session, actor, before.job["id"] + 1000)
+
+
+def test_a_dry_runs_unmapped_product_is_listed_too(client, session, village, shop):
+    actor = actor_for_user_id(session, shop.station_user.id)
+    mapping.unmap_product(session, actor, shop.station.id, Platform.douyin, "3700000000000000102")
+    tried = upload(client, village, "douyin", "douyin_orders.csv", dry_run=True)
+    assert tried.status_code == 200 and tried.json["dry_run"]
+    listed = {
+        product["outside_id"]: product
+        for product in unmapped.unmapped_products(session, actor, shop.station.id)
+    }
+    assert listed["3700000000000000102"]["title"] == "长白山开口红松子"
+    assert listed["3700000000000000102"]["job_id"] == tried.job["id"]
