@@ -1,5 +1,7 @@
 """The console shows every reason in Chinese, from its code: never by matching English text."""
 
+import pytest
+
 from marketplace.console.messages import chinese, chinese_errors
 from marketplace.payments.service import AMOUNT_NOT_ORDER_TOTAL
 from marketplace.reasons import Message
@@ -12,10 +14,18 @@ def test_a_reason_is_shown_from_its_code(app):
         assert chinese(MISSING) == "必填"
 
 
-def test_a_text_that_is_no_reason_is_shown_as_written(app):
+def test_a_text_that_is_no_reason_is_shown_as_written(app, monkeypatch):
     plain = "Missing data for required field."
+    monkeypatch.setitem(app.config, "REQUIRE_REASON_CODES", False)
     with app.app_context():
         assert chinese(plain) == plain
+
+
+def test_under_test_a_text_that_is_no_reason_fails(app):
+    """English that no code names has no translation: the test that meets it fails, as the
+    API's problem documents do (``REQUIRE_REASON_CODES``)."""
+    with app.app_context(), pytest.raises(AssertionError, match="no code"):
+        chinese("Missing data for required field.")
 
 
 def test_amounts_are_shown_in_yuan(app):
