@@ -177,9 +177,11 @@ def _decimal_text(value: int, unit: int, places: int) -> str:
 
 
 def short_yuan(value_fen: int) -> str:
-    """A bar's value in few characters: whole yuan below ten thousand ("8,526"), above it in 万
-    to one decimal ("12.3万"), whole 万 from a million ("123万"). The table beside the chart
-    has every figure to the fen."""
+    """A bar's value in few characters: whole yuan below ten thousand ("8,526"; under a yuan,
+    its fen: "0.15"), above it in 万 to one decimal ("12.3万"), whole 万 from a million yuan
+    ("123万"). The table beside the chart has every figure to the fen."""
+    if abs(value_fen) < 100:  # under a yuan: its fen, so a month with income never reads 0
+        return _decimal_text(value_fen, 100, places=2)
     if abs(value_fen) < WAN_FEN:
         return _decimal_text(value_fen, 100, places=0)
     places = 1 if abs(value_fen) < 100 * WAN_FEN else 0

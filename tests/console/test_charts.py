@@ -51,8 +51,11 @@ def test_nothing_but_zeros_still_has_an_axis():
 def test_values_are_short_rounded_half_up_and_signed():
     cases = {
         0: "0",
-        49: "0",
-        50: "1",
+        15: "0.15",
+        50: "0.5",
+        -7: "-0.07",
+        149: "1",
+        150: "2",
         852_650: "8,527",
         1_000_000: "1万",
         12_345_600: "12.3万",
