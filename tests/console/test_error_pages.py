@@ -54,8 +54,9 @@ def test_an_api_url_no_route_matches_is_still_a_problem(client):
 def test_a_method_a_console_page_does_not_take_is_a_page(client, sign_in, shop):
     sign_in(shop.station_user)
     assert_a_chinese_page(client.get("/console/logout"), 405)
-    api = client.delete("/api/v1/auth/tokens/nothing")
-    assert api.mimetype == "application/problem+json"
+    api = client.delete("/api/v1/products")
+    assert api.status_code == 405 and api.mimetype == "application/problem+json"
+    assert api.json["code"] == "http.method_not_allowed" and "GET" in api.headers["Allow"]
 
 
 def test_a_record_out_of_scope_is_a_404_page_in_chinese(client, sign_in, shop, place):
