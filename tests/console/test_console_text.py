@@ -23,7 +23,7 @@ from tests.payouts.conftest import accrue, give_card, people  # noqa: F401  (sha
 from tests.payouts.test_runs import village  # noqa: F401  (a shared fixture)
 
 #: Latin words a page may show that are no English of the service's.
-ALLOWED = {"CSV", "XLSX", "API", "SKU", "UTF", "Excel", "Stripe", "Alipay", "WeChat", "Tab"}
+ALLOWED = {"CSV", "XLSX", "API", "SKU", "UTF", "Excel", "Stripe", "Tab"}
 ALLOWED |= {"JPEG", "PNG", "WebP", "TXT"}  # the image formats an upload takes, a bank's file
 #: A file's link, the page a job's panel polls, the sign-in page (read signed out, below).
 NOT_PAGES = re.compile(r"\.(csv|xlsx|txt)|/panel$|<any\(|/login$|/static/")
