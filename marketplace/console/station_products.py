@@ -125,8 +125,14 @@ def update_sku(product_id: int, sku_id: int):
         data = forms.load(SkuUpdateIn(), request.form, yuan=YUAN, whole=WHOLE)
         catalog.update_sku(db.session, actor, product_id, sku_id, data)
     except DomainError as error:
-        page = _products_page(**forms.refusal(error), failed_sku=sku_id)
+        refused = forms.refusal(error)
+        if request.form.get("from") == "product":
+            page = _product_page(product_id, failed="sku_state", failed_sku=sku_id, **refused)
+            return page, error.status
+        page = _products_page(**refused, failed_sku=sku_id)
         return page if isinstance(page, tuple) else (page, error.status)
+    if request.form.get("from") == "product":
+        return redirect(url_for("console.edit_product", product_id=product_id, _anchor="skus"))
     return _back_to_list(f"sku-{sku_id}")
 
 
@@ -179,7 +185,7 @@ def create_product():
 
 #: the forms of a product's page; a refused one shows what was typed and its reasons, the others
 #: the product as it is
-PRODUCT_FORMS = ("details", "image", "sku", "listing")
+PRODUCT_FORMS = ("details", "image", "sku", "sku_state", "listing")
 
 
 def _product_page(product_id: int, *, failed: str | None = None, **context):

@@ -544,3 +544,25 @@ def test_units_in_a_card_refund_under_way_are_not_offered_again(
     assert client.post(f"{url}/refund", data=form).status_code == 302
     page = client.get(url).text
     assert 'id="refund"' not in page and page.count('class="refund-state">退款中<') == 2
+
+
+def test_an_operator_stops_and_resumes_selling_a_sku(client, session, sign_in, shop):
+    sign_in(shop.station_user)
+    url = f"/console/station/products/{shop.blueberries.id}"
+    page = client.get(url)
+    sku_url = f"{url}/skus/{shop.sku_1kg.id}"
+    form = {"csrf_token": csrf_of(page), "from": "product", "version": "1", "is_active": "false"}
+    stopped = client.post(sku_url, data=form)
+    assert stopped.status_code == 302 and stopped.headers["Location"].endswith(f"{url}#skus")
+    session.expire_all()
+    assert session.get(Sku, shop.sku_1kg.id).is_active is False
+    # The last SKU on sale of a product on sale is not stopped: said beside it.
+    last = client.post(
+        f"{url}/skus/{shop.sku_500g.id}", data={**form, "version": str(shop.sku_500g.version)}
+    )
+    assert last.status_code == 422 and 'data-field="is_active"' in last.text
+    assert "恢复销售" in last.text
+    resumed = client.post(sku_url, data={**form, "version": "2", "is_active": "true"})
+    assert resumed.status_code == 302
+    session.expire_all()
+    assert session.get(Sku, shop.sku_1kg.id).is_active is True
