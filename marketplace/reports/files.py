@@ -34,6 +34,43 @@ _FIGURES = [
     ),
 ]
 _STATUS = {"in_poverty": "未脱贫", "lifted": "已脱贫", "monitoring": "监测对象", None: ""}
+# A file is read by the same people as the console, in its words (``console/words.py``, which
+# is above reports; tests/reports/test_files_for_excel.py keeps the two the same).
+ENTRY_KINDS = {
+    "attribution": "销售分配",
+    "refund_reversal": "退款冲减",
+    "late_capture": "超时到账",
+    "late_capture_refund": "超时到账退回",
+    "fund_contribution": "帮扶资金入账",
+    "fund_disbursement": "帮扶资金",
+    "minimum_dividend": "保底分红",
+    "payout_approved": "发放",
+    "payout_paid": "发放到账",
+    "payout_returned": "发放退回",
+}
+CHANNELS = {
+    "web": "网店",
+    "livestream": "直播（本平台）",
+    "station_counter": "服务站柜台",
+    "unit_procurement": "单位采购",
+    "imported": "外部平台",
+}
+PLATFORMS = {
+    "own": "本平台",
+    "douyin": "抖音",
+    "kuaishou": "快手",
+    "taobao": "淘宝直播",
+    "pinduoduo": "拼多多",
+    "wechat_channels": "视频号",
+}
+
+
+def _channel_name(channel: str) -> str:
+    """``web`` -> 网店, ``imported:douyin`` -> 抖音 (a platform's sales by their platform)."""
+    kind, _, platform = channel.partition(":")
+    if platform:
+        return PLATFORMS.get(platform, platform)
+    return CHANNELS.get(kind, kind)
 
 
 def _region_path(session, region_id: int) -> tuple[Region, str]:
@@ -135,7 +172,7 @@ def income_households_table(session, actor: Actor, region_id: int, period: Perio
 
 def channels_table(session, actor: Actor, region_id: int, period: Period) -> Table:
     report = channels.channel_report(session, actor, region_id, period)
-    rows = [{"name": row["channel"], **row} for row in report["by_channel"]]
+    rows = [{"name": _channel_name(row["channel"]), **row} for row in report["by_channel"]]
     rows += [{"name": f"直播 {row['code']} {row['title']}", **row} for row in report["by_session"]]
     rows += [{"name": f"产地 {row['name']}", **row} for row in report["by_region"]]
     rows.append({"name": "合计", **report["totals"]})
@@ -198,7 +235,7 @@ def trail_table(session, actor: Actor, household_id: int, period: Period) -> Tab
     rows = [
         {
             "effective_on": posting["effective_on"].isoformat(),
-            "entry_kind": posting["entry_kind"],
+            "entry_kind": ENTRY_KINDS.get(posting["entry_kind"], posting["entry_kind"]),
             "income_fen": posting["income_fen"],
             "balance_fen": posting["balance_fen"],
             "order_number": posting["cause"]["order_number"],

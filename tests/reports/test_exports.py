@@ -132,6 +132,6 @@ def test_a_households_postings_as_a_file(client, session, shop, money, pay):
     sheet = load_workbook(io.BytesIO(response.get_data())).active
     headers = [cell.value for cell in sheet[7]]
     assert headers[:3] == ["日期", "类型", "收入(元)"]
-    assert sheet.cell(8, 2).value == "attribution" and sheet.cell(8, 3).value > 0
+    assert sheet.cell(8, 2).value == "销售分配" and sheet.cell(8, 3).value > 0
     recorded = session.execute(sa.select(ExportDownload.report)).scalars().all()
     assert recorded == ["household_trail"]

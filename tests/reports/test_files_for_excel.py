@@ -13,7 +13,13 @@ from openpyxl import load_workbook
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
+from marketplace.console.words import WORDS
+from marketplace.ledger.models import EntryKind
+from marketplace.livestreams.models import Platform
+from marketplace.orders.models import Channel
+from marketplace.reports import files
 from marketplace.reports.exports import Column, Table, csv_chunks, xlsx_chunks
+from marketplace.reports.files import ENTRY_KINDS
 from marketplace.reports.income_figures import per_capita_fen
 from marketplace.spreadsheets import attachment, csv_text, mangled_by_excel
 from tests.console.conftest import sign_in  # noqa: F401  (shared fixture)
@@ -223,3 +229,29 @@ def test_the_consoles_downloads_are_named_the_same_way(
     header = rows[0]
     numbers = [row[header.index("建档立卡编号")] for row in rows[1:]]
     assert numbers and all(number.endswith("\t") and number.strip().isdigit() for number in numbers)
+
+
+def test_files_speak_the_consoles_words():
+    assert WORDS[EntryKind] == files.ENTRY_KINDS
+    assert WORDS[Channel] == files.CHANNELS
+    assert WORDS[Platform] == files.PLATFORMS
+
+
+def test_the_files_name_kinds_and_channels_in_chinese(client, session, shop, money, pay, regions):
+    pay((shop.sku_500g, 1))
+    query = _query(regions.county)
+    headers = money.official_headers
+    channels = client.get("/api/v1/reports/channels.csv", query_string=query, headers=headers)
+    rows = list(csv.reader(io.StringIO(channels.get_data().decode("utf-8-sig"))))
+    names = [row[0] for row in rows[1:]]
+    assert "网店" in names or "服务站柜台" in names, names
+    assert not any(name in ("web", "station_counter", "livestream") for name in names)
+    household = money.members[0]
+    trail = client.get(
+        f"/api/v1/households/{household.id}/money-trail.csv",
+        query_string={"period": query["period"]},
+        headers=money.official_headers,
+    )
+    rows = list(csv.reader(io.StringIO(trail.get_data().decode("utf-8-sig"))))
+    kinds = {row[rows[0].index("类型")] for row in rows[1:]}
+    assert kinds and kinds <= set(ENTRY_KINDS.values()), kinds
