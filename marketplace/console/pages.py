@@ -24,7 +24,7 @@ from flask import (
 )
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from marketplace.accounts.models import Role
 from marketplace.clock import SHANGHAI
@@ -103,9 +103,17 @@ def _forms_carry_the_csrf_token():
         if limit_key is not None:
             # Room for the multipart envelope and the form's other fields.
             request.max_content_length = current_app.config[limit_key] + 64 * 1024
-        if request.endpoint != "console.sign_in" and signin.current_console_actor() is None:
+        signing_in = request.endpoint == "console.sign_in"
+        if not signing_in and signin.current_console_actor() is None:
             return _to_sign_in()  # before the token's check, which an expired session fails
-        signin.check_csrf()
+        try:
+            signin.check_csrf()
+        except BadRequest:
+            if not signing_in:
+                raise
+            # A sign-in page left open past its session: the form again, with a fresh token.
+            username, target = request.form.get("username", ""), request.form.get("next", "")
+            return _refused_sign_in(username, target, "登录页面已过期，请重新输入密码登录。", 400)
 
 
 @blp.after_request

@@ -189,3 +189,14 @@ def test_a_refusal_no_form_caught_lists_its_reasons(app, client, sign_in, shop, 
     page = client.get("/console/")
     assert_a_chinese_page(page, 422)
     assert visible_text(page).count("必填") == 1 and "status" not in visible_text(page)
+
+
+def test_a_sign_in_page_left_open_too_long_shows_the_form_again(client, shop):
+    client.get("/console/login")
+    page = client.post(
+        "/console/login",
+        data={"csrf_token": "from a session that ended", "username": "someone", "next": ""},
+    )
+    assert page.status_code == 400
+    assert "登录页面已过期" in page.text and 'value="someone"' in page.text
+    assert 'name="password"' in page.text and 'name="csrf_token"' in page.text
