@@ -119,3 +119,16 @@ def test_the_region_page_writes_every_value_and_the_same_figures_in_a_table(
     net = int(drawn[-1][1])
     assert listed[-1][1] == f"{net // 100:,}.{net % 100:02d}"
     assert f"?period={period}" in table and 'aria-current="page"' in table
+
+
+def test_a_quarters_months_are_all_highlighted(client, sign_in, money, pay, shop, regions):
+    pay((shop.sku_500g, 1))
+    today = shanghai_today()
+    quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    sign_in(money.official)
+    html = client.get(f"/console/regions/{regions.county.id}?period={quarter}").get_data(True)
+    chart = html[html.index("<svg") : html.index("</svg>")]
+    highlighted = re.findall(r'<g class="bar selected" data-month="([\d-]+)"', chart)
+    assert len(highlighted) == 3 and highlighted[-1] == f"{today:%Y-%m}"
+    table = html[html.index('<table id="trend-table">') :]
+    assert len(re.findall(r'<tr class="selected"', table[: table.index("</table>")])) == 3
