@@ -147,6 +147,10 @@ def _http_error(error: HTTPException):
     # werkzeug's own descriptions are English; one a page gave (abort(403, description=...))
     # is already in Chinese.
     own = error.description if error.description != type(error).description else None
+    if error.code == 413 and own is None and request.max_content_length:
+        # The limit this request had (an upload form's own, else the app's), in whole megabytes.
+        limit = max(1, request.max_content_length // (1024 * 1024))
+        own = f"上传的内容超过允许的大小（最多约 {limit} MB），请拆分或压缩后再试。"
     return _error_page(error.code or 500, own)
 
 

@@ -84,9 +84,12 @@ def test_a_stale_form_token_is_a_page_asking_to_reload(client, sign_in, shop):
 def test_an_upload_too_large_is_a_page(app, client, sign_in, shop, monkeypatch):
     signed_in = sign_in(shop.station_user)
     token = csrf_of(signed_in.get("/console/station/orders"))
-    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024)
-    page = signed_in.post("/console/logout", data={"csrf_token": token, "pad": "x" * 4096})
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 3 * 1024 * 1024)
+    page = signed_in.post(
+        "/console/logout", data={"csrf_token": token, "pad": "x" * (4 * 1024 * 1024)}
+    )
     assert_a_chinese_page(page, 413)
+    assert "最多约 3 MB" in page.text
 
 
 def _failing_home(app, monkeypatch, error):
