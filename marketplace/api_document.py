@@ -88,16 +88,29 @@ PAGINATION_HEADER = {
             "schema": {
                 "type": "object",
                 "properties": {
-                    name: {"type": "integer", "minimum": 0}
-                    for name in (
-                        "total",
-                        "total_pages",
-                        "first_page",
-                        "last_page",
-                        "page",
-                        "previous_page",
-                        "next_page",
-                    )
+                    **{
+                        name: {"type": "integer", "minimum": 0}
+                        for name in (
+                            "total",
+                            "total_pages",
+                            "first_page",
+                            "last_page",
+                            "page",
+                            "previous_page",
+                            "next_page",
+                        )
+                    },
+                    # The storefront's list, whose count stops at a bound and which pages on
+                    # by cursor past it (catalog/storefront/listing.py).
+                    "total_is_lower_bound": {
+                        "type": "boolean",
+                        "description": "true: at least `total` match (the count stopped there)",
+                    },
+                    "next_cursor": {
+                        "type": "string",
+                        "nullable": True,
+                        "description": "send as `cursor` for the next page; null after the last",
+                    },
                 },
                 "required": ["total", "total_pages"],
             }

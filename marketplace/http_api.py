@@ -241,6 +241,13 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorate
 
+    def _set_pagination_metadata(self, page_params, result, headers):
+        """A list that wrote its own X-Pagination (the storefront's, whose total is bounded
+        and which hands out a cursor) keeps it; the others get flask-smorest's."""
+        if getattr(result, "headers", None) and self.PAGINATION_HEADER_NAME in result.headers:
+            return result, headers
+        return super()._set_pagination_metadata(page_params, result, headers)
+
     def idempotent_response(self, status_code, schema, *, key_required: bool, repeats: str):
         """``@blp.response`` for a write that is safe to retry under an ``Idempotency-Key``.
 

@@ -91,6 +91,11 @@ class Product(Base):
         sa.Index("ix_products_status_published", "status", "published_at", "id"),
         sa.Index("ix_products_status_price", "status", "min_price_fen", "id"),
         sa.Index("ix_products_status_category", "status", "category_id", "min_price_fen", "id"),
+        # ... by name, and the newest of a category: so the first page of each starts in an index.
+        sa.Index("ix_products_status_name", "status", "name", "id"),
+        sa.Index(
+            "ix_products_status_category_published", "status", "category_id", "published_at", "id"
+        ),
         sa.CheckConstraint(
             "(certificate_number IS NULL) = (certificate_level IS NULL)"
             " AND (certificate_number IS NULL) = (certificate_valid_from IS NULL)"
@@ -182,7 +187,10 @@ class CatalogPage(Base):
     generation: Mapped[int] = mapped_column(sa.BigInteger)
     etag: Mapped[str] = mapped_column(sa.String(64))
     body: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    #: the matches counted, at most one past the list's bound (storefront/listing.py)
     total: Mapped[int]
+    #: the cursor of the page after this one (None after the last)
+    next_cursor: Mapped[str | None] = mapped_column(sa.String(400))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -2,6 +2,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace.catalog.models import CertificationLevel, ProductStatus
+from marketplace.catalog.storefront.listing import Cursor
 from marketplace.numbers import MAX_PRICE_FEN, MAX_STOCK, BoundedInteger, Fen, Id
 from marketplace.producers.models import ProducerKind
 from marketplace.reasons import reason
@@ -14,6 +15,12 @@ CERTIFICATE_ENDS_BEFORE_START = reason(
 )
 SKU_CODE_CHARACTERS = reason("sku.code_characters", "letters, digits, _ . - only")
 PRICE_RANGE_INVERTED = reason("storefront.price_range_inverted", "must not be below min_price_fen")
+NOT_A_CURSOR = reason(
+    "storefront.not_a_cursor", "not a cursor this list gave: follow next_cursor of X-Pagination"
+)
+CURSOR_OF_ANOTHER_SORT = reason(
+    "storefront.cursor_of_another_sort", "this cursor pages the list sorted by {sort}"
+)
 
 
 def Currency(**kwargs) -> fields.String:
@@ -204,6 +211,19 @@ class ManagedProductQuery(Schema):
 # --- the public storefront ------------------------------------------------------------------
 
 
+class StorefrontCursor(fields.String):
+    """A page's ``next_cursor``, loaded as the ``Cursor`` it encodes."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            if len(text) > 400:  # no cursor this list gives is that long
+                raise ValueError(text)
+            return Cursor.decode(text)
+        except ValueError:
+            raise ValidationError(NOT_A_CURSOR()) from None
+
+
 class StorefrontQuery(Schema):
     category = fields.String(
         validate=validate.Length(min=1, max=32), metadata={"description": "A category code."}
@@ -222,12 +242,24 @@ class StorefrontQuery(Schema):
         metadata={"description": "Substring of the name, subtitle, producer, village, category."},
     )
     sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS))
+    cursor = StorefrontCursor(
+        metadata={
+            "description": "Where the page starts: the next_cursor of the previous page's "
+            "X-Pagination. Reaches any depth; page numbers stop at the bound of the total."
+        }
+    )
 
     @validates_schema
     def _price_range(self, data, **kwargs):
         low, high = data.get("min_price_fen"), data.get("max_price_fen")
         if low is not None and high is not None and high < low:
             raise ValidationError(PRICE_RANGE_INVERTED(), field_name="max_price_fen")
+
+    @validates_schema
+    def _cursor_of_this_sort(self, data, **kwargs):
+        cursor = data.get("cursor")
+        if cursor is not None and cursor.sort != data["sort"]:
+            raise ValidationError(CURSOR_OF_ANOTHER_SORT(sort=cursor.sort), field_name="cursor")
 
 
 class CardCategory(Schema):

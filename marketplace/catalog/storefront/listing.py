@@ -8,9 +8,12 @@ measured at about 1.5 ms, building the dicts and the JSON at 0.2 ms. ``ProductCa
 schemas.py documents the shape built here.
 """
 
+import base64
+import binascii
 import functools
 import hashlib
 import json
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -52,7 +55,11 @@ FILTERS = (
 
 #: The query parameters that shape a page; anything else (a cache-busting ``_=...``) is ignored
 #: by the list and therefore by the cache key too.
-PAGE_PARAMETERS = frozenset(FILTERS) | {"sort", "page", "page_size"}
+PAGE_PARAMETERS = frozenset(FILTERS) | {"sort", "page", "page_size", "cursor"}
+
+#: Matches are counted exactly up to this many; past it the total is "at least" this (the
+#: response says so), and page numbers stop here: deeper pages are reached by cursor.
+TOTAL_BOUND = 10_000
 
 #: Each sort as the column it orders by, then the id as a stable tie-break.
 _SORTS = {
@@ -68,6 +75,18 @@ def _order(columns, sort: str) -> tuple:
     if descending:
         return columns[name].desc(), columns["id"].desc()
     return columns[name].asc(), columns["id"].asc()
+
+
+def _after(columns, sort: str):
+    """The rows after the cursor's, in the order of ``sort``: a row comparison, which the
+    sort's index (status, column, id) serves as a range."""
+    name, descending = _SORTS[sort]
+    mark = sa.tuple_(
+        sa.bindparam("after_value", type_=columns[name].type),
+        sa.bindparam("after_id", type_=sa.BigInteger()),
+    )
+    position = sa.tuple_(columns[name], columns["id"])
+    return position < mark if descending else position > mark
 
 
 def _conditions(shape: frozenset[str]) -> list:
@@ -102,15 +121,15 @@ def _conditions(shape: frozenset[str]) -> list:
     return where
 
 
-def _page_statement(where: list, sort: str) -> sa.Select:
+def _page_statement(where: list, sort: str, count: sa.Select) -> sa.Select:
     """The page in two steps inside one statement: first the ids of the page from the products
-    table alone, with how many match in all (a window count, so the total costs no statement
-    of its own), then names and the first image for those rows only, instead of joining every
-    row the offset skips."""
+    table alone (an index range of the sort), then names and the first image for those rows
+    only, instead of joining every row the offset skips. The bounded ``count`` rides along as
+    a column (computed once), so a page costs no statement for its total."""
     p = _products.c
     sort_column = _SORTS[sort][0]
     ids = (
-        sa.select(p.id, p[sort_column], sa.func.count().over().label("total"))
+        sa.select(p.id, p[sort_column])
         .where(*where)
         .order_by(*_order(p, sort))
         .limit(sa.bindparam("limit", type_=sa.Integer()))
@@ -146,7 +165,8 @@ def _page_statement(where: list, sort: str) -> sa.Select:
             _stations.c.id,
             _stations.c.name,
             first_image,
-            ids.c.total,
+            ids.c[sort_column],
+            count.scalar_subquery(),
         )
         .select_from(
             ids.join(_products, p.id == ids.c.id)
@@ -163,9 +183,18 @@ def _page_statement(where: list, sort: str) -> sa.Select:
 def _statements(shape: frozenset[str], sort: str) -> tuple[sa.Select, sa.Select]:
     """The page and count statements for one combination of filters and sort, built once:
     a statement object keeps its SQLAlchemy cache key, so executing it again is cheap."""
-    where = _conditions(shape)
-    count = sa.select(sa.func.count()).select_from(_products).where(*where)
-    return _page_statement(where, sort), count
+    where = _conditions(shape - {"after"})
+    page_where = [*where, _after(_products.c, sort)] if "after" in shape else where
+    # Counting stops one past the bound: enough to know the bound was passed.
+    matches = (
+        sa.select(sa.literal(1))
+        .select_from(_products)
+        .where(*where)
+        .limit(TOTAL_BOUND + 1)
+        .subquery("matches")
+    )
+    count = sa.select(sa.func.count()).select_from(matches)
+    return _page_statement(page_where, sort, count), count
 
 
 _SKUS = (
@@ -191,38 +220,89 @@ def _like_pattern(text: str) -> str:
 
 def list_storefront(
     connection, filters: dict, *, page: int, page_size: int, media_prefix: str
-) -> tuple[list[dict], int]:
-    """A page of active products as plain dicts, and how many match in all.
+) -> tuple[list[dict], int, str | None]:
+    """A page of active products as plain dicts, how many match counted up to one past
+    ``TOTAL_BOUND``, and the cursor of the page after it (None when this one is not full).
 
-    Two statements whatever the page size (the page with its total, then its SKUs); a page
-    past the end counts the matches separately instead.
+    A cursor in ``filters`` (``Cursor``, decoded by the query's schema) starts the page right
+    after the product it names, and ``page`` is then not read. Three statements whatever the
+    page size or depth: the page with its bounded count, then its SKUs (an empty page counts
+    on its own).
     """
     today = shanghai_today()
     page_statement, count_statement, parameters = _bound_statements(filters, today)
-    rows = connection.execute(
-        page_statement, {**parameters, "limit": page_size, "offset": (page - 1) * page_size}
-    ).all()
+    cursor = filters.get("cursor")
+    page_parameters = {**parameters, "limit": page_size, "offset": (page - 1) * page_size}
+    if cursor is not None:
+        page_parameters.update(after_value=cursor.value, after_id=cursor.id, offset=0)
+    rows = connection.execute(page_statement, page_parameters).all()
     if not rows:
-        return [], connection.execute(count_statement, parameters).scalar_one()
-    total = rows[0][-1]
+        return [], connection.execute(count_statement, parameters).scalar_one(), None
     skus_by_product = _skus_of(connection, rows)
-    return _cards(rows, skus_by_product, today, media_prefix), total
+    sort = filters.get("sort") or "newest"
+    last_id, sort_value, counted = rows[-1][0], rows[-1][-2], rows[-1][-1]
+    # Active products always have a price and a publishing time, so the sort value is there.
+    full = len(rows) == page_size and sort_value is not None
+    following = Cursor(sort, sort_value, last_id).encode() if full else None
+    return _cards(rows, skus_by_product, today, media_prefix), counted, following
 
 
 def _bound_statements(filters: dict, today) -> tuple[sa.Select, sa.Select, dict]:
     """The page and count statements for the filters given (built once per combination), and
-    the values of their parameters."""
+    the values of their parameters (the cursor's are the caller's to add)."""
     parameters = {name: filters[name] for name in FILTERS if filters.get(name) is not None}
     if not parameters.get("certified", True):
         del parameters["certified"]  # certified=false filters nothing
-    page_statement, count_statement = _statements(
-        frozenset(parameters), filters.get("sort") or "newest"
-    )
+    shape = frozenset(parameters) | ({"after"} if filters.get("cursor") is not None else set())
+    page_statement, count_statement = _statements(shape, filters.get("sort") or "newest")
     if parameters.pop("certified", False):
         parameters["today"] = today
     if "q" in parameters:
         parameters["q"] = _like_pattern(parameters["q"])
     return page_statement, count_statement, parameters
+
+
+class Cursor:
+    """Where a page ends, in the order of its sort: the sort, its value for the last product
+    and that product's id; sent as opaque URL-safe text (base64 of a JSON array)."""
+
+    __slots__ = ("id", "sort", "value")
+
+    def __init__(self, sort: str, value, product_id: int):
+        self.sort, self.value, self.id = sort, value, product_id
+
+    def encode(self) -> str:
+        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+        text = json.dumps([self.sort, value, self.id], ensure_ascii=False, separators=(",", ":"))
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> "Cursor":
+        """The cursor ``encode`` wrote; ValueError for any other text."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            sort, value, product_id = json.loads(raw)
+        except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as error:
+            raise ValueError("not a cursor") from error
+        if sort not in _SORTS or type(product_id) is not int or not 0 < product_id < 2**63:
+            raise ValueError("not a cursor")
+        return cls(sort, _sort_value(sort, value), product_id)
+
+
+def _sort_value(sort: str, value):
+    """The cursor's value as the sort's column holds it."""
+    column = _SORTS[sort][0]
+    if column == "published_at" and isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is not None:
+            return moment
+    fits = {
+        "min_price_fen": type(value) is int and 0 <= value < 2**63,
+        "name": isinstance(value, str) and len(value) <= 200,
+    }
+    if fits.get(column, False):
+        return value
+    raise ValueError("not a cursor")
 
 
 def _skus_of(connection, rows) -> dict[int, list[dict]]:
@@ -268,7 +348,8 @@ def _cards(rows, skus_by_product: dict, today, media_prefix: str) -> list[dict]:
         station_id,
         station_name,
         image_key,
-        _total,
+        _sort_value,
+        _counted,
     ) in rows:
         certificate = None
         if certificate_number is not None:
@@ -300,9 +381,10 @@ def _cards(rows, skus_by_product: dict, today, media_prefix: str) -> list[dict]:
     return cards
 
 
-def render_page(cards: list[dict], total: int) -> tuple[bytes, str]:
-    """The response body and its ETag (which covers the total, shown in a header)."""
+def render_page(cards: list[dict], counted: int, following: str | None) -> tuple[bytes, str]:
+    """The response body and its ETag (which covers the total and the next cursor, shown in
+    headers)."""
     body = json.dumps(cards, ensure_ascii=False, separators=(",", ":")).encode()
     digest = hashlib.sha256(body)
-    digest.update(b"|%d" % total)
+    digest.update(b"|%d|%s" % (counted, (following or "").encode()))
     return body, f'"{digest.hexdigest()[:40]}"'

@@ -56,6 +56,7 @@ class LocalPage:
     total: int
     #: when the shared page was built: the copy expires with it
     created_at: datetime
+    next_cursor: str | None = None
 
 
 class LocalPages:

@@ -37,7 +37,9 @@ class CachedPage:
     etag: str
     #: None when the lookup was told the client already holds this version
     body: bytes | None
+    #: what the count came to: at most one past listing.TOTAL_BOUND
     total: int
+    next_cursor: str | None = None
 
 
 def cache_key(args) -> str:
@@ -58,6 +60,7 @@ _LOOKUP = (
         # A client that already holds the page gets a 304: do not even read the body.
         sa.case((_pages.c.etag == sa.bindparam("held_etag"), None), else_=_pages.c.body),
         _pages.c.total,
+        _pages.c.next_cursor,
         _pages.c.created_at,
     )
     .select_from(
@@ -175,7 +178,7 @@ def lookup_page(
         copy = local.fresh_copy(key, now=now, max_age=max_age)
         if copy is not None:
             body = None if copy.etag == held_etag else copy.body
-            return copy.generation, CachedPage(copy.etag, body, copy.total)
+            return copy.generation, CachedPage(copy.etag, body, copy.total, copy.next_cursor)
     parameters = {"key": key, "fresh_after": now - max_age, "held_etag": held_etag}
     bind = session.get_bind()
     row = None
@@ -183,14 +186,14 @@ def lookup_page(
         row = _lookup_on_postgresql(bind, parameters)
     if row is None:
         row = session.connection().execute(_LOOKUP, parameters).one()
-    generation, etag, body, total, created_at = row
+    generation, etag, body, total, next_cursor, created_at = row
     if etag is None:
         return generation, None
     if body is not None:
         body = bytes(body)
         if local is not None:
-            local.keep(key, LocalPage(generation, etag, body, total, created_at))
-    return generation, CachedPage(etag, body, total)
+            local.keep(key, LocalPage(generation, etag, body, total, created_at, next_cursor))
+    return generation, CachedPage(etag, body, total, next_cursor)
 
 
 def store_page(session, key: str, generation: int, page: CachedPage, *, now: datetime) -> None:
@@ -204,6 +207,7 @@ def store_page(session, key: str, generation: int, page: CachedPage, *, now: dat
         "etag": page.etag,
         "body": page.body,
         "total": page.total,
+        "next_cursor": page.next_cursor,
         "created_at": now,
     }
     statement = insert(_pages).values(values)
@@ -221,7 +225,9 @@ def store_page(session, key: str, generation: int, page: CachedPage, *, now: dat
         return
     local = local_pages.for_session(session)
     if local is not None:
-        local.keep(key, LocalPage(generation, page.etag, page.body, page.total, now))
+        local.keep(
+            key, LocalPage(generation, page.etag, page.body, page.total, now, page.next_cursor)
+        )
 
 
 def invalidate_pages(session) -> None:

@@ -9,28 +9,59 @@ from flask import current_app, request
 
 from marketplace.catalog.storefront import listing, page_cache
 from marketplace.db import read_without_transaction, utcnow
+from marketplace.errors import ValidationFailed
 from marketplace.extensions import db
+from marketplace.reasons import reason
 
 #: The list's page size when the request names none (also the cache key's default).
 PAGE_SIZE = 20
 
+PAGE_PAST_THE_BOUND = reason(
+    "storefront.page_past_bound",
+    "pages reach the first {bound} products; deeper ones are reached by cursor "
+    "(next_cursor in X-Pagination)",
+)
+PAGE_WITH_A_CURSOR = reason(
+    "storefront.page_with_cursor", "a cursor says where the page starts: send no page with it"
+)
+
 
 def list_response(filters: dict, pagination_parameters, *, media_prefix: str):
-    """The storefront page as a response, with its ETag and X-Total-Count; image URLs start
-    with ``media_prefix``."""
+    """The storefront page as a response, with its ETag, X-Total-Count and X-Pagination (its
+    total bounded, its next cursor); image URLs start with ``media_prefix``."""
+    page, page_size = pagination_parameters.page, pagination_parameters.page_size
+    _check_page(page, page_size, filters.get("cursor"))
     with page_cache.storefront_reads(db.session) as connection:
-        cards, total = listing.list_storefront(
-            connection,
-            filters,
-            page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size,
-            media_prefix=media_prefix,
+        cards, counted, following = listing.list_storefront(
+            connection, filters, page=page, page_size=page_size, media_prefix=media_prefix
         )
-    pagination_parameters.item_count = total
-    body, etag = listing.render_page(cards, total)
+    # flask-smorest's own header is left out (our X-Pagination says more), not its count.
+    pagination_parameters.item_count = min(counted, listing.TOTAL_BOUND)
+    body, etag = listing.render_page(cards, counted, following)
     return current_app.response_class(
-        body, mimetype="application/json", headers={"ETag": etag, "X-Total-Count": str(total)}
+        body,
+        mimetype="application/json",
+        headers={
+            "ETag": etag,
+            "X-Total-Count": total_count(counted),
+            "X-Pagination": _pagination(page, page_size, counted, following),
+            "X-Next-Cursor": following or "",
+        },
     )
+
+
+def _check_page(page: int, page_size: int, cursor) -> None:
+    if cursor is not None and page != 1:
+        raise ValidationFailed({"page": [PAGE_WITH_A_CURSOR()]})
+    if (page - 1) * page_size >= listing.TOTAL_BOUND:
+        raise ValidationFailed({"page": [PAGE_PAST_THE_BOUND(bound=listing.TOTAL_BOUND)]})
+
+
+def total_count(counted: int) -> str:
+    """X-Total-Count: the exact total, or the bound with a ``+`` once the count passed it."""
+    if counted > listing.TOTAL_BOUND:
+        return f"{listing.TOTAL_BOUND}+"
+    return str(counted)
 
 
 _PUBLIC = "public, no-cache"
@@ -57,9 +88,13 @@ def _finish(response, cache_control: str):
     return response
 
 
-def _pagination(page: int, page_size: int, total: int) -> str:
-    """The X-Pagination header of flask-smorest, rebuilt without a schema for cache hits."""
-    metadata: dict = {"total": total, "total_pages": 0}
+def _pagination(page: int, page_size: int, counted: int, following: str | None) -> str:
+    """The X-Pagination header: flask-smorest's fields, the total bounded (``total`` is then
+    the bound and ``total_is_lower_bound`` true; the pages are those page numbers reach), and
+    ``next_cursor``, the cursor of the next page (null after the last)."""
+    bounded = counted > listing.TOTAL_BOUND
+    total = listing.TOTAL_BOUND if bounded else counted
+    metadata: dict = {"total": total, "total_is_lower_bound": bounded, "total_pages": 0}
     if total:
         last = (total - 1) // page_size + 1
         metadata.update(total_pages=last, first_page=1, last_page=last)
@@ -69,7 +104,15 @@ def _pagination(page: int, page_size: int, total: int) -> str:
                 metadata["previous_page"] = page - 1
             if page < last:
                 metadata["next_page"] = page + 1
+    metadata["next_cursor"] = following
     return json.dumps(metadata)
+
+
+def _counted(total_count_header: str) -> int:
+    """What the count came to, back from X-Total-Count: one past the bound for "bound+"."""
+    if total_count_header.endswith("+"):
+        return listing.TOTAL_BOUND + 1
+    return int(total_count_header)
 
 
 def cached_for_anonymous(view):
@@ -102,7 +145,8 @@ def cached_for_anonymous(view):
                 built = page_cache.CachedPage(
                     response.headers["ETag"],
                     response.get_data(),
-                    int(response.headers["X-Total-Count"]),
+                    _counted(response.headers["X-Total-Count"]),
+                    response.headers["X-Next-Cursor"] or None,
                 )
                 page_cache.store_page(db.session, key, generation, built, now=now)
             return _finish(response, _PUBLIC)
@@ -113,14 +157,16 @@ def cached_for_anonymous(view):
             int(request.args.get("page", 1)),
             int(request.args.get("page_size", PAGE_SIZE)),
             page.total,
+            page.next_cursor,
         )
         return current_app.response_class(
             page.body,
             mimetype="application/json",
             headers={
                 "ETag": page.etag,
-                "X-Total-Count": str(page.total),
+                "X-Total-Count": total_count(page.total),
                 "X-Pagination": pagination,
+                "X-Next-Cursor": page.next_cursor or "",
                 "Cache-Control": _PUBLIC,
             },
         )

@@ -213,11 +213,13 @@ def test_pagination(client, shop):
     pagination = json.loads(response.headers["X-Pagination"])
     assert pagination == {
         "total": 4,
+        "total_is_lower_bound": False,
         "total_pages": 2,
         "first_page": 1,
         "last_page": 2,
         "page": 2,
         "previous_page": 1,
+        "next_cursor": None,
     }
     beyond = client.get("/api/v1/products?page=9&page_size=3")
     assert beyond.json == []

@@ -1,0 +1,130 @@
+"""On PostgreSQL, with a catalog large enough that the planner means it (30,000 products, every
+one active and analysed), the first page of each sort, with and without a category, starts in
+an index and scans no table that grows with the catalog; the count stops at its bound."""
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace.catalog.storefront import listing
+from marketplace.clock import shanghai_today
+
+pytestmark = pytest.mark.postgres
+
+PRODUCTS = 30_000
+
+
+@pytest.fixture
+def large_catalog(session, world, category):
+    fruit, herbs = category("fruit"), category("medicinal_herbs")
+    session.execute(
+        sa.text(
+            """
+            INSERT INTO products (station_id, producer_id, origin_village_id, category_id, name,
+                unit, status, min_price_fen, search_text, created_at, updated_at,
+                published_at, version)
+            SELECT :station, :producer, :village,
+                CASE WHEN n % 3 = 0 THEN :herbs ELSE :fruit END,
+                '山货 ' || n, '斤', 'active', 100 + n % 5000, '山货 ' || n,
+                now(), now(), now() - make_interval(secs => n), 1
+            FROM generate_series(1, :count) AS n
+            """
+        ),
+        {
+            "station": world.station_a.id,
+            "producer": world.producer_a.id,
+            "village": world.producer_a.region_id,
+            "fruit": fruit.id,
+            "herbs": herbs.id,
+            "count": PRODUCTS,
+        },
+    )
+    session.execute(sa.text("ANALYZE products"))
+    return {"fruit": fruit, "herbs": herbs}
+
+
+def plan_of(session, statement, parameters) -> dict:
+    compiled = statement.compile(
+        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
+    explained = session.connection().exec_driver_sql(
+        "EXPLAIN (FORMAT JSON) " + compiled.string, compiled.construct_params(parameters)
+    )
+    (document,) = explained.scalar_one()
+    return document["Plan"] if isinstance(document, dict) else json.loads(document)[0]["Plan"]
+
+
+def nodes(plan: dict, limited: bool = False):
+    """Each node of the plan, with whether a Limit above it stops it early."""
+    yield plan, limited
+    for child in plan.get("Plans", []):
+        yield from nodes(child, limited or plan["Node Type"] == "Limit")
+
+
+def unbounded_scans_of_products(plan: dict) -> list[str]:
+    """Sequential scans of the products that no Limit stops: the ones that grow with the
+    catalog. (The bounded count reads at most TOTAL_BOUND + 1 rows however it reads them.)"""
+    return [
+        node["Node Type"]
+        for node, limited in nodes(plan)
+        if node.get("Relation Name") == "products"
+        and node["Node Type"] == "Seq Scan"
+        and not limited
+    ]
+
+
+@pytest.mark.parametrize("sort", ["newest", "price_asc", "price_desc", "name"])
+@pytest.mark.parametrize("in_category", [False, True])
+def test_a_first_page_starts_in_an_index(session, large_catalog, sort, in_category):
+    filters = {"sort": sort, **({"category": "fruit"} if in_category else {})}
+    page, count, parameters = listing._bound_statements(filters, shanghai_today())
+    plan = plan_of(session, page, {**parameters, "limit": 20, "offset": 0})
+    assert not unbounded_scans_of_products(plan)
+    sort_index = {
+        "newest": "ix_products_status_category_published"
+        if in_category
+        else "ix_products_status_published",
+        "price_asc": "ix_products_status_category" if in_category else "ix_products_status_price",
+        "name": "ix_products_status_name",
+    }.get(sort, "ix_products_status_category" if in_category else "ix_products_status_price")
+    assert any(node.get("Index Name") == sort_index for node, _ in nodes(plan))
+    # Nothing sorts every match: the index gives the order, at most the page's rows are sorted.
+    for node, _ in nodes(plan):
+        if node["Node Type"] == "Sort":
+            assert node["Plan Rows"] <= 20, node
+    counted = plan_of(session, count, parameters)
+    assert not unbounded_scans_of_products(counted)
+
+
+@pytest.mark.parametrize("sort", ["newest", "price_asc", "name"])
+def test_a_deep_page_by_cursor_starts_in_the_index_at_the_cursor(session, large_catalog, sort):
+    last = session.execute(
+        sa.text(
+            "SELECT id, published_at, min_price_fen, name FROM products ORDER BY id LIMIT 1"
+            " OFFSET 25000"
+        )
+    ).one()
+    value = {"newest": last.published_at, "price_asc": last.min_price_fen, "name": last.name}
+    cursor = listing.Cursor(sort, value[sort], last.id)
+    filters = {"sort": sort, "cursor": cursor}
+    page, _, parameters = listing._bound_statements(filters, shanghai_today())
+    plan = plan_of(
+        session,
+        page,
+        {
+            **parameters,
+            "limit": 20,
+            "offset": 0,
+            "after_value": cursor.value,
+            "after_id": cursor.id,
+        },
+    )
+    assert not unbounded_scans_of_products(plan)
+    conditions = [node.get("Index Cond", "") for node, _ in nodes(plan)]
+    assert any("ROW(" in condition for condition in conditions), conditions
+
+
+def test_the_count_stops_one_past_the_bound(session, large_catalog):
+    _, count, parameters = listing._bound_statements({"sort": "newest"}, shanghai_today())
+    assert session.execute(count, parameters).scalar_one() == listing.TOTAL_BOUND + 1
