@@ -96,6 +96,12 @@ class Product(Base):
         sa.Index(
             "ix_products_status_category_published", "status", "category_id", "published_at", "id"
         ),
+        # The search's, on PostgreSQL: the text's characters and words (storefront/search.py).
+        sa.Index(
+            "ix_products_search",
+            sa.func.product_search_lexemes(sa.column("search_text")),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
         sa.CheckConstraint(
             "(certificate_number IS NULL) = (certificate_level IS NULL)"
             " AND (certificate_number IS NULL) = (certificate_valid_from IS NULL)"

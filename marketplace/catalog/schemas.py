@@ -2,7 +2,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace.catalog.models import CertificationLevel, ProductStatus
-from marketplace.catalog.storefront.listing import Cursor
+from marketplace.catalog.storefront.ordering import Cursor, sort_of
 from marketplace.numbers import MAX_PRICE_FEN, MAX_STOCK, BoundedInteger, Fen, Id
 from marketplace.producers.models import ProducerKind
 from marketplace.reasons import reason
@@ -27,7 +27,7 @@ def Currency(**kwargs) -> fields.String:
     return fields.String(validate=validate.OneOf(["CNY"]), **kwargs)
 
 
-SORTS = ("newest", "price_asc", "price_desc", "name")
+SORTS = ("newest", "price_asc", "price_desc", "name", "relevance")
 
 
 class CategoryOut(Schema):
@@ -239,9 +239,20 @@ class StorefrontQuery(Schema):
     max_price_fen = Fen(high=MAX_PRICE_FEN, strict=False)
     q = fields.String(
         validate=validate.Length(min=1, max=50),
-        metadata={"description": "Substring of the name, subtitle, producer, village, category."},
+        metadata={
+            "description": "Search of the name, subtitle, producer, village and category: a "
+            "product matches when its text holds every Chinese character of q and every other "
+            "word of it (as a word's start on PostgreSQL)."
+        },
     )
-    sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS))
+    sort = fields.String(
+        validate=validate.OneOf(SORTS),
+        metadata={
+            "description": "Default: relevance when q is given (the name holding the query "
+            "first, then the other text holding it as typed, then its characters apart; newest "
+            "first within each), newest otherwise."
+        },
+    )
     cursor = StorefrontCursor(
         metadata={
             "description": "Where the page starts: the next_cursor of the previous page's "
@@ -258,7 +269,7 @@ class StorefrontQuery(Schema):
     @validates_schema
     def _cursor_of_this_sort(self, data, **kwargs):
         cursor = data.get("cursor")
-        if cursor is not None and cursor.sort != data["sort"]:
+        if cursor is not None and cursor.sort != sort_of(data):
             raise ValidationError(CURSOR_OF_ANOTHER_SORT(sort=cursor.sort), field_name="cursor")
 
 

@@ -28,6 +28,7 @@ from marketplace.catalog.storefront.page_cache import invalidate_pages
 from marketplace.clock import shanghai_today
 from marketplace.db import check_version, utcnow
 from marketplace.errors import Conflict, NotFound, ValidationFailed
+from marketplace.producers.signals import producer_renamed
 from marketplace.reasons import reason
 
 #: Everything a product response shows, in a constant number of statements.
@@ -172,6 +173,18 @@ def _refresh_listing(product: Product) -> None:
         product.category.name,
     )
     product.search_text = fold_for_search(" ".join(part for part in parts if part))
+
+
+@producer_renamed.connect
+def _refresh_listings_of_renamed(producer, *, session) -> None:
+    """The search text holds the producer's name: a renamed producer is found by its new one
+    at once, in the rename's transaction."""
+    products = session.execute(
+        sa.select(Product).where(Product.producer_id == producer.id).options(*FULL_PRODUCT)
+    )
+    for product in products.unique().scalars():
+        _refresh_listing(product)
+    invalidate_pages(session)
 
 
 def _check_sku_codes(session, station_id: int, codes: list[str], field) -> None:

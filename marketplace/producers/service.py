@@ -19,6 +19,7 @@ from marketplace.errors import PermissionDenied, ValidationFailed
 from marketplace.households.models import Household
 from marketplace.producers.models import Producer, ProducerKind, Station
 from marketplace.producers.scoping import PRODUCERS
+from marketplace.producers.signals import producer_renamed
 from marketplace.reasons import reason
 from marketplace.regions.models import Region, RegionLevel
 from marketplace.regions.service import NO_SUCH_REGION, county_id_of, in_subtree_of, is_within
@@ -260,9 +261,12 @@ def update_producer(session, actor: Actor, producer_id: int, data: dict) -> Prod
         _check_region(session, region_id, producer.kind, county_id, errors)
     if errors:
         raise ValidationFailed(errors)
+    renamed = data.get("name", producer.name) != producer.name
     for key, value in data.items():
         setattr(producer, key, value)
     session.flush()
     if "region_id" in data or "station_id" in data:
         session.refresh(producer, ["region", "station"])
+    if renamed:
+        producer_renamed.send(producer, session=session)
     return producer

@@ -8,12 +8,9 @@ measured at about 1.5 ms, building the dicts and the JSON at 0.2 ms. ``ProductCa
 schemas.py documents the shape built here.
 """
 
-import base64
-import binascii
 import functools
 import hashlib
 import json
-from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -24,8 +21,9 @@ from marketplace.catalog.models import (
     ProductStatus,
     Sku,
     certificate_valid_on,
-    fold_for_search,
 )
+from marketplace.catalog.storefront import ordering, search
+from marketplace.catalog.storefront.ordering import sort_of
 from marketplace.clock import shanghai_today
 from marketplace.producers.models import Producer, Station
 from marketplace.regions.models import Region
@@ -61,33 +59,6 @@ PAGE_PARAMETERS = frozenset(FILTERS) | {"sort", "page", "page_size", "cursor"}
 #: response says so), and page numbers stop here: deeper pages are reached by cursor.
 TOTAL_BOUND = 10_000
 
-#: Each sort as the column it orders by, then the id as a stable tie-break.
-_SORTS = {
-    "newest": ("published_at", True),
-    "price_asc": ("min_price_fen", False),
-    "price_desc": ("min_price_fen", True),
-    "name": ("name", False),
-}
-
-
-def _order(columns, sort: str) -> tuple:
-    name, descending = _SORTS[sort]
-    if descending:
-        return columns[name].desc(), columns["id"].desc()
-    return columns[name].asc(), columns["id"].asc()
-
-
-def _after(columns, sort: str):
-    """The rows after the cursor's, in the order of ``sort``: a row comparison, which the
-    sort's index (status, column, id) serves as a range."""
-    name, descending = _SORTS[sort]
-    mark = sa.tuple_(
-        sa.bindparam("after_value", type_=columns[name].type),
-        sa.bindparam("after_id", type_=sa.BigInteger()),
-    )
-    position = sa.tuple_(columns[name], columns["id"])
-    return position < mark if descending else position > mark
-
 
 def _conditions(shape: frozenset[str]) -> list:
     """The conditions selecting the active products, for the filters named in ``shape``; the
@@ -117,7 +88,7 @@ def _conditions(shape: frozenset[str]) -> list:
     if "max_price_fen" in shape:
         where.append(c.min_price_fen <= sa.bindparam("max_price_fen"))
     if "q" in shape:
-        where.append(c.search_text.like(sa.bindparam("q"), escape="/"))
+        where.append(search.HoldsEveryTerm(c.search_text))
     return where
 
 
@@ -127,11 +98,11 @@ def _page_statement(where: list, sort: str, count: sa.Select) -> sa.Select:
     only, instead of joining every row the offset skips. The bounded ``count`` rides along as
     a column (computed once), so a page costs no statement for its total."""
     p = _products.c
-    sort_column = _SORTS[sort][0]
+    first, second = ordering.keys(p, sort)
     ids = (
-        sa.select(p.id, p[sort_column])
+        sa.select(p.id, first.label("first_key"), second.label("second_key"))
         .where(*where)
-        .order_by(*_order(p, sort))
+        .order_by(*ordering.order(first, second, p.id, sort))
         .limit(sa.bindparam("limit", type_=sa.Integer()))
         .offset(sa.bindparam("offset", type_=sa.Integer()))
         .subquery("page")
@@ -165,7 +136,8 @@ def _page_statement(where: list, sort: str, count: sa.Select) -> sa.Select:
             _stations.c.id,
             _stations.c.name,
             first_image,
-            ids.c[sort_column],
+            ids.c.first_key,
+            ids.c.second_key,
             count.scalar_subquery(),
         )
         .select_from(
@@ -175,7 +147,7 @@ def _page_statement(where: list, sort: str, count: sa.Select) -> sa.Select:
             .join(_villages, _villages.c.id == p.origin_village_id)
             .join(_stations, _stations.c.id == p.station_id)
         )
-        .order_by(*_order(ids.c, sort))
+        .order_by(*ordering.order(ids.c.first_key, ids.c.second_key, ids.c.id, sort))
     )
 
 
@@ -184,7 +156,7 @@ def _statements(shape: frozenset[str], sort: str) -> tuple[sa.Select, sa.Select]
     """The page and count statements for one combination of filters and sort, built once:
     a statement object keeps its SQLAlchemy cache key, so executing it again is cheap."""
     where = _conditions(shape - {"after"})
-    page_where = [*where, _after(_products.c, sort)] if "after" in shape else where
+    page_where = [*where, ordering.after(_products.c, sort)] if "after" in shape else where
     # Counting stops one past the bound: enough to know the bound was passed.
     matches = (
         sa.select(sa.literal(1))
@@ -213,11 +185,6 @@ _SKUS = (
 )
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return f"%{fold_for_search(escaped)}%"
-
-
 def list_storefront(
     connection, filters: dict, *, page: int, page_size: int, media_prefix: str
 ) -> tuple[list[dict], int, str | None]:
@@ -234,16 +201,20 @@ def list_storefront(
     cursor = filters.get("cursor")
     page_parameters = {**parameters, "limit": page_size, "offset": (page - 1) * page_size}
     if cursor is not None:
-        page_parameters.update(after_value=cursor.value, after_id=cursor.id, offset=0)
+        page_parameters.update(
+            after_value=cursor.value, after_published=cursor.published, after_id=cursor.id
+        )
+        page_parameters["offset"] = 0
     rows = connection.execute(page_statement, page_parameters).all()
     if not rows:
         return [], connection.execute(count_statement, parameters).scalar_one(), None
     skus_by_product = _skus_of(connection, rows)
-    sort = filters.get("sort") or "newest"
-    last_id, sort_value, counted = rows[-1][0], rows[-1][-2], rows[-1][-1]
+    last_id, value, published, counted = rows[-1][0], *rows[-1][-3:]
     # Active products always have a price and a publishing time, so the sort value is there.
-    full = len(rows) == page_size and sort_value is not None
-    following = Cursor(sort, sort_value, last_id).encode() if full else None
+    full = len(rows) == page_size and value is not None
+    following = (
+        ordering.Cursor(sort_of(filters), value, last_id, published).encode() if full else None
+    )
     return _cards(rows, skus_by_product, today, media_prefix), counted, following
 
 
@@ -254,55 +225,12 @@ def _bound_statements(filters: dict, today) -> tuple[sa.Select, sa.Select, dict]
     if not parameters.get("certified", True):
         del parameters["certified"]  # certified=false filters nothing
     shape = frozenset(parameters) | ({"after"} if filters.get("cursor") is not None else set())
-    page_statement, count_statement = _statements(shape, filters.get("sort") or "newest")
+    page_statement, count_statement = _statements(shape, sort_of(filters))
     if parameters.pop("certified", False):
         parameters["today"] = today
     if "q" in parameters:
-        parameters["q"] = _like_pattern(parameters["q"])
+        parameters.update(search.parameters(parameters.pop("q")))
     return page_statement, count_statement, parameters
-
-
-class Cursor:
-    """Where a page ends, in the order of its sort: the sort, its value for the last product
-    and that product's id; sent as opaque URL-safe text (base64 of a JSON array)."""
-
-    __slots__ = ("id", "sort", "value")
-
-    def __init__(self, sort: str, value, product_id: int):
-        self.sort, self.value, self.id = sort, value, product_id
-
-    def encode(self) -> str:
-        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
-        text = json.dumps([self.sort, value, self.id], ensure_ascii=False, separators=(",", ":"))
-        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, text: str) -> "Cursor":
-        """The cursor ``encode`` wrote; ValueError for any other text."""
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            sort, value, product_id = json.loads(raw)
-        except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as error:
-            raise ValueError("not a cursor") from error
-        if sort not in _SORTS or type(product_id) is not int or not 0 < product_id < 2**63:
-            raise ValueError("not a cursor")
-        return cls(sort, _sort_value(sort, value), product_id)
-
-
-def _sort_value(sort: str, value):
-    """The cursor's value as the sort's column holds it."""
-    column = _SORTS[sort][0]
-    if column == "published_at" and isinstance(value, str):
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is not None:
-            return moment
-    fits = {
-        "min_price_fen": type(value) is int and 0 <= value < 2**63,
-        "name": isinstance(value, str) and len(value) <= 200,
-    }
-    if fits.get(column, False):
-        return value
-    raise ValueError("not a cursor")
 
 
 def _skus_of(connection, rows) -> dict[int, list[dict]]:
@@ -348,7 +276,8 @@ def _cards(rows, skus_by_product: dict, today, media_prefix: str) -> list[dict]:
         station_id,
         station_name,
         image_key,
-        _sort_value,
+        _first_key,
+        _second_key,
         _counted,
     ) in rows:
         certificate = None

@@ -1,13 +1,14 @@
 """On PostgreSQL, with a catalog large enough that the planner means it (30,000 products, every
 one active and analysed), the first page of each sort, with and without a category, starts in
-an index and scans no table that grows with the catalog; the count stops at its bound."""
+an index and scans no table that grows with the catalog; a search reads its GIN index; the
+count stops at its bound."""
 
 import json
 
 import pytest
 import sqlalchemy as sa
 
-from marketplace.catalog.storefront import listing
+from marketplace.catalog.storefront import listing, ordering
 from marketplace.clock import shanghai_today
 
 pytestmark = pytest.mark.postgres
@@ -106,7 +107,7 @@ def test_a_deep_page_by_cursor_starts_in_the_index_at_the_cursor(session, large_
         )
     ).one()
     value = {"newest": last.published_at, "price_asc": last.min_price_fen, "name": last.name}
-    cursor = listing.Cursor(sort, value[sort], last.id)
+    cursor = ordering.Cursor(sort, value[sort], last.id)
     filters = {"sort": sort, "cursor": cursor}
     page, _, parameters = listing._bound_statements(filters, shanghai_today())
     plan = plan_of(
@@ -123,6 +124,16 @@ def test_a_deep_page_by_cursor_starts_in_the_index_at_the_cursor(session, large_
     assert not unbounded_scans_of_products(plan)
     conditions = [node.get("Index Cond", "") for node, _ in nodes(plan)]
     assert any("ROW(" in condition for condition in conditions), conditions
+
+
+@pytest.mark.parametrize("query", ["山货 12345", "蓝莓"])
+def test_a_search_reads_its_gin_index(session, large_catalog, query):
+    filters = {"q": query}
+    page, count, parameters = listing._bound_statements(filters, shanghai_today())
+    for statement in (page, count):
+        plan = plan_of(session, statement, {**parameters, "limit": 20, "offset": 0})
+        assert not unbounded_scans_of_products(plan)
+        assert any(node.get("Index Name") == "ix_products_search" for node, _ in nodes(plan))
 
 
 def test_the_count_stops_one_past_the_bound(session, large_catalog):

@@ -1,0 +1,98 @@
+"""Search of the storefront (``?q=``): which products match, and in what order.
+
+**What matches.** The query is cut into terms: each Chinese character on its own, and each run
+of other letters and digits as a word. A product matches when its search text (name, subtitle,
+producer, village and category, case-folded: ``Product.search_text``) holds every term. So
+``蓝莓`` finds 野生蓝莓 and also 蓝色浆果·红莓 (both characters, apart), and ``honey`` finds
+"Organic HONEY".
+
+**How it is indexed.** On PostgreSQL, a GIN index over ``product_search_lexemes(search_text)``
+(a SQL function of migration 0022): a ``tsvector`` of the text's Chinese characters one by one
+and its other words whole, built from the characters themselves, never by a text-search parser
+or ``pg_trgm``, whose splitting of CJK text depends on the database's locale. The query is the
+same terms AND-ed (a word as a prefix: ``hon:*``). SQLite reads the search text with ``instr``
+(no index: the embedded database serves a county's catalog, not a province's); a word there
+matches anywhere in the text, not only at a word's start.
+
+**In what order.** With ``q`` and no other sort asked, by relevance: the products whose name
+holds the whole query first, then those whose other text holds it as typed (a producer's or a
+village's name), then those holding its terms apart; within each, newest first, then by id.
+"""
+
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+
+from marketplace.catalog.models import fold_for_search
+
+#: The characters searched one by one: the CJK unified ideographs (with extension A) and the
+#: compatibility ideographs. Runs of Latin letters and digits form words; the rest separates.
+#: (Migration 0022's ``product_search_lexemes`` cuts the products' text by the same classes.)
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TERM = re.compile(rf"[{_CJK}]|[0-9a-z\u00c0-\u024f]+")
+_ONE_CJK = re.compile(rf"[{_CJK}]")
+
+#: Relevance classes, best first.
+IN_NAME, AS_TYPED, TERMS_APART = 0, 1, 2
+CLASSES = (IN_NAME, AS_TYPED, TERMS_APART)
+
+
+def terms(query: str) -> list[str]:
+    """The query's terms, case-folded, each once, in the order typed."""
+    return list(dict.fromkeys(_TERM.findall(fold_for_search(query))))
+
+
+def parameters(query: str) -> dict:
+    """The bound values a search needs: the terms (as a tsquery for PostgreSQL, as JSON for
+    the others) and the query as a LIKE pattern for the relevance classes."""
+    found = terms(query)
+    escaped = query.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return {
+        # A character is a lexeme of its own; a word may be the start of a longer one.
+        "q_tsquery": " & ".join(
+            f"'{term}'" if _ONE_CJK.fullmatch(term) else f"'{term}':*" for term in found
+        ),
+        "q_terms": "[" + ",".join(f'"{term}"' for term in found) + "]",
+        "q": f"%{fold_for_search(escaped)}%",
+    }
+
+
+class HoldsEveryTerm(ColumnElement):
+    """``search_text`` holds every term of the query: through the GIN index on PostgreSQL,
+    by ``instr`` elsewhere."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+
+    def __init__(self, search_text):
+        self.search_text = search_text
+
+
+@compiles(HoldsEveryTerm, "postgresql")
+def _holds_on_postgresql(element, compiler, **kw):
+    text = compiler.process(element.search_text, **kw)
+    query = compiler.process(sa.bindparam("q_tsquery", type_=sa.Text()), **kw)
+    return f"product_search_lexemes({text}) @@ CAST({query} AS tsquery)"
+
+
+@compiles(HoldsEveryTerm)
+def _holds_elsewhere(element, compiler, **kw):
+    text = compiler.process(element.search_text, **kw)
+    query = compiler.process(sa.bindparam("q_terms", type_=sa.Text()), **kw)
+    # A query of no terms (only punctuation) matches nothing, as on PostgreSQL.
+    return (
+        f"(json_array_length({query}) > 0 AND NOT EXISTS (SELECT 1 FROM json_each({query})"
+        f" AS term WHERE instr({text}, term.value) = 0))"
+    )
+
+
+def relevance(columns) -> sa.ColumnElement:
+    """The relevance class of a matching product (``IN_NAME`` best)."""
+    pattern = sa.bindparam("q", type_=sa.Text())
+    return sa.case(
+        (sa.func.lower(columns["name"]).like(pattern, escape="/"), IN_NAME),
+        (columns["search_text"].like(pattern, escape="/"), AS_TYPED),
+        else_=TERMS_APART,
+    )
