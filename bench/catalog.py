@@ -1,6 +1,7 @@
 """Catalog benchmark: the storefront list against the trivial endpoint, in the same run.
 
     python bench/catalog.py [--db sqlite|postgres] [--duration 10] [--concurrency 16]
+                            [--products 10000 | --scaling 10000,200000]
 
 Builds a scratch database (a temporary SQLite file, or a fresh PostgreSQL database that is
 dropped afterwards), migrates it, generates 10,000 products / 30,000 SKUs with ``flask seed
@@ -10,7 +11,11 @@ for:
   * GET /api/v1/ping, the baseline: what the framework and server cost on their own;
   * the filtered, paginated product list (20 products with their SKUs) sent with a bearer
     token, which bypasses the shared page cache;
-  * the same list anonymous, served from the cache, with and without If-None-Match.
+  * the same list anonymous, served from the cache, with and without If-None-Match;
+  * a search (``q=蓝莓``, relevance order, signed in: uncached), a page of 20.
+
+``--scaling 10000,200000`` runs the whole table at each size in one invocation (a scratch
+database each) and prints each row's rate at the larger size over its rate at the smaller.
 
 Each list is printed as a ratio to the ping baseline, so figures from different machines can
 be compared. The load comes from ``wrk`` when it is installed, else from a multi-process
@@ -50,16 +55,24 @@ from harness import (
 )
 
 LIST_QUERY = "category=fruit&sort=price_asc&page_size=20"
+SEARCH_QUERY = "q=%E8%93%9D%E8%8E%93&page_size=20"  # q=蓝莓
 #: Distinct pages the list scenarios cycle through (fewer when the category has fewer).
 MAX_PAGES = 50
-TARGETS = {"uncached": 0.12, "cached": 0.50}
+TARGETS = {"uncached": 0.12, "cached": 0.50, "search": 0.12}
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser, products=10_000)
+    parser.add_argument(
+        "--scaling",
+        help="sizes to run in one invocation, smaller first (10000,200000): each row's rate "
+        "at the larger over its rate at the smaller",
+    )
     args = parser.parse_args()
     apply_smoke(args, duration=1, warmup=0, products=200, workers=2)
+    if args.scaling and args.smoke:
+        args.scaling = "100,400"
     return args
 
 
@@ -77,8 +90,24 @@ def main() -> int:
     measure = choose_client(args)
     if measure is None:
         return 2
-    with scratch_session(args) as (folder, database):
-        return run(args, folder, database, measure)
+    if not args.scaling:
+        with scratch_session(args) as (folder, database):
+            return run(args, folder, database, measure)[0]
+    sizes = [int(size) for size in args.scaling.split(",")]
+    rates, missed = [], 0
+    for size in sizes:
+        args.products = size
+        with scratch_session(args) as (folder, database):
+            status, results = run(args, folder, database, measure)
+        missed |= status
+        rates.append({result.name: result.rate for result in results})
+    print()
+    print(f"scaling: each row's rate at {sizes[-1]:,} products over its rate at {sizes[0]:,}")
+    for name, small in rates[0].items():
+        large = rates[-1].get(name)
+        if large is not None and small:
+            print(f"  {name:<46} {large / small:6.2f}")
+    return missed
 
 
 def run(args, folder: Path, database, measure) -> int:
@@ -111,8 +140,11 @@ def run(args, folder: Path, database, measure) -> int:
                 response_headers, _ = check_ok(port, path, {}, 200, "anonymous list")
                 etags[path] = response_headers["ETag"]
             check_ok(port, pages[0], {"If-None-Match": etags[pages[0]]}, 304, "If-None-Match")
+            search = f"/api/v1/products?{SEARCH_QUERY}"
+            check_ok(port, search, signed_in, 200, "search")
             scenarios += [
                 ("products, signed in (uncached)", get_targets([(p, signed_in) for p in pages])),
+                ("search q=蓝莓, signed in (uncached)", get_targets([(search, signed_in)])),
                 ("products, anonymous (cached)", get_targets([(p, {}) for p in pages])),
                 (
                     "products, anonymous + If-None-Match (304)",
@@ -125,7 +157,7 @@ def run(args, folder: Path, database, measure) -> int:
         if not server.alive():
             raise RuntimeError(f"gunicorn died during the run; see {folder / 'gunicorn.log'}")
 
-    return report(args, results, client=client_name(measure))
+    return report(args, results, client=client_name(measure)), results
 
 
 def report(args, results, client: str) -> int:
@@ -139,7 +171,9 @@ def report(args, results, client: str) -> int:
     print(f"baseline = mean of the two ping runs = {baseline:,.0f} req/s")
 
     def target_of(r):
-        if "(uncached)" in r.name:
+        if r.name.startswith("search"):
+            goal = TARGETS["search"]
+        elif "(uncached)" in r.name:
             goal = TARGETS["uncached"]
         elif "(cached)" in r.name:
             goal = TARGETS["cached"]
