@@ -57,7 +57,7 @@ PAGE_PARAMETERS = frozenset(FILTERS) | {"sort", "page", "page_size", "cursor"}
 
 #: Matches are counted exactly up to this many; past it the total is "at least" this (the
 #: response says so), and page numbers stop here: deeper pages are reached by cursor.
-TOTAL_BOUND = 10_000
+TOTAL_BOUND = 1_000
 
 
 def _conditions(shape: frozenset[str]) -> list:
