@@ -242,7 +242,8 @@ def _referring_console_page() -> str:
     referrer = urlsplit(request.referrer or "")
     if referrer.netloc and referrer.netloc != request.host:
         return ""
-    path = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    # The referrer's own path and query, as a local address (no scheme, host or fragment).
+    path = referrer._replace(scheme="", netloc="", fragment="").geturl()
     return path if signin.safe_next(path) == path else ""
 
 
