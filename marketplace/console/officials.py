@@ -198,10 +198,12 @@ def _close_page(region_id: int, month: Period, **context) -> str:
 
 
 def _month_argument(text: str | None) -> Period:
+    if not text:
+        abort(400, description="请填写要关账的月份，如 2026-10。")
     try:
-        return month_of(text or "")
+        return month_of(text)
     except InvalidPeriod as error:
-        abort(400, description=f"月份 {text!r} 无效：{messages.chinese(error.reason)}")
+        abort(400, description=f"月份「{text}」无效：{messages.chinese(error.reason)}")
 
 
 # --- a region's households -----------------------------------------------------------------
