@@ -43,10 +43,11 @@ def requested_page() -> int:
     return int(text) if text.isdigit() and 0 < int(text) < 1_000_000 else 1
 
 
-def paged(list_function, *args, page_size: int = PAGE_SIZE, **kwargs):
+def paged(list_function, *args, page_size: int | None = None, **kwargs):
     """``list_function(*args, page=, page_size=, **kwargs)`` for the page the request asks,
     -> its rows and a Pager whose links keep the request's other query arguments (and
     ``request.view_args``)."""
+    page_size = page_size or PAGE_SIZE
     page = requested_page()
     rows, total = list_function(*args, page=page, page_size=page_size, **kwargs)
     last = max(1, -(-total // page_size))

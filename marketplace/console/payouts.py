@@ -256,6 +256,9 @@ def _approvals_page(**context):
         db.session, actor, {"status": RunStatus.proposed}, page=1, page_size=WAITING
     )
     context.setdefault("failed", None)
+    waiting_pledges, pledges_pager = listing.paged(pledges.awaiting_approval, db.session, actor)
+    # A refused approval is answered on the form's address: the pager's links go to the page's.
+    pledges_pager = replace(pledges_pager, endpoint="console.approvals", arguments={})
     line_counts = dict(
         db.session.execute(
             sa.select(PayoutLine.run_id, sa.func.count())
@@ -268,7 +271,8 @@ def _approvals_page(**context):
         runs=runs,
         line_counts=line_counts,
         runs_total=runs_total,
-        pledges=pledges.awaiting_approval(db.session, actor, limit=WAITING),
+        pledges=waiting_pledges,
+        pledges_pager=pledges_pager,
         **context,
     )
 

@@ -66,3 +66,23 @@ def test_an_official_approves_a_funded_pledge_and_the_households_have_it(
     session.expire_all()
     assert session.get(Pledge, pledge["id"]).state is PledgeState.disbursed
     assert all(household_income(session, i) == 50000 for i in campaign.household_ids)
+
+
+def test_the_waiting_pledges_page_through_the_shared_pager(
+    client, session, sign_in, shop, money, campaign, live, monkeypatch
+):
+    from marketplace.console import listing
+
+    # Small enough that the session's proceeds fund both.
+    first = pledge_500_each(client, shop, campaign, amount_each_fen=100).json
+    second = pledge_500_each(client, shop, campaign, amount_each_fen=100).json
+    live.end(campaign.session)
+    session.expire_all()
+    assert {session.get(Pledge, p["id"]).state for p in (first, second)} == {PledgeState.funded}
+    monkeypatch.setattr(listing, "PAGE_SIZE", 1)
+    sign_in(money.official)
+    page_one = client.get("/console/approvals")
+    assert "直播承诺（2）" in page_one.text
+    assert f"#{first['id']}" in page_one.text and f"#{second['id']}" not in page_one.text
+    page_two = client.get("/console/approvals?page=2")
+    assert f"#{second['id']}" in page_two.text and f"#{first['id']}" not in page_two.text

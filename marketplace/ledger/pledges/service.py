@@ -123,16 +123,17 @@ def get_pledge(session, actor: Actor, pledge_id: int, *, lock: bool = False) -> 
     return found
 
 
-def awaiting_approval(session, actor: Actor, *, limit: int) -> list[Pledge]:
-    """Funded pledges, visible to the actor, whose disbursement waits for a second user."""
-    return list(
-        session.execute(
-            PLEDGES.restrict(sa.select(Pledge), actor)
-            .where(Pledge.state == PledgeState.funded)
-            .order_by(Pledge.id)
-            .limit(limit)
-        ).scalars()
-    )
+def awaiting_approval(
+    session, actor: Actor, *, page: int, page_size: int
+) -> tuple[list[Pledge], int]:
+    """A page of the funded pledges, visible to the actor, whose disbursement waits for a
+    second user, oldest first, and how many wait in all."""
+    waiting = PLEDGES.restrict(sa.select(Pledge), actor).where(Pledge.state == PledgeState.funded)
+    total = session.execute(sa.select(sa.func.count()).select_from(waiting.subquery())).scalar_one()
+    rows = session.execute(
+        waiting.order_by(Pledge.id).limit(page_size).offset((page - 1) * page_size)
+    ).scalars()
+    return list(rows), total
 
 
 # --- making a pledge --------------------------------------------------------------------------
