@@ -52,7 +52,7 @@ def _period_argument() -> Period:
     try:
         return parse_period(text)
     except InvalidPeriod as error:
-        abort(400, description=f"期间 {text!r} 无效：{messages.chinese(error.reason)}")
+        abort(400, description=f"期间「{text}」无效：{messages.chinese(error.reason)}")
 
 
 def _trend(session, actor, region_id: int, period: Period) -> list[tuple]:

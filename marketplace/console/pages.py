@@ -234,7 +234,7 @@ def _error_page(status: int, detail: str | None, *, request_id: str | None = Non
 def _to_sign_in():
     """Signed out meanwhile (the session expired, the token was revoked): sign in again and
     come back. A form's address answers no GET, so after a post it is the page that had it."""
-    target = request.full_path if request.method == "GET" else _referring_console_page()
+    target = signin.here() if request.method == "GET" else _referring_console_page()
     return redirect(url_for("console.sign_in_page", next=target))
 
 

@@ -98,7 +98,7 @@ def signed_in(*roles: Role):
         def wrapper(*args, **kwargs):
             actor = current_console_actor()
             if actor is None:
-                return redirect(url_for("console.sign_in_page", next=request.full_path))
+                return redirect(url_for("console.sign_in_page", next=here()))
             if roles and actor.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
@@ -106,6 +106,12 @@ def signed_in(*roles: Role):
         return wrapper
 
     return decorate
+
+
+def here() -> str:
+    """This page's address to come back to after signing in: its path, and its query if it
+    has one (``request.full_path`` ends in a bare ``?`` when it has none)."""
+    return request.full_path.removesuffix("?")
 
 
 def safe_next(target: str | None) -> str:

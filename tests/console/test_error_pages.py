@@ -203,3 +203,11 @@ def test_a_sign_in_page_left_open_too_long_shows_the_form_again(client, shop):
     assert page.status_code == 400
     assert "登录页面已过期" in page.text and 'value="someone"' in page.text
     assert 'name="password"' in page.text and 'name="csrf_token"' in page.text
+
+
+def test_signing_in_comes_back_to_the_page_without_a_stray_question_mark(client):
+    response = client.get("/console/station/orders")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("next=/console/station/orders")
+    with_query = client.get("/console/station/orders?view=unpaid")
+    assert with_query.headers["Location"].endswith("next=/console/station/orders?view%3Dunpaid")
