@@ -7,6 +7,7 @@ on the server named by TEST_DATABASE_URL and dropped after the run (``make test`
 import functools
 import itertools
 import os
+import shutil
 import tempfile
 import uuid
 from datetime import date, timedelta
@@ -375,3 +376,37 @@ def make_product(session):
         return product
 
     return make
+
+
+# --- the browser tests' (tests/console/browser.py): one Chromium and one served demo county for
+# the whole run; a second sync Playwright in the same thread would refuse to start.
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian chromium, for the browser tests (``tests/console/browser.py``). Without
+    one on the PATH they are skipped, unless REQUIRE_BROWSER is set (CI sets it)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("REQUIRE_BROWSER is set but there is no chromium on the PATH")
+        pytest.skip("no chromium on the PATH (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The demo county on a served app of its own, shared by every browser test: each test
+    makes what it needs (its own order, session, ...) rather than counting on another's."""
+    from seed.demo import load_demo
+    from tests.served import served_app
+
+    with served_app(tmp_path_factory.mktemp("console-browser")) as served:
+        with served.session() as session:
+            load_demo(session)
+        yield served

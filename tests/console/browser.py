@@ -3,7 +3,7 @@ its API and driven in headless Chromium (Debian's ``chromium`` through Playwrigh
 package; no browser is downloaded), at a desk's and a phone's width, with each page checked by
 axe-core (the ``axe-playwright-python`` package bundles it) and for sideways scrolling.
 
-The fixtures (``browser``, ``demo``) are in ``conftest.py``; a module using them is marked
+The fixtures (``browser``, ``demo``) are in ``tests/conftest.py``; a module using them is marked
 ``postgres``: browser tests run in the PostgreSQL suite.
 """
 

@@ -1,8 +1,6 @@
 """Signing in to the console as a browser would: the login page's CSRF token, then the form."""
 
-import os
 import re
-import shutil
 
 import pytest
 
@@ -39,33 +37,3 @@ def sign_in(client):
         return client
 
     return signed_in
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Headless Debian chromium, for the browser tests (``tests/console/browser.py``). Without
-    one on the PATH they are skipped, unless REQUIRE_BROWSER is set (CI sets it)."""
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail("REQUIRE_BROWSER is set but there is no chromium on the PATH")
-        pytest.skip("no chromium on the PATH (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory):
-    """The demo county on a served app of its own, shared by every browser test: each test
-    makes what it needs (its own order, session, ...) rather than counting on another's."""
-    from seed.demo import load_demo
-    from tests.served import served_app
-
-    with served_app(tmp_path_factory.mktemp("console-browser")) as served:
-        with served.session() as session:
-            load_demo(session)
-        yield served

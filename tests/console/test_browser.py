@@ -5,7 +5,7 @@ An official signs in, opens a township, sees the chart's bars, drills to a house
 the XLSX and finds the API's figure in it. A station operator changes a price, records an
 offline payment and ships an order. The two screenshots in the README come from here.
 
-They run in the PostgreSQL suite (fixtures in ``conftest.py``, helpers in ``browser.py``).
+They run in the PostgreSQL suite (fixtures in ``tests/conftest.py``, helpers in ``browser.py``).
 """
 
 from datetime import timedelta

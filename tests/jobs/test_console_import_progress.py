@@ -8,7 +8,6 @@ import sqlalchemy as sa
 
 from marketplace.accounts.models import User
 from marketplace.accounts.service import hash_password
-from tests.console.conftest import browser  # noqa: F401  (shared fixture)
 from tests.jobs.test_platform_import_jobs import Shop, counts, kuaishou
 
 PASSWORD = "station-upload-2026"
