@@ -48,6 +48,30 @@ HTTP_ERRORS = {
 }
 
 
+#: Each problem's title as a reason too, so that a request in Chinese reads its title in Chinese
+#: (a status phrase's is its ``HTTP_ERRORS`` reason).
+PROBLEM_TITLES = {
+    text: reason("problem." + slug, text)
+    for slug, text in (
+        ("bad_request", "Bad request"),
+        ("invalid_fields", "The request has invalid fields"),
+        ("authentication_required", "Authentication required"),
+        ("not_allowed", "Not allowed"),
+        ("not_found", "Not found"),
+        ("upload_too_large", "The upload is too large"),
+        ("conflict", "Conflict with the current state"),
+        ("changed_by_someone_else", "The object was changed by someone else"),
+        ("too_many_requests", "Too many requests"),
+    )
+}
+_PHRASES = {status.phrase: message for status, message in HTTP_ERRORS.items()}
+
+
+def _title_in(title: str, language: str) -> str:
+    known = PROBLEM_TITLES.get(title) or _PHRASES.get(title)
+    return i18n.in_language(known(), language) if known is not None else title
+
+
 class DomainError(Exception):
     """A rule of the domain refused the operation. ``code`` is stable for clients."""
 
@@ -116,7 +140,7 @@ def problem_response(
     """The problem document: ``kind`` for its type, ``detail`` (a reason's ``Message``) for its
     code, parameters and text, in the request's language."""
     language = i18n.response_language()
-    body = {"type": PROBLEM_BASE + kind, "title": title, "status": status}
+    body = {"type": PROBLEM_BASE + kind, "title": _title_in(title, language), "status": status}
     reason_of = _require_coded if current_app.config.get("REQUIRE_REASON_CODES") else coded
     if detail:
         body["detail"] = i18n.in_language(detail, language)

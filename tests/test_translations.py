@@ -128,6 +128,8 @@ def test_each_kind_of_refusal_reads_in_chinese_when_asked_and_in_english_otherwi
     assert chinese.json["code"] in REASONS, kind
     assert _CHINESE.search(chinese.json["detail"]), (kind, chinese.json["detail"])
     assert not _CHINESE.search(english.json["detail"]), (kind, english.json["detail"])
+    assert _CHINESE.search(chinese.json["title"]), (kind, chinese.json["title"])
+    assert not _CHINESE.search(english.json["title"]), (kind, english.json["title"])
     for field, messages in chinese.json.get("errors", {}).items():
         assert all(_CHINESE.search(message) for message in messages), (kind, field, messages)
         assert chinese.json["reasons"][field] == english.json["reasons"][field]
