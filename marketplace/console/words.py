@@ -21,8 +21,11 @@ from marketplace.payments.models import Gateway, PaymentState, RefundState
 from marketplace.payouts.models import LineStatus, PayeeKind, RunStatus
 from marketplace.producers.models import ProducerKind, UnitKind
 from marketplace.regions.models import RegionLevel
+from marketplace.reports import files
 from marketplace.reports.income_figures import Source
 
+#: The words a downloaded file shares with the pages are the files' own (reports sits below the
+#: console), so a file and a page never name a kind differently.
 WORDS: dict[type[enum.Enum], dict[str, str]] = {
     ProductStatus: {"draft": "草稿", "active": "在售", "delisted": "已下架"},
     CertificationLevel: {
@@ -55,13 +58,7 @@ WORDS: dict[type[enum.Enum], dict[str, str]] = {
         "void": "已作废",
         "late_capture_refunded": "超时到账已退回",
     },
-    Channel: {
-        "web": "网店",
-        "livestream": "直播（本平台）",
-        "station_counter": "服务站柜台",
-        "unit_procurement": "单位采购",
-        "imported": "外部平台",
-    },
+    Channel: files.CHANNELS,
     LinePricing: {
         "catalog": "标价",
         "live": "直播价",
@@ -70,14 +67,7 @@ WORDS: dict[type[enum.Enum], dict[str, str]] = {
         "cap_reached": "直播价限量已满，按标价",
         "platform": "平台成交价",
     },
-    Platform: {
-        "own": "本平台",
-        "douyin": "抖音",
-        "kuaishou": "快手",
-        "taobao": "淘宝直播",
-        "pinduoduo": "拼多多",
-        "wechat_channels": "视频号",
-    },
+    Platform: files.PLATFORMS,
     SessionState: {"scheduled": "预告", "live": "直播中", "ended": "已结束", "cancelled": "已取消"},
     HostKind: {"official": "干部主播", "station_operator": "服务站主播", "guest": "嘉宾"},
     RunStatus: {
@@ -115,18 +105,7 @@ WORDS: dict[type[enum.Enum], dict[str, str]] = {
     UnitKind: {"government": "机关单位", "enterprise": "企业", "other": "其他单位"},
     HouseholdStatus: {"in_poverty": "未脱贫", "lifted": "已脱贫", "monitoring": "监测对象"},
     RegionLevel: {"county": "县", "township": "乡镇", "village": "村"},
-    EntryKind: {
-        "attribution": "销售分配",
-        "refund_reversal": "退款冲减",
-        "late_capture": "超时到账",
-        "late_capture_refund": "超时到账退回",
-        "fund_contribution": "帮扶资金入账",
-        "fund_disbursement": "帮扶资金",
-        "minimum_dividend": "保底分红",
-        "payout_approved": "发放",
-        "payout_paid": "发放到账",
-        "payout_returned": "发放退回",
-    },
+    EntryKind: files.ENTRY_KINDS,
     FundSource: {"campaign": "活动收益", "enterprise_pledge": "企业捐赠", "other": "其他"},
 }
 _BY_NAME = {kind.__name__: words for kind, words in WORDS.items()}

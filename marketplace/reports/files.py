@@ -34,8 +34,8 @@ _FIGURES = [
     ),
 ]
 _STATUS = {"in_poverty": "未脱贫", "lifted": "已脱贫", "monitoring": "监测对象", None: ""}
-# A file is read by the same people as the console, in its words (``console/words.py``, which
-# is above reports; tests/reports/test_files_for_excel.py keeps the two the same).
+# A file is read by the same people as the console, in its words: ``console/words.py`` (above
+# reports) takes these three from here.
 ENTRY_KINDS = {
     "attribution": "销售分配",
     "refund_reversal": "退款冲减",
