@@ -159,7 +159,7 @@ def _http_error(error: HTTPException):
 def _unrouted(error: HTTPException):
     """A URL no route matches belongs to no blueprint, so the handlers above never see it:
     under /console it still gets a page, anywhere else the API's problem document."""
-    if request.path == blp.url_prefix or request.path.startswith(blp.url_prefix + "/"):
+    if request.path.split("/", 2)[1] == blp.url_prefix.strip("/"):  # /console or /console/...
         return _http_error(error)
     return api.handle_http_exception(error)
 
