@@ -128,6 +128,20 @@ def _data_words(shop, money, world) -> set[str]:
     return {word for text in texts for word in _WORD.findall(text)}
 
 
+def english_on_pages(client, pages, data_words, **request) -> dict:
+    """The English words on each page (after a redirect), by page and status; no page a 500."""
+    english = {}
+    for path in pages:
+        response = client.get(path, **request)
+        if response.status_code in (301, 302, 303):
+            response = client.get(response.location)
+        assert response.status_code < 500, path
+        found = english_words(response.get_data(as_text=True), data_words)
+        if found:
+            english[f"{path} ({response.status_code})"] = found
+    return english
+
+
 @pytest.mark.parametrize("role", ["station", "official", "admin"])
 def test_every_console_page_reads_in_chinese(app, client, sign_in, shop, money, world, role):
     user = {"station": shop.station_user, "official": money.official, "admin": shop.admin}[role]
@@ -135,16 +149,7 @@ def test_every_console_page_reads_in_chinese(app, client, sign_in, shop, money, 
     assert unfilled == [], "fill these pages' arguments in the fixture `world`"
     sign_in(user)
     data_words = _data_words(shop, money, world)
-    english = {}
-    for path in pages:
-        response = client.get(path)
-        if response.status_code in (301, 302, 303):
-            response = client.get(response.location)
-        assert response.status_code < 500, path
-        found = english_words(response.get_data(as_text=True), data_words)
-        if found:
-            english[f"{path} ({response.status_code})"] = found
-    assert english == {}
+    assert english_on_pages(client, pages, data_words) == {}
 
 
 def test_the_sign_in_page_reads_in_chinese(client):
@@ -252,13 +257,4 @@ def test_every_page_refuses_a_junk_query_in_chinese(app, client, sign_in, shop, 
     pages, _ = console_pages(app, world)
     sign_in(user)
     data_words = _data_words(shop, money, world) | {"bogus"}  # echoed back as it was typed
-    english = {}
-    for path in pages:
-        response = client.get(path, query_string=JUNK_QUERY)
-        if response.status_code in (301, 302, 303):
-            response = client.get(response.location)
-        assert response.status_code < 500, path
-        found = english_words(response.get_data(as_text=True), data_words)
-        if found:
-            english[f"{path} ({response.status_code})"] = found
-    assert english == {}
+    assert english_on_pages(client, pages, data_words, query_string=JUNK_QUERY) == {}
