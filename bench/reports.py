@@ -21,10 +21,11 @@ ten million postings at the default size on PostgreSQL), then:
     request queues and its median latency is its time per request; ping before and after as
     the other benchmarks do.
 
-It prints each report's time per request as a ratio to its raw SQL's (target: at most 1.5x on
-PostgreSQL) and each row's rate as a ratio to ping. ``--strict`` exits 1 when a target is
-missed; a failed check always exits 1. It stops gunicorn and drops the scratch database
-however it ends.
+It prints each report's time per request as a ratio to its raw SQL's (target: at most 0.1x on
+PostgreSQL: the report reads the household income rollup, a row per household and month, where
+the raw statement sums every posting) and each row's rate as a ratio to ping. ``--strict``
+exits 1 when a target is missed; a failed check always exits 1. It stops gunicorn and drops the
+scratch database however it ends.
 """
 
 import argparse
@@ -60,8 +61,9 @@ from harness import (
 
 OFFICIAL = {"username": "bench_official", "password": "bench-official-2024"}
 REPORT = "/api/v1/reports/income"
-#: The report may take this much longer per request than the raw SQL (PostgreSQL).
-TARGET_RATIO = 1.5
+#: The report's time per request as a share of the raw SQL's at most (PostgreSQL): it reads the
+#: rollup the ledger keeps with its postings, the raw SQL the postings themselves.
+TARGET_RATIO = 0.1
 SOURCES = (
     "own_sales",
     "coop_dividends",

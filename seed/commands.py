@@ -98,7 +98,7 @@ def county_command(households, months, random_seed):
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql(
                 "VACUUM (ANALYZE) postings, journal_entries, order_lines, households, "
-                "household_status_changes, ledger_accounts"
+                "household_status_changes, ledger_accounts, household_income_months"
             )
     click.echo(
         "Generated: "

@@ -46,7 +46,7 @@ from marketplace.catalog.models import CatalogGeneration, Category, Product, Sku
 from marketplace.clock import shanghai_today
 from marketplace.db import utcnow
 from marketplace.households.models import Household, HouseholdStatusChange
-from marketplace.ledger import journal
+from marketplace.ledger import journal, rollups
 from marketplace.ledger.allocation import basis_points, largest_remainder
 from marketplace.ledger.attribution import reversal_legs
 from marketplace.ledger.models import (
@@ -302,6 +302,8 @@ def generate(
         months_list, villages, townships, sellers, enterprises, status_now, county_id=county.id
     )
     writer.reset_sequences(ID_TABLES)
+    # The postings went in by COPY, past ``write_entries``: the ledger sums them for reports.
+    rollups.rebuild(session)
     session.execute(
         sa.update(CatalogGeneration)
         .where(CatalogGeneration.id == 1)
@@ -312,7 +314,7 @@ def generate(
     for table in (
         "regions", "households", "household_status_changes", "ledger_accounts", "producers",
         "orders", "order_lines", "journal_entries", "postings", "fund_disbursements",
-        "assistance_funds",
+        "assistance_funds", "household_income_months",
     ):  # fmt: skip
         session.execute(sa.text(f"ANALYZE {table}"))
     return {

@@ -9,7 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from marketplace.ledger import closing
+from marketplace.ledger import closing, rollups
 from marketplace.ledger.models import AccountKind, JournalEntry, LedgerAccount, Posting
 
 
@@ -206,6 +206,12 @@ def write_entries(session, entries: list[Entry]) -> list[int]:
         for entry_id, entry in zip(entry_ids, entries, strict=True)
         for leg in entry.legs
     ]
+    _insert_postings(session, rows)
+    rollups.add(session, entries)
+    return entry_ids
+
+
+def _insert_postings(session, rows: list[tuple]) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql" and len(rows) > _COPY_THRESHOLD:
         # Attribution writes a hundred postings per co-op line: COPY is the bulk path.
@@ -217,7 +223,6 @@ def write_entries(session, entries: list[Entry]) -> list[int]:
         session.execute(
             sa.insert(Posting), [dict(zip(_POSTING_COLUMNS, row, strict=True)) for row in rows]
         )
-    return entry_ids
 
 
 def balances(session, keys) -> dict[str, int]:

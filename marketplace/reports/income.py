@@ -2,7 +2,10 @@
 from the marketplace, by source, one row per child region (per household at village level).
 
 Everything is read from the ledger's postings to household income accounts, cut on their
-business day (``effective_on``), so the figures are the ledger's to the fen:
+business day (``effective_on``), so the figures are the ledger's to the fen. The postings are
+read summed by household and month, from the rollup the ledger keeps with them
+(``ledger/rollups.py``), so a report costs what the region's households hold, not what the
+ledger has grown to:
 
 - **gross**: income attributed (sales by rule, co-op dividends, benefit-linking, assistance
   funds, disbursed livestream pledges, guaranteed minimum dividends);
@@ -30,17 +33,8 @@ import sqlalchemy as sa
 
 from marketplace.accounts.auth import Actor
 from marketplace.households.models import Household
-from marketplace.ledger.models import (
-    AccountKind,
-    AssistanceFund,
-    FundDisbursement,
-    JournalEntry,
-    LedgerAccount,
-    Posting,
-)
-from marketplace.orders.models import OrderLine
+from marketplace.ledger.models import AccountKind, JournalEntry, LedgerAccount, Posting
 from marketplace.periods import Period, next_month
-from marketplace.producers.models import Producer
 from marketplace.regions.models import Region, RegionLevel
 from marketplace.regions.service import villages_by_child
 from marketplace.reports.frozen import INCOME, frozen_net_by_month, frozen_report
@@ -51,10 +45,11 @@ from marketplace.reports.income_figures import (
     count_households,
     empty_figures,
     finish,
-    household_postings,
+    income_source,
     merge,
-    posting_source,
+    period_income,
     status_at_end,
+    with_sources,
 )
 from marketplace.reports.scoping import reported_region
 
@@ -72,9 +67,9 @@ def build_report(session, region: Region, period: Period) -> dict:
     """The report computed from the ledger now (no scope check: the caller made it)."""
     village_of = villages_by_child(session, region)
     by_household = region.level is RegionLevel.village
-    postings = household_postings(period, list(village_of))
-    group = postings.c.household_id if by_household else Household.village_id
-    money = _money(session, postings, group)
+    income = period_income(period, list(village_of))
+    group = income.c.household_id if by_household else Household.village_id
+    money = _money(session, income, group)
     status_at = status_at_end(period, list(village_of))
     households = sa.select(
         Household.id,
@@ -87,7 +82,7 @@ def build_report(session, region: Region, period: Period) -> dict:
     if by_household:
         rows, result_rows = _rows_by_household(session, households, money)
     else:
-        rows, result_rows = _rows_by_child(session, region, village_of, postings, households, money)
+        rows, result_rows = _rows_by_child(session, region, village_of, income, households, money)
     totals = empty_figures()
     for figures in rows.values():
         merge(totals, figures)
@@ -107,22 +102,20 @@ def build_report(session, region: Region, period: Period) -> dict:
     }
 
 
-def _money(session, postings, group) -> list:
-    """The period's postings summed by ``group`` (a household, or a village), entry kind and
+def _money(session, income, group) -> list:
+    """The period's income summed by ``group`` (a household, or a village), entry kind and
     source."""
     # Grouped by the expression itself: a label "source" would name assistance_funds.source.
-    source = posting_source()
+    source = income_source(income.c.kind)
+    statement = (
+        sa.select(group, income.c.kind, source, sa.func.sum(income.c.amount_fen))
+        .select_from(income)
+        .join(Household, Household.id == income.c.household_id)
+    )
     return session.execute(
-        sa.select(group, JournalEntry.kind, source, sa.func.sum(postings.c.amount_fen))
-        .select_from(postings)
-        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
-        .join(Household, Household.id == postings.c.household_id)
-        .outerjoin(OrderLine, OrderLine.id == postings.c.order_line_id)
-        .outerjoin(Producer, Producer.id == OrderLine.producer_id)
-        .outerjoin(FundDisbursement, FundDisbursement.id == JournalEntry.fund_disbursement_id)
-        .outerjoin(AssistanceFund, AssistanceFund.id == FundDisbursement.fund_id)
-        .where(JournalEntry.kind.in_(EARNING + PAYOUT))
-        .group_by(group, JournalEntry.kind, source)
+        with_sources(statement, income)
+        .where(income.c.kind.in_(EARNING + PAYOUT))
+        .group_by(group, income.c.kind, source)
     ).all()
 
 
@@ -150,14 +143,13 @@ def _rows_by_household(session, households, money) -> tuple[dict, list]:
     ]
 
 
-def _rows_by_child(session, region: Region, village_of, postings, households, money):
+def _rows_by_child(session, region: Region, village_of, income, households, money):
     """A report above a village: a row per child region, its villages' figures folded into
     it (the figures by child region id, and the rows)."""
     rows: dict[int, dict] = defaultdict(empty_figures)
     reached = (
-        sa.select(postings.c.household_id)
-        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
-        .where(JournalEntry.kind.in_(EARNING))
+        sa.select(income.c.household_id)
+        .where(income.c.kind.in_(EARNING))
         .distinct()
         .subquery("reached")
     )
@@ -226,9 +218,8 @@ def monthly_net(
     session, actor: Actor, region_id: int, months: list[date]
 ) -> list[tuple[date, int]]:
     """Each month's net attributed income of the region (``months``: first days, in order):
-    the trend beside a report. One statement, grouped by business day and folded into months
-    here (portable, and at most a few hundred days); a closed month's figure is the one its
-    close froze, as its report is."""
+    the trend beside a report. One statement over the rollup's months; a closed month's figure
+    is the one its close froze, as its report is."""
     region = reported_region(session, actor, region_id)
     span = Period(
         label=f"{months[0]:%Y-%m}..{months[-1]:%Y-%m}",
@@ -236,14 +227,13 @@ def monthly_net(
         start=months[0],
         end=next_month(months[-1]) - timedelta(days=1),
     )
-    postings = household_postings(span, list(villages_by_child(session, region)))
+    income = period_income(span, list(villages_by_child(session, region)))
     by_month = dict.fromkeys(months, 0)
-    for day, amount in session.execute(
-        sa.select(postings.c.effective_on, sa.func.sum(postings.c.amount_fen))
-        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
-        .where(JournalEntry.kind.in_(EARNING))
-        .group_by(postings.c.effective_on)
+    for month, amount in session.execute(
+        sa.select(income.c.month, sa.func.sum(income.c.amount_fen))
+        .where(income.c.kind.in_(EARNING))
+        .group_by(income.c.month)
     ):
-        by_month[day.replace(day=1)] -= int(amount)  # income is a credit
+        by_month[month] -= int(amount)  # income is a credit
     by_month.update(frozen_net_by_month(session, region.id, months))
     return list(by_month.items())

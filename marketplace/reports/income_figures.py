@@ -1,21 +1,15 @@
-"""An income report's figures: the ledger's postings to household income accounts they are
-read from, each posting's source, the households' status at a period's end, and how the
-figures of a household, a village or a region add up. The income report, its per-household
-file and its coverage list all count the same way, from here."""
+"""An income report's figures: the household income rollup they are read from (the ledger's
+postings to household income accounts, summed by month), each row's source, the households'
+status at a period's end, and how the figures of a household, a village or a region add up. The
+income report, its per-household file and its coverage list all count the same way, from
+here."""
 
 import enum
 
 import sqlalchemy as sa
 
 from marketplace.households.models import Household, HouseholdStatus, HouseholdStatusChange
-from marketplace.ledger.models import (
-    AccountKind,
-    AssistanceFund,
-    EntryKind,
-    JournalEntry,
-    LedgerAccount,
-    Posting,
-)
+from marketplace.ledger.models import AssistanceFund, EntryKind, HouseholdIncomeMonth
 from marketplace.periods import Period
 from marketplace.producers.models import Producer, ProducerKind
 
@@ -39,39 +33,48 @@ PAYOUT = (EntryKind.payout_approved, EntryKind.payout_returned)
 STATUSES = tuple(HouseholdStatus)
 
 
-def posting_source():
-    """Where a posting's income came from (a ``Source``), from its entry, its order line's
-    producer and its fund (a fund bound to a pledge: a livestream pledge)."""
+def income_source(kind):
+    """Where income came from (a ``Source``), from its entry ``kind``, its producer (joined as
+    ``Producer``) and its fund (joined as ``AssistanceFund``; a fund bound to a pledge is a
+    livestream pledge)."""
     bound = sa.func.coalesce(AssistanceFund.bound, sa.false())
     return sa.case(
         (
-            JournalEntry.kind == EntryKind.fund_disbursement,
+            kind == EntryKind.fund_disbursement,
             sa.case(
                 (bound, sa.literal(Source.livestream_pledges.value)),
                 else_=sa.literal(Source.assistance_funds.value),
             ),
         ),
-        (JournalEntry.kind == EntryKind.minimum_dividend, Source.coop_dividends.value),
+        (kind == EntryKind.minimum_dividend, Source.coop_dividends.value),
         (Producer.kind == ProducerKind.household, Source.own_sales.value),
         (Producer.kind == ProducerKind.cooperative, Source.coop_dividends.value),
         else_=sa.literal(Source.enterprise_linking.value),
     )
 
 
-def household_postings(period: Period, villages):
-    """Postings to household income accounts in the period, of households of ``villages``."""
-    income_accounts = sa.select(LedgerAccount.id).where(
-        LedgerAccount.kind == AccountKind.household_income
-    )
+def period_income(period: Period, villages):
+    """The household income rollup's rows of the period (``ledger/rollups.py``: the postings to
+    household income accounts summed by household, month, kind, producer and fund), of the
+    households of ``villages``. Periods are whole months, so the months in it are exactly its
+    postings."""
+    assert period.start.day == 1, "reports cut whole months"
     return (
-        sa.select(Posting)
-        .join(Household, Household.id == Posting.household_id)
+        sa.select(HouseholdIncomeMonth)
+        .join(Household, Household.id == HouseholdIncomeMonth.household_id)
         .where(
-            Posting.effective_on.between(period.start, period.end),
-            Posting.account_id.in_(income_accounts),
+            HouseholdIncomeMonth.month.between(period.start, period.end),
             Household.village_id.in_(villages),
         )
-        .subquery("period_postings")
+        .subquery("period_income")
+    )
+
+
+def with_sources(statement, income):
+    """``statement`` over ``income`` (``period_income``) joined to what ``income_source``
+    reads."""
+    return statement.outerjoin(Producer, Producer.id == income.c.producer_id).outerjoin(
+        AssistanceFund, AssistanceFund.id == income.c.fund_id
     )
 
 

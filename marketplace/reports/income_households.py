@@ -6,10 +6,7 @@ import sqlalchemy as sa
 
 from marketplace.accounts.auth import Actor
 from marketplace.households.models import Household
-from marketplace.ledger.models import AssistanceFund, FundDisbursement, JournalEntry
-from marketplace.orders.models import OrderLine
 from marketplace.periods import Period
-from marketplace.producers.models import Producer
 from marketplace.regions.models import Region
 from marketplace.regions.service import villages_by_child
 from marketplace.reports.frozen import frozen_households, registry_freezing
@@ -21,9 +18,10 @@ from marketplace.reports.income_figures import (
     empty_figures,
     finish,
     flat,
-    household_postings,
-    posting_source,
+    income_source,
+    period_income,
     status_at_end,
+    with_sources,
 )
 from marketplace.reports.models import FrozenHousehold
 from marketplace.reports.scoping import reported_region
@@ -48,21 +46,18 @@ def live_household_rows(session, region: Region, period: Period):
     village_names = dict(
         session.execute(sa.select(Region.id, Region.name).where(Region.id.in_(villages))).all()
     )
-    postings = household_postings(period, villages)
-    source = posting_source()
+    income = period_income(period, villages)
+    source = income_source(income.c.kind)
     money = (
-        sa.select(
-            postings.c.household_id, JournalEntry.kind, source, sa.func.sum(postings.c.amount_fen)
+        with_sources(
+            sa.select(
+                income.c.household_id, income.c.kind, source, sa.func.sum(income.c.amount_fen)
+            ),
+            income,
         )
-        .select_from(postings)
-        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
-        .outerjoin(OrderLine, OrderLine.id == postings.c.order_line_id)
-        .outerjoin(Producer, Producer.id == OrderLine.producer_id)
-        .outerjoin(FundDisbursement, FundDisbursement.id == JournalEntry.fund_disbursement_id)
-        .outerjoin(AssistanceFund, AssistanceFund.id == FundDisbursement.fund_id)
-        .where(JournalEntry.kind.in_(EARNING + PAYOUT))
-        .group_by(postings.c.household_id, JournalEntry.kind, source)
-        .order_by(postings.c.household_id)
+        .where(income.c.kind.in_(EARNING + PAYOUT))
+        .group_by(income.c.household_id, income.c.kind, source)
+        .order_by(income.c.household_id)
     )
     status_at = status_at_end(period, villages)
     households = (
@@ -111,12 +106,8 @@ def coverage(session, actor: Actor, filters: dict, *, page: int, page_size: int)
     frozen = registry_freezing(session, region.id, period)
     if frozen is not None:
         return _frozen_coverage(session, frozen, villages, filters, page, page_size)
-    postings = household_postings(period, villages)
-    reached = (
-        sa.select(postings.c.household_id)
-        .join(JournalEntry, JournalEntry.id == postings.c.entry_id)
-        .where(JournalEntry.kind.in_(EARNING))
-    )
+    income = period_income(period, villages)
+    reached = sa.select(income.c.household_id).where(income.c.kind.in_(EARNING))
     status_at = status_at_end(period, villages)
     is_reached = Household.id.in_(reached)
     stmt = (

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from marketplace.ledger import journal
+from marketplace.ledger import journal, rollups
 from marketplace.ledger.models import AccountKind, EntryKind, JournalEntry, LedgerAccount, Posting
 from marketplace.orders.models import Order, PaymentStatus
 from marketplace.payments.models import Gateway, Payment
@@ -62,9 +62,15 @@ def run(session) -> Report:
         _gateways_reconcile,
         _liabilities_not_in_debit,
         _in_transit_matches_lines,
+        _rollups_match_postings,
     ):
         check(session, report)
     return report
+
+
+def _rollups_match_postings(session, report: Report) -> None:
+    """The household income rollup reports read is the postings summed, row for row."""
+    report.differences.extend(rollups.differences(session))
 
 
 def _entries_balance(session, report: Report) -> None:

@@ -1,0 +1,187 @@
+"""Household income by month (``HouseholdIncomeMonth``): the postings to household income
+accounts summed by household, month, entry kind, producer and fund, kept in the transaction that
+writes the postings, so a report reads a row per household and month instead of every posting.
+
+A co-op's sale writes a posting per member, so postings grow about a hundred times faster than
+orders; a report summing them gets slower every month, and a province's would not answer. The
+rollup holds what the income report tells apart and nothing it resolves when read: the producer,
+whose kind (household, co-operative, enterprise) decides a sale's source, and the fund, whose
+``bound`` decides a disbursement's. The village is the household's, joined when read. So a
+producer changing kind or a household moving village gives the figures reading the postings
+gave, and the rollup never needs rewriting.
+
+``write_entries`` is the one writer of postings and calls ``add``; a bulk load that writes
+postings itself (the generated county) calls ``rebuild`` after it. ``differences`` compares the
+rollup with the postings (``flask ledger check``).
+"""
+
+from collections import defaultdict
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from marketplace.ledger.models import (
+    AccountKind,
+    EntryKind,
+    FundDisbursement,
+    HouseholdIncomeMonth,
+    JournalEntry,
+    LedgerAccount,
+    Posting,
+)
+from marketplace.orders.models import OrderLine
+
+_KEY = ("household_id", "month", "kind", "producer_id", "fund_id")
+#: Rows per upsert statement: well inside PostgreSQL's 65,535 parameters and SQLite's 32,766.
+_CHUNK = 2_000
+#: What ``differences`` lists at most: a broken rollup is broken everywhere.
+_SHOWN = 20
+
+
+class month_of(FunctionElement):
+    """The first day of a date's month, as a date, in either database."""
+
+    type = sa.Date()
+    inherit_cache = True
+
+
+@compiles(month_of, "postgresql")
+def _month_of_postgresql(element, compiler, **kw):
+    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+@compiles(month_of, "sqlite")
+def _month_of_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
+
+
+def add(session, entries) -> None:
+    """Add the household income legs of ``entries`` (just written) to the
+    rollup: at most three statements, whatever the number of entries."""
+    legs = [
+        (entry, leg)
+        for entry in entries
+        for leg in entry.legs
+        if leg.household_id is not None
+        and leg.account.partition(":")[0] == AccountKind.household_income
+    ]
+    if not legs:
+        return
+    producers = _lookup(
+        session, OrderLine.id, OrderLine.producer_id, {leg.order_line_id for _, leg in legs}
+    )
+    funds = _lookup(
+        session,
+        FundDisbursement.id,
+        FundDisbursement.fund_id,
+        {entry.fund_disbursement_id for entry, _ in legs},
+    )
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for entry, leg in legs:
+        key = (
+            leg.household_id,
+            entry.effective_on.replace(day=1),
+            EntryKind(entry.kind),
+            producers.get(leg.order_line_id, 0),
+            funds.get(entry.fund_disbursement_id, 0),
+        )
+        sums[key][0] += leg.amount_fen
+        sums[key][1] += 1
+    # In key order: two transactions adding to the same rows lock them in the same order, so
+    # neither can wait for the other while holding what it needs.
+    rows = [
+        {**dict(zip(_KEY, key, strict=True)), "amount_fen": amount, "postings": count}
+        for key, (amount, count) in sorted(sums.items())
+    ]
+    for start in range(0, len(rows), _CHUNK):
+        session.execute(_upsert(session), rows[start : start + _CHUNK])
+
+
+def _lookup(session, key_column, value_column, keys) -> dict[int, int]:
+    keys = sorted(key for key in keys if key is not None)
+    if not keys:
+        return {}
+    return dict(
+        session.execute(sa.select(key_column, value_column).where(key_column.in_(keys))).all()
+    )
+
+
+def _upsert(session):
+    dialect = session.connection().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(HouseholdIncomeMonth)
+    return statement.on_conflict_do_update(
+        index_elements=list(_KEY),
+        set_={
+            "amount_fen": HouseholdIncomeMonth.amount_fen + statement.excluded.amount_fen,
+            "postings": HouseholdIncomeMonth.postings + statement.excluded.postings,
+        },
+    )
+
+
+def from_postings():
+    """The rollup as the postings give it: what ``rebuild`` writes and ``differences`` checks."""
+    # Written once and grouped by the same objects: PostgreSQL matches a grouped expression by
+    # its text, and a literal 0 (not a parameter) keeps the two texts the same.
+    none = sa.literal_column("0")
+    key = (
+        Posting.household_id,
+        month_of(Posting.effective_on),
+        JournalEntry.kind,
+        sa.func.coalesce(OrderLine.producer_id, none),
+        sa.func.coalesce(FundDisbursement.fund_id, none),
+    )
+    return (
+        sa.select(
+            *(column.label(name) for column, name in zip(key, _KEY, strict=True)),
+            sa.func.sum(Posting.amount_fen).label("amount_fen"),
+            sa.func.count().label("postings"),
+        )
+        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .outerjoin(OrderLine, OrderLine.id == Posting.order_line_id)
+        .outerjoin(FundDisbursement, FundDisbursement.id == JournalEntry.fund_disbursement_id)
+        .where(
+            LedgerAccount.kind == AccountKind.household_income,
+            Posting.household_id.is_not(None),
+        )
+        .group_by(*key)
+    )
+
+
+def rebuild(session) -> int:
+    """Write the rollup again from the postings (after a bulk load that wrote postings itself):
+    the number of rows it holds."""
+    session.execute(sa.delete(HouseholdIncomeMonth))
+    session.execute(
+        sa.insert(HouseholdIncomeMonth).from_select(
+            [*_KEY, "amount_fen", "postings"], from_postings()
+        )
+    )
+    return session.scalar(sa.select(sa.func.count()).select_from(HouseholdIncomeMonth))
+
+
+def differences(session) -> list[str]:
+    """Every rollup row the postings do not give, and every sum of postings missing from the
+    rollup, said as ``flask ledger check`` says a difference (the first few of each)."""
+    held = sa.select(
+        *(getattr(HouseholdIncomeMonth, name) for name in (*_KEY, "amount_fen", "postings"))
+    )
+    expected = from_postings()
+    found = []
+    for label, statement in (
+        ("rollup holds", sa.except_(held, expected)),
+        ("postings give", sa.except_(expected, held)),
+    ):
+        rows = session.execute(statement.limit(_SHOWN)).all()
+        for household_id, month, kind, producer_id, fund_id, amount, postings in rows:
+            month = month if isinstance(month, date) else date.fromisoformat(month)
+            found.append(
+                f"household income rollup: {label} household {household_id} {month:%Y-%m} "
+                f"{kind} (producer {producer_id}, fund {fund_id}): {amount} fen in "
+                f"{postings} postings"
+            )
+    return found

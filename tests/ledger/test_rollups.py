@@ -1,0 +1,241 @@
+"""The household income rollup reports read (``ledger/rollups.py``): after any sequence of sales,
+refunds, platform imports, minimum dividends, fund disbursements and a month's close, every
+rollup row is the sum of its postings, and ``flask ledger check`` says so; a rollup that drifts
+from its postings, or postings written past the ledger, are found. The rollup keeps what the
+reports resolve when read, so a household that moves village and a producer that changes kind
+give the figures the postings give."""
+
+import itertools
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from marketplace.clock import shanghai_today
+from marketplace.db import utcnow
+from marketplace.ledger import dividends, rollups
+from marketplace.ledger.models import HouseholdIncomeMonth, Posting
+from marketplace.orders.models import OrderStatus
+from marketplace.periods import next_month
+from marketplace.platform_sales import recording as platform_sales
+from marketplace.producers.models import ProducerKind
+from marketplace.reports import closing, reconciliation
+from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
+from tests.reports.test_income import ledger_net
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def month_over(monkeypatch):
+    """This month, treated as over, so that it can be closed and later writes move on."""
+    later = next_month(shanghai_today().replace(day=1)) + timedelta(days=3)
+    monkeypatch.setattr(closing, "shanghai_today", lambda: later)
+
+
+@pytest.fixture
+def fund(client, money, regions):
+    created = client.post(
+        "/api/v1/funds",
+        json={"name": "汇总测试基金", "source": "campaign", "region_id": regions.county.id},
+        headers=money.admin_headers,
+    )
+    assert created.status_code == 201, created.json
+    given_money = client.post(
+        f"/api/v1/funds/{created.json['id']}/contributions",
+        json={"amount_fen": 10_000_000, "contributor": "县商务局", "reference": "ROLLUP-1"},
+        headers=money.admin_headers,
+    )
+    assert given_money.status_code == 201, given_money.json
+    return created.json
+
+
+def _import(session, shop, quantity: int) -> None:
+    n = next(_numbers)
+    sku = shop.sku_500g
+    line = platform_sales.platform_line(
+        sku_id=sku.id,
+        product_id=sku.product_id,
+        station_id=sku.station_id,
+        producer_id=shop.producer.id,
+        product_name="野生蓝莓",
+        sku_spec=sku.spec,
+        unit_price_fen=sku.price_fen,
+        quantity=quantity,
+        discount_fen=0,
+        list_price_fen=sku.price_fen,
+    )
+    platform_sales.record_sales(
+        session,
+        [
+            platform_sales.Sale(
+                platform="douyin",
+                reference=f"RUDY{n}",
+                number=f"IMRU{n}",
+                note="douyin",
+                placed_at=utcnow(),
+                paid_at=utcnow(),
+                livestream_session_id=None,
+                status=OrderStatus.paid,
+                lines=(line,),
+            )
+        ],
+    )
+    session.flush()
+
+
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("sale"), st.integers(1, 4)),
+        st.tuples(st.just("refund"), st.integers(1, 2)),
+        st.tuples(st.just("import"), st.integers(1, 3)),
+        st.tuples(st.just("disburse"), st.integers(1, 90_000)),
+        st.tuples(st.just("dividend"), st.just(0)),
+        st.tuples(st.just("close"), st.just(0)),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=steps)
+def test_every_rollup_is_the_sum_of_its_postings(
+    client, session, shop, money, pay, regions, fund, month_over, plan
+):
+    shop.sku_500g.stock = 1_000_000  # examples add to one shop
+    session.flush()
+    sold = []
+    for what, amount in plan:
+        if what == "sale":
+            order = pay((shop.sku_500g, amount))
+            sold.append((order["id"], order["lines"][0]["id"], amount))
+        elif what == "refund" and sold:
+            order_id, line_id, left = sold.pop()
+            refunded = client.post(
+                f"/api/v1/orders/{order_id}/refunds",
+                json={
+                    "reason": "破损",
+                    "lines": [{"order_line_id": line_id, "quantity": min(amount, left)}],
+                },
+                headers=shop.station_headers,
+            )
+            assert refunded.status_code == 201, refunded.json
+        elif what == "import":
+            _import(session, shop, amount)
+        elif what == "disburse":
+            given_out = client.post(
+                f"/api/v1/funds/{fund['id']}/disbursements",
+                json={
+                    "mode": "fixed",
+                    "memo": "每户补助",
+                    "amount_each_fen": amount,
+                    "household_ids": [m.id for m in money.members],
+                },
+                headers=money.admin_headers,
+            )
+            assert given_out.status_code == 201, given_out.json
+        elif what == "dividend":
+            money.rule.minimum_dividend_fen = 500_000
+            session.flush()
+            dividends.top_up(session, year=shanghai_today().year)
+        elif what == "close":
+            closed = client.post(
+                "/api/v1/reports/closes",
+                json={"region_id": regions.county.id, "month": f"{shanghai_today():%Y-%m}"},
+                headers=money.official_headers,
+            )
+            assert closed.status_code in (201, 409), closed.json
+    session.flush()
+    assert rollups.differences(session) == []
+    assert reconciliation.run(session).ok, reconciliation.run(session).differences
+    rows = session.execute(sa.select(HouseholdIncomeMonth)).scalars().all()
+    assert rows, "household income went somewhere"
+    assert all(row.postings > 0 for row in rows)
+
+
+def test_a_drifted_rollup_and_postings_past_the_ledger_are_found(session, shop, money, pay):
+    pay((shop.sku_500g, 2))
+    session.flush()
+    assert rollups.differences(session) == []
+    row = session.execute(sa.select(HouseholdIncomeMonth).limit(1)).scalar_one()
+    row.amount_fen += 1
+    session.flush()
+    found = reconciliation.run(session).differences
+    assert any("rollup holds" in line and str(row.household_id) in line for line in found)
+    assert any("postings give" in line for line in found)
+    row.amount_fen -= 1
+    stray = session.execute(
+        sa.select(Posting).where(Posting.household_id == row.household_id).limit(1)
+    ).scalar_one()
+    session.add(
+        Posting(
+            entry_id=stray.entry_id,
+            account_id=stray.account_id,
+            amount_fen=-1,
+            household_id=stray.household_id,
+            order_line_id=stray.order_line_id,
+            effective_on=stray.effective_on,
+        )
+    )
+    session.flush()
+    assert any("postings give" in line for line in rollups.differences(session))
+
+
+def test_rebuild_writes_what_the_postings_give(session, shop, money, pay):
+    pay((shop.sku_500g, 3))
+    session.flush()
+    before = sorted(
+        (r.household_id, r.month, r.kind, r.producer_id, r.fund_id, r.amount_fen, r.postings)
+        for r in session.execute(sa.select(HouseholdIncomeMonth)).scalars()
+    )
+    assert rollups.rebuild(session) == len(before)
+    after = sorted(
+        (r.household_id, r.month, r.kind, r.producer_id, r.fund_id, r.amount_fen, r.postings)
+        for r in session.execute(sa.select(HouseholdIncomeMonth)).scalars()
+    )
+    assert after == before
+
+
+def _county_report(client, money, regions):
+    response = client.get(
+        "/api/v1/reports/income",
+        query_string={"region_id": regions.county.id, "period": f"{shanghai_today():%Y-%m}"},
+        headers=money.admin_headers,
+    )
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_a_moved_household_and_a_producer_of_another_kind_report_as_their_postings_do(
+    client, session, shop, money, pay, regions
+):
+    pay((shop.sku_500g, 3))
+    moved = money.members[0]
+    moved.village_id = regions.village_b1.id
+    session.flush()
+    report = _county_report(client, money, regions)
+    by_township = {row["region_id"]: row for row in report["rows"]}
+    month = shanghai_today().replace(day=1), next_month(shanghai_today().replace(day=1))
+    for township, villages in (
+        (regions.township_a, (regions.village_a1, regions.village_a2)),
+        (regions.township_b, (regions.village_b1, regions.village_b2)),
+    ):
+        earned, _ = ledger_net(
+            session, [v.id for v in villages], month[0], month[1] - timedelta(days=1)
+        )
+        assert by_township[township.id]["net_fen"] == earned
+    assert by_township[regions.township_b.id]["net_fen"] > 0
+    coop = report["totals"]["by_source"]["coop_dividends"]["net_fen"]
+    assert coop > 0
+    shop.producer.kind = ProducerKind.enterprise
+    session.flush()
+    changed = _county_report(client, money, regions)["totals"]["by_source"]
+    assert changed["coop_dividends"]["net_fen"] == 0
+    assert changed["enterprise_linking"]["net_fen"] == coop
