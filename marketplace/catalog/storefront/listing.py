@@ -19,10 +19,9 @@ from marketplace.catalog.models import (
     Product,
     ProductImage,
     ProductStatus,
-    Sku,
-    certificate_valid_on,
 )
 from marketplace.catalog.storefront import ordering, search
+from marketplace.catalog.storefront.cards import build_cards, skus_of
 from marketplace.catalog.storefront.ordering import sort_of
 from marketplace.clock import shanghai_today
 from marketplace.producers.models import Producer, Station
@@ -30,7 +29,6 @@ from marketplace.regions.models import Region
 from marketplace.regions.service import in_subtree_of
 
 _products = Product.__table__
-_skus = Sku.__table__
 _images = ProductImage.__table__
 _categories = Category.__table__
 _producers = Producer.__table__
@@ -107,6 +105,13 @@ def _page_statement(where: list, sort: str, count: sa.Select) -> sa.Select:
         .offset(sa.bindparam("offset", type_=sa.Integer()))
         .subquery("page")
     )
+    return _dressed(ids, sort, count)
+
+
+def _dressed(ids, sort: str, count: sa.Select) -> sa.Select:
+    """The cards' columns for the page's ``ids`` (a subquery of the id and the sort's two
+    keys), in the sort's order, with the bounded count."""
+    p = _products.c
     first_image = (
         sa.select(_images.c.storage_key)
         .where(_images.c.product_id == p.id)
@@ -152,6 +157,45 @@ def _page_statement(where: list, sort: str, count: sa.Select) -> sa.Select:
 
 
 @functools.lru_cache(maxsize=1024)
+def _relevance_statements(
+    shape: frozenset[str], rank: int, words: bool
+) -> tuple[sa.Select, sa.Select]:
+    """A relevance page sought in one class (search.py): the first ``need`` products of class
+    ``rank`` among the ``search.WINDOW`` newest that the other filters (and the cursor) let
+    through; and the cards of the page's ids once found, with the bounded count."""
+    p = _products.c
+    where = _conditions(shape - {"after", "q"})
+    if "after" in shape:
+        after_published = sa.bindparam("after_published", type_=p.published_at.type)
+        mark = sa.tuple_(after_published, sa.bindparam("after_id", type_=sa.BigInteger()))
+        where.append(sa.tuple_(p.published_at, p.id) < mark)
+    newest = (
+        sa.select(p.id, p.published_at, p.name, p.search_text)
+        .where(*where)
+        .order_by(p.published_at.desc(), p.id.desc())
+        .limit(sa.literal_column(str(search.WINDOW)))
+        .subquery("newest")
+    )
+    n = newest.c
+    window = (
+        sa.select(n.id, n.published_at)
+        .where(*search.of_class(n, rank, words))
+        .order_by(n.published_at.desc(), n.id.desc())
+        .limit(sa.bindparam("need", type_=sa.Integer()))
+    )
+    ids = (
+        sa.select(
+            p.id,
+            sa.bindparam("rank", type_=sa.Integer()).label("first_key"),
+            p.published_at.label("second_key"),
+        )
+        .where(p.id.in_(sa.bindparam("page_ids", expanding=True)))
+        .subquery("page")
+    )
+    return window, _dressed(ids, "relevance", _statements(shape - {"after"}, "relevance")[1])
+
+
+@functools.lru_cache(maxsize=1024)
 def _statements(shape: frozenset[str], sort: str) -> tuple[sa.Select, sa.Select]:
     """The page and count statements for one combination of filters and sort, built once:
     a statement object keeps its SQLAlchemy cache key, so executing it again is cheap."""
@@ -169,24 +213,14 @@ def _statements(shape: frozenset[str], sort: str) -> tuple[sa.Select, sa.Select]
     return _page_statement(page_where, sort, count), count
 
 
-_SKUS = (
-    sa.select(
-        _skus.c.product_id,
-        _skus.c.id,
-        _skus.c.code,
-        _skus.c.spec,
-        _skus.c.price_fen,
-        _skus.c.currency,
-        _skus.c.stock,
-        _skus.c.weight_grams,
-    )
-    .where(_skus.c.product_id.in_(sa.bindparam("ids", expanding=True)), _skus.c.is_active.is_(True))
-    .order_by(_skus.c.product_id, _skus.c.id)
-)
-
-
 def list_storefront(
-    connection, filters: dict, *, page: int, page_size: int, media_prefix: str
+    connection,
+    filters: dict,
+    *,
+    page: int,
+    page_size: int,
+    media_prefix: str,
+    reference: bool = False,
 ) -> tuple[list[dict], int, str | None]:
     """A page of active products as plain dicts, how many match counted up to one past
     ``TOTAL_BOUND``, and the cursor of the page after it (None when this one is not full).
@@ -194,7 +228,8 @@ def list_storefront(
     A cursor in ``filters`` (``Cursor``, decoded by the query's schema) starts the page right
     after the product it names, and ``page`` is then not read. Three statements whatever the
     page size or depth: the page with its bounded count, then its SKUs (an empty page counts
-    on its own).
+    on its own). A relevance page is first sought in one class (search.py), which costs a
+    statement more; ``reference`` ranks every match instead, as the equivalence test does.
     """
     today = shanghai_today()
     page_statement, count_statement, parameters = _bound_statements(filters, today)
@@ -205,109 +240,61 @@ def list_storefront(
             after_value=cursor.value, after_published=cursor.published, after_id=cursor.id
         )
         page_parameters["offset"] = 0
-    rows = connection.execute(page_statement, page_parameters).all()
+    rows = None
+    if sort_of(filters) == "relevance" and not reference:
+        rows = _relevance_page(connection, filters, page_parameters)
+    if rows is None:
+        rows = connection.execute(page_statement, page_parameters).all()
     if not rows:
         return [], connection.execute(count_statement, parameters).scalar_one(), None
-    skus_by_product = _skus_of(connection, rows)
+    skus_by_product = skus_of(connection, rows)
     last_id, value, published, counted = rows[-1][0], *rows[-1][-3:]
     # Active products always have a price and a publishing time, so the sort value is there.
     full = len(rows) == page_size and value is not None
     following = (
         ordering.Cursor(sort_of(filters), value, last_id, published).encode() if full else None
     )
-    return _cards(rows, skus_by_product, today, media_prefix), counted, following
+    return build_cards(rows, skus_by_product, today, media_prefix), counted, following
+
+
+def _relevance_page(connection, filters: dict, parameters: dict):
+    """The page's rows when one class holds it among the newest products (search.py), else
+    None: the page is then ranked from every match."""
+    cursor = filters.get("cursor")
+    rank = search.IN_NAME if cursor is None else cursor.value
+    shape = _shape(filters) | ({"after"} if cursor is not None else set())
+    window, dressed = _relevance_statements(shape, rank, search.has_words(filters["q"]))
+    offset, limit = parameters["offset"], parameters["limit"]
+    found = connection.execute(window, {**parameters, "need": offset + limit}).all()
+    if len(found) < offset + limit:
+        return None
+    page_ids = [row[0] for row in found[offset:]]
+    return connection.execute(dressed, {**parameters, "rank": rank, "page_ids": page_ids}).all()
+
+
+def _shape(filters: dict) -> frozenset[str]:
+    """The filters a request uses, as the statements are built for them (certified=false
+    filters nothing)."""
+    return frozenset(
+        name
+        for name in FILTERS
+        if filters.get(name) is not None and (name != "certified" or filters[name])
+    )
 
 
 def _bound_statements(filters: dict, today) -> tuple[sa.Select, sa.Select, dict]:
     """The page and count statements for the filters given (built once per combination), and
     the values of their parameters (the cursor's are the caller's to add)."""
-    parameters = {name: filters[name] for name in FILTERS if filters.get(name) is not None}
-    if not parameters.get("certified", True):
-        del parameters["certified"]  # certified=false filters nothing
-    shape = frozenset(parameters) | ({"after"} if filters.get("cursor") is not None else set())
+    shape = _shape(filters)
+    parameters = {name: filters[name] for name in shape}
+    if filters.get("cursor") is not None:
+        shape |= {"after"}
     page_statement, count_statement = _statements(shape, sort_of(filters))
     if parameters.pop("certified", False):
         parameters["today"] = today
     if "q" in parameters:
         parameters.update(search.parameters(parameters.pop("q")))
     return page_statement, count_statement, parameters
-
-
-def _skus_of(connection, rows) -> dict[int, list[dict]]:
-    """The SKUs on sale of the page's products, by product, in one statement."""
-    skus_by_product: dict[int, list[dict]] = {row[0]: [] for row in rows}
-    sku_rows = connection.execute(_SKUS, {"ids": list(skus_by_product)})
-    for product_id, sku_id, code, spec, price, currency, stock, weight in sku_rows:
-        skus_by_product[product_id].append(
-            {
-                "id": sku_id,
-                "code": code,
-                "spec": spec,
-                "price_fen": price,
-                "currency": currency,
-                "stock": stock,
-                "weight_grams": weight,
-            }
-        )
-    return skus_by_product
-
-
-def _cards(rows, skus_by_product: dict, today, media_prefix: str) -> list[dict]:
-    """The page's rows as the cards ``ProductCardOut`` documents."""
-    cards = []
-    for (
-        product_id,
-        name,
-        subtitle,
-        unit,
-        min_price_fen,
-        published_at,
-        certificate_number,
-        certificate_level,
-        valid_from,
-        valid_to,
-        category_code,
-        category_name,
-        producer_id,
-        producer_name,
-        producer_kind,
-        village_id,
-        village_name,
-        station_id,
-        station_name,
-        image_key,
-        _first_key,
-        _second_key,
-        _counted,
-    ) in rows:
-        certificate = None
-        if certificate_number is not None:
-            certificate = {
-                "number": certificate_number,
-                "level": str(certificate_level),
-                "valid_from": valid_from.isoformat(),
-                "valid_to": valid_to.isoformat() if valid_to else None,
-                "valid_today": certificate_valid_on(valid_from, valid_to, today),
-            }
-        cards.append(
-            {
-                "id": product_id,
-                "name": name,
-                "subtitle": subtitle,
-                "unit": unit,
-                "min_price_fen": min_price_fen,
-                "currency": "CNY",
-                "published_at": published_at.isoformat() if published_at else None,
-                "category": {"code": category_code, "name": category_name},
-                "producer": {"id": producer_id, "name": producer_name, "kind": str(producer_kind)},
-                "origin_village": {"id": village_id, "name": village_name},
-                "station": {"id": station_id, "name": station_name},
-                "certificate": certificate,
-                "image_url": media_prefix + image_key if image_key else None,
-                "skus": skus_by_product[product_id],
-            }
-        )
-    return cards
 
 
 def render_page(cards: list[dict], counted: int, following: str | None) -> tuple[bytes, str]:

@@ -17,11 +17,24 @@ matches anywhere in the text, not only at a word's start.
 **In what order.** With ``q`` and no other sort asked, by relevance: the products whose name
 holds the whole query first, then those whose other text holds it as typed (a producer's or a
 village's name), then those holding its terms apart; within each, newest first, then by id.
+
+**What a page of it costs.** Ranking every match to show twenty is what made a search of a
+common word cost what its matches hold (a province's catalog holds 蓝莓 tens of thousands of
+times). So a relevance page is first sought in one class alone (the cursor's, or the name
+matches for a first page), walking the newest index through at most ``WINDOW`` products: when
+they hold the page, they are exactly its rows, since every product of the class outside them
+is older and every other class comes after. Only when they do not (a rare or scattered match,
+a class near its end) is the page ranked from every match, as the reference
+``listing.list_storefront(..., reference=True)`` always does; the walk's only cost is then its
+``WINDOW`` rows. In the walk, every term as a substring (``MayHoldEveryTerm``, a cheap
+``LIKE``) is what a query of Chinese characters needs; a query with a word tests the exact
+lexemes too, after it (their function costs tens of microseconds a row).
 """
 
 import re
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -37,6 +50,9 @@ _ONE_CJK = re.compile(rf"[{_CJK}]")
 #: Relevance classes, best first.
 IN_NAME, AS_TYPED, TERMS_APART = 0, 1, 2
 CLASSES = (IN_NAME, AS_TYPED, TERMS_APART)
+
+#: How many of the newest products a relevance page is sought in before every match is ranked.
+WINDOW = 2_000
 
 
 def terms(query: str) -> list[str]:
@@ -55,6 +71,8 @@ def parameters(query: str) -> dict:
             f"'{term}'" if _ONE_CJK.fullmatch(term) else f"'{term}':*" for term in found
         ),
         "q_terms": "[" + ",".join(f'"{term}"' for term in found) + "]",
+        # Terms hold no LIKE wildcard: they are letters, digits and ideographs only.
+        "q_patterns": [f"%{term}%" for term in found],
         "q": f"%{fold_for_search(escaped)}%",
     }
 
@@ -88,11 +106,61 @@ def _holds_elsewhere(element, compiler, **kw):
     )
 
 
+class MayHoldEveryTerm(ColumnElement):
+    """``search_text`` holds every term as a substring: what holding every term needs, cheap
+    to test on rows already read (``LIKE ALL`` on PostgreSQL; elsewhere the exact test, which
+    is ``instr`` already)."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+
+    def __init__(self, search_text):
+        self.search_text = search_text
+
+
+@compiles(MayHoldEveryTerm, "postgresql")
+def _may_hold_on_postgresql(element, compiler, **kw):
+    text = compiler.process(element.search_text, **kw)
+    patterns = compiler.process(sa.bindparam("q_patterns", type_=ARRAY(sa.Text())), **kw)
+    return f"({text} LIKE ALL ({patterns}))"
+
+
+@compiles(MayHoldEveryTerm)
+def _may_hold_elsewhere(element, compiler, **kw):
+    return compiler.process(HoldsEveryTerm(element.search_text), **kw)
+
+
+def _as_typed(columns) -> tuple:
+    """Whether the name, and whether the whole search text, holds the query as typed."""
+    pattern = sa.bindparam("q", type_=sa.Text())
+    return (
+        sa.func.lower(columns["name"]).like(pattern, escape="/"),
+        columns["search_text"].like(pattern, escape="/"),
+    )
+
+
 def relevance(columns) -> sa.ColumnElement:
     """The relevance class of a matching product (``IN_NAME`` best)."""
-    pattern = sa.bindparam("q", type_=sa.Text())
-    return sa.case(
-        (sa.func.lower(columns["name"]).like(pattern, escape="/"), IN_NAME),
-        (columns["search_text"].like(pattern, escape="/"), AS_TYPED),
-        else_=TERMS_APART,
-    )
+    in_name, in_text = _as_typed(columns)
+    return sa.case((in_name, IN_NAME), (in_text, AS_TYPED), else_=TERMS_APART)
+
+
+def has_words(query: str) -> bool:
+    """Whether the query has a word: a Chinese character is held exactly when the text holds
+    it as a substring, a word only when a word of the text starts with it."""
+    return any(not _ONE_CJK.fullmatch(term) for term in terms(query))
+
+
+def of_class(columns, rank: int, words: bool) -> list:
+    """The conditions for a matching product to be of class ``rank``, as ``relevance`` ranks
+    it, the cheap ones first; the exact lexemes only when the query has ``words``."""
+    in_name, in_text = _as_typed(columns)
+    return [
+        *{
+            IN_NAME: [in_name],
+            AS_TYPED: [sa.not_(in_name), in_text],
+            TERMS_APART: [sa.not_(in_name), sa.not_(in_text)],
+        }[rank],
+        MayHoldEveryTerm(columns["search_text"]),
+        *([HoldsEveryTerm(columns["search_text"])] if words else []),
+    ]

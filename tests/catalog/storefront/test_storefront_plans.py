@@ -1,14 +1,16 @@
 """On PostgreSQL, with a catalog large enough that the planner means it (30,000 products, every
 one active and analysed), the first page of each sort, with and without a category, starts in
-an index and scans no table that grows with the catalog; a search reads its GIN index; the
-count stops at its bound."""
+an index and scans no table that grows with the catalog; a search reads its GIN index, and its
+first page by relevance is sought in the newest index, a bounded walk; the count stops at its
+bound."""
 
 import json
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 
-from marketplace.catalog.storefront import listing, ordering
+from marketplace.catalog.storefront import listing, ordering, search
 from marketplace.clock import shanghai_today
 
 pytestmark = pytest.mark.postgres
@@ -46,12 +48,21 @@ def large_catalog(session, world, category):
 
 
 def plan_of(session, statement, parameters) -> dict:
-    compiled = statement.compile(
-        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
-    )
-    explained = session.connection().exec_driver_sql(
-        "EXPLAIN (FORMAT JSON) " + compiled.string, compiled.construct_params(parameters)
-    )
+    """The plan of the statement as the driver runs it (an expanding IN rendered with its
+    values): the statement is run once and its text explained with the same parameters."""
+    connection = session.connection()
+    sent = []
+
+    def record(conn, cursor, text, driver_parameters, context, executemany):
+        sent.append((text, driver_parameters))
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        connection.execute(statement, parameters).all()
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    text, driver_parameters = sent[-1]
+    explained = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + text, driver_parameters)
     (document,) = explained.scalar_one()
     return document["Plan"] if isinstance(document, dict) else json.loads(document)[0]["Plan"]
 
@@ -139,3 +150,31 @@ def test_a_search_reads_its_gin_index(session, large_catalog, query):
 def test_the_count_stops_one_past_the_bound(session, large_catalog):
     _, count, parameters = listing._bound_statements({"sort": "newest"}, shanghai_today())
     assert session.execute(count, parameters).scalar_one() == listing.TOTAL_BOUND + 1
+
+
+@pytest.mark.parametrize("in_category", [False, True])
+@pytest.mark.parametrize("query", ["山货", "山货 12345", "货山"])
+def test_a_relevance_page_is_sought_in_the_newest_index(session, large_catalog, query, in_category):
+    """The page of one relevance class is read from the newest index, at most search.WINDOW
+    rows of it (a Limit above the scan), never from every match; its cards are read by id."""
+    filters = {"q": query, **({"category": "fruit"} if in_category else {})}
+    _, _, parameters = listing._bound_statements(filters, shanghai_today())
+    shape = listing._shape(filters)
+    window, dressed = listing._relevance_statements(shape, search.IN_NAME, search.has_words(query))
+    plan = plan_of(session, window, {**parameters, "need": 20})
+    assert not unbounded_scans_of_products(plan)
+    newest = (
+        "ix_products_status_category_published" if in_category else "ix_products_status_published"
+    )
+    walks = [node for node, limited in nodes(plan) if node.get("Index Name") == newest]
+    assert walks and all(limited for node, limited in nodes(plan) if node in walks), plan
+    for node, _ in nodes(plan):
+        assert node["Node Type"] != "Sort" or node["Plan Rows"] <= search.WINDOW, node
+    page_ids = session.execute(window, {**parameters, "need": 20}).scalars().all()
+    # 山货 12345 is older than the window: that page is then ranked from its few matches.
+    assert bool(page_ids) == (query == "山货")
+    dressed_plan = plan_of(
+        session, dressed, {**parameters, "rank": search.IN_NAME, "page_ids": page_ids or [0]}
+    )
+    assert not unbounded_scans_of_products(dressed_plan)
+    assert any(node.get("Index Name") == "pk_products" for node, _ in nodes(dressed_plan))
