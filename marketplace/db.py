@@ -163,3 +163,21 @@ def run_after_commit(session, log) -> None:
 def is_sqlite(session_or_engine) -> bool:
     bind = getattr(session_or_engine, "bind", None) or session_or_engine.get_bind()
     return bind.dialect.name == "sqlite"
+
+
+def new_ids(session, table: sa.Table, count: int) -> list[int]:
+    """``count`` ids drawn now from the sequence behind ``table``'s id (PostgreSQL only), for
+    a batch written with its ids rather than with RETURNING: psycopg then sends the batch as
+    one prepared single-row INSERT per row in pipeline mode, where a multi-row INSERT ...
+    RETURNING has its tens of thousands of placeholders parsed in Python on every call (the
+    import's costliest step once). Concurrent writers draw from the same sequence, so the ids
+    are theirs alone, as RETURNING's would be."""
+    return list(
+        session.execute(
+            sa.text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id'))"
+                " FROM generate_series(1, :count)"
+            ),
+            {"table": table.name, "count": count},
+        ).scalars()
+    )

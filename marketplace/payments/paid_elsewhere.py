@@ -17,6 +17,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from marketplace.clock import shanghai_date
+from marketplace.db import new_ids
 from marketplace.ledger import attribution, posting_rules
 from marketplace.payments.models import (
     Gateway,
@@ -55,39 +56,48 @@ def record_payments(session, sales: list[PaidElsewhere]) -> None:
     their payment days. A constant number of statements per batch."""
     if not sales:
         return
-    references = [f"{sale.platform}:{sale.reference}" for sale in sales]
-    by_reference = dict(
+    rows = [
+        {
+            "order_id": sale.order_id,
+            "gateway": Gateway.platform,
+            "state": PaymentState.succeeded,
+            "method": sale.platform,
+            "amount_fen": sale.amount_fen,
+            "currency": "CNY",
+            "captured_fen": sale.amount_fen,
+            "refunded_fen": 0,
+            "provider_reference": f"{sale.platform}:{sale.reference}",
+            "created_at": sale.paid_at,
+            "succeeded_at": sale.paid_at,
+        }
+        for sale in sales
+    ]
+    if len(rows) > 1 and session.connection().dialect.name == "postgresql":
+        # A batch: its ids drawn first and written with the rows (``db.new_ids`` says why).
+        ids = new_ids(session, _PAYMENTS, len(rows))
         session.execute(
-            sa.insert(_PAYMENTS).returning(_PAYMENTS.c.provider_reference, _PAYMENTS.c.id),
-            [
-                {
-                    "order_id": sale.order_id,
-                    "gateway": Gateway.platform,
-                    "state": PaymentState.succeeded,
-                    "method": sale.platform,
-                    "amount_fen": sale.amount_fen,
-                    "currency": "CNY",
-                    "captured_fen": sale.amount_fen,
-                    "refunded_fen": 0,
-                    "provider_reference": reference,
-                    "created_at": sale.paid_at,
-                    "succeeded_at": sale.paid_at,
-                }
-                for sale, reference in zip(sales, references, strict=True)
-            ],
-        ).all()
-    )
+            sa.insert(_PAYMENTS), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        )
+    else:
+        # Rows come back in any order: each is found again by its unique reference.
+        by_reference = dict(
+            session.execute(
+                sa.insert(_PAYMENTS).returning(_PAYMENTS.c.provider_reference, _PAYMENTS.c.id),
+                rows,
+            ).all()
+        )
+        ids = [by_reference[row["provider_reference"]] for row in rows]
     session.execute(
         sa.insert(_EVENTS),
         [
             {
-                "payment_id": by_reference[reference],
+                "payment_id": payment_id,
                 "kind": PaymentEventKind.succeeded,
                 "amount_fen": sale.amount_fen,
                 "detail": f"paid on {sale.platform}, order {sale.reference}",
                 "created_at": sale.paid_at,
             }
-            for sale, reference in zip(sales, references, strict=True)
+            for sale, payment_id in zip(sales, ids, strict=True)
         ],
     )
     posting_rules.orders_paid(
