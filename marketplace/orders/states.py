@@ -5,7 +5,6 @@ move is a 409 that names both states. Concurrent moves of one order are serializ
 order's version column: the loser's flush fails and the request answers 409.
 """
 
-import itertools
 from datetime import datetime
 
 from marketplace.errors import Conflict
@@ -99,21 +98,14 @@ FULFILMENT = (S.paid, S.shipped, S.delivered, S.completed)
 def opening_history(
     status: OrderStatus, payment_status: PaymentStatus, at: datetime
 ) -> tuple[StateEvent, ...]:
-    """A new order's events: from nothing to its first state in each dimension and, for an
-    order that arrives paid and on its way (a platform's sale), each step of its fulfilment
-    up to ``status``."""
-    first = status if status not in FULFILMENT else S.paid
-    events = [
-        StateEvent(EventDimension.status, None, first.value, at),
+    """A new order's events: from nothing to its first state in each dimension. A platform's
+    sale arrives paid and perhaps already shipped or completed: its first status is the one
+    the platform's export gives, in one event (the steps before it happened on the platform,
+    whose export does not say when; writing each of them at ``at`` would claim they did)."""
+    return (
+        StateEvent(EventDimension.status, None, status.value, at),
         StateEvent(EventDimension.payment, None, payment_status.value, at),
-    ]
-    if status in FULFILMENT:
-        steps = FULFILMENT[: FULFILMENT.index(status) + 1]
-        events += [
-            StateEvent(EventDimension.status, before.value, after.value, at)
-            for before, after in itertools.pairwise(steps)
-        ]
-    return tuple(events)
+    )
 
 
 def mark_paid(session, order: Order, *, at: datetime, actor_id, reason: str) -> None:
