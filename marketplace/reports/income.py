@@ -68,16 +68,15 @@ def build_report(session, region: Region, period: Period) -> dict:
     village_of = villages_by_child(session, region)
     by_household = region.level is RegionLevel.village
     income = period_income(period, list(village_of))
-    group = income.c.household_id if by_household else Household.village_id
+    group = income.c.household_id if by_household else income.c.village_id
     money = _money(session, income, group)
-    status_at = status_at_end(period, list(village_of))
     households = sa.select(
         Household.id,
         Household.village_id,
         Household.head_name,
         Household.members_count,
-        status_at.c.status,
-    ).outerjoin(status_at, status_at.c.household_id == Household.id)
+        status_at_end(period).label("status"),
+    )
     households = households.where(Household.village_id.in_(list(village_of)))
     if by_household:
         rows, result_rows = _rows_by_household(session, households, money)
@@ -107,13 +106,9 @@ def _money(session, income, group) -> list:
     source."""
     # Grouped by the expression itself: a label "source" would name assistance_funds.source.
     source = income_source(income.c.kind)
-    statement = (
-        sa.select(group, income.c.kind, source, sa.func.sum(income.c.amount_fen))
-        .select_from(income)
-        .join(Household, Household.id == income.c.household_id)
-    )
+    statement = sa.select(group, income.c.kind, source, sa.func.sum(income.c.amount_fen))
     return session.execute(
-        with_sources(statement, income)
+        with_sources(statement.select_from(income), income)
         .where(income.c.kind.in_(EARNING + PAYOUT))
         .group_by(group, income.c.kind, source)
     ).all()

@@ -56,11 +56,11 @@ def income_source(kind):
 def period_income(period: Period, villages):
     """The household income rollup's rows of the period (``ledger/rollups.py``: the postings to
     household income accounts summed by household, month, kind, producer and fund), of the
-    households of ``villages``. Periods are whole months, so the months in it are exactly its
-    postings."""
+    households of ``villages``, with the household's village. Periods are whole months, so the
+    months in it are exactly its postings."""
     assert period.start.day == 1, "reports cut whole months"
     return (
-        sa.select(HouseholdIncomeMonth)
+        sa.select(HouseholdIncomeMonth, Household.village_id)
         .join(Household, Household.id == HouseholdIncomeMonth.household_id)
         .where(
             HouseholdIncomeMonth.month.between(period.start, period.end),
@@ -144,30 +144,21 @@ def merge(into: dict, other: dict) -> None:
             into["coverage"][status][name] += counts[name]
 
 
-def status_at_end(period: Period, villages):
-    """Each household's status on the period's last day (its latest change by then), for the
-    households of ``villages`` only (ranking the whole registry's history cost a village's
-    report most of its time)."""
-    ranked = sa.select(
-        HouseholdStatusChange.household_id,
-        HouseholdStatusChange.status,
-        sa.func.row_number()
-        .over(
-            partition_by=HouseholdStatusChange.household_id,
-            order_by=(HouseholdStatusChange.effective_from.desc(), HouseholdStatusChange.id.desc()),
-        )
-        .label("rank"),
-    ).where(
-        HouseholdStatusChange.effective_from <= period.end,
-        HouseholdStatusChange.household_id.in_(
-            sa.select(Household.id).where(Household.village_id.in_(villages))
-        ),
-    )
-    ranked = ranked.subquery("ranked_status")
+def status_at_end(period: Period):
+    """A household's status on the period's last day (its latest change by then), as a
+    correlated subquery of ``Household``: one probe of the household's own history through its
+    index, so a report costs its region's households, not the registry's history (ranking every
+    change of the province's households would)."""
     return (
-        sa.select(ranked.c.household_id, ranked.c.status)
-        .where(ranked.c.rank == 1)
-        .subquery("status_at")
+        sa.select(HouseholdStatusChange.status)
+        .where(
+            HouseholdStatusChange.household_id == Household.id,
+            HouseholdStatusChange.effective_from <= period.end,
+        )
+        .order_by(HouseholdStatusChange.effective_from.desc(), HouseholdStatusChange.id.desc())
+        .limit(1)
+        .correlate(Household)
+        .scalar_subquery()
     )
 
 

@@ -59,7 +59,6 @@ def live_household_rows(session, region: Region, period: Period):
         .group_by(income.c.household_id, income.c.kind, source)
         .order_by(income.c.household_id)
     )
-    status_at = status_at_end(period, villages)
     households = (
         sa.select(
             Household.id,
@@ -67,9 +66,8 @@ def live_household_rows(session, region: Region, period: Period):
             Household.head_name,
             Household.village_id,
             Household.members_count,
-            status_at.c.status,
+            status_at_end(period).label("status"),
         )
-        .outerjoin(status_at, status_at.c.household_id == Household.id)
         .where(Household.village_id.in_(villages))
         .order_by(Household.id)
     )
@@ -108,7 +106,7 @@ def coverage(session, actor: Actor, filters: dict, *, page: int, page_size: int)
         return _frozen_coverage(session, frozen, villages, filters, page, page_size)
     income = period_income(period, villages)
     reached = sa.select(income.c.household_id).where(income.c.kind.in_(EARNING))
-    status_at = status_at_end(period, villages)
+    status_at = status_at_end(period)
     is_reached = Household.id.in_(reached)
     stmt = (
         sa.select(
@@ -117,17 +115,16 @@ def coverage(session, actor: Actor, filters: dict, *, page: int, page_size: int)
             Household.village_id,
             Region.name.label("village"),
             Household.members_count.label("members"),
-            status_at.c.status,
+            status_at.label("status"),
             is_reached.label("reached"),
         )
         .join(Region, Region.id == Household.village_id)
-        .outerjoin(status_at, status_at.c.household_id == Household.id)
         .where(Household.village_id.in_(villages))
     )
     if filters.get("reached") is not None:
         stmt = stmt.where(is_reached if filters["reached"] else sa.not_(is_reached))
     if filters.get("status") is not None:
-        stmt = stmt.where(status_at.c.status == filters["status"])
+        stmt = stmt.where(status_at == filters["status"])
     listed = stmt.subquery("coverage")
     total = session.execute(sa.select(sa.func.count()).select_from(listed)).scalar_one()
     rows = session.execute(

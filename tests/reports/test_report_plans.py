@@ -1,0 +1,140 @@
+"""On PostgreSQL, with a registry and a ledger large enough that the planner means it (the county
+reported on is a twentieth of a province's households, each with a year of monthly income), every
+statement of a county's month report reads an index and scans no table that grows with the
+ledger or the province: not the rollup it reads the money from, not the postings (only those of
+the few entries that adjust a closed month, found from their entries), not the households, not
+their status history."""
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from marketplace.extensions import db as flask_db
+
+pytestmark = pytest.mark.postgres
+
+#: Households in the county reported on, and in the rest of the province.
+COUNTY_HOUSEHOLDS = 1_000
+PROVINCE_HOUSEHOLDS = 19_000
+MONTHS = 12
+#: Tables that grow with the ledger or the province: never read whole.
+GROWING = {
+    "household_income_months",
+    "postings",
+    "journal_entries",
+    "households",
+    "household_status_changes",
+}
+
+
+@pytest.fixture
+def province(session, regions, shop):
+    """Households spread over the county's four villages and the other county's village, each
+    with a status and a year of income, some from the co-op, some paid out; analysed."""
+    villages = [
+        regions.village_a1.id,
+        regions.village_a2.id,
+        regions.village_b1.id,
+        regions.village_b2.id,
+    ]
+    total = COUNTY_HOUSEHOLDS + PROVINCE_HOUSEHOLDS
+    session.execute(
+        sa.text(
+            """
+            INSERT INTO households (registry_number, head_name, head_id_encrypted,
+                head_id_lookup, head_id_masked, members_count, village_id, poverty_causes,
+                status, created_at, updated_at, version)
+            SELECT 'P' || n, '户主' || n, 'x', 'lookup-' || n, 'masked', 1 + n % 5,
+                CASE WHEN n <= :county THEN (:villages)[1 + n % 4] ELSE :far END,
+                '["illness"]', 'lifted', now(), now(), 1
+            FROM generate_series(1, :total) AS n
+            """
+        ),
+        {"county": COUNTY_HOUSEHOLDS, "villages": villages, "far": regions.other_village.id,
+         "total": total},
+    )  # fmt: skip
+    session.execute(
+        sa.text(
+            """
+            INSERT INTO household_status_changes (household_id, status, effective_from,
+                recorded_at)
+            SELECT id, 'lifted', DATE '2016-01-01', now() FROM households
+            WHERE registry_number LIKE 'P%'
+            """
+        )
+    )
+    session.execute(
+        sa.text(
+            """
+            INSERT INTO household_income_months (household_id, month, kind, producer_id,
+                fund_id, amount_fen, postings)
+            SELECT h.id, (DATE '2026-01-01' + make_interval(months => m))::date, k.kind,
+                CASE WHEN k.kind = 'attribution' THEN :producer ELSE 0 END, 0,
+                CASE WHEN k.kind = 'attribution' THEN -1000 - h.id % 97 ELSE 500 END, 3
+            FROM households h
+            CROSS JOIN generate_series(0, :months - 1) AS m
+            CROSS JOIN (VALUES ('attribution'), ('payout_approved')) AS k(kind)
+            WHERE h.registry_number LIKE 'P%'
+            """
+        ),
+        {"producer": shop.producer.id, "months": MONTHS},
+    )
+    for table in ("households", "household_status_changes", "household_income_months"):
+        session.execute(sa.text(f"ANALYZE {table}"))
+    session.flush()
+
+
+def _statements_of(client, headers, url, query) -> list[tuple[str, object]]:
+    sent = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            sent.append((statement, parameters))
+
+    event.listen(flask_db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url, query_string=query, headers=headers)
+    finally:
+        event.remove(flask_db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.json
+    return sent
+
+
+def _nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+@pytest.mark.parametrize(
+    ("region", "period"),
+    [("county", "2026-06"), ("county", "2026-Q2"), ("village_a1", "2026-06")],
+)
+def test_a_report_reads_indexes_only(client, session, money, regions, province, region, period):
+    statements = _statements_of(
+        client,
+        money.admin_headers,
+        "/api/v1/reports/income",
+        {"region_id": getattr(regions, region).id, "period": period},
+    )
+    assert statements
+    read = set()
+    for statement, parameters in statements:
+        document = (
+            session.connection()
+            .exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
+            .scalar_one()
+        )
+        if isinstance(document, str):
+            document = json.loads(document)
+        plan = document[0]["Plan"]
+        for node in _nodes(plan):
+            table = node.get("Relation Name")
+            read.add(table)
+            assert not (table in GROWING and node["Node Type"] == "Seq Scan"), (
+                f"{node['Node Type']} on {table} in: {' '.join(statement.split())}\n"
+                + json.dumps(plan, indent=1)
+            )
+    assert "household_income_months" in read
