@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from marketplace.catalog.models import fold_for_search
 
@@ -83,6 +84,9 @@ class HoldsEveryTerm(ColumnElement):
 
     type = sa.Boolean()
     inherit_cache = True
+    # The column is the statement's cache key's part: without it SQLAlchemy compiles every
+    # statement holding the element anew on each execution ("no key").
+    _traverse_internals = [("search_text", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, search_text):
         self.search_text = search_text
@@ -113,6 +117,9 @@ class MayHoldEveryTerm(ColumnElement):
 
     type = sa.Boolean()
     inherit_cache = True
+    # The column is the statement's cache key's part: without it SQLAlchemy compiles every
+    # statement holding the element anew on each execution ("no key").
+    _traverse_internals = [("search_text", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, search_text):
         self.search_text = search_text

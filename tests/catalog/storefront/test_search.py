@@ -106,3 +106,18 @@ def test_terms_are_characters_and_words():
         "honey",
         "500g",
     ]
+
+
+def test_a_searched_page_is_compiled_once_not_on_every_request():
+    """The search's own SQL elements are part of the statements' cache key: without one,
+    SQLAlchemy compiled every searched page's statements anew on each request ("no key")."""
+    from marketplace.catalog.storefront import listing, ordering
+
+    for sort in ordering.SORTS:
+        for shape in ({"q"}, {"q", "after"}):
+            for statement in listing._statements(frozenset(shape), sort):
+                assert statement._generate_cache_key() is not None, (sort, shape)
+    for rank in search.CLASSES:
+        for words in (False, True):
+            for statement in listing._relevance_statements(frozenset({"q"}), rank, words):
+                assert statement._generate_cache_key() is not None, (rank, words)
