@@ -56,6 +56,36 @@ def record_payments(session, sales: list[PaidElsewhere]) -> None:
     their payment days. A constant number of statements per batch."""
     if not sales:
         return
+    ids = _insert_payments(session, sales)
+    session.execute(
+        sa.insert(_EVENTS),
+        [
+            {
+                "payment_id": payment_id,
+                "kind": PaymentEventKind.succeeded,
+                "amount_fen": sale.amount_fen,
+                "detail": f"paid on {sale.platform}, order {sale.reference}",
+                "created_at": sale.paid_at,
+            }
+            for sale, payment_id in zip(sales, ids, strict=True)
+        ],
+    )
+    posting_rules.orders_paid(
+        session,
+        [
+            attribution.PaidOrder(
+                order_id=sale.order_id,
+                gateway=sale.platform,
+                paid_on=shanghai_date(sale.paid_at),
+                lines=sale.lines,
+            )
+            for sale in sales
+        ],
+    )
+
+
+def _insert_payments(session, sales: list[PaidElsewhere]) -> list[int]:
+    """The sales' payments, succeeded: their ids, in the order of ``sales``."""
     rows = [
         {
             "order_id": sale.order_id,
@@ -87,31 +117,7 @@ def record_payments(session, sales: list[PaidElsewhere]) -> None:
             ).all()
         )
         ids = [by_reference[row["provider_reference"]] for row in rows]
-    session.execute(
-        sa.insert(_EVENTS),
-        [
-            {
-                "payment_id": payment_id,
-                "kind": PaymentEventKind.succeeded,
-                "amount_fen": sale.amount_fen,
-                "detail": f"paid on {sale.platform}, order {sale.reference}",
-                "created_at": sale.paid_at,
-            }
-            for sale, payment_id in zip(sales, ids, strict=True)
-        ],
-    )
-    posting_rules.orders_paid(
-        session,
-        [
-            attribution.PaidOrder(
-                order_id=sale.order_id,
-                gateway=sale.platform,
-                paid_on=shanghai_date(sale.paid_at),
-                lines=sale.lines,
-            )
-            for sale in sales
-        ],
-    )
+    return ids
 
 
 def record_refund(
