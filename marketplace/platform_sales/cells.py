@@ -65,6 +65,15 @@ def clean(cell: str | None) -> str | None:
     """A cell as text: the spreadsheet tricks removed, None when empty or ``-``."""
     if cell is None:
         return None
+    if (
+        cell
+        and cell != "-"
+        and cell[0] not in "'="
+        and not cell[0].isspace()
+        and not cell[-1].isspace()
+    ):
+        # Most cells need nothing done (a row's every cell is cleaned for its fingerprint).
+        return cell
     # A failed rows file marks a cell as text with a quote (``spreadsheets.csv_text``), so
     # Taobao's ="…" id comes back as '="…": the quote is taken off before the wrapping.
     text = cell.strip().removeprefix("'").strip()
