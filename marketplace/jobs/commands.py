@@ -2,6 +2,7 @@
 ``JOBS_REDIS_URL`` is configured (``make run`` starts both beside the web server, from the
 Procfile)."""
 
+import os
 import signal
 import time
 
@@ -82,9 +83,23 @@ def _wait_for_broker(seconds: int) -> redis.Redis:
     show_default=True,
     help="Seconds a running job's claim outlives a missed renewal before it is run again.",
 )
-def worker_command(burst: bool, wait: int, maintenance_interval: int, heartbeat_grace: int) -> None:
+@click.option(
+    "--nice",
+    default=10,
+    show_default=True,
+    help="Added to the worker's niceness (0: none), so requests on the same cores go first.",
+)
+def worker_command(
+    burst: bool, wait: int, maintenance_interval: int, heartbeat_grace: int, nice: int
+) -> None:
     """Run jobs from the queue until stopped (any number of workers, on any machines that
     reach the database and the broker)."""
+    # A job is long work nobody waits on by the second (an import of 100,000 sales takes
+    # minutes); a request is. On a machine that also serves the web, the worker (and the work
+    # horses it forks, which inherit it) takes the cores the web workers leave. The database
+    # server's own work for the job keeps its priority.
+    if nice:
+        os.nice(nice)
     connection = _wait_for_broker(wait)
     click.echo(f"running {running.__name__}.run_job for queue {broker.QUEUE}")
     sent = requeue_stranded(db.session)
