@@ -307,3 +307,30 @@ def test_two_workers_storing_one_page_at_once_both_succeed(app):
         second.close()
         with engine.begin() as connection:
             connection.execute(sa.delete(CatalogPage).where(CatalogPage.cache_key == key))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"",
+        b"q=%E8%93%9D%E8%8E%93&page=2",
+        b"page_size=5&category=fruit&page=3&_=1700000000",
+        b"q=a&q=b&sort=name",
+        b"q=b&q=a&sort=name",
+        b"q=%ZZ%E8&page_size=",
+    ],
+)
+def test_a_query_strings_page_is_worked_out_once_as_the_request_parses_it(app, query):
+    """The key a hit is looked up by comes from the raw query string, remembered; it must be
+    the key of the parameters as the request itself parses them."""
+    from marketplace.catalog.storefront import views
+
+    with app.test_request_context("/api/v1/products?" + query.decode("latin-1")):
+        from flask import request
+
+        args = request.args
+        assert views._page_asked(request.query_string) == (
+            page_cache.cache_key(args),
+            args.get("page", "1"),
+            args.get("page_size", str(views.PAGE_SIZE)),
+        )
