@@ -34,6 +34,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -83,6 +84,13 @@ def parse_args():
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--loaded-database",
+        metavar="URL",
+        help="measure this PostgreSQL database, already loaded by `flask seed county` (and "
+        "migrated), instead of loading a scratch one: kept afterwards. The load takes most of a "
+        "run at the default size; this measures the same county again in minutes",
+    )
+    parser.add_argument(
         "--explain",
         action="store_true",
         help="print EXPLAIN ANALYZE of the report's statements and of the raw one (PostgreSQL)",
@@ -98,8 +106,21 @@ def main() -> int:
     measure = choose_client(args)
     if measure is None:
         return 2
+    if args.loaded_database:
+        with tempfile.TemporaryDirectory(prefix="mkt-bench-") as folder:
+            database = LoadedDatabase(args.loaded_database)
+            return run(args, Path(folder), database, measure)
     with scratch_session(args) as (folder, database):
         return run(args, folder, database, measure)
+
+
+class LoadedDatabase:
+    """``--loaded-database``: a county loaded before the run, measured as a scratch one is."""
+
+    kind = "postgres"
+
+    def __init__(self, url: str):
+        self.url = url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 # --- periods and the raw statement ------------------------------------------------------------
@@ -203,6 +224,9 @@ class RawSql:
 
             url = database.url.replace("postgresql+psycopg://", "postgresql://", 1)
             self.connection = psycopg.connect(url, autocommit=True)
+            # As the app's own connections are set (marketplace/db.py): the same server, the
+            # same settings on both sides of the ratio.
+            self.connection.execute("SET jit = off")
             self.marker = lambda name: f"%({name})s"
         else:
             import sqlite3
@@ -472,7 +496,7 @@ def time_raw(raw: RawSql, sql: str, parameters: dict, seconds: float) -> tuple[f
 
 def run(args, folder: Path, database, measure) -> int:
     env = app_environment(folder, database)
-    load_seconds = load_county(env, args)
+    load_seconds = 0.0 if isinstance(database, LoadedDatabase) else load_county(env, args)
     labels = periods(args.months)
     log(f"periods: {labels}")
     found = in_process(args, env, labels)

@@ -114,6 +114,15 @@ class HouseholdStatusChange(Base):
         sa.CheckConstraint(
             "(status = 'monitoring') = (monitoring_type IS NOT NULL)", name="monitoring_type"
         ),
+        # A report asks each of its households' status on a day: the latest change by then,
+        # read from the end of this index (with the status in it, on PostgreSQL).
+        sa.Index(
+            "ix_household_status_changes_latest",
+            "household_id",
+            "effective_from",
+            "id",
+            postgresql_include=["status"],
+        ),
     )
 
 

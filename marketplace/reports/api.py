@@ -6,7 +6,7 @@ lines and their village's households. Outside one's scope is a 404.
 
 import re
 
-from flask import request
+from flask import jsonify, request
 from flask.views import MethodView
 
 from marketplace.accounts.auth import current_actor, login_required
@@ -30,6 +30,7 @@ from marketplace.reports import (
     trails,
 )
 from marketplace.reports.channels_schemas import ChannelReportOut
+from marketplace.reports.income_body import income_body
 from marketplace.reports.reading import report_session
 from marketplace.reports.schemas import (
     AssistanceQuery,
@@ -109,9 +110,11 @@ class IncomeReport(MethodView):
         livestream pledges): gross, refunds, net, paid out, households reached and per-capita,
         and coverage by status. One row per child region; per household in a village. The
         region must be in your subtree (404 otherwise)."""
-        return income.income_report(
+        report = income.income_report(
             report_session(), current_actor(), query["region_id"], query["period"]
         )
+        # The body written out (``income_body``); IncomeReportOut above documents its shape.
+        return jsonify(income_body(report))
 
 
 @blp.route("/reconciliation")

@@ -142,13 +142,10 @@ def _rows_by_child(session, region: Region, village_of, income, households, mone
     """A report above a village: a row per child region, its villages' figures folded into
     it (the figures by child region id, and the rows)."""
     rows: dict[int, dict] = defaultdict(empty_figures)
-    reached = (
-        sa.select(income.c.household_id)
-        .where(income.c.kind.in_(EARNING))
-        .distinct()
-        .subquery("reached")
-    )
-    is_reached = Household.id.in_(sa.select(reached.c.household_id))
+    # Through the period's rows of the region's households: at a province's size the planner
+    # probes each household's rows rather than reading the whole province's period.
+    reached = sa.select(income.c.household_id).where(income.c.kind.in_(EARNING))
+    is_reached = Household.id.in_(reached)
     counted = _counted(session, households.add_columns(is_reached.label("reached")))
     for village_id, status, was_reached, count, members in counted:
         count_households(rows[village_of[village_id]], status, was_reached, members, count)

@@ -3,7 +3,8 @@
 Reports read household income by month (``household_income_months``, kept by
 ``ledger/rollups.py`` in the transaction that writes the postings) instead of the postings.
 The table is filled here from the postings already written, grouped as ``rollups.from_postings``
-groups them.
+groups them. A household's status on a day (the report's coverage) is read from the end of a new
+index on its history.
 
 Revision ID: 0023
 Revises: 0022
@@ -64,8 +65,13 @@ def upgrade():
     )
     dialect = op.get_bind().dialect.name
     op.execute(BACKFILL.format(month=MONTH[dialect]))
+    op.create_index(
+        'ix_household_status_changes_latest', 'household_status_changes',
+        ['household_id', 'effective_from', 'id'], unique=False, postgresql_include=['status'],
+    )
 
 
 def downgrade():
+    op.drop_index('ix_household_status_changes_latest', table_name='household_status_changes')
     op.drop_index('ix_household_income_months_month', table_name='household_income_months')
     op.drop_table('household_income_months')
