@@ -48,6 +48,7 @@ from marketplace.reports.income_figures import (
     income_source,
     merge,
     period_income,
+    reached_in,
     status_at_end,
     with_sources,
 )
@@ -142,11 +143,13 @@ def _rows_by_child(session, region: Region, village_of, income, households, mone
     """A report above a village: a row per child region, its villages' figures folded into
     it (the figures by child region id, and the rows)."""
     rows: dict[int, dict] = defaultdict(empty_figures)
-    # Through the period's rows of the region's households: at a province's size the planner
-    # probes each household's rows rather than reading the whole province's period.
-    reached = sa.select(income.c.household_id).where(income.c.kind.in_(EARNING))
-    is_reached = Household.id.in_(reached)
-    counted = _counted(session, households.add_columns(is_reached.label("reached")))
+    reached = reached_in(income)
+    counted = _counted(
+        session,
+        households.add_columns(reached.c.household_id.is_not(None).label("reached")).outerjoin(
+            reached, reached.c.household_id == Household.id
+        ),
+    )
     for village_id, status, was_reached, count, members in counted:
         count_households(rows[village_of[village_id]], status, was_reached, members, count)
     for village_id, kind, source, amount in money:

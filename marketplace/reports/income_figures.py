@@ -70,6 +70,18 @@ def period_income(period: Period, villages):
     )
 
 
+def reached_in(income):
+    """The households of ``income`` (``period_income``) with any earning entry, one row each,
+    to be joined: as a join the planner can hash it or probe it, where an ``IN`` over a year's
+    rows in a select list was scanned again for every household (minutes for a county)."""
+    return (
+        sa.select(income.c.household_id)
+        .where(income.c.kind.in_(EARNING))
+        .distinct()
+        .subquery("reached")
+    )
+
+
 def with_sources(statement, income):
     """``statement`` over ``income`` (``period_income``) joined to what ``income_source``
     reads."""

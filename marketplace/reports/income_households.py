@@ -20,6 +20,7 @@ from marketplace.reports.income_figures import (
     flat,
     income_source,
     period_income,
+    reached_in,
     status_at_end,
     with_sources,
 )
@@ -104,10 +105,9 @@ def coverage(session, actor: Actor, filters: dict, *, page: int, page_size: int)
     frozen = registry_freezing(session, region.id, period)
     if frozen is not None:
         return _frozen_coverage(session, frozen, villages, filters, page, page_size)
-    income = period_income(period, villages)
-    reached = sa.select(income.c.household_id).where(income.c.kind.in_(EARNING))
+    reached = reached_in(period_income(period, villages))
     status_at = status_at_end(period)
-    is_reached = Household.id.in_(reached)
+    is_reached = reached.c.household_id.is_not(None)
     stmt = (
         sa.select(
             Household.id.label("household_id"),
@@ -119,6 +119,7 @@ def coverage(session, actor: Actor, filters: dict, *, page: int, page_size: int)
             is_reached.label("reached"),
         )
         .join(Region, Region.id == Household.village_id)
+        .outerjoin(reached, reached.c.household_id == Household.id)
         .where(Household.village_id.in_(villages))
     )
     if filters.get("reached") is not None:
