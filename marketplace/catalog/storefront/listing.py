@@ -164,7 +164,11 @@ def _relevance_statements(
     ``rank`` among the ``search.WINDOW`` newest that the other filters (and the cursor) let
     through; and the cards of the page's ids once found, with the bounded count."""
     p = _products.c
-    where = _conditions(shape - {"after", "q"})
+    # The status as a literal: the storefront's read pool forces generic plans, and with the
+    # status a parameter PostgreSQL took a third of the products for active and sorted them
+    # all instead of walking the newest index (13 ms at 10,000 products instead of 1).
+    active = sa.bindparam("active", ProductStatus.active, type_=p.status.type, literal_execute=True)
+    where = [p.status == active, *_conditions(shape - {"after", "q"})[1:]]
     if "after" in shape:
         after_published = sa.bindparam("after_published", type_=p.published_at.type)
         mark = sa.tuple_(after_published, sa.bindparam("after_id", type_=sa.BigInteger()))
