@@ -40,17 +40,15 @@ from marketplace.regions.service import villages_by_child
 from marketplace.reports.frozen import INCOME, frozen_net_by_month, frozen_report
 from marketplace.reports.income_figures import (
     EARNING,
-    PAYOUT,
     add_money,
     count_households,
     empty_figures,
     finish,
-    income_source,
     merge,
+    money_by,
     period_income,
     reached_in,
     status_at_end,
-    with_sources,
 )
 from marketplace.reports.scoping import reported_region
 
@@ -105,14 +103,7 @@ def build_report(session, region: Region, period: Period) -> dict:
 def _money(session, income, group) -> list:
     """The period's income summed by ``group`` (a household, or a village), entry kind and
     source."""
-    # Grouped by the expression itself: a label "source" would name assistance_funds.source.
-    source = income_source(income.c.kind)
-    statement = sa.select(group, income.c.kind, source, sa.func.sum(income.c.amount_fen))
-    return session.execute(
-        with_sources(statement.select_from(income), income)
-        .where(income.c.kind.in_(EARNING + PAYOUT))
-        .group_by(group, income.c.kind, source)
-    ).all()
+    return session.execute(money_by(income, group)).all()
 
 
 def _rows_by_household(session, households, money) -> tuple[dict, list]:

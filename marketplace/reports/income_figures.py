@@ -33,7 +33,22 @@ PAYOUT = (EntryKind.payout_approved, EntryKind.payout_returned)
 STATUSES = tuple(HouseholdStatus)
 
 
-def income_source(kind):
+def money_by(income, group):
+    """The period's income (``period_income``) summed by ``group`` (a household or a village),
+    entry kind and source: the money of a report, its households' file and nothing else."""
+    # Grouped by the expression itself: a label "source" would name assistance_funds.source.
+    source = _income_source(income.c.kind)
+    return (
+        sa.select(group, income.c.kind, source, sa.func.sum(income.c.amount_fen))
+        .select_from(income)
+        .outerjoin(Producer, Producer.id == income.c.producer_id)
+        .outerjoin(AssistanceFund, AssistanceFund.id == income.c.fund_id)
+        .where(income.c.kind.in_(EARNING + PAYOUT))
+        .group_by(group, income.c.kind, source)
+    )
+
+
+def _income_source(kind):
     """Where income came from (a ``Source``), from its entry ``kind``, its producer (joined as
     ``Producer``) and its fund (joined as ``AssistanceFund``; a fund bound to a pledge is a
     livestream pledge)."""
@@ -79,14 +94,6 @@ def reached_in(income):
         .where(income.c.kind.in_(EARNING))
         .distinct()
         .subquery("reached")
-    )
-
-
-def with_sources(statement, income):
-    """``statement`` over ``income`` (``period_income``) joined to what ``income_source``
-    reads."""
-    return statement.outerjoin(Producer, Producer.id == income.c.producer_id).outerjoin(
-        AssistanceFund, AssistanceFund.id == income.c.fund_id
     )
 
 

@@ -12,17 +12,15 @@ from marketplace.regions.service import villages_by_child
 from marketplace.reports.frozen import frozen_households, registry_freezing
 from marketplace.reports.income_figures import (
     EARNING,
-    PAYOUT,
     add_money,
     count_households,
     empty_figures,
     finish,
     flat,
-    income_source,
+    money_by,
     period_income,
     reached_in,
     status_at_end,
-    with_sources,
 )
 from marketplace.reports.models import FrozenHousehold
 from marketplace.reports.scoping import reported_region
@@ -48,18 +46,7 @@ def live_household_rows(session, region: Region, period: Period):
         session.execute(sa.select(Region.id, Region.name).where(Region.id.in_(villages))).all()
     )
     income = period_income(period, villages)
-    source = income_source(income.c.kind)
-    money = (
-        with_sources(
-            sa.select(
-                income.c.household_id, income.c.kind, source, sa.func.sum(income.c.amount_fen)
-            ),
-            income,
-        )
-        .where(income.c.kind.in_(EARNING + PAYOUT))
-        .group_by(income.c.household_id, income.c.kind, source)
-        .order_by(income.c.household_id)
-    )
+    money = money_by(income, income.c.household_id).order_by(income.c.household_id)
     households = (
         sa.select(
             Household.id,
