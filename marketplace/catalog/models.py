@@ -96,11 +96,13 @@ class Product(Base):
         sa.Index(
             "ix_products_status_category_published", "status", "category_id", "published_at", "id"
         ),
-        # The search's, on PostgreSQL: the text's characters and words (storefront/search.py).
+        # The search's, on PostgreSQL: the text's characters and words (storefront/search.py),
+        # of the active products only, which are all the storefront searches.
         sa.Index(
             "ix_products_search",
             sa.func.product_search_lexemes(sa.column("search_text")),
             postgresql_using="gin",
+            postgresql_where=sa.text("status = 'active'"),
         ).ddl_if(dialect="postgresql"),
         sa.CheckConstraint(
             "(certificate_number IS NULL) = (certificate_level IS NULL)"

@@ -7,12 +7,13 @@ producer, village and category, case-folded: ``Product.search_text``) holds ever
 "Organic HONEY".
 
 **How it is indexed.** On PostgreSQL, a GIN index over ``product_search_lexemes(search_text)``
-(a SQL function of migration 0022): a ``tsvector`` of the text's Chinese characters one by one
-and its other words whole, built from the characters themselves, never by a text-search parser
-or ``pg_trgm``, whose splitting of CJK text depends on the database's locale. The query is the
-same terms AND-ed (a word as a prefix: ``hon:*``). SQLite reads the search text with ``instr``
-(no index: the embedded database serves a county's catalog, not a province's); a word there
-matches anywhere in the text, not only at a word's start.
+(a SQL function of migration 0022) of the active products (migration 0024): a ``tsvector`` of
+the text's Chinese characters one by one and its other words whole, built from the characters
+themselves, never by a text-search parser or ``pg_trgm``, whose splitting of CJK text depends on
+the database's locale. The query is the same terms AND-ed (a word as a prefix: ``hon:*``).
+SQLite reads the search text with ``instr`` (no index: the embedded database serves a county's
+catalog, not a province's); a word there matches anywhere in the text, not only at a word's
+start.
 
 **In what order.** With ``q`` and no other sort asked, by relevance: the products whose name
 holds the whole query first, then those whose other text holds it as typed (a producer's or a

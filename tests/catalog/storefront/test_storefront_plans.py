@@ -5,9 +5,11 @@ first page by relevance is sought in the newest index, a bounded walk; the count
 bound."""
 
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
+from psycopg.sql import Literal
 from sqlalchemy import event
 
 from marketplace.catalog.storefront import listing, ordering, search
@@ -64,6 +66,46 @@ def plan_of(session, statement, parameters) -> dict:
     text, driver_parameters = sent[-1]
     explained = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + text, driver_parameters)
     (document,) = explained.scalar_one()
+    return document["Plan"] if isinstance(document, dict) else json.loads(document)[0]["Plan"]
+
+
+def generic_plan_of(session, statement, parameters) -> dict:
+    """The plan of the statement as the storefront's read pool runs it: prepared, with the
+    generic plan its connections are forced to (``page_cache._read_pool``)."""
+    connection = session.connection()
+    sent = []
+
+    def record(conn, cursor, text, driver_parameters, context, executemany):
+        sent.append((text, driver_parameters))
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        connection.execute(statement, parameters).all()
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    text, driver_parameters = sent[-1]
+    names: list[str] = []
+
+    def numbered(match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    connection.exec_driver_sql(
+        "PREPARE storefront_read AS " + re.sub(r"%\((\w+)\)s", numbered, text)
+    )
+    try:
+        # EXECUTE's arguments are values written into the text, as psql would send them.
+        driver = connection.connection.driver_connection
+        arguments = ", ".join(Literal(driver_parameters[name]).as_string(driver) for name in names)
+        explained = connection.exec_driver_sql(
+            f"EXPLAIN (FORMAT JSON) EXECUTE storefront_read({arguments})"
+        )
+        (document,) = explained.scalar_one()
+    finally:
+        connection.exec_driver_sql("DEALLOCATE storefront_read")
+        connection.exec_driver_sql("SET LOCAL plan_cache_mode = auto")
     return document["Plan"] if isinstance(document, dict) else json.loads(document)[0]["Plan"]
 
 
@@ -145,6 +187,18 @@ def test_a_search_reads_its_gin_index(session, large_catalog, query):
         plan = plan_of(session, statement, {**parameters, "limit": 20, "offset": 0})
         assert not unbounded_scans_of_products(plan)
         assert any(node.get("Index Name") == "ix_products_search" for node, _ in nodes(plan))
+
+
+@pytest.mark.parametrize("query", ["山货 12345", "蓝莓"])
+def test_a_search_counts_from_its_index_alone_under_generic_plans(session, large_catalog, query):
+    """The search's index holds the active products only, and its statements name the status
+    as a literal, so that their generic plans can read it: with the status a parameter, the
+    count read every match (and every active product) some other way."""
+    _, count, parameters = listing._bound_statements({"q": query}, shanghai_today())
+    plan = generic_plan_of(session, count, parameters)
+    assert not unbounded_scans_of_products(plan)
+    scans = [node.get("Index Name") for node, _ in nodes(plan) if "Index" in node["Node Type"]]
+    assert scans == ["ix_products_search"], plan
 
 
 def test_the_count_stops_one_past_the_bound(session, large_catalog):
