@@ -69,6 +69,11 @@ class Household(Base):
     #: the status in force today, kept equal to the latest effective status change
     status: Mapped[HouseholdStatus] = mapped_column(enum_type(HouseholdStatus), index=True)
     monitoring_type: Mapped[MonitoringType | None] = mapped_column(enum_type(MonitoringType))
+    #: the status of the household's latest change, by day and then id, whatever its day: kept
+    #: by the database (a trigger on ``household_status_changes``, migration 0025), for every
+    #: writer. A report counting a county's households by their status at a period's end takes
+    #: it for each household with no change after that end, and looks up only the others.
+    latest_status: Mapped[HouseholdStatus | None] = mapped_column(enum_type(HouseholdStatus))
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     #: optimistic concurrency: an edit naming an older version is refused with 409
@@ -123,6 +128,9 @@ class HouseholdStatusChange(Base):
             "id",
             postgresql_include=["status"],
         ),
+        # The households whose status at a period's end is not their latest: those with a
+        # change after it. Few, for any recent period.
+        sa.Index("ix_household_status_changes_effective_from", "effective_from", "household_id"),
     )
 
 

@@ -40,6 +40,7 @@ from marketplace.regions.service import villages_by_child
 from marketplace.reports.frozen import INCOME, frozen_net_by_month, frozen_report
 from marketplace.reports.income_figures import (
     EARNING,
+    StatusAtEnd,
     add_money,
     count_households,
     empty_figures,
@@ -48,7 +49,6 @@ from marketplace.reports.income_figures import (
     money_by,
     period_income,
     reached_in,
-    status_at_end,
 )
 from marketplace.reports.scoping import reported_region
 
@@ -69,14 +69,16 @@ def build_report(session, region: Region, period: Period) -> dict:
     income = period_income(period, list(village_of))
     group = income.c.household_id if by_household else income.c.village_id
     money = _money(session, income, group)
-    households = sa.select(
-        Household.id,
-        Household.village_id,
-        Household.head_name,
-        Household.members_count,
-        status_at_end(period).label("status"),
-    )
-    households = households.where(Household.village_id.in_(list(village_of)))
+    status_at = StatusAtEnd(period)
+    households = status_at.joined(
+        sa.select(
+            Household.id,
+            Household.village_id,
+            Household.head_name,
+            Household.members_count,
+            status_at.column.label("status"),
+        )
+    ).where(Household.village_id.in_(list(village_of)))
     if by_household:
         rows, result_rows = _rows_by_household(session, households, money)
     else:

@@ -72,13 +72,23 @@ def period_income(period: Period, villages):
     """The household income rollup's rows of the period (``ledger/rollups.py``: the postings to
     household income accounts summed by household, month, kind, producer and fund), of the
     households of ``villages``, with the household's village. Periods are whole months, so the
-    months in it are exactly its postings."""
+    months in it are exactly its postings. A month is named as one (an equality, not a range):
+    a village's households are then each one probe of ``(month, household)`` in the month
+    index, their rows read from the index alone, where a range read the table's rows through
+    the primary key. Longer periods stay a range: a year's twelve months named made the planner
+    read the whole rollup."""
     assert period.start.day == 1, "reports cut whole months"
+    months = period.months
+    in_period = (
+        HouseholdIncomeMonth.month == months[0]
+        if len(months) == 1
+        else HouseholdIncomeMonth.month.between(period.start, period.end)
+    )
     return (
         sa.select(HouseholdIncomeMonth, Household.village_id)
         .join(Household, Household.id == HouseholdIncomeMonth.household_id)
         .where(
-            HouseholdIncomeMonth.month.between(period.start, period.end),
+            in_period,
             Household.village_id.in_(villages),
         )
         .subquery("period_income")
@@ -97,10 +107,16 @@ def reached_in(income):
     )
 
 
+#: The names as plain strings: a village's report makes a set of figures per household, and
+#: reading an enum member's value in each was half of that.
+_SOURCE_NAMES = tuple(source.value for source in Source)
+_STATUS_NAMES = tuple(status.value for status in STATUSES)
+
+
 def empty_figures() -> dict:
     return {
         "by_source": {
-            source.value: {"gross_fen": 0, "refunds_fen": 0, "net_fen": 0} for source in Source
+            source: {"gross_fen": 0, "refunds_fen": 0, "net_fen": 0} for source in _SOURCE_NAMES
         },
         "gross_fen": 0,
         "refunds_fen": 0,
@@ -110,7 +126,7 @@ def empty_figures() -> dict:
         "households_reached": 0,
         "members_reached": 0,
         "per_capita_fen": 0,
-        "coverage": {status.value: {"registered": 0, "reached": 0} for status in STATUSES},
+        "coverage": {status: {"registered": 0, "reached": 0} for status in _STATUS_NAMES},
     }
 
 
@@ -163,7 +179,31 @@ def merge(into: dict, other: dict) -> None:
             into["coverage"][status][name] += counts[name]
 
 
-def status_at_end(period: Period):
+class StatusAtEnd:
+    """A household's status on a period's last day (its latest change by then), as a column of
+    a select from ``Household``: the household's ``latest_status`` unless it has a change after
+    the period's end, and only for those (few, for a recent period; found through the index on
+    the change's day) a probe of its history. ``joined`` adds the join that tells them apart.
+    A county's month then costs no lookup per household; ``status_at_end_reference`` is the
+    plain lookup it must equal."""
+
+    def __init__(self, period: Period):
+        self.changed_after = (
+            sa.select(HouseholdStatusChange.household_id)
+            .where(HouseholdStatusChange.effective_from > period.end)
+            .distinct()
+            .subquery("changed_after")
+        )
+        self.column = sa.case(
+            (self.changed_after.c.household_id.is_(None), Household.latest_status),
+            else_=status_at_end_reference(period),
+        )
+
+    def joined(self, stmt):
+        return stmt.outerjoin(self.changed_after, self.changed_after.c.household_id == Household.id)
+
+
+def status_at_end_reference(period: Period):
     """A household's status on the period's last day (its latest change by then), as a
     correlated subquery of ``Household``: one probe of the household's own history through its
     index, so a report costs its region's households, not the registry's history (ranking every

@@ -12,6 +12,7 @@ from marketplace.regions.service import villages_by_child
 from marketplace.reports.frozen import frozen_households, registry_freezing
 from marketplace.reports.income_figures import (
     EARNING,
+    StatusAtEnd,
     add_money,
     count_households,
     empty_figures,
@@ -20,7 +21,6 @@ from marketplace.reports.income_figures import (
     money_by,
     period_income,
     reached_in,
-    status_at_end,
 )
 from marketplace.reports.models import FrozenHousehold
 from marketplace.reports.scoping import reported_region
@@ -47,14 +47,17 @@ def live_household_rows(session, region: Region, period: Period):
     )
     income = period_income(period, villages)
     money = money_by(income, income.c.household_id).order_by(income.c.household_id)
+    status_at = StatusAtEnd(period)
     households = (
-        sa.select(
-            Household.id,
-            Household.registry_number,
-            Household.head_name,
-            Household.village_id,
-            Household.members_count,
-            status_at_end(period).label("status"),
+        status_at.joined(
+            sa.select(
+                Household.id,
+                Household.registry_number,
+                Household.head_name,
+                Household.village_id,
+                Household.members_count,
+                status_at.column.label("status"),
+            )
         )
         .where(Household.village_id.in_(villages))
         .order_by(Household.id)
@@ -93,26 +96,25 @@ def coverage(session, actor: Actor, filters: dict, *, page: int, page_size: int)
     if frozen is not None:
         return _frozen_coverage(session, frozen, villages, filters, page, page_size)
     reached = reached_in(period_income(period, villages))
-    status_at = status_at_end(period)
+    status_at = StatusAtEnd(period)
     is_reached = reached.c.household_id.is_not(None)
-    stmt = (
+    stmt = status_at.joined(
         sa.select(
             Household.id.label("household_id"),
             Household.head_name.label("name"),
             Household.village_id,
             Region.name.label("village"),
             Household.members_count.label("members"),
-            status_at.label("status"),
+            status_at.column.label("status"),
             is_reached.label("reached"),
         )
         .join(Region, Region.id == Household.village_id)
         .outerjoin(reached, reached.c.household_id == Household.id)
-        .where(Household.village_id.in_(villages))
-    )
+    ).where(Household.village_id.in_(villages))
     if filters.get("reached") is not None:
         stmt = stmt.where(is_reached if filters["reached"] else sa.not_(is_reached))
     if filters.get("status") is not None:
-        stmt = stmt.where(status_at == filters["status"])
+        stmt = stmt.where(status_at.column == filters["status"])
     listed = stmt.subquery("coverage")
     total = session.execute(sa.select(sa.func.count()).select_from(listed)).scalar_one()
     rows = session.execute(
