@@ -344,12 +344,14 @@ def test_any_basket_is_placed_alike_or_left_to_the_steps(session, shop, lines, l
 def test_the_statement_goes_with_numbered_placeholders_only(session):
     """psycopg rewrites ``%(name)s`` on every execution of a statement over 4 KB; the one
     statement is sent with ``$n`` placeholders instead, one per distinct parameter, and no
-    pyformat left in it (a literal percent sign would have been doubled)."""
+    pyformat left in it (a literal percent sign would have been doubled). Its constants are
+    literals of the text: the placeholders are the checkout's values alone."""
     import re
 
     from marketplace.orders import checkout_statement
 
-    text, names, _ = checkout_statement._compiled(session.get_bind().dialect)
+    text, names = checkout_statement._compiled(session.get_bind().dialect)
     assert "%(" not in text and "%%" not in text
     numbers = {int(n) for n in re.findall(r"\$(\d+)", text)}
     assert numbers == set(range(1, len(names) + 1)) and len(set(names)) == len(names)
+    assert all(re.fullmatch(r"[a-z_]+", name) for name in names), names
