@@ -1,6 +1,9 @@
+import functools
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace.numbers import BoundedInteger, Id
+from marketplace.orders import fast_bodies
 from marketplace.orders.models import Channel, LinePricing, OrderStatus, PaymentStatus
 from marketplace.periods import PeriodField
 from marketplace.reasons import reason
@@ -71,11 +74,33 @@ class CheckoutIn(Schema):
 
     @validates_schema
     def _one_line_per_sku(self, data, **kwargs):
-        seen = {}
-        for index, line in enumerate(data.get("lines", [])):
-            if line["sku_id"] in seen:
-                raise ValidationError(SKU_GIVEN_TWICE(), field_name=f"lines.{index}.sku_id")
-            seen[line["sku_id"]] = index
+        index = _repeated_sku(data.get("lines", []))
+        if index is not None:
+            raise ValidationError(SKU_GIVEN_TWICE(), field_name=f"lines.{index}.sku_id")
+
+    def load(self, data, *, many=None, partial=None, unknown=None):
+        """marshmallow's ``load``; a body it would take as it is (the common basket) is read
+        by ``fast_bodies.read_plan`` instead, at a fraction of the cost. Everything else,
+        every mistake included, is read and answered by marshmallow."""
+        if many is None and partial is None and unknown is None and self._read_plain:
+            read = self._read_plain(data)
+            if read is not None and _repeated_sku(read["lines"]) is None:
+                return read
+        return super().load(data, many=many, partial=partial, unknown=unknown)
+
+    @functools.cached_property
+    def _read_plain(self):
+        return fast_bodies.read_plan(self)
+
+
+def _repeated_sku(lines: list[dict]) -> int | None:
+    """The index of the first line naming a SKU an earlier line named."""
+    seen = set()
+    for index, line in enumerate(lines):
+        if line["sku_id"] in seen:
+            return index
+        seen.add(line["sku_id"])
+    return None
 
 
 class OrderLineOut(Schema):
