@@ -290,13 +290,15 @@ def _place(session, actor: Actor, data: dict, values: dict) -> Order:
     # Checkout is the hottest write there is: plain INSERTs, one per table whatever the basket
     # size, and no unit of work. The order handed back is built from what was written.
     (written,) = writing.write_orders(session, [new])
-    order = Order(id=written.order_id, **writing.order_row(new))
+    order = writing.as_written(Order, {"id": written.order_id, **writing.order_row(new)})
     set_committed_value(
         order,
         "lines",
         sorted(
             (
-                OrderLine(id=line_id, **writing.line_row(written.order_id, line))
+                writing.as_written(
+                    OrderLine, {"id": line_id, **writing.line_row(written.order_id, line)}
+                )
                 for line_id, line in zip(written.line_ids, new.lines, strict=True)
             ),
             key=lambda line: line.id,
@@ -350,17 +352,23 @@ def _place_in_one_statement(
     if placed is None:
         return None
     order_id, session_id, lines = placed
-    order = Order(
-        id=order_id,
-        livestream_session_id=session_id,
-        total_fen=sum(line["line_total_fen"] for line in lines),
-        **values,
+    order = writing.as_written(
+        Order,
+        {
+            **values,
+            "id": order_id,
+            "livestream_session_id": session_id,
+            "total_fen": sum(line["line_total_fen"] for line in lines),
+        },
     )
     set_committed_value(
         order,
         "lines",
         [
-            OrderLine(order_id=order_id, refunded_quantity=0, refunded_fen=0, **line)
+            writing.as_written(
+                OrderLine,
+                {**line, "order_id": order_id, "refunded_quantity": 0, "refunded_fen": 0},
+            )
             for line in lines
         ],
     )

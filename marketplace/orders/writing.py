@@ -174,6 +174,16 @@ def _insert_with_ids(session, orders: list[NewOrder]) -> tuple[list[int], dict]:
     return order_ids, line_ids
 
 
+def as_written(model, values: dict):
+    """An instance of ``model`` (an order, a line) holding ``values`` as a row read back holds
+    them: put in place without the attribute events its constructor fires for each column, at
+    a fifth of the cost. Checkout hands back the order it wrote so; it is never added to a
+    session."""
+    instance = model.__mapper__.class_manager.new_instance()
+    instance.__dict__.update(values)
+    return instance
+
+
 def order_row(order: NewOrder) -> dict:
     values = order.values
     return {
