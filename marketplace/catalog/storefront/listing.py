@@ -168,12 +168,11 @@ def _dressed(ids, sort: str, count: sa.Select) -> sa.Select:
 
 
 @functools.lru_cache(maxsize=1024)
-def _relevance_statements(
-    shape: frozenset[str], rank: int, words: bool
-) -> tuple[sa.Select, sa.Select]:
-    """A relevance page sought in one class (search.py): the first ``need`` products of class
-    ``rank`` among the ``search.WINDOW`` newest that the other filters (and the cursor) let
-    through; and the cards of the page's ids once found, with the bounded count."""
+def _relevance_statement(shape: frozenset[str], rank: int, words: bool) -> sa.Select:
+    """A relevance page sought in one class (search.py), in one statement: the page (``limit``
+    products after ``offset``) of class ``rank`` among the ``search.WINDOW`` newest that the
+    other filters (and the cursor) let through, as cards, with the bounded count. Fewer rows
+    than ``limit`` say the window does not hold the page."""
     p = _products.c
     where = _conditions(shape - {"after", "q"})
     if "after" in shape:
@@ -188,22 +187,19 @@ def _relevance_statements(
         .subquery("newest")
     )
     n = newest.c
-    window = (
-        sa.select(n.id, n.published_at)
-        .where(*search.of_class(n, rank, words))
-        .order_by(n.published_at.desc(), n.id.desc())
-        .limit(sa.bindparam("need", type_=sa.Integer()))
-    )
     ids = (
         sa.select(
-            p.id,
-            sa.bindparam("rank", type_=sa.Integer()).label("first_key"),
-            p.published_at.label("second_key"),
+            n.id,
+            sa.literal_column(str(int(rank)), sa.Integer()).label("first_key"),
+            n.published_at.label("second_key"),
         )
-        .where(p.id.in_(sa.bindparam("page_ids", expanding=True)))
+        .where(*search.of_class(n, rank, words))
+        .order_by(n.published_at.desc(), n.id.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer()))
+        .offset(sa.bindparam("offset", type_=sa.Integer()))
         .subquery("page")
     )
-    return window, _dressed(ids, "relevance", _statements(shape - {"after"}, "relevance")[1])
+    return _dressed(ids, "relevance", _statements(shape - {"after"}, "relevance")[1])
 
 
 @functools.lru_cache(maxsize=1024)
@@ -239,8 +235,9 @@ def list_storefront(
     A cursor in ``filters`` (``Cursor``, decoded by the query's schema) starts the page right
     after the product it names, and ``page`` is then not read. Three statements whatever the
     page size or depth: the page with its bounded count, then its SKUs (an empty page counts
-    on its own). A relevance page is first sought in one class (search.py), which costs a
-    statement more; ``reference`` ranks every match instead, as the equivalence test does.
+    on its own). A relevance page is first sought in one class (search.py), in the page's
+    statement; only when the class does not hold it is the page ranked from every match, a
+    statement more. ``reference`` always ranks every match, as the equivalence test does.
     """
     today = shanghai_today()
     page_statement, count_statement, parameters = _bound_statements(filters, today)
@@ -274,13 +271,9 @@ def _relevance_page(connection, filters: dict, parameters: dict):
     cursor = filters.get("cursor")
     rank = search.IN_NAME if cursor is None else cursor.value
     shape = _shape(filters) | ({"after"} if cursor is not None else set())
-    window, dressed = _relevance_statements(shape, rank, search.has_words(filters["q"]))
-    offset, limit = parameters["offset"], parameters["limit"]
-    found = connection.execute(window, {**parameters, "need": offset + limit}).all()
-    if len(found) < offset + limit:
-        return None
-    page_ids = [row[0] for row in found[offset:]]
-    return connection.execute(dressed, {**parameters, "rank": rank, "page_ids": page_ids}).all()
+    statement = _relevance_statement(shape, rank, search.has_words(filters["q"]))
+    rows = connection.execute(statement, parameters).all()
+    return rows if len(rows) == parameters["limit"] else None
 
 
 def _shape(filters: dict) -> frozenset[str]:

@@ -27,7 +27,8 @@ they hold the page, they are exactly its rows, since every product of the class 
 is older and every other class comes after. Only when they do not (a rare or scattered match,
 a class near its end) is the page ranked from every match, as the reference
 ``listing.list_storefront(..., reference=True)`` always does; the walk's only cost is then its
-``WINDOW`` rows. In the walk, every term as a substring (``MayHoldEveryTerm``, a cheap
+``WINDOW`` rows. The walk, the page's cards and the bounded count are one statement. In the
+walk, every term as a substring (``MayHoldEveryTerm``, a cheap
 ``LIKE``) is what a query of Chinese characters needs; a query with a word tests the exact
 lexemes too, after it (their function costs tens of microseconds a row).
 """

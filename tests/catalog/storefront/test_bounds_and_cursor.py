@@ -21,11 +21,11 @@ def bound(monkeypatch):
     def set_bound(value: int):
         monkeypatch.setattr(listing, "TOTAL_BOUND", value)
         listing._statements.cache_clear()
-        listing._relevance_statements.cache_clear()
+        listing._relevance_statement.cache_clear()
 
     yield set_bound
     listing._statements.cache_clear()
-    listing._relevance_statements.cache_clear()
+    listing._relevance_statement.cache_clear()
 
 
 @pytest.fixture

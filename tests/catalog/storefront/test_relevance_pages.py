@@ -51,10 +51,10 @@ def window(monkeypatch):
 
     def set_window(size: int):
         monkeypatch.setattr(search, "WINDOW", size)
-        listing._relevance_statements.cache_clear()
+        listing._relevance_statement.cache_clear()
 
     yield set_window
-    listing._relevance_statements.cache_clear()
+    listing._relevance_statement.cache_clear()
 
 
 def by_pages(connection, filters: dict, page_size: int, reference: bool) -> list:
