@@ -111,3 +111,33 @@ def apply_due_status_changes(session, *, today: date | None = None) -> int:
         household.status, household.monitoring_type = status, monitoring_type
     session.flush()
     return len(stale)
+
+
+def latest_status_differences(session, *, shown: int = 20) -> list[str]:
+    """Households whose ``latest_status`` is not the status of their latest change (by day,
+    then id): the trigger that keeps it (migration 0025) was bypassed or dropped. Reports count
+    coverage from it, so ``flask ledger check`` lists these beside the ledger's own findings."""
+    ranked = sa.select(
+        HouseholdStatusChange.household_id,
+        HouseholdStatusChange.status,
+        sa.func.row_number()
+        .over(
+            partition_by=HouseholdStatusChange.household_id,
+            order_by=(
+                HouseholdStatusChange.effective_from.desc(),
+                HouseholdStatusChange.id.desc(),
+            ),
+        )
+        .label("rank"),
+    ).subquery()
+    found = session.execute(
+        sa.select(Household.id, Household.latest_status, ranked.c.status)
+        .outerjoin(ranked, sa.and_(ranked.c.household_id == Household.id, ranked.c.rank == 1))
+        .where(Household.latest_status.is_distinct_from(ranked.c.status))
+        .order_by(Household.id)
+        .limit(shown)
+    ).all()
+    return [
+        f"household {household_id}: latest_status is {kept}, its latest change says {latest}"
+        for household_id, kept, latest in found
+    ]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from marketplace.households.status import latest_status_differences
 from marketplace.ledger import journal, rollups
 from marketplace.ledger.models import AccountKind, EntryKind, JournalEntry, LedgerAccount, Posting
 from marketplace.orders.models import Order, PaymentStatus
@@ -63,6 +64,7 @@ def run(session) -> Report:
         _liabilities_not_in_debit,
         _in_transit_matches_lines,
         _rollups_match_postings,
+        _latest_statuses_match_history,
     ):
         check(session, report)
     return report
@@ -71,6 +73,11 @@ def run(session) -> Report:
 def _rollups_match_postings(session, report: Report) -> None:
     """The household income rollup reports read is the postings summed, row for row."""
     report.differences.extend(rollups.differences(session))
+
+
+def _latest_statuses_match_history(session, report: Report) -> None:
+    """Each household's latest status, which reports count coverage from, is its history's."""
+    report.differences.extend(latest_status_differences(session))
 
 
 def _entries_balance(session, report: Report) -> None:

@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 from marketplace import pii
 from marketplace.extensions import db
 from marketplace.households.models import Household, HouseholdStatus, HouseholdStatusChange
+from marketplace.households.status import latest_status_differences
 from marketplace.periods import Period
 from marketplace.regions.models import Region
+from marketplace.reports import reconciliation
 from marketplace.reports.income_figures import StatusAtEnd, status_at_end_reference
 from tests.conftest import BACKEND
 from tests.served import served_app
@@ -169,3 +171,23 @@ def _one_household(session) -> int:
     )
     session.flush()
     return household.id
+
+
+def test_a_drifted_latest_status_is_found_by_the_ledger_check(session, regions, make_household):
+    household = make_household(regions.village_a1, status=HouseholdStatus.lifted)
+    assert household.id not in _listed(session)
+    session.execute(
+        sa.update(Household)
+        .where(Household.id == household.id)
+        .values(latest_status=HouseholdStatus.in_poverty)
+    )
+    assert household.id in _listed(session)
+    finding = f"household {household.id}: latest_status is in_poverty, its latest change says"
+    assert any(d.startswith(finding) for d in reconciliation.run(session).differences)
+
+
+def _listed(session) -> set[int]:
+    return {
+        int(d.split(":")[0].removeprefix("household "))
+        for d in latest_status_differences(session, shown=1000)
+    }
