@@ -121,6 +121,18 @@ def read_without_transaction(session) -> None:
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
+def begin_after_reading_without_transaction(session) -> None:
+    """End ``read_without_transaction``: the session's next statement begins a transaction,
+    on a connection in the pool's usual mode. What ran before it committed statement by
+    statement (a read, or a write that is one statement), so nothing is pending; elsewhere
+    (inside a transaction already, on SQLite) this does nothing."""
+    if not isinstance(session.get_bind(), sa.Engine):
+        return
+    options = session.connection().get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        session.commit()
+
+
 def keep_despite_failure(session, statement) -> None:
     """Queue a write that must be committed even when the request fails and rolls back
     (a failed login attempt, an audit record). The request boundary runs it last."""

@@ -39,7 +39,7 @@ from marketplace.accounts.models import Role
 from marketplace.catalog import stock
 from marketplace.catalog.models import ProductStatus
 from marketplace.clock import shanghai_today
-from marketplace.db import utcnow
+from marketplace.db import begin_after_reading_without_transaction, utcnow
 from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
 from marketplace.livestreams import live_prices
 from marketplace.orders import checkout_statement, states, writing
@@ -107,7 +107,9 @@ def checkout(
         order = _place_in_one_statement(session, actor, data, values, key=key, now=now)
         if order is not None:
             return order, False
-        # Nothing was written: the steps below find out what stood in the way and say so.
+        # Nothing was written: the steps below find out what stood in the way and say so, in
+        # a transaction (a checkout request reads and runs its one statement outside one).
+        begin_after_reading_without_transaction(session)
     claimed = idempotency.claim(
         session, user_id=actor.user_id, scope=CHECKOUT_SCOPE, key=key, body=data
     )

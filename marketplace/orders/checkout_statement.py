@@ -40,6 +40,7 @@ with the basket's values as PostgreSQL's own (``numbered_statement.py`` says why
 import functools
 from datetime import datetime
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
@@ -53,7 +54,8 @@ from marketplace.orders.models import EventDimension, LinePricing, OrderStatus, 
 
 class Unplaced(Exception):
     """The key was claimed but not every SKU could be taken: unreachable while the rows are
-    locked, and the caller must roll the transaction back if it ever happens."""
+    locked. The statement then aborts itself (see ``build``), and the caller must roll the
+    transaction back."""
 
 
 def _param(name: str, type_=sa.String):
@@ -316,23 +318,28 @@ def build() -> sa.Select:
     parts = _parts(basket)
     new_order = _new_order(claim, code, basket, parts, taken, live_taken)
     new_lines = _new_lines(new_order, parts)
-    lines = (
-        sa.select(
-            sa.func.json_agg(
-                aggregate_order_by(
-                    sa.func.json_build_array(*(new_lines.c[name] for name in LINE_COLUMNS)),
-                    new_lines.c.id,
-                )
+    placed = sa.select(
+        sa.func.json_agg(
+            aggregate_order_by(
+                sa.func.json_build_array(*(new_lines.c[name] for name in LINE_COLUMNS)),
+                new_lines.c.id,
             )
-        )
-        .select_from(new_lines)
-        .scalar_subquery()
+        ).label("lines")
+    ).cte("placed")
+    # A claim without its order must not stand, even where the statement is its own
+    # transaction (checkout runs it so, outside one): dividing by zero aborts it whole.
+    order_id = sa.case(
+        (placed.c.lines.is_(None), claim.c.resource_id // 0), else_=claim.c.resource_id
     )
-    return sa.select(
-        claim.c.resource_id,
-        sa.select(new_order.c.livestream_session_id).scalar_subquery(),
-        lines,
-    ).add_cte(_new_events(new_order))
+    return (
+        sa.select(
+            order_id,
+            sa.select(new_order.c.livestream_session_id).scalar_subquery(),
+            placed.c.lines,
+        )
+        .select_from(claim.join(placed, sa.true()))
+        .add_cte(_new_events(new_order))
+    )
 
 
 @functools.cache
@@ -369,12 +376,15 @@ def run(
         "request_hash": request_hash,
         "now": now,
     }
-    rows = numbered_statement.execute(connection, text, tuple(values[name] for name in names))
+    try:
+        rows = numbered_statement.execute(connection, text, tuple(values[name] for name in names))
+    except sa.exc.DataError as error:
+        if isinstance(error.orig, psycopg.errors.DivisionByZero):
+            raise Unplaced("the key was claimed but the stock was not all taken") from error
+        raise
     if not rows:
         return None
     ((order_id, session_id, written),) = rows
-    if written is None:
-        raise Unplaced("the key was claimed but the stock was not all taken")
     placed = []
     for values in written:
         line = dict(zip(LINE_COLUMNS, values, strict=True))

@@ -245,3 +245,19 @@ def test_a_retry_of_a_placed_order_waits_for_no_checkout_of_its_skus(served):
     assert finished_while_locked, "the retry queued behind another checkout's lock"
     status, replayed = result["answer"]
     assert status == 201 and replayed["id"] == placed["id"]
+
+
+def test_a_refused_checkout_leaves_its_key_free(served):
+    """A served checkout reads and writes outside a transaction on PostgreSQL, and the steps
+    that find out why its statement wrote nothing run in one: their claim of the key goes
+    with the refusal, so the same key places the order once the stock is there."""
+    sku_id, (buyer,) = _setup_shop(served, tag=5, stock=0, buyers=1)
+    status, body = _post_order(served, buyer, sku_id, "refused-then-placed")
+    assert status == 409, body
+    with served.session() as session:
+        session.get(Sku, sku_id).stock = 1
+    status, body = _post_order(served, buyer, sku_id, "refused-then-placed")
+    assert status == 201, body
+    assert _post_order(served, buyer, sku_id, "refused-then-placed") == (201, body)
+    with served.session() as session:
+        assert session.get(Sku, sku_id).stock == 0
