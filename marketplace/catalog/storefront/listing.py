@@ -101,11 +101,12 @@ def _conditions(shape: frozenset[str]) -> list:
     return where
 
 
-def _page_statement(where: list, sort: str, count: sa.Select) -> sa.Select:
+def _page_statement(where: list, sort: str, count: sa.Select | None) -> sa.Select:
     """The page in two steps inside one statement: first the ids of the page from the products
     table alone (an index range of the sort), then names and the first image for those rows
     only, instead of joining every row the offset skips. The bounded ``count`` rides along as
-    a column (computed once), so a page costs no statement for its total."""
+    a column (computed once), so a page costs no statement for its total; with no ``count``
+    (a total remembered, see ``list_storefront``) that column is NULL."""
     p = _products.c
     first, second = ordering.keys(p, sort)
     ids = (
@@ -119,7 +120,7 @@ def _page_statement(where: list, sort: str, count: sa.Select) -> sa.Select:
     return _dressed(ids, sort, count)
 
 
-def _dressed(ids, sort: str, count: sa.Select) -> sa.Select:
+def _dressed(ids, sort: str, count: sa.Select | None) -> sa.Select:
     """The cards' columns for the page's ``ids`` (a subquery of the id and the sort's two
     keys), in the sort's order, with the bounded count."""
     p = _products.c
@@ -154,7 +155,7 @@ def _dressed(ids, sort: str, count: sa.Select) -> sa.Select:
             first_image,
             ids.c.first_key,
             ids.c.second_key,
-            count.scalar_subquery(),
+            sa.null() if count is None else count.scalar_subquery(),
         )
         .select_from(
             ids.join(_products, p.id == ids.c.id)
@@ -168,7 +169,9 @@ def _dressed(ids, sort: str, count: sa.Select) -> sa.Select:
 
 
 @functools.lru_cache(maxsize=1024)
-def _relevance_statement(shape: frozenset[str], rank: int, words: bool) -> sa.Select:
+def _relevance_statement(
+    shape: frozenset[str], rank: int, words: bool, counting: bool = True
+) -> sa.Select:
     """A relevance page sought in one class (search.py), in one statement: the page (``limit``
     products after ``offset``) of class ``rank`` among the ``search.WINDOW`` newest that the
     other filters (and the cursor) let through, as cards, with the bounded count. Fewer rows
@@ -199,13 +202,17 @@ def _relevance_statement(shape: frozenset[str], rank: int, words: bool) -> sa.Se
         .offset(sa.bindparam("offset", type_=sa.Integer()))
         .subquery("page")
     )
-    return _dressed(ids, "relevance", _statements(shape - {"after"}, "relevance")[1])
+    count = _statements(shape - {"after"}, "relevance")[1] if counting else None
+    return _dressed(ids, "relevance", count)
 
 
 @functools.lru_cache(maxsize=1024)
-def _statements(shape: frozenset[str], sort: str) -> tuple[sa.Select, sa.Select]:
+def _statements(
+    shape: frozenset[str], sort: str, counting: bool = True
+) -> tuple[sa.Select, sa.Select]:
     """The page and count statements for one combination of filters and sort, built once:
-    a statement object keeps its SQLAlchemy cache key, so executing it again is cheap."""
+    a statement object keeps its SQLAlchemy cache key, so executing it again is cheap. The
+    page counts too unless not ``counting``."""
     where = _conditions(shape - {"after"})
     page_where = [*where, ordering.after(_products.c, sort)] if "after" in shape else where
     # Counting stops one past the bound: enough to know the bound was passed.
@@ -217,7 +224,7 @@ def _statements(shape: frozenset[str], sort: str) -> tuple[sa.Select, sa.Select]
         .subquery("matches")
     )
     count = sa.select(sa.func.count()).select_from(matches)
-    return _page_statement(page_where, sort, count), count
+    return _page_statement(page_where, sort, count if counting else None), count
 
 
 def list_storefront(
@@ -228,6 +235,7 @@ def list_storefront(
     page_size: int,
     media_prefix: str,
     reference: bool = False,
+    totals=None,
 ) -> tuple[list[dict], int, str | None]:
     """A page of active products as plain dicts, how many match counted up to one past
     ``TOTAL_BOUND``, and the cursor of the page after it (None when this one is not full).
@@ -238,25 +246,34 @@ def list_storefront(
     on its own). A relevance page is first sought in one class (search.py), in the page's
     statement; only when the class does not hold it is the page ranked from every match, a
     statement more. ``reference`` always ranks every match, as the equivalence test does.
+
+    ``totals`` (this worker's ``local_pages.LocalPages``, or None) remembers the bounded total
+    of each filter combination for the catalog generation it was counted in, so that the
+    pages of a list asked again before the catalog changes skip the count. Of a search of a
+    common word the count is most of the page's statement: PostgreSQL builds the GIN bitmap
+    of every match before counting the first 1,001.
     """
     today = shanghai_today()
-    page_statement, count_statement, parameters = _bound_statements(filters, today)
-    cursor = filters.get("cursor")
-    page_parameters = {**parameters, "limit": page_size, "offset": (page - 1) * page_size}
-    if cursor is not None:
-        page_parameters.update(
-            after_value=cursor.value, after_published=cursor.published, after_id=cursor.id
-        )
-        page_parameters["offset"] = 0
+    key = _total_key(filters, today)
+    generation, remembered = totals.total(key) if totals is not None else (None, None)
+    page_statement, count_statement, parameters = _bound_statements(
+        filters, today, counting=remembered is None
+    )
+    page_parameters = _page_parameters(parameters, filters.get("cursor"), page, page_size)
     rows = None
     if sort_of(filters) == "relevance" and not reference:
-        rows = _relevance_page(connection, filters, page_parameters)
+        rows = _relevance_page(connection, filters, page_parameters, remembered is None)
     if rows is None:
         rows = connection.execute(page_statement, page_parameters).all()
+    counted = remembered
+    if counted is None:
+        counted = rows[-1][-1] if rows else connection.execute(count_statement, parameters).scalar()
+        if generation is not None:
+            totals.keep_total(key, generation, counted)
     if not rows:
-        return [], connection.execute(count_statement, parameters).scalar_one(), None
+        return [], counted, None
     skus_by_product = skus_of(connection, rows)
-    last_id, value, published, counted = rows[-1][0], *rows[-1][-3:]
+    last_id, value, published = rows[-1][0], *rows[-1][-3:-1]
     # Active products always have a price and a publishing time, so the sort value is there.
     full = len(rows) == page_size and value is not None
     following = (
@@ -265,13 +282,33 @@ def list_storefront(
     return build_cards(rows, skus_by_product, today, media_prefix), counted, following
 
 
-def _relevance_page(connection, filters: dict, parameters: dict):
+def _page_parameters(parameters: dict, cursor, page: int, page_size: int) -> dict:
+    """The page statement's parameters: the filters', and the page's place."""
+    if cursor is None:
+        return {**parameters, "limit": page_size, "offset": (page - 1) * page_size}
+    return {
+        **parameters,
+        "limit": page_size,
+        "offset": 0,
+        "after_value": cursor.value,
+        "after_published": cursor.published,
+        "after_id": cursor.id,
+    }
+
+
+def _total_key(filters: dict, today) -> tuple:
+    """What a list's total depends on: its filters' values (not its sort, page or cursor),
+    and the day, which decides whether a certificate is valid."""
+    return (today, *sorted((name, filters[name]) for name in _shape(filters)))
+
+
+def _relevance_page(connection, filters: dict, parameters: dict, counting: bool):
     """The page's rows when one class holds it among the newest products (search.py), else
     None: the page is then ranked from every match."""
     cursor = filters.get("cursor")
     rank = search.IN_NAME if cursor is None else cursor.value
     shape = _shape(filters) | ({"after"} if cursor is not None else set())
-    statement = _relevance_statement(shape, rank, search.has_words(filters["q"]))
+    statement = _relevance_statement(shape, rank, search.has_words(filters["q"]), counting)
     rows = connection.execute(statement, parameters).all()
     return rows if len(rows) == parameters["limit"] else None
 
@@ -286,14 +323,17 @@ def _shape(filters: dict) -> frozenset[str]:
     )
 
 
-def _bound_statements(filters: dict, today) -> tuple[sa.Select, sa.Select, dict]:
+def _bound_statements(
+    filters: dict, today, counting: bool = True
+) -> tuple[sa.Select, sa.Select, dict]:
     """The page and count statements for the filters given (built once per combination), and
-    the values of their parameters (the cursor's are the caller's to add)."""
+    the values of their parameters (the cursor's are the caller's to add); the page counts too
+    unless not ``counting``."""
     shape = _shape(filters)
     parameters = {name: filters[name] for name in shape}
     if filters.get("cursor") is not None:
         shape |= {"after"}
-    page_statement, count_statement = _statements(shape, sort_of(filters))
+    page_statement, count_statement = _statements(shape, sort_of(filters), counting)
     if parameters.pop("certified", False):
         parameters["today"] = today
     if "q" in parameters:

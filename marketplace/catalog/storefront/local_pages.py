@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 CHANNEL = "catalog_generation"
 #: Pages kept per worker: a page of 20 products is about 20 kB, of 100 (the largest) 100 kB.
 MAX_PAGES = 256
+#: Lists' totals kept per worker (listing.list_storefront): a few hundred bytes each.
+MAX_TOTALS = 4096
 #: Reads of the listening socket per request at most (each takes all that has arrived).
 _MAX_READS = 16
 #: After a failed attempt to listen, the worker reads through the shared cache this long.
@@ -66,6 +68,8 @@ class LocalPages:
         self._watch = watch
         self._lock = threading.Lock()
         self._pages: OrderedDict[str, LocalPage] = OrderedDict()
+        #: the bounded totals of lists built fresh, of the current generation
+        self._totals: OrderedDict[tuple, int] = OrderedDict()
         #: the newest generation this worker knows of; None while it cannot know
         self._generation: int | None = None
 
@@ -97,6 +101,28 @@ class LocalPages:
             while len(self._pages) > MAX_PAGES:
                 self._pages.popitem(last=False)
 
+    def total(self, key: tuple) -> tuple[int | None, int | None]:
+        """The current generation (None when the watch cannot tell), and the total kept under
+        ``key`` for it, if any."""
+        with self._lock:
+            generation = self._current_generation()
+            total = self._totals.get(key) if generation is not None else None
+            if total is not None:
+                self._totals.move_to_end(key)
+            return generation, total
+
+    def keep_total(self, key: tuple, generation: int, total: int) -> None:
+        """Keep a total counted after ``total`` said the generation was ``generation``: a
+        change committed since then moves the generation and drops it, at the latest when
+        its notice arrives, as it drops the copies of pages."""
+        with self._lock:
+            if self._generation != generation:
+                return
+            self._totals[key] = total
+            self._totals.move_to_end(key)
+            while len(self._totals) > MAX_TOTALS:
+                self._totals.popitem(last=False)
+
     def catch_up(self, generation: int) -> None:
         """This worker committed ``generation``: its copies of older ones go, and a request
         still holding a page of an older generation cannot keep it afterwards."""
@@ -114,6 +140,7 @@ class LocalPages:
         if generation is None:
             self._generation = None
             self._pages.clear()
+            self._totals.clear()
             return None
         self._advance(generation)
         return self._generation
@@ -122,6 +149,7 @@ class LocalPages:
         if self._generation is None or generation > self._generation:
             self._generation = generation
             self._pages.clear()
+            self._totals.clear()
 
 
 class _PostgresWatch:

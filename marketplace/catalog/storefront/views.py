@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 from flask import current_app, request
 from werkzeug.datastructures import MultiDict
 
-from marketplace.catalog.storefront import listing, page_cache
+from marketplace.catalog.storefront import listing, local_pages, page_cache
 from marketplace.db import read_without_transaction, utcnow
 from marketplace.errors import ValidationFailed
 from marketplace.extensions import db
@@ -35,7 +35,12 @@ def list_response(filters: dict, pagination_parameters, *, media_prefix: str):
     _check_page(page, page_size, filters.get("cursor"))
     with page_cache.storefront_reads(db.session) as connection:
         cards, counted, following = listing.list_storefront(
-            connection, filters, page=page, page_size=page_size, media_prefix=media_prefix
+            connection,
+            filters,
+            page=page,
+            page_size=page_size,
+            media_prefix=media_prefix,
+            totals=local_pages.for_session(db.session),
         )
     # flask-smorest's own header is left out (our X-Pagination says more), not its count.
     pagination_parameters.item_count = min(counted, listing.TOTAL_BOUND)

@@ -2,7 +2,8 @@
 reference ranks from every match: the same cards, the same bounded total and the same next
 cursor, page by page and cursor by cursor, whatever the query, the page size, the filters and
 how many newest products the class is sought in (from a window too small to hold any page to
-one holding the whole catalog)."""
+one holding the whole catalog); and the total, remembered from the walk's first page on, is the
+one the reference counts on every page."""
 
 import random
 from datetime import timedelta
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from sqlalchemy import event as sa_event
 
-from marketplace.catalog.storefront import listing, ordering, search
+from marketplace.catalog.storefront import listing, local_pages, ordering, search
 from marketplace.db import utcnow
 
 #: Names, subtitles and producers' names are drawn from few characters, so that the queries
@@ -57,7 +58,20 @@ def window(monkeypatch):
     listing._relevance_statement.cache_clear()
 
 
+class _SilentWatch:
+    """A catalog generation that never moves: the walk's totals are remembered from its first
+    page on (local_pages.LocalPages.total)."""
+
+    def poll(self, known):
+        return 1
+
+    def close(self):
+        pass
+
+
 def by_pages(connection, filters: dict, page_size: int, reference: bool) -> list:
+    """The pages one after another by number; totals remembered but by the reference."""
+    totals = None if reference else local_pages.LocalPages(_SilentWatch())
     pages, page = [], 1
     while (page - 1) * page_size < listing.TOTAL_BOUND:
         found = listing.list_storefront(
@@ -67,6 +81,7 @@ def by_pages(connection, filters: dict, page_size: int, reference: bool) -> list
             page_size=page_size,
             media_prefix="/media/",
             reference=reference,
+            totals=totals,
         )
         pages.append(found)
         if len(found[0]) < page_size:
@@ -76,6 +91,8 @@ def by_pages(connection, filters: dict, page_size: int, reference: bool) -> list
 
 
 def by_cursor(connection, filters: dict, page_size: int, reference: bool) -> list:
+    """The pages one after another by cursor; totals remembered but by the reference."""
+    totals = None if reference else local_pages.LocalPages(_SilentWatch())
     pages, following = [], None
     while True:
         cursor = {"cursor": ordering.Cursor.decode(following)} if following else {}
@@ -86,6 +103,7 @@ def by_cursor(connection, filters: dict, page_size: int, reference: bool) -> lis
             page_size=page_size,
             media_prefix="/media/",
             reference=reference,
+            totals=totals,
         )
         pages.append(found)
         following = found[2]
