@@ -10,6 +10,7 @@ from the classes given to the decorators).
 
 import functools
 import json
+import re
 import unicodedata
 from http import HTTPStatus
 
@@ -72,7 +73,15 @@ CONTROL_CHARACTER = reason(
 NOT_VALID_JSON = reason("body.invalid_json", "not valid JSON: {error}")
 
 
+#: Every character ``_text_problem`` may refuse: the control characters (category Cc, U+0000 to
+#: U+001F and U+007F to U+009F) and the surrogates (Cs). Text without any, nearly all text,
+#: is passed in one search instead of a category lookup per character.
+_MAYBE_REFUSED = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _text_problem(text: str) -> str | None:
+    if _MAYBE_REFUSED.search(text) is None:
+        return None
     for character in text:
         category = unicodedata.category(character)
         if category == "Cs":

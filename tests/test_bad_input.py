@@ -291,3 +291,20 @@ def test_a_control_character_in_a_query_is_a_422_naming_it(client):
     assert body["reasons"]["q"] == [
         {"code": "text.control_character", "params": {"code_point": "0000"}}
     ]
+
+
+def test_the_quick_search_for_refused_characters_misses_none():
+    """Text is passed in one search before any per-character look-up (http_api.py): every
+    character that look-up refuses, and no other, is one the search finds."""
+    import sys
+    import unicodedata
+
+    from marketplace.http_api import _MAYBE_REFUSED
+
+    missed = [
+        f"U+{code:04X}"
+        for code in range(sys.maxunicode + 1)
+        if (unicodedata.category(chr(code)) in ("Cc", "Cs"))
+        != bool(_MAYBE_REFUSED.search(chr(code)))
+    ]
+    assert missed == []
