@@ -102,15 +102,30 @@ def subtree(session, root: Region) -> list[Region]:
 def villages_by_child(session, region: Region) -> dict[int, int]:
     """Each village of the region's subtree -> the child of ``region`` it lies in (at
     village level, the village itself)."""
-    villages = session.execute(
-        sa.select(Region.id, Region.parent_id, Region.path).where(
-            Region.level == RegionLevel.village, Region.path.startswith(region.path)
-        )
-    ).all()
+    return child_of_villages(region, village_paths(session, region))
+
+
+def village_paths(session, region: Region) -> dict[int, str]:
+    """Each village of the region's subtree -> its path."""
+    return dict(
+        session.execute(
+            sa.select(Region.id, Region.path).where(
+                Region.level == RegionLevel.village, Region.path.startswith(region.path)
+            )
+        ).all()
+    )
+
+
+def child_of_villages(region: Region, paths: dict[int, str]) -> dict[int, int]:
+    """``villages_by_child`` of ``region`` from the paths of villages read already
+    (``village_paths`` of it or of a region above it): those outside its subtree left out."""
+    inside = {
+        village_id: path for village_id, path in paths.items() if path.startswith(region.path)
+    }
     if region.level is RegionLevel.village:
-        return {village_id: village_id for village_id, _, _ in villages}
+        return {village_id: village_id for village_id in inside}
     depth = len(_path_ids(region.path))
-    return {village_id: _path_ids(path)[depth] for village_id, _, path in villages}
+    return {village_id: _path_ids(path)[depth] for village_id, path in inside.items()}
 
 
 def county_id_of(session, region_id: int) -> int:

@@ -25,7 +25,7 @@ from marketplace.orders.models import Channel, Order, OrderLine
 from marketplace.payments.models import Gateway, Payment, PaymentState
 from marketplace.periods import Period
 from marketplace.regions.models import Region
-from marketplace.regions.service import villages_by_child
+from marketplace.regions.service import child_of_villages, village_paths
 from marketplace.reports.frozen import CHANNELS, frozen_report
 from marketplace.reports.scoping import reported_region
 
@@ -67,42 +67,96 @@ def channel_report(session, actor: Actor, region_id: int, period: Period) -> dic
 
 def build_report(session, region: Region, period: Period) -> dict:
     """The report computed from the ledger now (no scope check: the caller made it)."""
-    child_of = villages_by_child(session, region)
-    produce_here = list(child_of)
+    return build_reports(session, region, period, [region])[region.id]
+
+
+def build_reports(session, root: Region, period: Period, regions) -> dict[int, dict]:
+    """The reports of ``regions`` (each in ``root``'s subtree), by region id, from one read of
+    the ledger for ``root``'s villages: a close of ``root`` freezes every region below it
+    (two hundred for a county) for the cost of one report, where each read on its own went
+    over the month's postings again. Each report is its villages' rows folded (``_report``),
+    as a single one is."""
+    paths = village_paths(session, root)
     channel = _channel()
+    money = _money(session, period, list(paths), channel)
+    orders = _attributed_orders(session, period, list(paths), channel)
+    named = {
+        row.id: row
+        for row in session.execute(
+            sa.select(Region.id, Region.name, Region.level, Region.code).where(
+                Region.path.startswith(root.path)
+            )
+        )
+    }
+    sessions = _sessions(session, {row[1] for row in money if row[1] is not None})
+    return {
+        region.id: _report(
+            region, period, child_of_villages(region, paths), money, orders, named, sessions
+        )
+        for region in regions
+    }
+
+
+def _report(region: Region, period: Period, child_of, money, orders, named, sessions) -> dict:
+    """One region's report from the rows of its villages (and others', left out)."""
     by_channel: dict[str, dict] = defaultdict(_figures)
     by_session: dict[int, dict] = defaultdict(_figures)
     by_child: dict[int, dict] = defaultdict(_figures)
-    for name, session_id, village_id, entry_kind, account_kind, amount in _money(
-        session, period, produce_here, channel
-    ):
+    for name, session_id, village_id, entry_kind, account_kind, amount in money:
+        if village_id not in child_of:
+            continue
         targets = [by_channel[name], by_child[child_of[village_id]]]
         if session_id is not None:
             targets.append(by_session[session_id])
         for figures in targets:
             _add(figures, entry_kind, account_kind, int(amount))
-    for name, session_id, child_id, count in _orders(session, period, child_of, channel):
-        if child_id is None:
-            by_channel[name]["orders"] += count
-            if session_id is not None:
-                by_session[session_id]["orders"] += count
-        else:
-            by_child[child_id]["orders"] += count
+    _count_orders(child_of, orders, by_channel, by_session, by_child)
     for figures in (*by_channel.values(), *by_session.values(), *by_child.values()):
         figures["net_fen"] = figures["gross_fen"] - figures["refunds_fen"]
     totals = _figures()
     for figures in by_channel.values():
         for name in totals:
             totals[name] += figures[name]
+    children = sorted((named[child_id] for child_id in set(child_of.values())), key=_by_code)
     return {
         "region": {"id": region.id, "name": region.name, "level": region.level},
         "period": {"label": period.label, "start": period.start, "end": period.end},
         "currency": "CNY",
         "totals": totals,
         "by_channel": [{"channel": name, **by_channel[name]} for name in sorted(by_channel)],
-        "by_session": _session_rows(session, by_session),
-        "by_region": _child_rows(session, region, child_of, by_child),
+        "by_session": [
+            {**sessions[session_id], **figures}
+            for session_id, figures in sorted(by_session.items())
+        ],
+        # Each child listed even when it sold nothing; their money sums to the totals.
+        "by_region": [
+            {"region_id": child.id, "name": child.name, "level": child.level, **by_child[child.id]}
+            for child in children
+        ],
     }
+
+
+def _by_code(region) -> str:
+    return region.code
+
+
+def _count_orders(child_of, orders, by_channel, by_session, by_child) -> None:
+    """Orders with a line of the region's produce attributed in the period, each counted once
+    by its channel and session, and once in each child region it has produce of."""
+    counted: set[int] = set()
+    in_child: dict[int, set[int]] = defaultdict(set)
+    for order_id, village_id, name, session_id in orders:
+        if village_id not in child_of:
+            continue
+        in_child[child_of[village_id]].add(order_id)
+        if order_id in counted:
+            continue
+        counted.add(order_id)
+        by_channel[name]["orders"] += 1
+        if session_id is not None:
+            by_session[session_id]["orders"] += 1
+    for child_id, order_ids in in_child.items():
+        by_child[child_id]["orders"] += len(order_ids)
 
 
 def _add(figures: dict, entry_kind, account_kind, amount: int) -> None:
@@ -149,10 +203,9 @@ def _money(session, period: Period, villages: list[int], channel):
     ).all()
 
 
-def _orders(session, period: Period, child_of: dict[int, int], channel) -> list[tuple]:
-    """Orders with a line of the region's produce attributed in the period: by channel and
-    session (child None), and by child region (channel and session None). An order counts
-    once in each, however many of its lines are."""
+def _attributed_orders(session, period: Period, villages: list[int], channel) -> list[tuple]:
+    """Each order with a line of the villages' produce attributed in the period, once per
+    village of origin: (order id, village id, channel, livestream session id)."""
     attributed = (
         sa.select(OrderLine.order_id, Product.origin_village_id.label("village_id"))
         .join(Posting, Posting.order_line_id == OrderLine.id)
@@ -161,57 +214,32 @@ def _orders(session, period: Period, child_of: dict[int, int], channel) -> list[
         .where(
             Posting.effective_on.between(period.start, period.end),
             JournalEntry.kind == EntryKind.attribution,
-            Product.origin_village_id.in_(list(child_of)),
+            Product.origin_village_id.in_(villages),
         )
         .distinct()
         .subquery()
     )
-    by_channel = session.execute(
-        sa.select(channel, Order.livestream_session_id, sa.func.count())
-        .where(Order.id.in_(sa.select(attributed.c.order_id)))
-        .group_by(channel, Order.livestream_session_id)
+    return session.execute(
+        sa.select(
+            attributed.c.order_id, attributed.c.village_id, channel, Order.livestream_session_id
+        ).join(Order, Order.id == attributed.c.order_id)
     ).all()
-    by_child: dict[int, set[int]] = defaultdict(set)
-    for order_id, village_id in session.execute(sa.select(attributed)):
-        by_child[child_of[village_id]].add(order_id)
-    return [(name, session_id, None, count) for name, session_id, count in by_channel] + [
-        (None, None, child_id, len(orders)) for child_id, orders in by_child.items()
-    ]
 
 
-def _session_rows(session, by_session: dict[int, dict]) -> list[dict]:
-    sessions = {
-        row.id: row
+def _sessions(session, session_ids: set[int]) -> dict[int, dict]:
+    return {
+        row.id: {
+            "session_id": row.id,
+            "code": row.code,
+            "title": row.title,
+            "platform": row.platform,
+        }
         for row in session.execute(
             sa.select(
                 LivestreamSession.id,
                 LivestreamSession.code,
                 LivestreamSession.title,
                 LivestreamSession.platform,
-            ).where(LivestreamSession.id.in_(list(by_session)))
+            ).where(LivestreamSession.id.in_(sorted(session_ids)))
         )
     }
-    return [
-        {
-            "session_id": session_id,
-            "code": sessions[session_id].code,
-            "title": sessions[session_id].title,
-            "platform": sessions[session_id].platform,
-            **figures,
-        }
-        for session_id, figures in sorted(by_session.items())
-    ]
-
-
-def _child_rows(session, region: Region, child_of: dict[int, int], by_child) -> list[dict]:
-    """One row per child region (the region itself at village level), each child listed
-    even when it sold nothing; their money sums to the totals."""
-    children = session.execute(
-        sa.select(Region.id, Region.name, Region.level)
-        .where(Region.id.in_(set(child_of.values())))
-        .order_by(Region.code)
-    ).all()
-    return [
-        {"region_id": child.id, "name": child.name, "level": child.level, **by_child[child.id]}
-        for child in children
-    ]

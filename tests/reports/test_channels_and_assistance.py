@@ -13,6 +13,7 @@ from marketplace.db import utcnow
 from marketplace.ledger.models import LedgerAccount, Posting
 from marketplace.livestreams.models import HostKind, LivestreamSession, Platform, SessionState
 from marketplace.orders.models import OrderLine, OrderStatus
+from marketplace.periods import parse_period
 from marketplace.platform_sales import recording as platform_sales
 from marketplace.producers.models import (
     BuyingUnit,
@@ -21,6 +22,9 @@ from marketplace.producers.models import (
     UnitPurchaseQuota,
     UnitVillagePairing,
 )
+from marketplace.regions.models import Region
+from marketplace.regions.service import subtree
+from marketplace.reports import channels
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 from tests.orders.conftest import basket
 
@@ -268,3 +272,31 @@ def test_every_report_of_a_county_is_the_sum_of_its_townships(
     assert income_county["totals"]["net_fen"] == sum(
         row["net_fen"] for row in income_county["rows"]
     )
+
+
+def test_the_subtree_read_at_once_gives_each_region_its_own_report(
+    client, session, shop, money, pay, regions, make_producer, make_product
+):
+    """A close freezes every region's channel report from one read of the month's ledger
+    (``build_reports``): each must be what the region's own report says, orders counted once
+    per region even with produce of two villages, sessions and idle children included."""
+    enterprise = make_producer(
+        shop.other_station, kind=ProducerKind.enterprise, region_id=regions.county.id
+    )
+    mushrooms = make_product(
+        shop.other_station, enterprise, name="黑木耳", origin_village_id=regions.village_b2.id
+    )
+    pay((shop.sku_500g, 2))
+    pay((mushrooms.skus_created[0], 3), headers=shop.other_station_headers)
+    live = _session_of(session, shop)
+    _imported(session, shop, live, 1)
+    _imported(session, shop, live, 2)
+    month = parse_period(shanghai_today().strftime("%Y-%m"))
+    county = session.get(Region, regions.county.id)
+    everywhere = subtree(session, county)
+    at_once = channels.build_reports(session, county, month, everywhere)
+    assert set(at_once) == {region.id for region in everywhere}
+    for region in everywhere:
+        assert at_once[region.id] == channels.build_report(session, region, month), region.name
+    assert at_once[county.id]["totals"]["orders"] == 4
+    assert at_once[county.id]["by_session"][0]["orders"] == 2

@@ -166,3 +166,18 @@ def test_the_command_line_closes_a_month(app, session, shop, money, regions, mon
     )
     assert result.exit_code == 0, result.output
     assert f"Closed {this_month}" in result.output
+
+
+def test_a_close_reads_the_channels_of_its_subtree_once(
+    client, shop, money, pay, regions, month_over, count_queries
+):
+    """A county's close freezes the channel report of every region below it (two hundred for
+    a generated county): read region by region, each went over the month's postings again, and
+    a county's close ran past a worker's timeout. The subtree's are read in one go."""
+    this_month, _ = month_over
+    pay((shop.sku_500g, 2))
+    with count_queries() as counted:
+        closed = close(client, money.official_headers, regions.county, this_month)
+    assert closed.status_code == 201, closed.json
+    over_origins = [s for s in counted.statements if "origin_village_id" in s]
+    assert len(over_origins) == 2  # the money, and the orders attributed
