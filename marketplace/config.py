@@ -89,6 +89,9 @@ class Config:
     #: A report file estimated above this many rows (a county's every household) is made by
     #: a job (202 and its link) instead of streamed in the request.
     REPORT_FILE_JOB_ROWS = _env_int("REPORT_FILE_JOB_ROWS", 20_000)
+    #: A ledger of more postings is reconciled by a job (GET /reconciliation answers 202): the
+    #: check reads all of it, about a minute at ten million.
+    RECONCILIATION_JOB_POSTINGS = _env_int("RECONCILIATION_JOB_POSTINGS", 1_000_000)
 
     #: How long a cached anonymous catalog page may show old stock figures (prices and
     #: listings invalidate it at once).

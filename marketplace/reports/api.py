@@ -26,6 +26,7 @@ from marketplace.reports import (
     income,
     income_households,
     reconciliation,
+    reconciliation_job,
     session_results,
     trails,
 )
@@ -121,21 +122,20 @@ class IncomeReport(MethodView):
 class Reconciliation(MethodView):
     @login_required(Role.admin)
     @blp.response(200, ReconciliationOut)
+    @blp.alt_response(
+        202,
+        schema=JobOut,
+        description="The ledger is large (more than RECONCILIATION_JOB_POSTINGS postings): a "
+        "job checks it (its link in Location), and its result is this body.",
+    )
     @blp.doc(security=BEARER)
     def get(self):
         """Every invariant of the ledger over the whole of it, and the ledger against the
         payments and payout lines: the same findings as ``flask ledger check``. Reads the
-        whole ledger in a fixed number of statements."""
-        report = reconciliation.run(db.session)
-        return {
-            "ok": report.ok,
-            "differences": report.differences,
-            "summary": report.summary(),
-            "entries": report.entries,
-            "postings": report.postings,
-            "orders": report.orders,
-            "gateways": report.gateways,
-        }
+        whole ledger in a fixed number of statements; a large ledger is checked by a job."""
+        if reconciliation_job.too_large(db.session):
+            return reconciliation_job.start_reconciliation(db.session, current_actor())
+        return reconciliation.as_body(reconciliation.run(db.session))
 
 
 @blp.route("/reports/closes")

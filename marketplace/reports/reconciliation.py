@@ -47,7 +47,8 @@ class Report:
         )
 
 
-def run(session) -> Report:
+def run(session, *, progress=None) -> Report:
+    """Every check, in turn; ``progress(done, total)`` after each (a job reports it)."""
     report = Report()
     report.entries, report.postings = session.execute(
         sa.select(
@@ -55,7 +56,7 @@ def run(session) -> Report:
             sa.select(sa.func.count()).select_from(Posting).scalar_subquery(),
         )
     ).one()
-    for check in (
+    checks = (
         _entries_balance,
         _no_zero_postings,
         _paid_orders_attributed,
@@ -65,9 +66,25 @@ def run(session) -> Report:
         _in_transit_matches_lines,
         _rollups_match_postings,
         _latest_statuses_match_history,
-    ):
+    )
+    for done, check in enumerate(checks, start=1):
         check(session, report)
+        if progress is not None:
+            progress(done, len(checks))
     return report
+
+
+def as_body(report: Report) -> dict:
+    """What the API answers (``ReconciliationOut``) and a reconciliation job keeps."""
+    return {
+        "ok": report.ok,
+        "differences": report.differences,
+        "summary": report.summary(),
+        "entries": report.entries,
+        "postings": report.postings,
+        "orders": report.orders,
+        "gateways": report.gateways,
+    }
 
 
 def _rollups_match_postings(session, report: Report) -> None:

@@ -13,6 +13,7 @@ from marketplace.orders.models import Order, PaymentStatus
 from marketplace.payments.models import Payment
 from marketplace.reports import reconciliation as check
 from tests.orders.conftest import basket
+from tests.platform_sales.jobs_inline import run_inline
 
 
 @pytest.fixture
@@ -169,3 +170,34 @@ def test_admins_read_the_same_findings_over_http(client, session, busy_ledger, m
     assert broken["ok"] is False and broken["differences"] == check.run(session).differences
     assert client.get("/api/v1/reconciliation", headers=money.official_headers).status_code == 403
     assert client.get("/api/v1/reconciliation", headers=shop.station_headers).status_code == 403
+
+
+@pytest.fixture
+def large_ledger_threshold(app):
+    app.config["RECONCILIATION_JOB_POSTINGS"] = 1
+    yield
+    app.config["RECONCILIATION_JOB_POSTINGS"] = 1_000_000
+
+
+def test_a_large_ledger_is_checked_by_a_job_with_the_same_findings(
+    client, session, busy_ledger, money, large_ledger_threshold
+):
+    """Past RECONCILIATION_JOB_POSTINGS the check would outlast a request (a minute at ten
+    million postings): 202 and the job's link, and the job's result is the body the request
+    would have answered, a difference found included."""
+    session.execute(
+        sa.update(Payment)
+        .where(Payment.order_id == busy_ledger["id"])
+        .values(captured_fen=Payment.captured_fen + 1)
+    )
+    started = client.get("/api/v1/reconciliation", headers=money.admin_headers)
+    assert started.status_code == 202, started.json
+    assert started.headers["Location"] == f"/api/v1/jobs/{started.json['id']}"
+    assert (started.json["kind"], started.json["state"]) == ("reconciliation", "queued")
+    run_inline(started.json["id"])
+    seen = client.get(started.headers["Location"], headers=money.admin_headers).json
+    assert seen["state"] == "succeeded", seen
+    found = check.run(session)
+    assert seen["result"] == check.as_body(found)
+    assert seen["result"]["ok"] is False and seen["result"]["differences"]
+    assert client.get("/api/v1/reconciliation", headers=money.official_headers).status_code == 403
