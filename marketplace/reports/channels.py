@@ -78,8 +78,7 @@ def build_reports(session, root: Region, period: Period, regions) -> dict[int, d
     as a single one is."""
     paths = village_paths(session, root)
     channel = _channel()
-    money = _money(session, period, list(paths), channel)
-    orders = _attributed_orders(session, period, list(paths), channel)
+    money, orders = _read(session, period, list(paths), channel)
     named = {
         row.id: row
         for row in session.execute(
@@ -169,16 +168,23 @@ def _add(figures: dict, entry_kind, account_kind, amount: int) -> None:
         figures["attributed_fen"] -= amount
 
 
-def _money(session, period: Period, villages: list[int], channel):
-    """The period's clearing and household postings of the lines of the villages' produce,
-    summed by channel, session, village of origin, entry kind and account kind. Summed by order
-    first: a co-op's line has a posting per member, and naming each posting's channel (an
-    imported order's platform is a payment looked up) cost more than the sums, a third of a
-    county's month and two thirds of its year."""
+def _read(session, period: Period, villages: list[int], channel) -> tuple[list, list]:
+    """One read of the period's postings of the lines of the villages' produce, attributed or
+    reversed, summed by order, village of origin, entry kind and account kind, from which come
+    both parts of a report:
+
+    * the money: the clearing and household postings summed by channel, session, village of
+      origin, entry kind and account kind (as ``(channel, session id, village id, entry kind,
+      account kind, amount)``);
+    * the orders attributed: each order with a line attributed in the period, once per village
+      of origin (as ``(order id, village id, channel, session id)``).
+
+    Summed by order first: a co-op's line has a posting per member, and naming each posting's
+    channel (an imported order's platform is a payment looked up) cost more than the sums."""
     by_order = (
         sa.select(
             OrderLine.order_id,
-            Product.origin_village_id,
+            Product.origin_village_id.label("village_id"),
             JournalEntry.kind.label("entry_kind"),
             LedgerAccount.kind.label("account_kind"),
             sa.func.sum(Posting.amount_fen).label("amount_fen"),
@@ -191,56 +197,76 @@ def _money(session, period: Period, villages: list[int], channel):
         .where(
             Posting.effective_on.between(period.start, period.end),
             JournalEntry.kind.in_(_ATTRIBUTING),
-            LedgerAccount.kind.in_((AccountKind.gateway_clearing, AccountKind.household_income)),
             Product.origin_village_id.in_(villages),
         )
         .group_by(
             OrderLine.order_id, Product.origin_village_id, JournalEntry.kind, LedgerAccount.kind
         )
-        .subquery("by_order")
+        .cte("by_order")
     )
-    return session.execute(
+    money = (
         sa.select(
-            channel,
+            sa.literal("money").label("part"),
+            channel.label("channel"),
             Order.livestream_session_id,
-            by_order.c.origin_village_id,
+            by_order.c.village_id,
             by_order.c.entry_kind,
             by_order.c.account_kind,
-            sa.func.sum(by_order.c.amount_fen),
+            sa.func.sum(by_order.c.amount_fen).label("amount_fen"),
+            sa.null().label("order_id"),
         )
         .select_from(by_order)
         .join(Order, Order.id == by_order.c.order_id)
+        .where(
+            by_order.c.account_kind.in_(
+                (AccountKind.gateway_clearing, AccountKind.household_income)
+            )
+        )
         .group_by(
             channel,
             Order.livestream_session_id,
-            by_order.c.origin_village_id,
+            by_order.c.village_id,
             by_order.c.entry_kind,
             by_order.c.account_kind,
         )
-    ).all()
-
-
-def _attributed_orders(session, period: Period, villages: list[int], channel) -> list[tuple]:
-    """Each order with a line of the villages' produce attributed in the period, once per
-    village of origin: (order id, village id, channel, livestream session id)."""
-    attributed = (
-        sa.select(OrderLine.order_id, Product.origin_village_id.label("village_id"))
-        .join(Posting, Posting.order_line_id == OrderLine.id)
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .join(Product, Product.id == OrderLine.product_id)
-        .where(
-            Posting.effective_on.between(period.start, period.end),
-            JournalEntry.kind == EntryKind.attribution,
-            Product.origin_village_id.in_(villages),
-        )
-        .distinct()
-        .subquery()
     )
-    return session.execute(
+    attributed = (
+        sa.select(by_order.c.order_id, by_order.c.village_id)
+        .where(by_order.c.entry_kind == EntryKind.attribution)
+        .distinct()
+        .subquery("attributed")
+    )
+    orders = (
         sa.select(
-            attributed.c.order_id, attributed.c.village_id, channel, Order.livestream_session_id
-        ).join(Order, Order.id == attributed.c.order_id)
-    ).all()
+            sa.literal("order").label("part"),
+            channel.label("channel"),
+            Order.livestream_session_id,
+            attributed.c.village_id,
+            sa.null(),
+            sa.null(),
+            sa.null(),
+            attributed.c.order_id,
+        )
+        .select_from(attributed)
+        .join(Order, Order.id == attributed.c.order_id)
+    )
+    found_money, found_orders = [], []
+    for (
+        part,
+        name,
+        session_id,
+        village_id,
+        entry_kind,
+        account_kind,
+        amount,
+        order_id,
+    ) in session.execute(sa.union_all(money, orders)):
+        if part == "money":
+            entry_kind, account_kind = EntryKind(entry_kind), AccountKind(account_kind)
+            found_money.append((name, session_id, village_id, entry_kind, account_kind, amount))
+        else:
+            found_orders.append((order_id, village_id, name, session_id))
+    return found_money, found_orders
 
 
 def _sessions(session, session_ids: set[int]) -> dict[int, dict]:
