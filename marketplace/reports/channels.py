@@ -25,7 +25,7 @@ from marketplace.orders.models import Channel, Order, OrderLine
 from marketplace.payments.models import Gateway, Payment, PaymentState
 from marketplace.periods import Period
 from marketplace.regions.models import Region
-from marketplace.regions.service import child_of_villages, village_paths
+from marketplace.regions.service import child_of_villages, subtree, village_paths
 from marketplace.reports.frozen import CHANNELS, frozen_report
 from marketplace.reports.scoping import reported_region
 
@@ -79,14 +79,7 @@ def build_reports(session, root: Region, period: Period, regions) -> dict[int, d
     paths = village_paths(session, root)
     channel = _channel()
     money, orders = _read(session, period, list(paths), channel)
-    named = {
-        row.id: row
-        for row in session.execute(
-            sa.select(Region.id, Region.name, Region.level, Region.code).where(
-                Region.path.startswith(root.path)
-            )
-        )
-    }
+    named = {each.id: each for each in subtree(session, root)}
     sessions = _sessions(session, {row[1] for row in money if row[1] is not None})
     return {
         region.id: _report(
