@@ -78,24 +78,7 @@ def apply_due_status_changes(session, *, today: date | None = None) -> int:
     """Bring every household's current status up to date with the changes effective by
     ``today``: future-dated changes take effect when their day comes (run daily)."""
     today = today or shanghai_today()
-    ranked = (
-        sa.select(
-            HouseholdStatusChange.household_id,
-            HouseholdStatusChange.status,
-            HouseholdStatusChange.monitoring_type,
-            sa.func.row_number()
-            .over(
-                partition_by=HouseholdStatusChange.household_id,
-                order_by=(
-                    HouseholdStatusChange.effective_from.desc(),
-                    HouseholdStatusChange.id.desc(),
-                ),
-            )
-            .label("rank"),
-        )
-        .where(HouseholdStatusChange.effective_from <= today)
-        .subquery()
-    )
+    ranked = _latest_changes(HouseholdStatusChange.effective_from <= today)
     stale = session.execute(
         sa.select(Household, ranked.c.status, ranked.c.monitoring_type)
         .join(ranked, sa.and_(ranked.c.household_id == Household.id, ranked.c.rank == 1))
@@ -117,19 +100,7 @@ def latest_status_differences(session, *, shown: int = 20) -> list[str]:
     """Households whose ``latest_status`` is not the status of their latest change (by day,
     then id): the trigger that keeps it (migration 0025) was bypassed or dropped. Reports count
     coverage from it, so ``flask ledger check`` lists these beside the ledger's own findings."""
-    ranked = sa.select(
-        HouseholdStatusChange.household_id,
-        HouseholdStatusChange.status,
-        sa.func.row_number()
-        .over(
-            partition_by=HouseholdStatusChange.household_id,
-            order_by=(
-                HouseholdStatusChange.effective_from.desc(),
-                HouseholdStatusChange.id.desc(),
-            ),
-        )
-        .label("rank"),
-    ).subquery()
+    ranked = _latest_changes(sa.true())
     found = session.execute(
         sa.select(Household.id, Household.latest_status, ranked.c.status)
         .outerjoin(ranked, sa.and_(ranked.c.household_id == Household.id, ranked.c.rank == 1))
@@ -141,3 +112,26 @@ def latest_status_differences(session, *, shown: int = 20) -> list[str]:
         f"household {household_id}: latest_status is {kept}, its latest change says {latest}"
         for household_id, kept, latest in found
     ]
+
+
+def _latest_changes(among):
+    """Each household's changes ``among`` those given (a condition), ranked newest first (by
+    day, then id): ``rank == 1`` is the one in force."""
+    return (
+        sa.select(
+            HouseholdStatusChange.household_id,
+            HouseholdStatusChange.status,
+            HouseholdStatusChange.monitoring_type,
+            sa.func.row_number()
+            .over(
+                partition_by=HouseholdStatusChange.household_id,
+                order_by=(
+                    HouseholdStatusChange.effective_from.desc(),
+                    HouseholdStatusChange.id.desc(),
+                ),
+            )
+            .label("rank"),
+        )
+        .where(among)
+        .subquery()
+    )

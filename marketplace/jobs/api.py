@@ -1,4 +1,6 @@
-from flask import Response
+import json
+
+from flask import Response, url_for
 from flask.views import MethodView
 
 from marketplace.accounts.auth import current_actor, login_required
@@ -19,6 +21,14 @@ blp = Blueprint(
 )
 BEARER = [{"bearerAuth": []}]
 ANYONE = tuple(Role)
+
+
+def accepted(job) -> Response:
+    """A job just started, as the answer of an endpoint whose own answer is something else
+    (a file, a report): 202, the job's body and its link in Location."""
+    body = json.dumps(JobOut().dump(job), ensure_ascii=False)
+    location = url_for("jobs.JobById", job_id=job.id)
+    return Response(body, 202, mimetype="application/json", headers={"Location": location})
 
 
 @blp.route("/jobs")

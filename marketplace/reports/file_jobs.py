@@ -10,16 +10,14 @@ Who may ask for which file is decided when it is asked for (the table is built t
 scope checks, before anything is queued) and again by the worker, as its starter. A file that
 names households has each download recorded, as a streamed one does."""
 
-import json
-
 import sqlalchemy as sa
-from flask import Response, current_app, request, url_for
+from flask import Response, current_app, request
 
 from marketplace.accounts.auth import Actor, actor_for_user_id
 from marketplace.households.models import Household
+from marketplace.jobs.api import accepted
 from marketplace.jobs.kinds import JobFailed, Outcome, register
 from marketplace.jobs.models import Job
-from marketplace.jobs.schemas import JobOut
 from marketplace.jobs.service import start_job
 from marketplace.reasons import reason
 from marketplace.regions.service import in_subtree_of
@@ -67,9 +65,7 @@ def start_report_file(session, actor: Actor, name: str, file_format: str, rows: 
         },
     )
     session.flush()
-    location = url_for("jobs.JobById", job_id=job.id)
-    body = json.dumps(JobOut().dump(job), ensure_ascii=False)
-    return Response(body, 202, mimetype="application/json", headers={"Location": location})
+    return accepted(job)
 
 
 @register(KIND, on_download=lambda session, actor, job, file: _record(session, actor, job, file))

@@ -7,15 +7,13 @@ answered (``reconciliation.as_body``). A smaller ledger is still checked in the 
 Reconciliations run one at a time (a second one queues behind the first): each reads the
 whole ledger, and two at once would only halve each other's speed."""
 
-import json
-
 import sqlalchemy as sa
-from flask import Response, current_app, url_for
+from flask import Response, current_app
 
 from marketplace.accounts.auth import Actor
+from marketplace.jobs.api import accepted
 from marketplace.jobs.kinds import Outcome, register
 from marketplace.jobs.models import Job
-from marketplace.jobs.schemas import JobOut
 from marketplace.jobs.service import start_job
 from marketplace.ledger.models import Posting
 from marketplace.reports import reconciliation
@@ -43,9 +41,7 @@ def start_reconciliation(session, actor: Actor) -> Response:
         serial_key=KIND,
     )
     session.flush()
-    body = json.dumps(JobOut().dump(job), ensure_ascii=False)
-    location = url_for("jobs.JobById", job_id=job.id)
-    return Response(body, 202, mimetype="application/json", headers={"Location": location})
+    return accepted(job)
 
 
 @register(KIND)
