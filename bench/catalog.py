@@ -14,6 +14,10 @@ for:
   * the same list anonymous, served from the cache, with and without If-None-Match;
   * a search (``q=蓝莓``, relevance order, signed in: uncached), a page of 20.
 
+Signed in, a page is built on every request, but each worker counts a list's bounded total once
+per catalog generation (``LocalPages.total``): one query asked over and over, as here, is
+counted by each worker once.
+
 ``--scaling 10000,200000`` runs the whole table at each size in one invocation (a scratch
 database each) and prints each row's rate at the larger size over its rate at the smaller.
 
