@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
+from marketplace.catalog.models import Sku
 from marketplace.catalog.storefront import page_cache
 from marketplace.extensions import db
 from tests.orders.test_races import _post_order, _setup_shop
@@ -26,7 +27,8 @@ def _get(served, path, headers):
 def test_signed_in_list_reads_in_autocommit_and_hands_back_a_transactional_connection(tmp_path):
     # What the list runs on the main pool (who is asking; the page itself is read on the
     # storefront pool, next test) runs in autocommit. One pooled connection: the write that
-    # follows the list gets the very connection it used, and must find it transactional.
+    # follows the list gets the very connection it used, and must find it transactional. (A
+    # write through the app's session: a checkout now writes in autocommit on purpose.)
     with served_app(
         tmp_path, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0}
     ) as served:
@@ -45,15 +47,15 @@ def test_signed_in_list_reads_in_autocommit_and_hands_back_a_transactional_conne
             assert [sku["id"] for card in cards for sku in card["skus"]] == [sku_id]
             listed, seen[:] = list(seen), []
 
-            status, order = _post_order(served, buyer, sku_id, "after-the-list")
-            assert status == 201, order
+            with served.session() as session:
+                session.execute(sa.update(Sku).where(Sku.id == sku_id).values(stock=Sku.stock))
             written = list(seen)
         finally:
             sa.event.remove(engine, "before_cursor_execute", record)
 
     assert listed and all(autocommit for _, autocommit in listed), listed
     assert written and not any(autocommit for _, autocommit in written), written
-    assert "INSERT" in {verb for verb, _ in written} or "WITH" in {verb for verb, _ in written}
+    assert "UPDATE" in {verb for verb, _ in written}
 
 
 def test_the_list_is_read_on_the_storefront_pool_with_its_plan_mode_and_nothing_else_is(
