@@ -31,6 +31,8 @@ from marketplace.reports.scoping import reported_region
 
 _ATTRIBUTING = (EntryKind.attribution, EntryKind.refund_reversal)
 _MONEY = ("gross_fen", "refunds_fen", "net_fen", "attributed_fen")
+#: The accounts a sale's money is read from: what was paid, and what households got of it.
+_MONEY_ACCOUNTS = (AccountKind.gateway_clearing, AccountKind.household_income)
 
 
 def _figures() -> dict:
@@ -163,18 +165,85 @@ def _add(figures: dict, entry_kind, account_kind, amount: int) -> None:
 
 def _read(session, period: Period, villages: list[int], channel) -> tuple[list, list]:
     """One read of the period's postings of the lines of the villages' produce, attributed or
-    reversed, summed by order, village of origin, entry kind and account kind, from which come
-    both parts of a report:
+    reversed (``_by_order``), from which come both parts of a report:
 
     * the money: the clearing and household postings summed by channel, session, village of
       origin, entry kind and account kind (as ``(channel, session id, village id, entry kind,
       account kind, amount)``);
     * the orders attributed: each order with a line attributed in the period, once per village
-      of origin (as ``(order id, village id, channel, session id)``).
+      of origin (as ``(order id, village id, channel, session id)``)."""
+    by_order = _by_order(period, villages)
+    found_money, found_orders = [], []
+    for (
+        part,
+        name,
+        session_id,
+        village_id,
+        entry_kind,
+        account_kind,
+        amount,
+        order_id,
+    ) in session.execute(
+        sa.union_all(_money_part(by_order, channel), _orders_part(by_order, channel))
+    ):
+        if part == "money":
+            entry_kind, account_kind = EntryKind(entry_kind), AccountKind(account_kind)
+            found_money.append((name, session_id, village_id, entry_kind, account_kind, amount))
+        else:
+            found_orders.append((order_id, village_id, name, session_id))
+    return found_money, found_orders
 
-    Summed by order first: a co-op's line has a posting per member, and naming each posting's
-    channel (an imported order's platform is a payment looked up) cost more than the sums."""
-    by_order = (
+
+def _money_part(by_order, channel):
+    return (
+        sa.select(
+            sa.literal("money").label("part"),
+            channel.label("channel"),
+            Order.livestream_session_id,
+            by_order.c.village_id,
+            by_order.c.entry_kind,
+            by_order.c.account_kind,
+            sa.func.sum(by_order.c.amount_fen).label("amount_fen"),
+            sa.null().label("order_id"),
+        )
+        .join(Order, Order.id == by_order.c.order_id)
+        .where(by_order.c.account_kind.in_(_MONEY_ACCOUNTS))
+        .group_by(
+            channel,
+            Order.livestream_session_id,
+            by_order.c.village_id,
+            by_order.c.entry_kind,
+            by_order.c.account_kind,
+        )
+    )
+
+
+def _orders_part(by_order, channel):
+    attributed = (
+        sa.select(by_order.c.order_id, by_order.c.village_id)
+        .where(by_order.c.entry_kind == EntryKind.attribution)
+        .distinct()
+        .subquery("attributed")
+    )
+    return sa.select(
+        sa.literal("order").label("part"),
+        channel.label("channel"),
+        Order.livestream_session_id,
+        attributed.c.village_id,
+        sa.null(),
+        sa.null(),
+        sa.null(),
+        attributed.c.order_id,
+    ).join(Order, Order.id == attributed.c.order_id)
+
+
+def _by_order(period: Period, villages: list[int]):
+    """The period's postings of the lines of the villages' produce, attributed or reversed,
+    summed by order, village of origin, entry kind and account kind. Summed by order before
+    anything names an order's channel: a co-op's line has a posting per member, and naming
+    each posting's (an imported order's platform is a payment looked up) cost more than the
+    sums."""
+    return (
         sa.select(
             OrderLine.order_id,
             Product.origin_village_id.label("village_id"),
@@ -197,69 +266,6 @@ def _read(session, period: Period, villages: list[int], channel) -> tuple[list, 
         )
         .cte("by_order")
     )
-    money = (
-        sa.select(
-            sa.literal("money").label("part"),
-            channel.label("channel"),
-            Order.livestream_session_id,
-            by_order.c.village_id,
-            by_order.c.entry_kind,
-            by_order.c.account_kind,
-            sa.func.sum(by_order.c.amount_fen).label("amount_fen"),
-            sa.null().label("order_id"),
-        )
-        .select_from(by_order)
-        .join(Order, Order.id == by_order.c.order_id)
-        .where(
-            by_order.c.account_kind.in_(
-                (AccountKind.gateway_clearing, AccountKind.household_income)
-            )
-        )
-        .group_by(
-            channel,
-            Order.livestream_session_id,
-            by_order.c.village_id,
-            by_order.c.entry_kind,
-            by_order.c.account_kind,
-        )
-    )
-    attributed = (
-        sa.select(by_order.c.order_id, by_order.c.village_id)
-        .where(by_order.c.entry_kind == EntryKind.attribution)
-        .distinct()
-        .subquery("attributed")
-    )
-    orders = (
-        sa.select(
-            sa.literal("order").label("part"),
-            channel.label("channel"),
-            Order.livestream_session_id,
-            attributed.c.village_id,
-            sa.null(),
-            sa.null(),
-            sa.null(),
-            attributed.c.order_id,
-        )
-        .select_from(attributed)
-        .join(Order, Order.id == attributed.c.order_id)
-    )
-    found_money, found_orders = [], []
-    for (
-        part,
-        name,
-        session_id,
-        village_id,
-        entry_kind,
-        account_kind,
-        amount,
-        order_id,
-    ) in session.execute(sa.union_all(money, orders)):
-        if part == "money":
-            entry_kind, account_kind = EntryKind(entry_kind), AccountKind(account_kind)
-            found_money.append((name, session_id, village_id, entry_kind, account_kind, amount))
-        else:
-            found_orders.append((order_id, village_id, name, session_id))
-    return found_money, found_orders
 
 
 def _sessions(session, session_ids: set[int]) -> dict[int, dict]:
