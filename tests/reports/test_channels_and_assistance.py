@@ -226,12 +226,9 @@ def test_a_purchase_is_judged_by_the_certificate_valid_on_its_day(
     assert list(history) == ["FP-2024-001", "FP-2026-777"]
 
 
-def test_every_report_of_a_county_is_the_sum_of_its_townships(
-    client, session, shop, money, pay, regions, make_producer, make_product
-):
-    """A county-level enterprise's produce is placed by its village of origin (in township B),
-    so the county's figures are its townships' added, in every report; and each report's
-    rows add up to its totals."""
+def _sales_in_two_townships(session, shop, pay, regions, make_producer, make_product):
+    """Sales of a county-level enterprise's produce from township B, the shop's from township
+    A, and one imported sale in a livestream session (returned)."""
     enterprise = make_producer(
         shop.other_station, kind=ProducerKind.enterprise, region_id=regions.county.id
     )
@@ -242,6 +239,16 @@ def test_every_report_of_a_county_is_the_sum_of_its_townships(
     pay((mushrooms.skus_created[0], 3), headers=shop.other_station_headers)
     live = _session_of(session, shop)
     _imported(session, shop, live, 1)
+    return live
+
+
+def test_every_report_of_a_county_is_the_sum_of_its_townships(
+    client, session, shop, money, pay, regions, make_producer, make_product
+):
+    """A county-level enterprise's produce is placed by its village of origin (in township B),
+    so the county's figures are its townships' added, in every report; and each report's
+    rows add up to its totals."""
+    _sales_in_two_townships(session, shop, pay, regions, make_producer, make_product)
     month = shanghai_today().strftime("%Y-%m")
 
     def report(kind: str, region) -> dict:
@@ -278,18 +285,9 @@ def test_the_subtree_read_at_once_gives_each_region_its_own_report(
     client, session, shop, money, pay, regions, make_producer, make_product
 ):
     """A close freezes every region's channel report from one read of the month's ledger
-    (``build_reports``): each must be what the region's own report says, orders counted once
-    per region even with produce of two villages, sessions and idle children included."""
-    enterprise = make_producer(
-        shop.other_station, kind=ProducerKind.enterprise, region_id=regions.county.id
-    )
-    mushrooms = make_product(
-        shop.other_station, enterprise, name="黑木耳", origin_village_id=regions.village_b2.id
-    )
-    pay((shop.sku_500g, 2))
-    pay((mushrooms.skus_created[0], 3), headers=shop.other_station_headers)
-    live = _session_of(session, shop)
-    _imported(session, shop, live, 1)
+    (``build_reports``): each must be what the region's own report says, its orders,
+    sessions and idle children included."""
+    live = _sales_in_two_townships(session, shop, pay, regions, make_producer, make_product)
     _imported(session, shop, live, 2)
     month = parse_period(shanghai_today().strftime("%Y-%m"))
     county = session.get(Region, regions.county.id)
