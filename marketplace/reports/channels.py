@@ -30,7 +30,6 @@ from marketplace.reports.frozen import CHANNELS, frozen_report
 from marketplace.reports.scoping import reported_region
 
 _ATTRIBUTING = (EntryKind.attribution, EntryKind.refund_reversal)
-_MONEY = ("gross_fen", "refunds_fen", "net_fen", "attributed_fen")
 #: The accounts a sale's money is read from: what was paid, and what households got of it.
 _MONEY_ACCOUNTS = (AccountKind.gateway_clearing, AccountKind.household_income)
 
