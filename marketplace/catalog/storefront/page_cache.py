@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -85,7 +86,8 @@ _GENERIC_PLANS = "-c plan_cache_mode=force_generic_plan"
 
 def _read_pool(engine: sa.Engine) -> sa.Engine:
     """A small pool of autocommit connections to the same PostgreSQL database, for the
-    storefront's reads only (cache lookups, and the list itself, see ``storefront_reads``).
+    storefront's reads (cache lookups, and the list itself, see ``storefront_reads``) and
+    the one write of an anonymous list, storing a page it built (``store_page``).
 
     Unlike the main pool it does not ping each connection at checkout, which would double the
     round trips of a hit; a lookup that finds its connection broken simply falls back to the
@@ -139,8 +141,6 @@ def _lookup_on_postgresql(engine: sa.Engine, parameters: dict):
     """The hottest statement of the service, run as plainly as psycopg allows: compiled once,
     prepared by the server, with binary results (the body then crosses as raw bytes instead of
     twice as many hex digits). None if it could not run."""
-    import psycopg
-
     pool = _read_pool(engine)
     compiled = _compiled_lookup(pool.dialect)
     try:
@@ -196,11 +196,68 @@ def lookup_page(
     return generation, CachedPage(etag, body, total, next_cursor)
 
 
+def _upsert(dialect_name: str, values: dict):
+    """Insert the page, or replace the stored one unless that is of a newer generation."""
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    statement = insert(_pages).values(values)
+    return statement.on_conflict_do_update(
+        index_elements=[_pages.c.cache_key],
+        set_={name: statement.excluded[name] for name in values if name != "cache_key"},
+        # A slow worker must not replace a page of a newer generation with an older one.
+        where=_pages.c.generation <= statement.excluded.generation,
+    )
+
+
+_STORED_COLUMNS = ("cache_key", "generation", "etag", "body", "total", "next_cursor", "created_at")
+
+
+@functools.cache
+def _compiled_upsert(dialect: sa.Dialect):
+    values = {name: sa.bindparam(name, type_=_pages.c[name].type) for name in _STORED_COLUMNS}
+    return _upsert("postgresql", values).compile(dialect=dialect)
+
+
+def _store_on_postgresql(engine: sa.Engine, values: dict) -> bool:
+    """The upsert as one statement in autocommit on the read pool, as the lookup runs: no
+    BEGIN, SAVEPOINT, RELEASE and COMMIT around it, and no ping of a main pool connection (a
+    miss stored through the request's session cost as much Python as building the page,
+    profiled under bench/catalog.py). False if it could not run."""
+    pool = _read_pool(engine)
+    compiled = _compiled_upsert(pool.dialect)
+    try:
+        with pool.connect() as connection:
+            driver = connection.connection.driver_connection
+            try:
+                driver.execute(compiled.string, compiled.construct_params(values))
+            except psycopg.Error:
+                connection.invalidate()
+                raise
+    except (DBAPIError, psycopg.Error):
+        logger.warning("catalog page not cached", exc_info=True)
+        return False
+    return True
+
+
+def _store_through_session(session, values: dict) -> bool:
+    """The reference: the upsert in the request's transaction, under a savepoint so that a
+    failure leaves that transaction usable. False if it could not run."""
+    try:
+        with session.begin_nested():
+            session.execute(_upsert(session.get_bind().dialect.name, values))
+    except SQLAlchemyError:
+        logger.warning("catalog page not cached", exc_info=True)
+        return False
+    return True
+
+
 def store_page(session, key: str, generation: int, page: CachedPage, *, now: datetime) -> None:
     """Keep a built page for the other requests and workers. Never fails the request that
-    built it: two workers storing the same page at once, or a busy database, just skip it."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    built it: two workers storing the same page at once, or a busy database, just skip it.
+
+    On PostgreSQL it is stored as it is looked up, on a read pool connection in autocommit
+    (committed at once: a page is only stored once built, so there is nothing to roll back);
+    SQLite, and a session bound to one connection (the tests), store it in the session's
+    transaction."""
     values = {
         "cache_key": key,
         "generation": generation,
@@ -210,18 +267,12 @@ def store_page(session, key: str, generation: int, page: CachedPage, *, now: dat
         "next_cursor": page.next_cursor,
         "created_at": now,
     }
-    statement = insert(_pages).values(values)
-    statement = statement.on_conflict_do_update(
-        index_elements=[_pages.c.cache_key],
-        set_={name: statement.excluded[name] for name in values if name != "cache_key"},
-        # A slow worker must not replace a page of a newer generation with an older one.
-        where=_pages.c.generation <= statement.excluded.generation,
-    )
-    try:
-        with session.begin_nested():
-            session.execute(statement)
-    except SQLAlchemyError:
-        logger.warning("catalog page not cached", exc_info=True)
+    bind = session.get_bind()
+    if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql":
+        stored = _store_on_postgresql(bind, values)
+    else:
+        stored = _store_through_session(session, values)
+    if not stored:
         return
     local = local_pages.for_session(session)
     if local is not None:

@@ -268,8 +268,8 @@ def test_a_failing_lookup_connection_falls_back_to_the_session(app, monkeypatch)
 
 @pytest.mark.postgres
 def test_two_workers_storing_one_page_at_once_both_succeed(app):
-    """The second upsert waits for the first to commit, then replaces its row: no error
-    reaches the GET that stored it."""
+    """Through a session's transaction (the reference path), the second upsert waits for the
+    first to commit, then replaces its row: no error reaches the GET that stored it."""
     import threading
 
     from sqlalchemy.orm import Session
@@ -280,7 +280,9 @@ def test_two_workers_storing_one_page_at_once_both_succeed(app):
     now = utcnow()
     with app.app_context():
         engine = db.engine
-    first, second = Session(bind=engine), Session(bind=engine)
+    # Sessions bound to one connection each store in their transaction, as SQLite does.
+    first_connection, second_connection = engine.connect(), engine.connect()
+    first, second = Session(bind=first_connection), Session(bind=second_connection)
     outcome = {}
 
     def second_worker():
@@ -305,8 +307,85 @@ def test_two_workers_storing_one_page_at_once_both_succeed(app):
     finally:
         first.close()
         second.close()
+        first_connection.close()
+        second_connection.close()
         with engine.begin() as connection:
             connection.execute(sa.delete(CatalogPage).where(CatalogPage.cache_key == key))
+
+
+#: Pages stored one after the other under one key: again, an older generation, a newer one.
+_STORES = [
+    (7, page_cache.CachedPage('"a"', b"[1]", 1, "next-a")),
+    (7, page_cache.CachedPage('"a"', b"[1]", 1, "next-a")),
+    (6, page_cache.CachedPage('"old"', b"[0]", 0)),
+    (8, page_cache.CachedPage('"b"', "[野生蓝莓]".encode(), 1001, None)),
+    (8, page_cache.CachedPage('"c"', b"[3]", 3, "next-c")),
+]
+
+
+def _stored(engine, key):
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(
+                CatalogPage.generation,
+                CatalogPage.etag,
+                CatalogPage.body,
+                CatalogPage.total,
+                CatalogPage.next_cursor,
+                CatalogPage.created_at,
+            ).where(CatalogPage.cache_key == key)
+        ).one_or_none()
+    return None if row is None else (*row[:2], bytes(row[2]), *row[3:])
+
+
+@pytest.mark.postgres
+def test_a_served_store_commits_at_once_and_stores_what_the_session_stores(app):
+    """On PostgreSQL a served session stores the page in autocommit on the storefront's read
+    pool, not in the request's transaction; the rows are those the reference path (the upsert
+    in the session's transaction) leaves, generation guard included."""
+    from sqlalchemy.orm import Session
+
+    from marketplace.extensions import db
+
+    served_key, reference_key = "s" * 64, "t" * 64
+    with app.app_context():
+        engine = db.engine
+    try:
+        for step, (generation, page) in enumerate(_STORES):
+            now = utcnow()
+            with Session(bind=engine) as served:
+                page_cache.store_page(served, served_key, generation, page, now=now)
+                assert not served.in_transaction()
+                # Committed already: another connection sees it.
+                assert _stored(engine, served_key)[0] == max(g for g, _ in _STORES[: step + 1])
+            with engine.connect() as connection, Session(bind=connection) as reference:
+                page_cache.store_page(reference, reference_key, generation, page, now=now)
+                reference.commit()
+            assert _stored(engine, served_key) == _stored(engine, reference_key)
+        assert _stored(engine, served_key)[1] == '"c"'
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.delete(CatalogPage).where(CatalogPage.cache_key.in_([served_key, reference_key]))
+            )
+
+
+@pytest.mark.postgres
+def test_a_store_that_cannot_reach_the_database_is_skipped(app, monkeypatch, caplog):
+    from sqlalchemy.orm import Session
+
+    from marketplace.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+        unreachable = sa.create_engine(engine.url.set(port=1), pool_pre_ping=False)
+    monkeypatch.setattr(page_cache, "_read_pool", lambda engine: unreachable)
+    with app.app_context(), Session(bind=engine) as served:
+        page = page_cache.CachedPage('"u"', b"[1]", 1)
+        page_cache.store_page(served, "u" * 64, 3, page, now=utcnow())
+    assert _stored(engine, "u" * 64) is None
+    assert "catalog page not cached" in caplog.text
+    unreachable.dispose()
 
 
 @pytest.mark.parametrize(
