@@ -190,7 +190,11 @@ def session_by_code(code) -> sa.Select:
 def locked_for_basket(session_id, sku_ids) -> sa.Select:
     """A session's live prices of the SKUs ``sku_ids``, locked in id order for the rest of the
     transaction: checkout takes these locks before the SKUs', in both of its paths, so two
-    baskets never deadlock and the units counted against a cap cannot move until commit."""
+    baskets never deadlock and the units counted against a cap cannot move until commit. It
+    is ``FOR NO KEY UPDATE``, as the SKUs' lock is (``catalog.stock.locked_for_sale``): the
+    units sold are no key, so two sales at a live price still queue on it, but a transaction
+    holding the KEY SHARE lock that inserting a row referring to it takes (an order line at
+    that price) does not hold a sale up."""
     return (
         sa.select(
             LivePrice.id,
@@ -201,7 +205,7 @@ def locked_for_basket(session_id, sku_ids) -> sa.Select:
         )
         .where(LivePrice.session_id == session_id, LivePrice.sku_id.in_(sku_ids))
         .order_by(LivePrice.id)
-        .with_for_update(of=LivePrice)
+        .with_for_update(of=LivePrice, key_share=True)
     )
 
 

@@ -5,6 +5,7 @@ On PostgreSQL the live price's row lock (the one-statement checkout) is what is 
 SQLite writers queue on the database lock. Both must hold."""
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -146,3 +147,37 @@ def test_buyers_who_want_only_the_live_price_are_refused_past_the_cap(served):
     live_units, catalog_units, counted, stock = _sold(served, sku_id, price_id)
     assert (live_units, counted, catalog_units) == (99, 99, 0)
     assert stock == 500 - 99
+
+
+@pytest.mark.postgres
+def test_a_live_sale_waits_for_no_transaction_referring_to_its_live_price_and_sku(served):
+    """A transaction inserting a row that refers to a live price or a SKU (an order line at
+    that price, not yet committed) holds a KEY SHARE lock on it. Checkout's locks are FOR NO
+    KEY UPDATE, which that lock does not hold up: FOR UPDATE waited for its commit."""
+    sku_id, (buyer,) = _setup_shop(served, tag=13, stock=10, buyers=1)
+    price_id = _live_session(served, sku_id, code="KEYSHARE", cap=None)
+    with served.app.app_context():
+        from marketplace.extensions import db
+
+        engine = db.engine
+    with engine.connect() as referring:
+        # What inserting an order line at the live price takes, until its transaction ends.
+        for table, row_id in (("live_prices", price_id), ("skus", sku_id)):
+            referring.execute(
+                sa.text(f"SELECT id FROM {table} WHERE id = :id FOR KEY SHARE"), {"id": row_id}
+            )
+        result = {}
+        sale = threading.Thread(
+            target=lambda: result.update(
+                answer=_order(served, buyer, sku_id, "key-share", code="KEYSHARE", live_only=True)
+            )
+        )
+        sale.start()
+        sale.join(timeout=10)
+        finished_while_referred_to = not sale.is_alive()
+        referring.rollback()
+        sale.join(timeout=60)
+    assert finished_while_referred_to, "the live sale queued behind a KEY SHARE lock"
+    status, order = result["answer"]
+    assert status == 201, order
+    assert [line["pricing"] for line in order["lines"]] == ["live"]
