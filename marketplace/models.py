@@ -7,6 +7,7 @@ from marketplace.households.models import *  # noqa: F403
 from marketplace.idempotency import IdempotencyKey  # noqa: F401
 from marketplace.ledger.models import *  # noqa: F403
 from marketplace.ledger.pledges.models import *  # noqa: F403
+from marketplace.ledger.village_rollups import VillageIncomeMonth, VillageReachMonth  # noqa: F401
 from marketplace.livestreams.models import *  # noqa: F403
 from marketplace.orders.models import *  # noqa: F403
 from marketplace.payments.models import *  # noqa: F403

@@ -98,7 +98,8 @@ def county_command(households, months, random_seed):
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql(
                 "VACUUM (ANALYZE) postings, journal_entries, order_lines, households, "
-                "household_status_changes, ledger_accounts, household_income_months"
+                "household_status_changes, ledger_accounts, household_income_months, "
+                "village_income_months, village_reach_months"
             )
     click.echo(
         "Generated: "

@@ -316,7 +316,8 @@ def generate(
     for table in dict.fromkeys((
         "regions", "households", "household_status_changes", "ledger_accounts", "producers",
         "products", "orders", "order_lines", "journal_entries", "postings", "fund_disbursements",
-        "assistance_funds", "household_income_months", *writer.written,
+        "assistance_funds", "household_income_months", "village_income_months",
+        "village_reach_months", *writer.written,
     )):  # fmt: skip
         session.execute(sa.text(f"ANALYZE {table}"))
     return {

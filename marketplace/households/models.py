@@ -94,7 +94,12 @@ class Household(Base):
     reported_from = None
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (sa.CheckConstraint("members_count > 0", name="members_positive"),)
+    __table_args__ = (
+        sa.CheckConstraint("members_count > 0", name="members_positive"),
+        # A county's report counts its registered households by village and status from this
+        # index alone (``ledger/village_rollups.py`` counts the reached ones).
+        sa.Index("ix_households_village_id_latest_status", "village_id", "latest_status"),
+    )
 
 
 class HouseholdStatusChange(Base):

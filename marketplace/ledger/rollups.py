@@ -12,7 +12,8 @@ gave, and the rollup never needs rewriting.
 
 ``write_entries`` is the one writer of postings and calls ``add``; a bulk load that writes
 postings itself (the generated county) calls ``rebuild`` after it. ``differences`` compares the
-rollup with the postings (``flask ledger check``).
+rollup with the postings (``flask ledger check``). The database sums this rollup again by
+village as it is written (``village_rollups``), whichever of these writes it.
 """
 
 from collections import defaultdict

@@ -36,7 +36,7 @@ from marketplace.households.models import Household
 from marketplace.ledger.models import AccountKind, JournalEntry, LedgerAccount, Posting
 from marketplace.periods import Period, next_month
 from marketplace.regions.models import Region, RegionLevel
-from marketplace.regions.service import villages_by_child
+from marketplace.regions.service import subtree_ids, villages_by_child
 from marketplace.reports.frozen import INCOME, frozen_net_by_month, frozen_report
 from marketplace.reports.income_figures import (
     EARNING,
@@ -47,8 +47,10 @@ from marketplace.reports.income_figures import (
     finish,
     merge,
     money_by,
+    month_counts,
     period_income,
     reached_in,
+    village_period_income,
 )
 from marketplace.reports.scoping import reported_region
 
@@ -62,11 +64,18 @@ def income_report(session, actor: Actor, region_id: int, period: Period) -> dict
     return {**build_report(session, region, period), "close": None}
 
 
-def build_report(session, region: Region, period: Period) -> dict:
-    """The report computed from the ledger now (no scope check: the caller made it)."""
+def build_report(session, region: Region, period: Period, *, village_sums: bool = True) -> dict:
+    """The report computed from the ledger now (no scope check: the caller made it). Above a
+    village, its money is read from the village rollup and a month's households counted from
+    the village reach rollup (``village_sums``); without them, from every household's rows:
+    the reference they are held equal to."""
     village_of = villages_by_child(session, region)
     by_household = region.level is RegionLevel.village
-    income = period_income(period, list(village_of))
+    by_village = village_sums and not by_household
+    # Read from the village rollups, the region's villages are a subquery: a province's
+    # thousands of village ids each a parameter cost more to send than the rows they select.
+    villages = subtree_ids(region.id) if by_village else list(village_of)
+    income = (village_period_income if by_village else period_income)(period, villages)
     group = income.c.household_id if by_household else income.c.village_id
     money = _money(session, income, group)
     status_at = StatusAtEnd(period)
@@ -82,7 +91,12 @@ def build_report(session, region: Region, period: Period) -> dict:
     if by_household:
         rows, result_rows = _rows_by_household(session, households, money)
     else:
-        rows, result_rows = _rows_by_child(session, region, village_of, income, households, money)
+        counted = (
+            _month_counted(session, period, villages)
+            if by_village and len(period.months) == 1
+            else _counted(session, households, period_income(period, list(village_of)))
+        )
+        rows, result_rows = _rows_by_child(session, region, village_of, counted, money)
     totals = empty_figures()
     for figures in rows.values():
         merge(totals, figures)
@@ -132,17 +146,11 @@ def _rows_by_household(session, households, money) -> tuple[dict, list]:
     ]
 
 
-def _rows_by_child(session, region: Region, village_of, income, households, money):
+def _rows_by_child(session, region: Region, village_of, counted, money):
     """A report above a village: a row per child region, its villages' figures folded into
-    it (the figures by child region id, and the rows)."""
+    it (the figures by child region id, and the rows). ``counted``: the households by village,
+    status at the end and reached, with their members."""
     rows: dict[int, dict] = defaultdict(empty_figures)
-    reached = reached_in(income)
-    counted = _counted(
-        session,
-        households.add_columns(reached.c.household_id.is_not(None).label("reached")).outerjoin(
-            reached, reached.c.household_id == Household.id
-        ),
-    )
     for village_id, status, was_reached, count, members in counted:
         count_households(rows[village_of[village_id]], status, was_reached, members, count)
     for village_id, kind, source, amount in money:
@@ -189,8 +197,26 @@ def _adjustments(period: Period, villages):
     )
 
 
-def _counted(session, households):
-    listed = households.subquery("listed_households")
+def _month_counted(session, period: Period, villages) -> list[tuple]:
+    """``_counted`` of a one-month period, from the village reach rollup."""
+    counted = []
+    for village_id, status, registered, reached, members in session.execute(
+        month_counts(period, villages)
+    ):
+        counted.append((village_id, status, False, int(registered) - int(reached), 0))
+        counted.append((village_id, status, True, int(reached), int(members)))
+    return counted
+
+
+def _counted(session, households, income) -> list[tuple]:
+    """The households by village, status at the period's end and whether ``income`` reached
+    them, with their count and members: every household read."""
+    reached = reached_in(income)
+    listed = (
+        households.add_columns(reached.c.household_id.is_not(None).label("reached"))
+        .outerjoin(reached, reached.c.household_id == Household.id)
+        .subquery("listed_households")
+    )
     return session.execute(
         sa.select(
             listed.c.village_id,
@@ -215,7 +241,7 @@ def monthly_net(
         start=months[0],
         end=next_month(months[-1]) - timedelta(days=1),
     )
-    income = period_income(span, list(villages_by_child(session, region)))
+    income = village_period_income(span, list(villages_by_child(session, region)))
     by_month = dict.fromkeys(months, 0)
     for month, amount in session.execute(
         sa.select(income.c.month, sa.func.sum(income.c.amount_fen))

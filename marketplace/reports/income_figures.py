@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from marketplace.households.models import Household, HouseholdStatus, HouseholdStatusChange
 from marketplace.ledger.models import AssistanceFund, EntryKind, HouseholdIncomeMonth
+from marketplace.ledger.village_rollups import EARNING, VillageIncomeMonth, VillageReachMonth
 from marketplace.periods import Period
 from marketplace.producers.models import Producer, ProducerKind
 
@@ -22,13 +23,8 @@ class Source(enum.StrEnum):
     livestream_pledges = "livestream_pledges"
 
 
-#: Entries that make income; payouts move it towards the bank (or back, when returned).
-EARNING = (
-    EntryKind.attribution,
-    EntryKind.refund_reversal,
-    EntryKind.fund_disbursement,
-    EntryKind.minimum_dividend,
-)
+#: Entries that make income (``EARNING``, the ledger's); payouts move it towards the bank (or
+#: back, when returned).
 PAYOUT = (EntryKind.payout_approved, EntryKind.payout_returned)
 STATUSES = tuple(HouseholdStatus)
 
@@ -93,6 +89,94 @@ def period_income(period: Period, villages):
         )
         .subquery("period_income")
     )
+
+
+def village_period_income(period: Period, villages):
+    """The village rollup's rows of the period (``ledger/village_rollups.py``: the household
+    rollup summed by village), of ``villages``: the columns of ``period_income`` that
+    ``money_by`` reads, a row per village where that has a row per household."""
+    assert period.start.day == 1, "reports cut whole months"
+    months = period.months
+    in_period = (
+        VillageIncomeMonth.month == months[0]
+        if len(months) == 1
+        else VillageIncomeMonth.month.between(period.start, period.end)
+    )
+    return (
+        sa.select(VillageIncomeMonth)
+        .where(in_period, VillageIncomeMonth.village_id.in_(villages))
+        .subquery("period_income")
+    )
+
+
+#: A constant zero written into the statement (not a parameter: a union's columns take the
+#: type of their first branch's, and a parameter's has none).
+_NONE = sa.literal_column("0")
+
+
+def month_counts(period: Period, villages):
+    """A one-month period's households of ``villages`` by village and status at the month's
+    end: registered, reached, and the reached ones' members, as rows of (village_id, status,
+    registered, reached, members). Counted from the households' index by latest status and the
+    village reach rollup, both by latest status; then the few households whose status at the
+    end was another (a change after it) are taken from the one and counted under the other.
+    ``reached_in`` over every household is the reference (a test holds them equal)."""
+    month = period.months[0]
+    assert len(period.months) == 1, "reach adds up by month only"
+    changed = StatusAtEnd(period).changed_after
+    earned = _earned_in(month)
+    in_villages = Household.village_id.in_(villages)
+    parts = sa.union_all(
+        sa.select(
+            Household.village_id,
+            Household.latest_status.label("status"),
+            sa.func.count().label("registered"),
+            _NONE.label("reached"),
+            _NONE.label("members"),
+        )
+        .where(in_villages)
+        .group_by(Household.village_id, Household.latest_status),
+        sa.select(
+            VillageReachMonth.village_id,
+            sa.func.nullif(VillageReachMonth.status, ""),
+            _NONE,
+            VillageReachMonth.households,
+            VillageReachMonth.members,
+        ).where(VillageReachMonth.month == month, VillageReachMonth.village_id.in_(villages)),
+        sa.select(
+            Household.village_id,
+            Household.latest_status,
+            sa.literal_column("-1"),
+            -earned,
+            -earned * Household.members_count,
+        )
+        .join(changed, changed.c.household_id == Household.id)
+        .where(in_villages),
+        sa.select(
+            Household.village_id,
+            status_at_end_reference(period),
+            sa.literal_column("1"),
+            earned,
+            earned * Household.members_count,
+        )
+        .join(changed, changed.c.household_id == Household.id)
+        .where(in_villages),
+    ).subquery("counted")
+    village_id, status, registered, reached, members = parts.c
+    return sa.select(
+        village_id, status, sa.func.sum(registered), sa.func.sum(reached), sa.func.sum(members)
+    ).group_by(village_id, status)
+
+
+def _earned_in(month):
+    """1 for a household (a select from ``Household``) with an earning row in ``month``, else
+    0: one probe of its rollup rows."""
+    earning = sa.exists().where(
+        HouseholdIncomeMonth.household_id == Household.id,
+        HouseholdIncomeMonth.month == month,
+        HouseholdIncomeMonth.kind.in_(EARNING),
+    )
+    return sa.case((earning, 1), else_=0)
 
 
 def reached_in(income):

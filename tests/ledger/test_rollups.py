@@ -1,6 +1,9 @@
 """The household income rollup reports read (``ledger/rollups.py``): after any sequence of sales,
-refunds, platform imports, minimum dividends, fund disbursements and a month's close, every
-rollup row is the sum of its postings, and ``flask ledger check`` says so; a rollup that drifts
+refunds, platform imports, minimum dividends, fund disbursements, a month's close and the
+registry's own changes (a household moving village, changing status or members), every rollup
+row is the sum of its postings, every village rollup the sum of its households' rows, the
+reports above a village read from them equal those read from every household, and
+``flask ledger check`` says so; a rollup that drifts
 from its postings, or postings written past the ledger, are found. The rollup keeps what the
 reports resolve when read, so a household that moves village and a producer that changes kind
 give the figures the postings give."""
@@ -15,13 +18,14 @@ from hypothesis import strategies as st
 
 from marketplace.clock import shanghai_today
 from marketplace.db import utcnow
-from marketplace.ledger import dividends, rollups
+from marketplace.households.models import HouseholdStatus, HouseholdStatusChange
+from marketplace.ledger import dividends, rollups, village_rollups
 from marketplace.ledger.models import HouseholdIncomeMonth, Posting
 from marketplace.orders.models import OrderStatus
-from marketplace.periods import next_month
+from marketplace.periods import next_month, parse_period
 from marketplace.platform_sales import recording as platform_sales
 from marketplace.producers.models import ProducerKind
-from marketplace.reports import closing, reconciliation
+from marketplace.reports import closing, income, reconciliation
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 from tests.reports.test_income import ledger_net
 
@@ -94,10 +98,38 @@ steps = st.lists(
         st.tuples(st.just("disburse"), st.integers(1, 90_000)),
         st.tuples(st.just("dividend"), st.just(0)),
         st.tuples(st.just("close"), st.just(0)),
+        st.tuples(st.just("move"), st.integers(0, 8)),
+        st.tuples(st.just("status"), st.integers(0, 8)),
+        st.tuples(st.just("members"), st.integers(0, 8)),
     ),
     min_size=1,
-    max_size=8,
+    max_size=10,
 )
+
+
+def _change_household(session, money, regions, what: str, number: int) -> None:
+    """A registry change written as any writer would (the database keeps the village rollups,
+    so the ORM's plain UPDATE and INSERT are enough): ``number`` picks the household and what
+    it becomes."""
+    household = money.members[number % len(money.members)]
+    if what == "move":
+        villages = (regions.village_a1, regions.village_a2, regions.village_b1)
+        household.village_id = villages[number % len(villages)].id
+    elif what == "members":
+        household.members_count = 1 + number
+    else:
+        status = tuple(HouseholdStatus)[number % len(HouseholdStatus)]
+        session.add(
+            HouseholdStatusChange(
+                household_id=household.id,
+                status=status,
+                monitoring_type="marginal" if status is HouseholdStatus.monitoring else None,
+                # From weeks before to weeks after this month's end: a status at the month's end
+                # other than the latest is what the village reach rollup is corrected for.
+                effective_from=shanghai_today() + timedelta(days=12 * (number - 4)),
+            )
+        )
+    session.flush()
 
 
 @settings(
@@ -152,14 +184,30 @@ def test_every_rollup_is_the_sum_of_its_postings(
                 headers=money.official_headers,
             )
             assert closed.status_code in (201, 409), closed.json
+        elif what in ("move", "status", "members"):
+            _change_household(session, money, regions, what, amount)
     session.flush()
     assert rollups.differences(session) == []
+    assert village_rollups.differences(session) == []
+    _village_sums_report_as_households_do(session, regions)
     # flask ledger check says the same (its other findings are other invariants: a refund
     # after the year's minimum-dividend top-up can leave a co-op's retained earnings in debit).
     assert not [d for d in reconciliation.run(session).differences if "rollup" in d]
     rows = session.execute(sa.select(HouseholdIncomeMonth)).scalars().all()
-    assert rows, "household income went somewhere"
+    if any(what in ("sale", "import", "disburse") for what, _ in plan):
+        assert rows, "household income went somewhere"
     assert all(row.postings > 0 for row in rows)
+
+
+def _village_sums_report_as_households_do(session, regions) -> None:
+    """The reports above a village, read from the village rollups, equal the reference read
+    from every household's rows, for the month and the quarter around it."""
+    today = shanghai_today()
+    for label in (f"{today:%Y-%m}", f"{today.year}-Q{(today.month - 1) // 3 + 1}"):
+        for region in (regions.county, regions.township_a, regions.township_b):
+            period = parse_period(label)
+            fast = income.build_report(session, region, period)
+            assert fast == income.build_report(session, region, period, village_sums=False)
 
 
 def test_a_drifted_rollup_and_postings_past_the_ledger_are_found(session, shop, money, pay):
@@ -241,3 +289,27 @@ def test_a_moved_household_and_a_producer_of_another_kind_report_as_their_postin
     changed = _county_report(client, money, regions)["totals"]["by_source"]
     assert changed["coop_dividends"]["net_fen"] == 0
     assert changed["enterprise_linking"]["net_fen"] == coop
+
+
+def test_a_status_changed_after_the_month_counts_as_it_was_at_its_end(
+    session, shop, money, pay, regions
+):
+    """The village reach rollup counts a household under its latest status; a report of a
+    month before that status took effect counts it under the status it had then."""
+    pay((shop.sku_500g, 2))
+    for number in (0, 1):
+        household = money.members[number]
+        session.add(
+            HouseholdStatusChange(
+                household_id=household.id,
+                status=HouseholdStatus.in_poverty,
+                effective_from=next_month(shanghai_today().replace(day=1)) + timedelta(days=3),
+            )
+        )
+    money.members[2].members_count = 7
+    session.flush()
+    _village_sums_report_as_households_do(session, regions)
+    report = income.build_report(session, regions.county, parse_period(f"{shanghai_today():%Y-%m}"))
+    coverage = report["totals"]["coverage"]
+    assert coverage["in_poverty"]["reached"] == 0, "the changes are after the month's end"
+    assert coverage["lifted"]["reached"] == len(money.members)
