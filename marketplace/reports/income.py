@@ -45,7 +45,6 @@ from marketplace.reports.income_figures import (
     count_households,
     empty_figures,
     finish,
-    merge,
     money_by,
     month_counts,
     period_income,
@@ -88,18 +87,16 @@ def build_report(session, region: Region, period: Period, *, village_sums: bool 
             status_at.column.label("status"),
         )
     ).where(Household.village_id.in_(list(village_of)))
+    totals = empty_figures()
     if by_household:
-        rows, result_rows = _rows_by_household(session, households, money)
+        result_rows = _rows_by_household(session, households, money, totals)
     else:
         counted = (
             _month_counted(session, period, villages)
             if by_village and len(period.months) == 1
             else _counted(session, households, period_income(period, list(village_of)))
         )
-        rows, result_rows = _rows_by_child(session, region, village_of, counted, money)
-    totals = empty_figures()
-    for figures in rows.values():
-        merge(totals, figures)
+        result_rows = _rows_by_child(session, region, village_of, counted, money, totals)
     adjustments = session.execute(_adjustments(period, list(village_of))).all()
     return {
         "region": {"id": region.id, "name": region.name, "level": region.level},
@@ -122,46 +119,46 @@ def _money(session, income, group) -> list:
     return session.execute(money_by(income, group)).all()
 
 
-def _rows_by_household(session, households, money) -> tuple[dict, list]:
-    """A village's report: a row per household (the figures by household id, and the rows)."""
-    rows: dict[int, dict] = defaultdict(empty_figures)
+def _rows_by_household(session, households, money, totals: dict) -> list:
+    """A village's report: a row per household, in id order. Each household's count and money
+    go into ``totals`` as they go into its row: adding up a few hundred rows' figures after
+    cost more than the rows."""
     # Grouped by household, the money says who was reached: no second pass over postings.
     reached = {household_id for household_id, kind, _, _ in money if kind in EARNING}
-    listed = session.execute(households.order_by(Household.id)).all()
-    for row in listed:
-        figures = rows[row.id]
-        count_households(figures, row.status, row.id in reached, row.members_count, 1)
+    rows = {}
+    for household_id, _, name, members, status in session.execute(
+        households.order_by(Household.id)
+    ):
+        figures = empty_figures()
+        was_reached = household_id in reached
+        count_households(figures, status, was_reached, members, 1)
+        count_households(totals, status, was_reached, members, 1)
+        figures.update(household_id=household_id, name=name, status=status, members=members)
+        rows[household_id] = figures
     for household_id, kind, source, amount in money:
         add_money(rows[household_id], kind, source, int(amount))
-    names = {row.id: (row.head_name, row.status, row.members_count) for row in listed}
-    return rows, [
-        {
-            "household_id": household_id,
-            "name": names[household_id][0],
-            "status": names[household_id][1],
-            "members": names[household_id][2],
-            **finish(figures),
-        }
-        for household_id, figures in sorted(rows.items())
-    ]
+        add_money(totals, kind, source, int(amount))
+    return [finish(figures) for figures in rows.values()]
 
 
-def _rows_by_child(session, region: Region, village_of, counted, money):
+def _rows_by_child(session, region: Region, village_of, counted, money, totals: dict) -> list:
     """A report above a village: a row per child region, its villages' figures folded into
-    it (the figures by child region id, and the rows). ``counted``: the households by village,
-    status at the end and reached, with their members."""
+    it, and into ``totals``. ``counted``: the households by village, status at the end and
+    reached, with their members."""
     rows: dict[int, dict] = defaultdict(empty_figures)
     for village_id, status, was_reached, count, members in counted:
         count_households(rows[village_of[village_id]], status, was_reached, members, count)
+        count_households(totals, status, was_reached, members, count)
     for village_id, kind, source, amount in money:
         add_money(rows[village_of[village_id]], kind, source, int(amount))
+        add_money(totals, kind, source, int(amount))
     children = {
         row.id: row
         for row in session.execute(
             sa.select(Region.id, Region.name, Region.level).where(Region.parent_id == region.id)
         )
     }
-    return rows, [
+    return [
         {
             "region_id": child_id,
             "name": child.name,

@@ -245,24 +245,6 @@ def per_capita_fen(net_fen: int, members: int) -> int:
     return -rounded if net_fen < 0 else rounded
 
 
-def merge(into: dict, other: dict) -> None:
-    for source, part in other["by_source"].items():
-        for name in ("gross_fen", "refunds_fen"):
-            into["by_source"][source][name] += part[name]
-    for name in (
-        "gross_fen",
-        "refunds_fen",
-        "paid_out_fen",
-        "households_registered",
-        "households_reached",
-        "members_reached",
-    ):
-        into[name] += other[name]
-    for status, counts in other["coverage"].items():
-        for name in ("registered", "reached"):
-            into["coverage"][status][name] += counts[name]
-
-
 class StatusAtEnd:
     """A household's status on a period's last day (its latest change by then), as a column of
     a select from ``Household``: the household's ``latest_status`` unless it has a change after
@@ -306,14 +288,17 @@ def status_at_end_reference(period: Period):
 
 
 def count_households(figures: dict, status, reached: bool, members: int, count: int) -> None:
+    """``count`` households of ``status`` (a ``HouseholdStatus`` or its value: a StrEnum
+    member is its value as a key), reached or not, with their ``members``."""
     figures["households_registered"] += count
-    if status is not None:
-        figures["coverage"][HouseholdStatus(status).value]["registered"] += count
+    coverage = None if status is None else figures["coverage"][status]
+    if coverage is not None:
+        coverage["registered"] += count
     if reached:
         figures["households_reached"] += count
         figures["members_reached"] += int(members)
-        if status is not None:
-            figures["coverage"][HouseholdStatus(status).value]["reached"] += count
+        if coverage is not None:
+            coverage["reached"] += count
 
 
 def flat(figures: dict) -> dict:
