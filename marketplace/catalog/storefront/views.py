@@ -76,6 +76,9 @@ _PRIVATE = "private, no-cache"
 
 
 def _client_holds(etag: str) -> bool:
+    # Most requests send no If-None-Match: then there is nothing to parse.
+    if "HTTP_IF_NONE_MATCH" not in request.environ:
+        return False
     return request.if_none_match.contains_weak(etag.strip('"'))
 
 
@@ -95,6 +98,7 @@ def _finish(response, cache_control: str):
     return response
 
 
+@functools.lru_cache(maxsize=4096)
 def _pagination(page: int, page_size: int, counted: int, following: str | None) -> str:
     """The X-Pagination header: flask-smorest's fields, the total bounded (``total`` is then
     the bound and ``total_is_lower_bound`` true; the pages are those page numbers reach), and
@@ -112,6 +116,7 @@ def _pagination(page: int, page_size: int, counted: int, following: str | None) 
             if page < last:
                 metadata["next_page"] = page + 1
     metadata["next_cursor"] = following
+    # Remembered (its arguments are all it depends on): a cached page's hit wrote it anew.
     return json.dumps(metadata)
 
 
