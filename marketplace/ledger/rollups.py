@@ -16,6 +16,7 @@ rollup with the postings (``flask ledger check``). The database sums this rollup
 village as it is written (``village_rollups``), whichever of these writes it.
 """
 
+import functools
 from collections import defaultdict
 from datetime import date
 
@@ -36,6 +37,8 @@ from marketplace.ledger.models import (
 from marketplace.orders.models import OrderLine
 
 _KEY = ("household_id", "month", "kind", "producer_id", "fund_id")
+_COLUMNS = (*_KEY, "amount_fen", "postings")
+_TYPES = (sa.Integer, sa.Date, sa.String, sa.Integer, sa.Integer, sa.BigInteger, sa.Integer)
 #: Rows per upsert statement: well inside PostgreSQL's 65,535 parameters and SQLite's 32,766.
 _CHUNK = 2_000
 #: What ``differences`` lists at most: a broken rollup is broken everywhere.
@@ -93,12 +96,16 @@ def add(session, entries) -> None:
         sums[key][1] += 1
     # In key order: two transactions adding to the same rows lock them in the same order, so
     # neither can wait for the other while holding what it needs.
-    rows = [
-        {**dict(zip(_KEY, key, strict=True)), "amount_fen": amount, "postings": count}
-        for key, (amount, count) in sorted(sums.items())
-    ]
+    rows = [(*key, amount, count) for key, (amount, count) in sorted(sums.items())]
+    if session.connection().dialect.name == "postgresql":
+        # One statement, each column an array: the village rollups' triggers run once a
+        # statement, and an executemany sends a statement a row.
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        session.execute(_upsert_arrays(), dict(zip(_COLUMNS, columns, strict=True)))
+        return
     for start in range(0, len(rows), _CHUNK):
-        session.execute(_upsert(session), rows[start : start + _CHUNK])
+        chunk = [dict(zip(_COLUMNS, row, strict=True)) for row in rows[start : start + _CHUNK]]
+        session.execute(_upsert(sqlite.insert(HouseholdIncomeMonth)), chunk)
 
 
 def _lookup(session, key_column, value_column, keys) -> dict[int, int]:
@@ -110,10 +117,22 @@ def _lookup(session, key_column, value_column, keys) -> dict[int, int]:
     )
 
 
-def _upsert(session):
-    dialect = session.connection().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(HouseholdIncomeMonth)
+@functools.cache
+def _upsert_arrays():
+    """The upsert of rows given as one array a column (PostgreSQL)."""
+    arrays = [
+        sa.bindparam(name, type_=postgresql.ARRAY(kind))
+        for name, kind in zip(_COLUMNS, _TYPES, strict=True)
+    ]
+    rows = sa.func.unnest(*arrays).table_valued(*_COLUMNS).render_derived()
+    # On the table, not the mapped class: the ORM's insert does not take columns by name.
+    insert = postgresql.insert(HouseholdIncomeMonth.__table__).from_select(
+        list(_COLUMNS), sa.select(*rows.c)
+    )
+    return _upsert(insert)
+
+
+def _upsert(statement):
     return statement.on_conflict_do_update(
         index_elements=list(_KEY),
         set_={
