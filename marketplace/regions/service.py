@@ -101,7 +101,9 @@ def subtree(session, root: Region) -> list[Region]:
 
 def villages_by_child(session, region: Region) -> dict[int, int]:
     """Each village of the region's subtree -> the child of ``region`` it lies in (at
-    village level, the village itself)."""
+    village level, the village itself, with nothing to read)."""
+    if region.level is RegionLevel.village:
+        return {region.id: region.id}
     return child_of_villages(region, village_paths(session, region))
 
 

@@ -76,7 +76,6 @@ def build_report(session, region: Region, period: Period, *, village_sums: bool 
     villages = subtree_ids(region.id) if by_village else list(village_of)
     income = (village_period_income if by_village else period_income)(period, villages)
     group = income.c.household_id if by_household else income.c.village_id
-    money = _money(session, income, group)
     status_at = StatusAtEnd(period)
     households = status_at.joined(
         sa.select(
@@ -89,8 +88,9 @@ def build_report(session, region: Region, period: Period, *, village_sums: bool 
     ).where(Household.village_id.in_(list(village_of)))
     totals = empty_figures()
     if by_household:
-        result_rows = _rows_by_household(session, households, money, totals)
+        result_rows = _rows_by_household(session, households, money_by(income, group), totals)
     else:
+        money = _money(session, income, group)
         counted = (
             _month_counted(session, period, villages)
             if by_village and len(period.months) == 1
@@ -120,25 +120,32 @@ def _money(session, income, group) -> list:
 
 
 def _rows_by_household(session, households, money, totals: dict) -> list:
-    """A village's report: a row per household, in id order. Each household's count and money
+    """A village's report: a row per household, in id order, read with its money (``money``:
+    summed by household, kind and source) in one statement. Each household's count and money
     go into ``totals`` as they go into its row: adding up a few hundred rows' figures after
     cost more than the rows."""
-    # Grouped by household, the money says who was reached: no second pass over postings.
-    reached = {household_id for household_id, kind, _, _ in money if kind in EARNING}
-    rows = {}
-    for household_id, _, name, members, status in session.execute(
-        households.order_by(Household.id)
+    listed = households.subquery("listed")
+    summed = money.subquery("money")
+    _, kind_of, source_of, amount_of = summed.c
+    rows, reached = [], set()
+    for household_id, _, name, members, status, kind, source, amount in session.execute(
+        sa.select(listed, kind_of, source_of, amount_of)
+        .outerjoin(summed, summed.c[0] == listed.c.id)
+        .order_by(listed.c.id)
     ):
-        figures = empty_figures()
-        was_reached = household_id in reached
-        count_households(figures, status, was_reached, members, 1)
-        count_households(totals, status, was_reached, members, 1)
-        figures.update(household_id=household_id, name=name, status=status, members=members)
-        rows[household_id] = figures
-    for household_id, kind, source, amount in money:
-        add_money(rows[household_id], kind, source, int(amount))
-        add_money(totals, kind, source, int(amount))
-    return [finish(figures) for figures in rows.values()]
+        if not rows or rows[-1]["household_id"] != household_id:
+            rows.append(empty_figures())
+            rows[-1].update(household_id=household_id, name=name, status=status, members=members)
+        if kind is not None:
+            add_money(rows[-1], kind, source, int(amount))
+            add_money(totals, kind, source, int(amount))
+            if kind in EARNING:  # the money says who was reached: no second read of it
+                reached.add(household_id)
+    for figures in rows:
+        was_reached = figures["household_id"] in reached
+        count_households(figures, figures["status"], was_reached, figures["members"], 1)
+        count_households(totals, figures["status"], was_reached, figures["members"], 1)
+    return [finish(figures) for figures in rows]
 
 
 def _rows_by_child(session, region: Region, village_of, counted, money, totals: dict) -> list:
