@@ -97,7 +97,7 @@ def build_report(session, region: Region, period: Period, *, village_sums: bool 
             else _counted(session, households, period_income(period, list(village_of)))
         )
         result_rows = _rows_by_child(session, region, village_of, counted, money, totals)
-    adjustments = session.execute(_adjustments(period, list(village_of))).all()
+    adjustments = session.execute(_adjustments(period, villages)).all()
     return {
         "region": {"id": region.id, "name": region.name, "level": region.level},
         "period": {"label": period.label, "start": period.start, "end": period.end},
