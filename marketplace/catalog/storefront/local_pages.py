@@ -25,13 +25,12 @@ import atexit
 import contextlib
 import logging
 import os
-import random
 import select
 import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
@@ -60,9 +59,6 @@ class LocalPage:
     #: when the shared page was built: the copy expires with it
     created_at: datetime
     next_cursor: str | None = None
-    #: where in the last part of its life this worker rebuilds the page, drawn per copy
-    #: (page_cache.lookup_page): 0 at its expiry, 1 at the part's start
-    early: float = field(default_factory=lambda: random.random(), compare=False)
 
 
 class LocalPages:

@@ -160,20 +160,6 @@ def _lookup_on_postgresql(engine: sa.Engine, parameters: dict):
         return None
 
 
-#: The last part of a page's life (a share of CATALOG_CACHE_SECONDS) in which a worker holding
-#: a copy rebuilds it, at a point drawn per copy (``LocalPage.early``). Pages built together (a
-#: catalog change, a server's start) otherwise expired together, in every worker at once, every
-#: few seconds: each worker rebuilt each page while the hits behind waited, which cost the
-#: cached list of bench/catalog.py a quarter of its rate (80% of ping, 93% with no expiry, on
-#: one server). Now the first worker to reach its point rebuilds the page, and the others, at
-#: theirs, find it stored.
-EARLY_SHARE = 0.2
-
-
-def _rebuild_early(copy: LocalPage, *, now: datetime, max_age: timedelta) -> bool:
-    return now - copy.created_at >= max_age * (1 - EARLY_SHARE * copy.early)
-
-
 def lookup_page(
     session, key: str, *, now: datetime, max_age: timedelta, held_etag: str | None = None
 ) -> tuple[int, CachedPage | None]:
@@ -185,20 +171,15 @@ def lookup_page(
     request's transaction, in autocommit on a pooled connection of its own, so a hit costs
     one round trip: no BEGIN, no COMMIT, no ping; and none at all when this worker holds a
     current copy of the page (local_pages.py). (SQLite, and a session bound to a single
-    connection as in the tests, read through the session.) A copy past its point of early
-    rebuilding (``EARLY_SHARE``) is not served: only a page stored after it will do, and
-    without one the caller builds the page.
+    connection as in the tests, read through the session.)
     """
     local = local_pages.for_session(session)
-    fresh_after = now - max_age
     if local is not None:
         copy = local.fresh_copy(key, now=now, max_age=max_age)
         if copy is not None:
-            if not _rebuild_early(copy, now=now, max_age=max_age):
-                body = None if copy.etag == held_etag else copy.body
-                return copy.generation, CachedPage(copy.etag, body, copy.total, copy.next_cursor)
-            fresh_after = copy.created_at
-    parameters = {"key": key, "fresh_after": fresh_after, "held_etag": held_etag}
+            body = None if copy.etag == held_etag else copy.body
+            return copy.generation, CachedPage(copy.etag, body, copy.total, copy.next_cursor)
+    parameters = {"key": key, "fresh_after": now - max_age, "held_etag": held_etag}
     bind = session.get_bind()
     row = None
     if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql":

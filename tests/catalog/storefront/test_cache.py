@@ -249,58 +249,6 @@ def test_lookup_outside_the_request_transaction(app):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("early", [0.0, 1.0])
-def test_a_copy_near_its_expiry_is_rebuilt_at_its_drawn_point(app, monkeypatch, early):
-    """A worker's copy in the last part of its life is served until the point drawn for it
-    (``LocalPage.early``); past it, only a page stored after the copy will do: none, and the
-    caller builds one; one another worker stored, and it is served and kept."""
-    from sqlalchemy.orm import Session
-
-    from marketplace.catalog.storefront import local_pages
-    from marketplace.extensions import db
-
-    monkeypatch.setattr(local_pages.random, "random", lambda: early)
-    # A key per case: the worker's copies outlive a test.
-    key, max_age = ("w" if early else "v") * 64, timedelta(seconds=5)
-    with app.app_context():
-        engine = db.engine
-
-    def store(etag, age):
-        with engine.begin() as connection:
-            current = connection.execute(sa.text("SELECT value FROM catalog_generation")).scalar()
-            connection.execute(sa.delete(CatalogPage).where(CatalogPage.cache_key == key))
-            connection.execute(
-                sa.insert(CatalogPage).values(
-                    cache_key=key,
-                    generation=current,
-                    etag=etag,
-                    body=etag.encode(),
-                    total=1,
-                    created_at=utcnow() - age,
-                )
-            )
-
-    def lookup(own):
-        return page_cache.lookup_page(own, key, now=utcnow(), max_age=max_age)[1]
-
-    try:
-        # 4.5 s old: past the point of a copy drawn 1.0 (4 s), before that of one drawn 0.0.
-        store('"old"', timedelta(seconds=4.5))
-        with app.app_context(), Session(bind=engine) as own:
-            assert lookup(own).etag == '"old"'  # read from the database, and kept
-            if early == 0.0:
-                assert lookup(own).etag == '"old"'
-                return
-            assert lookup(own) is None  # nothing stored after the copy: build it
-            store('"new"', timedelta(0))  # as another worker would have
-            assert lookup(own).etag == '"new"'
-            assert lookup(own).etag == '"new"'  # kept: its copy is young
-    finally:
-        with engine.begin() as connection:
-            connection.execute(sa.delete(CatalogPage).where(CatalogPage.cache_key == key))
-
-
-@pytest.mark.postgres
 def test_a_failing_lookup_connection_falls_back_to_the_session(app, monkeypatch):
     from sqlalchemy.orm import Session
 
