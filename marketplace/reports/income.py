@@ -92,7 +92,9 @@ def build_report(session, region: Region, period: Period, *, village_sums: bool 
     else:
         money = _money(session, income, group)
         counted = (
-            _month_counted(session, period, villages)
+            # The households counted by the villages' ids: named through a subquery, the
+            # planner sometimes scanned the whole registry for them.
+            _month_counted(session, period, list(village_of))
             if by_village and len(period.months) == 1
             else _counted(session, households, period_income(period, list(village_of)))
         )
