@@ -73,38 +73,37 @@ def period_income(period: Period, villages):
     index, their rows read from the index alone, where a range read the table's rows through
     the primary key. Longer periods stay a range: a year's twelve months named made the planner
     read the whole rollup."""
-    assert period.start.day == 1, "reports cut whole months"
-    months = period.months
-    in_period = (
-        HouseholdIncomeMonth.month == months[0]
-        if len(months) == 1
-        else HouseholdIncomeMonth.month.between(period.start, period.end)
-    )
     return (
         sa.select(HouseholdIncomeMonth, Household.village_id)
         .join(Household, Household.id == HouseholdIncomeMonth.household_id)
         .where(
-            in_period,
+            _in_period(HouseholdIncomeMonth.month, period),
             Household.village_id.in_(villages),
         )
         .subquery("period_income")
     )
 
 
+def _in_period(month_column, period: Period):
+    """A rollup's month column within a period of whole months: one month named as an
+    equality, a longer period as a range (see ``period_income``)."""
+    assert period.start.day == 1, "reports cut whole months"
+    months = period.months
+    if len(months) == 1:
+        return month_column == months[0]
+    return month_column.between(period.start, period.end)
+
+
 def village_period_income(period: Period, villages):
     """The village rollup's rows of the period (``ledger/village_rollups.py``: the household
     rollup summed by village), of ``villages``: the columns of ``period_income`` that
     ``money_by`` reads, a row per village where that has a row per household."""
-    assert period.start.day == 1, "reports cut whole months"
-    months = period.months
-    in_period = (
-        VillageIncomeMonth.month == months[0]
-        if len(months) == 1
-        else VillageIncomeMonth.month.between(period.start, period.end)
-    )
     return (
         sa.select(VillageIncomeMonth)
-        .where(in_period, VillageIncomeMonth.village_id.in_(villages))
+        .where(
+            _in_period(VillageIncomeMonth.month, period),
+            VillageIncomeMonth.village_id.in_(villages),
+        )
         .subquery("period_income")
     )
 
