@@ -63,22 +63,29 @@ def _freezing(session, close: MonthClose) -> Freezing:
     )
 
 
+#: The snapshot a close froze of a region's month, built once: every month's report asks for it
+#: before it is computed (a village's report, a few milliseconds, built it anew each time).
+_SNAPSHOT = (
+    sa.select(ReportSnapshot.report, MonthClose)
+    .join(MonthClose, MonthClose.id == ReportSnapshot.close_id)
+    .where(
+        ReportSnapshot.region_id == sa.bindparam("region_id"),
+        ReportSnapshot.month == sa.bindparam("month"),
+        ReportSnapshot.kind == sa.bindparam("kind"),
+        MonthClose.closed.is_(True),
+    )
+    .order_by(MonthClose.closed_at, MonthClose.id)
+    .limit(1)
+)
+
+
 def frozen_report(session, region_id: int, period: Period, kind: str = INCOME) -> dict | None:
     """The report of ``kind`` a close of the month (of the region or one above it) froze, if
     any, with the close that froze it as its ``close`` field."""
     if period.kind != "month":
         return None
     found = session.execute(
-        sa.select(ReportSnapshot.report, MonthClose)
-        .join(MonthClose, MonthClose.id == ReportSnapshot.close_id)
-        .where(
-            ReportSnapshot.region_id == region_id,
-            ReportSnapshot.month == period.start,
-            ReportSnapshot.kind == kind,
-            MonthClose.closed.is_(True),
-        )
-        .order_by(MonthClose.closed_at, MonthClose.id)
-        .limit(1)
+        _SNAPSHOT, {"region_id": region_id, "month": period.start, "kind": kind}
     ).one_or_none()
     if found is None:
         return None

@@ -26,6 +26,7 @@ and how they add up is ``income_figures``; the households behind them, by name, 
 ``income_households``.
 """
 
+import functools
 from collections import defaultdict
 from datetime import date, timedelta
 
@@ -40,6 +41,7 @@ from marketplace.regions.service import subtree_ids, villages_by_child
 from marketplace.reports.frozen import INCOME, frozen_net_by_month, frozen_report
 from marketplace.reports.income_figures import (
     EARNING,
+    BoundPeriod,
     StatusAtEnd,
     add_money,
     count_households,
@@ -74,32 +76,30 @@ def build_report(session, region: Region, period: Period, *, village_sums: bool 
     # Read from the village rollups, the region's villages are a subquery: a province's
     # thousands of village ids each a parameter cost more to send than the rows they select.
     villages = subtree_ids(region.id) if by_village else list(village_of)
-    income = (village_period_income if by_village else period_income)(period, villages)
-    group = income.c.household_id if by_household else income.c.village_id
-    status_at = StatusAtEnd(period)
-    households = status_at.joined(
-        sa.select(
-            Household.id,
-            Household.village_id,
-            Household.head_name,
-            Household.members_count,
-            status_at.column.label("status"),
-        )
-    ).where(Household.village_id.in_(list(village_of)))
     totals = empty_figures()
     if by_household:
-        result_rows = _rows_by_household(session, households, money_by(income, group), totals)
+        result_rows = _rows_by_household(session, period, villages, totals)
     else:
-        money = _money(session, income, group)
+        income = (village_period_income if by_village else period_income)(period, villages)
+        money = _money(session, income, income.c.village_id)
         counted = (
             # The households counted by the villages' ids: named through a subquery, the
             # planner sometimes scanned the whole registry for them.
             _month_counted(session, period, list(village_of))
             if by_village and len(period.months) == 1
-            else _counted(session, households, period_income(period, list(village_of)))
+            else _counted(
+                session,
+                _households(period, list(village_of)),
+                period_income(period, list(village_of)),
+            )
         )
         result_rows = _rows_by_child(session, region, village_of, counted, money, totals)
-    adjustments = session.execute(_adjustments(period, villages)).all()
+    if by_village:
+        adjustments = session.execute(_adjustments(period, villages)).all()
+    else:
+        adjustments = session.execute(
+            _listed_villages_adjustments(), {**BoundPeriod.parameters(period), "villages": villages}
+        ).all()
     return {
         "region": {"id": region.id, "name": region.name, "level": region.level},
         "period": {"label": period.label, "start": period.start, "end": period.end},
@@ -121,26 +121,55 @@ def _money(session, income, group) -> list:
     return session.execute(money_by(income, group)).all()
 
 
-def _rows_by_household(session, households, money, totals: dict) -> list:
-    """A village's report: a row per household, in id order, read with its money (``money``:
-    summed by household, kind and source) in one statement. Each household's count and money
-    go into ``totals`` as they go into its row: adding up a few hundred rows' figures after
-    cost more than the rows."""
-    listed = households.subquery("listed")
-    summed = money.subquery("money")
+def _households(period: Period | BoundPeriod, villages):
+    """The households of ``villages`` with their status at the period's end."""
+    status_at = StatusAtEnd(period)
+    return status_at.joined(
+        sa.select(
+            Household.id,
+            Household.village_id,
+            Household.head_name,
+            Household.members_count,
+            # Its plain value, as ``money_by``'s kind: the figures and the body take it so.
+            sa.type_coerce(status_at.column, sa.String).label("status"),
+        )
+    ).where(Household.village_id.in_(villages))
+
+
+@functools.cache
+def _village_statement(one_month: bool) -> sa.Select:
+    """A village's households, each with its money summed by kind and source, in id order:
+    built once for each shape of period, its period and villages named parameters
+    (``BoundPeriod``, ``villages``)."""
+    period = BoundPeriod(one_month)
+    villages = sa.bindparam("villages", expanding=True)
+    income = period_income(period, villages)
+    listed = _households(period, villages).subquery("listed")
+    summed = money_by(income, income.c.household_id).subquery("money")
     _, kind_of, source_of, amount_of = summed.c
-    rows, reached = [], set()
-    for household_id, _, name, members, status, kind, source, amount in session.execute(
+    return (
         sa.select(listed, kind_of, source_of, amount_of)
         .outerjoin(summed, summed.c[0] == listed.c.id)
         .order_by(listed.c.id)
+    )
+
+
+def _rows_by_household(session, period: Period, villages: list[int], totals: dict) -> list:
+    """A village's report: a row per household, in id order, read with its money in one
+    statement. Each household's count and money go into ``totals`` as they go into its row:
+    adding up a few hundred rows' figures after cost more than the rows."""
+    statement = _village_statement(len(period.months) == 1)
+    parameters = {**BoundPeriod.parameters(period), "villages": villages}
+    rows, reached = [], set()
+    for household_id, _, name, members, status, kind, source, amount in session.execute(
+        statement, parameters
     ):
         if not rows or rows[-1]["household_id"] != household_id:
             rows.append(empty_figures())
             rows[-1].update(household_id=household_id, name=name, status=status, members=members)
         if kind is not None:
-            add_money(rows[-1], kind, source, int(amount))
-            add_money(totals, kind, source, int(amount))
+            add_money(rows[-1], kind, source, amount)
+            add_money(totals, kind, source, amount)
             if kind in EARNING:  # the money says who was reached: no second read of it
                 reached.add(household_id)
     for figures in rows:
@@ -178,7 +207,7 @@ def _rows_by_child(session, region: Region, village_of, counted, money, totals: 
     ]
 
 
-def _adjustments(period: Period, villages):
+def _adjustments(period: Period | BoundPeriod, villages):
     """The period's entries that closed months moved into it, by the month each adjusts.
     Few, so read from their entries first (``ix_journal_entries_adjusting``, a partial index)
     rather than from all of the period's postings."""
@@ -201,6 +230,13 @@ def _adjustments(period: Period, villages):
         .group_by(JournalEntry.adjusts_month)
         .order_by(JournalEntry.adjusts_month)
     )
+
+
+@functools.cache
+def _listed_villages_adjustments() -> sa.Select:
+    """``_adjustments`` of villages named in a list, built once, its period and villages named
+    parameters (a village's report, whose statements are its time)."""
+    return _adjustments(BoundPeriod(one_month=False), sa.bindparam("villages", expanding=True))
 
 
 def _month_counted(session, period: Period, villages) -> list[tuple]:

@@ -22,9 +22,10 @@ from marketplace.ledger.models import (
     FundSource,
 )
 from marketplace.orders.models import Order, OrderLine
-from marketplace.periods import next_month
+from marketplace.periods import next_month, parse_period
 from marketplace.producers.models import ProducerKind
 from marketplace.reports.income_figures import Source
+from marketplace.reports.income_households import household_rows
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 
 URL = "/api/v1/reports/income"
@@ -333,6 +334,38 @@ def test_the_report_is_the_ledger_to_the_fen(client, session, shop, money, regio
         next_month(date(first.year, (first.month - 1) // 3 * 3 + 3, 1)) - timedelta(days=1),
     )
     assert quarter["totals"]["net_fen"] == q_earned
+    # A village's rows come from a statement built once for every month (and one for every
+    # longer period), its days and villages parameters: each is its household's row of the
+    # households file, whose statements are built for the period asked.
+    for label in (first.strftime("%Y-%m"), f"{first.year}-Q{(first.month + 2) // 3}"):
+        served = report(client, money.admin_headers, regions.village_b1, label)
+        filed = {
+            row["household_id"]: row
+            for row in household_rows(session, regions.village_b1, parse_period(label))
+        }
+        assert [row["household_id"] for row in served["rows"]] == sorted(filed)
+        for row in served["rows"]:
+            assert {name: row[name] for name in _HOUSEHOLD_FIGURES} == {
+                name: filed[row["household_id"]][name] for name in _HOUSEHOLD_FIGURES
+            }
+            for source in Source:
+                assert (
+                    row["by_source"][source]["net_fen"]
+                    == filed[row["household_id"]][f"{source}_fen"]
+                )
+
+
+_HOUSEHOLD_FIGURES = (
+    "gross_fen",
+    "refunds_fen",
+    "net_fen",
+    "paid_out_fen",
+    "households_reached",
+    "members_reached",
+    "per_capita_fen",
+    "status",
+    "members",
+)
 
 
 def test_coverage_counts_households_by_status_and_who_was_reached(

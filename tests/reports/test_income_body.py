@@ -9,9 +9,11 @@ import pytest
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.clock import shanghai_today
+from marketplace.households.models import HouseholdStatus
 from marketplace.periods import next_month, parse_period
 from marketplace.reports import closing, income
 from marketplace.reports.income_body import income_body
+from marketplace.reports.income_figures import Source, empty_figures
 from marketplace.reports.schemas import IncomeReportOut
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 
@@ -58,3 +60,11 @@ def test_the_body_is_the_schema_dump_at_every_level_and_once_closed(
         written, dumped, served = _both(client, session, money, region)
         assert written["close"] is not None
         assert written == dumped == served
+
+
+def test_the_figures_name_every_source_and_status_and_nothing_else():
+    """``empty_figures`` spells the names out for speed: they must be the enums' own."""
+    figures = empty_figures()
+    assert list(figures["by_source"]) == [source.value for source in Source]
+    assert list(figures["coverage"]) == [status.value for status in HouseholdStatus]
+    assert all(type(name) is str for name in [*figures["by_source"], *figures["coverage"]])
