@@ -62,7 +62,8 @@ LIST_QUERY = "category=fruit&sort=price_asc&page_size=20"
 SEARCH_QUERY = "q=%E8%93%9D%E8%8E%93&page_size=20"  # q=蓝莓
 #: Distinct pages the list scenarios cycle through (fewer when the category has fewer).
 MAX_PAGES = 50
-TARGETS = {"uncached": 0.12, "cached": 0.50, "search": 0.12}
+#: As the province-scale issue sets them, against ping, on PostgreSQL.
+TARGETS = {"uncached": 0.15, "cached": 0.85, "search": 0.12}
 
 
 def parse_args():
@@ -183,7 +184,7 @@ def report(args, results, client: str) -> int:
             goal = TARGETS["cached"]
         else:
             return None
-        binding = args.db == "postgres" or "(cached)" in r.name
+        binding = args.db == "postgres"
         return goal, binding, "" if binding else " (set for PostgreSQL)"
 
     missed = print_table(results, baseline, target_of)
