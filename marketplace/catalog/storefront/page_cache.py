@@ -3,8 +3,9 @@
 A page is stored under the hash of its query parameters with the catalog generation current
 when it was built. It is served while that generation is still current and for at most
 CATALOG_CACHE_SECONDS: any listing or price change bumps the generation in its own transaction,
-so it shows at once; stock figures may lag by those few seconds. Each worker also keeps copies of
-the pages it served, which spare a hit its database read (local_pages.py).
+so it shows at once; stock figures may lag by those few seconds (and by REBUILD_LEASE more while
+one worker rebuilds an expired page). Each worker also keeps copies of the pages it served, which
+spare a hit its database read (local_pages.py).
 """
 
 import contextlib
@@ -54,15 +55,28 @@ def cache_key(args) -> str:
     return hashlib.sha256(urlencode(pairs).encode()).hexdigest()
 
 
+#: How long a worker that found a page expired has to rebuild it before another may: meanwhile
+#: the others serve the expired page (of the current generation: only its stock figures are
+#: older), so a page is rebuilt once per expiry, not once per worker.
+REBUILD_LEASE = timedelta(seconds=1)
+
+_FRESH_AFTER = sa.bindparam("fresh_after", type_=_pages.c.created_at.type)
+_fresh = _pages.c.created_at > _FRESH_AFTER
 _LOOKUP = (
     sa.select(
         _generation.c.value,
         _pages.c.etag,
-        # A client that already holds the page gets a 304: do not even read the body.
-        sa.case((_pages.c.etag == sa.bindparam("held_etag"), None), else_=_pages.c.body),
+        # A client that already holds the page gets a 304, and an expired page is rebuilt or
+        # looked up again: neither reads the body.
+        sa.case(
+            (_pages.c.etag == sa.bindparam("held_etag"), None),
+            (_fresh, _pages.c.body),
+            else_=None,
+        ),
         _pages.c.total,
         _pages.c.next_cursor,
         _pages.c.created_at,
+        _fresh,
     )
     .select_from(
         _generation.outerjoin(
@@ -70,11 +84,23 @@ _LOOKUP = (
             sa.and_(
                 _pages.c.cache_key == sa.bindparam("key"),
                 _pages.c.generation == _generation.c.value,
-                _pages.c.created_at > sa.bindparam("fresh_after", type_=_pages.c.created_at.type),
             ),
         )
     )
     .where(_generation.c.id == 1)
+)
+
+#: The expired page's rebuild, claimed by whichever worker comes first: its age is set so that
+#: it is fresh for REBUILD_LEASE more. Only one claim of one expiry finds it still expired.
+_CLAIM = (
+    sa.update(_pages)
+    .where(
+        _pages.c.cache_key == sa.bindparam("key"),
+        _pages.c.generation == sa.bindparam("generation"),
+        _pages.c.created_at <= _FRESH_AFTER,
+    )
+    .values(created_at=sa.bindparam("leased_until", type_=_pages.c.created_at.type))
+    .returning(_pages.c.cache_key)
 )
 
 
@@ -133,16 +159,17 @@ def storefront_reads(session):
 
 
 @functools.cache
-def _compiled_lookup(dialect: sa.Dialect):
-    return _LOOKUP.compile(dialect=dialect)
+def _compiled(statement, dialect: sa.Dialect):
+    return statement.compile(dialect=dialect)
 
 
-def _lookup_on_postgresql(engine: sa.Engine, parameters: dict):
-    """The hottest statement of the service, run as plainly as psycopg allows: compiled once,
-    prepared by the server, with binary results (the body then crosses as raw bytes instead of
-    twice as many hex digits). None if it could not run."""
+def _run_on_postgresql(engine: sa.Engine, statement, parameters: dict, failure: str):
+    """One of the hottest statements of the service (the lookup, the claim, the store), run as
+    plainly as psycopg allows: compiled once, prepared by the server, in autocommit, with
+    binary results (a body then crosses as raw bytes instead of twice as many hex digits). Its
+    first row (None for none), or ``_FAILED`` if it could not run (logged as ``failure``)."""
     pool = _read_pool(engine)
-    compiled = _compiled_lookup(pool.dialect)
+    compiled = _compiled(statement, pool.dialect)
     try:
         with pool.connect() as connection:
             driver = connection.connection.driver_connection
@@ -150,21 +177,25 @@ def _lookup_on_postgresql(engine: sa.Engine, parameters: dict):
                 cursor = driver.execute(
                     compiled.string, compiled.construct_params(parameters), binary=True
                 )
-                return cursor.fetchone()
+                return None if cursor.description is None else cursor.fetchone()
             except psycopg.Error:
                 # The pool must not hand this connection out again: it may be broken.
                 connection.invalidate()
                 raise
     except (DBAPIError, psycopg.Error):
-        logger.warning("catalog page lookup failed; reading through the session", exc_info=True)
-        return None
+        logger.warning(failure, exc_info=True)
+        return _FAILED
+
+
+_FAILED = object()
 
 
 def lookup_page(
     session, key: str, *, now: datetime, max_age: timedelta, held_etag: str | None = None
 ) -> tuple[int, CachedPage | None]:
-    """The current catalog generation and the fresh page stored under ``key``, if any. A page
-    whose ETag is ``held_etag`` comes back without its body.
+    """The current catalog generation and the fresh page stored under ``key``, if any; None
+    tells the caller to build the page (and store it). A page whose ETag is ``held_etag`` comes
+    back without its body.
 
     One statement, read before a missed page is built, so a change committed while it is
     being built makes the stored copy stale at once. On PostgreSQL it runs outside the
@@ -172,6 +203,11 @@ def lookup_page(
     one round trip: no BEGIN, no COMMIT, no ping; and none at all when this worker holds a
     current copy of the page (local_pages.py). (SQLite, and a session bound to a single
     connection as in the tests, read through the session.)
+
+    A page of the current generation that has expired is rebuilt by one worker only: the first
+    to claim it (``_CLAIM``, PostgreSQL); the others look it up again and serve it, stock
+    figures at most REBUILD_LEASE older, while that one builds. Every worker's copies expire
+    together, and each building the same page was most of what an expiry cost.
     """
     local = local_pages.for_session(session)
     if local is not None:
@@ -180,20 +216,50 @@ def lookup_page(
             body = None if copy.etag == held_etag else copy.body
             return copy.generation, CachedPage(copy.etag, body, copy.total, copy.next_cursor)
     parameters = {"key": key, "fresh_after": now - max_age, "held_etag": held_etag}
-    bind = session.get_bind()
-    row = None
-    if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql":
-        row = _lookup_on_postgresql(bind, parameters)
-    if row is None:
-        row = session.connection().execute(_LOOKUP, parameters).one()
-    generation, etag, body, total, next_cursor, created_at = row
-    if etag is None:
+    on_postgresql = _own_postgresql_engine(session)
+    row = _lookup(session, on_postgresql, parameters)
+    generation, etag, body, total, next_cursor, created_at, fresh = row
+    if etag is not None and not fresh and on_postgresql is not None:
+        claim = {
+            "key": key,
+            "generation": generation,
+            "fresh_after": parameters["fresh_after"],
+            "leased_until": now - max_age + REBUILD_LEASE,
+        }
+        claimed = _run_on_postgresql(
+            on_postgresql, _CLAIM, claim, "catalog page rebuild not claimed; rebuilding it"
+        )
+        if claimed is None:
+            # Another worker claimed its rebuild first: serve what it leased.
+            row = _lookup(session, on_postgresql, parameters)
+            generation, etag, body, total, next_cursor, created_at, fresh = row
+    if etag is None or not fresh:
         return generation, None
     if body is not None:
         body = bytes(body)
         if local is not None:
             local.keep(key, LocalPage(generation, etag, body, total, created_at, next_cursor))
     return generation, CachedPage(etag, body, total, next_cursor)
+
+
+def _own_postgresql_engine(session) -> sa.Engine | None:
+    """The session's engine when it is PostgreSQL's and the session is not bound to one
+    connection (the tests' outer transaction): the statements then run on the read pool."""
+    bind = session.get_bind()
+    if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql":
+        return bind
+    return None
+
+
+def _lookup(session, engine: sa.Engine | None, parameters: dict):
+    row = _FAILED
+    if engine is not None:
+        row = _run_on_postgresql(
+            engine, _LOOKUP, parameters, "catalog page lookup failed; reading through the session"
+        )
+    if row is _FAILED:
+        row = session.connection().execute(_LOOKUP, parameters).one()
+    return row
 
 
 def _upsert(dialect_name: str, values: dict):
@@ -212,9 +278,9 @@ _STORED_COLUMNS = ("cache_key", "generation", "etag", "body", "total", "next_cur
 
 
 @functools.cache
-def _compiled_upsert(dialect: sa.Dialect):
+def _bound_upsert():
     values = {name: sa.bindparam(name, type_=_pages.c[name].type) for name in _STORED_COLUMNS}
-    return _upsert("postgresql", values).compile(dialect=dialect)
+    return _upsert("postgresql", values)
 
 
 def _store_on_postgresql(engine: sa.Engine, values: dict) -> bool:
@@ -222,20 +288,8 @@ def _store_on_postgresql(engine: sa.Engine, values: dict) -> bool:
     BEGIN, SAVEPOINT, RELEASE and COMMIT around it, and no ping of a main pool connection (a
     miss stored through the request's session cost as much Python as building the page,
     profiled under bench/catalog.py). False if it could not run."""
-    pool = _read_pool(engine)
-    compiled = _compiled_upsert(pool.dialect)
-    try:
-        with pool.connect() as connection:
-            driver = connection.connection.driver_connection
-            try:
-                driver.execute(compiled.string, compiled.construct_params(values))
-            except psycopg.Error:
-                connection.invalidate()
-                raise
-    except (DBAPIError, psycopg.Error):
-        logger.warning("catalog page not cached", exc_info=True)
-        return False
-    return True
+    stored = _run_on_postgresql(engine, _bound_upsert(), values, "catalog page not cached")
+    return stored is not _FAILED
 
 
 def _store_through_session(session, values: dict) -> bool:

@@ -413,3 +413,46 @@ def test_a_query_strings_page_is_worked_out_once_as_the_request_parses_it(app, q
             args.get("page", "1"),
             args.get("page_size", str(views.PAGE_SIZE)),
         )
+
+
+@pytest.mark.postgres
+def test_an_expired_page_is_rebuilt_by_one_worker_while_the_others_serve_it(app):
+    """Every worker's copy of a page expires at once: the first to find it expired claims its
+    rebuild (no page: build it), the others are served the expired page, leased for
+    REBUILD_LEASE; once the lease has passed unreplaced, it may be claimed again."""
+    from sqlalchemy.orm import Session
+
+    from marketplace.extensions import db
+
+    key, max_age = "l" * 64, timedelta(seconds=5)
+    now = utcnow()
+    with app.app_context():
+        engine = db.engine
+    with engine.begin() as connection:
+        current = connection.execute(sa.text("SELECT value FROM catalog_generation")).scalar()
+        connection.execute(
+            sa.insert(CatalogPage).values(
+                cache_key=key,
+                generation=current,
+                etag='"l"',
+                body=b"[1]",
+                total=1,
+                created_at=now - 2 * max_age,
+            )
+        )
+    try:
+        with app.app_context(), Session(bind=engine) as first, Session(bind=engine) as second:
+            _, claimed = page_cache.lookup_page(first, key, now=now, max_age=max_age)
+            assert claimed is None
+            _, served = page_cache.lookup_page(second, key, now=now, max_age=max_age)
+            assert served == page_cache.CachedPage('"l"', b"[1]", 1)
+            _, served_again = page_cache.lookup_page(first, key, now=now, max_age=max_age)
+            assert served_again == served
+            later = now + page_cache.REBUILD_LEASE + timedelta(milliseconds=1)
+            _, claimed_again = page_cache.lookup_page(second, key, now=later, max_age=max_age)
+            assert claimed_again is None
+            _, served_later = page_cache.lookup_page(first, key, now=later, max_age=max_age)
+            assert served_later == served
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.delete(CatalogPage).where(CatalogPage.cache_key == key))
