@@ -215,18 +215,7 @@ def test_lookup_outside_the_request_transaction(app):
     key = "e" * 64
     body = '[{"name":"野生蓝莓"}]'.encode()
     with app.app_context():
-        with db.engine.begin() as connection:
-            current = connection.execute(sa.text("SELECT value FROM catalog_generation")).scalar()
-            connection.execute(
-                sa.insert(CatalogPage).values(
-                    cache_key=key,
-                    generation=current,
-                    etag='"e"',
-                    body=body,
-                    total=1,
-                    created_at=utcnow(),
-                )
-            )
+        current = _store_current(db.engine, key, '"e"', body, created_at=utcnow())
         try:
             with Session(bind=db.engine) as own:
                 generation, page = page_cache.lookup_page(
@@ -321,6 +310,24 @@ _STORES = [
     (8, page_cache.CachedPage('"b"', "[野生蓝莓]".encode(), 1001, None)),
     (8, page_cache.CachedPage('"c"', b"[3]", 3, "next-c")),
 ]
+
+
+def _store_current(engine, key: str, etag: str, body: bytes, *, created_at) -> int:
+    """A page of one product stored under ``key``, committed, of the current generation (which
+    it returns)."""
+    with engine.begin() as connection:
+        current = connection.execute(sa.text("SELECT value FROM catalog_generation")).scalar()
+        connection.execute(
+            sa.insert(CatalogPage).values(
+                cache_key=key,
+                generation=current,
+                etag=etag,
+                body=body,
+                total=1,
+                created_at=created_at,
+            )
+        )
+    return current
 
 
 def _stored(engine, key):
@@ -428,18 +435,7 @@ def test_an_expired_page_is_rebuilt_by_one_worker_while_the_others_serve_it(app)
     now = utcnow()
     with app.app_context():
         engine = db.engine
-    with engine.begin() as connection:
-        current = connection.execute(sa.text("SELECT value FROM catalog_generation")).scalar()
-        connection.execute(
-            sa.insert(CatalogPage).values(
-                cache_key=key,
-                generation=current,
-                etag='"l"',
-                body=b"[1]",
-                total=1,
-                created_at=now - 2 * max_age,
-            )
-        )
+    _store_current(engine, key, '"l"', b"[1]", created_at=now - 2 * max_age)
     try:
         with app.app_context(), Session(bind=engine) as first, Session(bind=engine) as second:
             _, claimed = page_cache.lookup_page(first, key, now=now, max_age=max_age)
