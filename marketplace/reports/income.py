@@ -75,7 +75,8 @@ def build_report(session, region: Region, period: Period, *, village_sums: bool 
     by_village = village_sums and not by_household
     # Read from the village rollups, the region's villages are a subquery: a province's
     # thousands of village ids each a parameter cost more to send than the rows they select.
-    villages = subtree_ids(region.id) if by_village else list(village_of)
+    village_ids = list(village_of)
+    villages = subtree_ids(region.id) if by_village else village_ids
     totals = empty_figures()
     if by_household:
         result_rows = _rows_by_household(session, period, villages, totals)
@@ -85,12 +86,12 @@ def build_report(session, region: Region, period: Period, *, village_sums: bool 
         counted = (
             # The households counted by the villages' ids: named through a subquery, the
             # planner sometimes scanned the whole registry for them.
-            _month_counted(session, period, list(village_of))
+            _month_counted(session, period, village_ids)
             if by_village and len(period.months) == 1
             else _counted(
                 session,
-                _households(period, list(village_of)),
-                period_income(period, list(village_of)),
+                _households(period, village_ids),
+                period_income(period, village_ids),
             )
         )
         result_rows = _rows_by_child(session, region, village_of, counted, money, totals)
