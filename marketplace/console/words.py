@@ -22,7 +22,7 @@ from marketplace.payouts.models import LineStatus, PayeeKind, RunStatus
 from marketplace.producers.models import ProducerKind, UnitKind
 from marketplace.regions.models import RegionLevel
 from marketplace.reports import files
-from marketplace.reports.income_figures import Source
+from marketplace.reports.figures import Source
 
 #: The words a downloaded file shares with the pages are the files' own (reports sits below the
 #: console), so a file and a page never name a kind differently.

@@ -8,8 +8,8 @@ from marketplace.regions.models import Region, RegionLevel
 from marketplace.regions.service import ancestors
 from marketplace.reports import assistance, channels, income, income_households, trails
 from marketplace.reports.exports import Column, Table
+from marketplace.reports.figures import Source, flat
 from marketplace.reports.frozen import Freezing, freezing, registry_freezing
-from marketplace.reports.income_figures import Source, flat
 from marketplace.reports.scoping import reported_region
 
 _SOURCE_HEADERS = {

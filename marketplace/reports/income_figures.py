@@ -1,32 +1,16 @@
-"""An income report's figures: the household income rollup they are read from (the ledger's
-postings to household income accounts, summed by month), each row's source, the households'
-status at a period's end, and how the figures of a household, a village or a region add up. The
-income report, its per-household file and its coverage list all count the same way, from
-here."""
-
-import enum
+"""What an income report's figures are read from: the household income rollup (the ledger's
+postings to household income accounts, summed by month), each row's source, and the
+households' status at a period's end. How they add up is ``figures``. The income report, its
+per-household file and its coverage list all read the same way, from here."""
 
 import sqlalchemy as sa
 
-from marketplace.households.models import Household, HouseholdStatus, HouseholdStatusChange
+from marketplace.households.models import Household, HouseholdStatusChange
 from marketplace.ledger.models import AssistanceFund, EntryKind, HouseholdIncomeMonth
 from marketplace.ledger.village_rollups import EARNING, VillageIncomeMonth, VillageReachMonth
 from marketplace.periods import Period
 from marketplace.producers.models import Producer, ProducerKind
-
-
-class Source(enum.StrEnum):
-    own_sales = "own_sales"
-    coop_dividends = "coop_dividends"
-    enterprise_linking = "enterprise_linking"
-    assistance_funds = "assistance_funds"
-    livestream_pledges = "livestream_pledges"
-
-
-#: Entries that make income (``EARNING``, the ledger's); payouts move it towards the bank (or
-#: back, when returned).
-PAYOUT = (EntryKind.payout_approved, EntryKind.payout_returned)
-STATUSES = tuple(HouseholdStatus)
+from marketplace.reports.figures import PAYOUT, Source
 
 
 def money_by(income, group):
@@ -218,66 +202,6 @@ def reached_in(income):
     )
 
 
-def empty_figures() -> dict:
-    # Written out, with the names as plain strings: a village's report makes a set per
-    # household, and building them by comprehensions over the enums was a tenth of its time.
-    # A test holds the names to ``Source`` and ``HouseholdStatus``.
-    return {
-        "by_source": {
-            "own_sales": {"gross_fen": 0, "refunds_fen": 0, "net_fen": 0},
-            "coop_dividends": {"gross_fen": 0, "refunds_fen": 0, "net_fen": 0},
-            "enterprise_linking": {"gross_fen": 0, "refunds_fen": 0, "net_fen": 0},
-            "assistance_funds": {"gross_fen": 0, "refunds_fen": 0, "net_fen": 0},
-            "livestream_pledges": {"gross_fen": 0, "refunds_fen": 0, "net_fen": 0},
-        },
-        "gross_fen": 0,
-        "refunds_fen": 0,
-        "net_fen": 0,
-        "paid_out_fen": 0,
-        "households_registered": 0,
-        "households_reached": 0,
-        "members_reached": 0,
-        "per_capita_fen": 0,
-        "coverage": {
-            "in_poverty": {"registered": 0, "reached": 0},
-            "lifted": {"registered": 0, "reached": 0},
-            "monitoring": {"registered": 0, "reached": 0},
-        },
-    }
-
-
-def add_money(figures: dict, kind: str, source: str, amount: int) -> None:
-    """Add a sum of ``kind`` (an ``EntryKind``, or its value) and ``source`` (its value)."""
-    if kind in PAYOUT:
-        figures["paid_out_fen"] += amount  # a debit of the income account: it left it
-        return
-    part = figures["by_source"][source]
-    if kind == EntryKind.refund_reversal:
-        part["refunds_fen"] += amount
-        figures["refunds_fen"] += amount
-    else:
-        part["gross_fen"] -= amount
-        figures["gross_fen"] -= amount
-
-
-def finish(figures: dict) -> dict:
-    for part in figures["by_source"].values():
-        part["net_fen"] = part["gross_fen"] - part["refunds_fen"]
-    figures["net_fen"] = figures["gross_fen"] - figures["refunds_fen"]
-    figures["per_capita_fen"] = per_capita_fen(figures["net_fen"], figures["members_reached"])
-    return figures
-
-
-def per_capita_fen(net_fen: int, members: int) -> int:
-    """Net income per person, rounded half up to the fen (a half fen away from zero, so a
-    refund's negative figure rounds as its positive would): 100 fen over 3 is 33, 200 over 3
-    is 67. The API, the pages and the files all show this one figure."""
-    if not members:
-        return 0
-    rounded = (2 * abs(net_fen) + members) // (2 * members)
-    return -rounded if net_fen < 0 else rounded
-
-
 class StatusAtEnd:
     """A household's status on a period's last day (its latest change by then), as a column of
     a select from ``Household``: the household's ``latest_status`` unless it has a change after
@@ -318,25 +242,3 @@ def status_at_end_reference(period: Period | BoundPeriod):
         .correlate(Household)
         .scalar_subquery()
     )
-
-
-def count_households(figures: dict, status, reached: bool, members: int, count: int) -> None:
-    """``count`` households of ``status`` (a ``HouseholdStatus`` or its value: a StrEnum
-    member is its value as a key), reached or not, with their ``members``."""
-    figures["households_registered"] += count
-    coverage = None if status is None else figures["coverage"][status]
-    if coverage is not None:
-        coverage["registered"] += count
-    if reached:
-        figures["households_reached"] += count
-        figures["members_reached"] += int(members)
-        if coverage is not None:
-            coverage["reached"] += count
-
-
-def flat(figures: dict) -> dict:
-    """A row's figures in one level, for files: the sources' net as columns of their own."""
-    return {
-        **{k: v for k, v in figures.items() if k not in ("by_source", "coverage")},
-        **{f"{source}_fen": part["net_fen"] for source, part in figures["by_source"].items()},
-    }

@@ -9,15 +9,11 @@ from marketplace.households.models import Household
 from marketplace.periods import Period
 from marketplace.regions.models import Region
 from marketplace.regions.service import villages_by_child
+from marketplace.reports.figures import add_money, count_households, empty_figures, finish, flat
 from marketplace.reports.frozen import frozen_households, registry_freezing
 from marketplace.reports.income_figures import (
     EARNING,
     StatusAtEnd,
-    add_money,
-    count_households,
-    empty_figures,
-    finish,
-    flat,
     money_by,
     period_income,
     reached_in,
@@ -72,7 +68,6 @@ def live_household_rows(session, region: Region, period: Period):
             earned = earned or kind in EARNING
             pending = next(incomes, None)
         count_households(figures, household.status, earned, household.members_count, 1)
-        finish(figures)
         yield {
             "household_id": household.id,
             "registry_number": household.registry_number,
@@ -82,7 +77,7 @@ def live_household_rows(session, region: Region, period: Period):
             "status": household.status,
             "members": household.members_count,
             "reached": earned,
-            **flat(figures),
+            **flat(finish(figures)),
         }
 
 

@@ -19,8 +19,8 @@ from marketplace.livestreams.models import Platform
 from marketplace.orders.models import Channel
 from marketplace.reports import files
 from marketplace.reports.exports import Column, Table, csv_chunks, xlsx_chunks
+from marketplace.reports.figures import per_capita_fen
 from marketplace.reports.files import ENTRY_KINDS
-from marketplace.reports.income_figures import per_capita_fen
 from marketplace.spreadsheets import attachment, csv_text, mangled_by_excel
 from tests.console.conftest import sign_in  # noqa: F401  (shared fixture)
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)

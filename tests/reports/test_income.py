@@ -24,7 +24,7 @@ from marketplace.ledger.models import (
 from marketplace.orders.models import Order, OrderLine
 from marketplace.periods import next_month, parse_period
 from marketplace.producers.models import ProducerKind
-from marketplace.reports.income_figures import Source
+from marketplace.reports.figures import Source
 from marketplace.reports.income_households import household_rows
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 

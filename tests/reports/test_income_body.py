@@ -10,10 +10,17 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
 from marketplace.clock import shanghai_today
 from marketplace.households.models import HouseholdStatus
+from marketplace.ledger.models import EntryKind
 from marketplace.periods import next_month, parse_period
 from marketplace.reports import closing, income
+from marketplace.reports.figures import (
+    Source,
+    add_money,
+    count_households,
+    empty_figures,
+    finish,
+)
 from marketplace.reports.income_body import income_body
-from marketplace.reports.income_figures import Source, empty_figures
 from marketplace.reports.schemas import IncomeReportOut
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 
@@ -63,8 +70,33 @@ def test_the_body_is_the_schema_dump_at_every_level_and_once_closed(
 
 
 def test_the_figures_name_every_source_and_status_and_nothing_else():
-    """``empty_figures`` spells the names out for speed: they must be the enums' own."""
-    figures = empty_figures()
+    """``finish`` spells the names out for speed: they must be the enums' own."""
+    figures = finish(empty_figures())
     assert list(figures["by_source"]) == [source.value for source in Source]
     assert list(figures["coverage"]) == [status.value for status in HouseholdStatus]
     assert all(type(name) is str for name in [*figures["by_source"], *figures["coverage"]])
+
+
+def test_each_status_and_source_is_counted_under_its_own_name():
+    """The figures add up in slots and ``finish`` names them: each status's households and
+    each source's money must come out under their own names, and nowhere else."""
+    for place, status in enumerate(HouseholdStatus):
+        figures = empty_figures()
+        count_households(figures, status.value, True, 3 + place, 1)
+        coverage = finish(figures)["coverage"]
+        assert coverage[status.value] == {"registered": 1, "reached": 1}
+        assert all(c == {"registered": 0, "reached": 0} for n, c in coverage.items() if n != status)
+    for place, source in enumerate(Source):
+        figures = empty_figures()
+        add_money(figures, EntryKind.attribution.value, source.value, -(100 + place))
+        add_money(figures, EntryKind.refund_reversal.value, source.value, 7)
+        add_money(figures, EntryKind.payout_approved.value, source.value, 50)
+        done = finish(figures)
+        assert done["by_source"][source.value] == {
+            "gross_fen": 100 + place,
+            "refunds_fen": 7,
+            "net_fen": 93 + place,
+        }
+        assert done["net_fen"] == 93 + place and done["paid_out_fen"] == 50
+        others = [part for name, part in done["by_source"].items() if name != source]
+        assert all(part == {"gross_fen": 0, "refunds_fen": 0, "net_fen": 0} for part in others)
