@@ -6,6 +6,7 @@ An object outside the actor's scope is reported as missing (404), never as forbi
 existence does not leak. Admins see everything; a role a rule does not name sees nothing.
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -60,14 +61,68 @@ class ScopeRule:
 
     def get(self, session, object_id: int, actor: Actor, *, options=(), lock: bool = False):
         """The object if ``actor`` may see it; otherwise NotFound, exactly as if it did not
-        exist. ``lock`` also locks its row for the rest of the transaction."""
-        stmt = self.restrict(sa.select(self.model).where(self.model.id == object_id), actor)
-        if lock:
-            stmt = stmt.with_for_update(of=self.model).execution_options(populate_existing=True)
-        found = session.execute(stmt.options(*options)).unique().scalar_one_or_none()
+        exist. ``lock`` also locks its row for the rest of the transaction.
+
+        Without options or lock, the statement is the one ``_get_statement`` built for every
+        actor of the role, given this one's values: built per request, it cost a detail or a
+        report's scope check more than running it (0.45 ms where the statement takes 0.23)."""
+        if options or lock:
+            stmt = self.restrict(sa.select(self.model).where(self.model.id == object_id), actor)
+            if lock:
+                stmt = stmt.with_for_update(of=self.model)
+                stmt = stmt.execution_options(populate_existing=True)
+            found = session.execute(stmt.options(*options)).unique().scalar_one_or_none()
+        else:
+            values = _actor_values(actor)
+            stmt = _get_statement(self, actor.role, frozenset(values))
+            found = session.execute(stmt, {**values, "object_id": object_id}).scalar_one_or_none()
         if found is None:
             raise NotFound(NOT_FOUND(kind=self.model.__name__, id=object_id))
         return found
+
+
+#: What a rule's condition may read of an actor, as the named parameters of ``_get_statement``.
+_ACTOR_PARAMETERS = {
+    "user_id": sa.bindparam("actor_user_id", type_=sa.Integer),
+    "station_id": sa.bindparam("actor_station_id", type_=sa.Integer),
+    "station_village_id": sa.bindparam("actor_station_village_id", type_=sa.Integer),
+    "region_id": sa.bindparam("actor_region_id", type_=sa.Integer),
+    "region_path": sa.bindparam("actor_region_path", type_=sa.String),
+    "unit_id": sa.bindparam("actor_unit_id", type_=sa.Integer),
+}
+
+
+def _actor_values(actor: Actor) -> dict:
+    """The actor's values that are set, by their parameters' names."""
+    values = {}
+    for name, parameter in _ACTOR_PARAMETERS.items():
+        value = getattr(actor, name)
+        if value is not None:
+            values[parameter.key] = value
+    return values
+
+
+@functools.cache
+def _get_statement(rule: ScopeRule, role: Role, given: frozenset) -> sa.Select:
+    """``rule.get``'s statement for the actors of ``role`` whose set values are ``given`` (by
+    their parameters' names), the object's id the parameter ``object_id``: the rule's condition
+    built from an actor whose values are parameters. A value the actor lacks stays None, as it
+    is in the actor's own condition (``column == None`` is ``IS NULL``, where a parameter would
+    compare with NULL and match nothing), so both select the same rows;
+    ``tests/accounts/test_scoping.py`` holds them to it."""
+    stand_in = Actor(
+        username="",
+        role=role,
+        **{
+            name: (parameter if parameter.key in given else None)
+            for name, parameter in _ACTOR_PARAMETERS.items()
+        },
+    )
+    model = rule.model
+    return rule.restrict(
+        sa.select(model).where(model.id == sa.bindparam("object_id", type_=sa.Integer)),
+        stand_in,
+    )
 
 
 class Seen:

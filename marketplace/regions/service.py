@@ -47,9 +47,9 @@ def in_subtree(region_column, root_path: str) -> sa.ColumnElement:
 def above_subtree(region_column, root_path: str) -> sa.ColumnElement:
     """``region_column`` names a region above the subtree whose root has ``root_path``, or its
     root: a region whose own subtree holds it (a county-led session seen by the township)."""
-    return region_column.in_(
-        sa.select(Region.id).where(sa.literal(root_path).startswith(Region.path))
-    )
+    # type_coerce, not literal: ``root_path`` may be a statement's parameter (``ScopeRule.get``).
+    path = sa.type_coerce(root_path, sa.String)
+    return region_column.in_(sa.select(Region.id).where(path.startswith(Region.path)))
 
 
 def in_subtree_of(region_column, root_id: int) -> sa.ColumnElement:

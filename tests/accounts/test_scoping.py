@@ -4,6 +4,7 @@ import importlib
 import pkgutil
 
 import pytest
+import sqlalchemy as sa
 
 import marketplace
 from marketplace.accounts.auth import actor_for_token, new_token
@@ -126,3 +127,36 @@ def _unit(session):
     session.add(unit)
     session.flush()
     return unit
+
+
+def test_get_finds_what_the_actor_sees_for_every_rule_and_role(
+    session, regions, world, make_user, actor_of
+):
+    """``ScopeRule.get`` runs a statement built once per role, the actor's values given as
+    parameters: it must find exactly the rows the rule's own condition, built from the actor
+    itself, lets them see (and no other), for every rule and every role, including a role
+    whose actor lacks a value (a buyer has no station)."""
+    unit = _unit(session)
+    actors = [
+        actor_of(make_user(Role.admin)),
+        actor_of(make_user(Role.official, region_id=regions.county.id)),
+        actor_of(make_user(Role.official, region_id=regions.township_a.id)),
+        actor_of(make_user(Role.station, station_id=world.station_a.id)),
+        actor_of(make_user(Role.station, station_id=world.station_far.id)),
+        actor_of(make_user(Role.buyer)),
+        actor_of(make_user(Role.unit, unit_id=unit.id)),
+    ]
+    checked = 0
+    for rule in declared_rules():
+        ids = list(session.execute(sa.select(rule.model.id)).scalars())
+        for actor in actors:
+            seen = visible_ids(session, rule, actor)
+            for object_id in [*ids, max(ids, default=0) + 1]:
+                try:
+                    found = rule.get(session, object_id, actor)
+                except NotFound:
+                    assert object_id not in seen, (rule.model.__name__, actor.role, object_id)
+                else:
+                    assert found.id == object_id in seen, (rule.model.__name__, actor.role)
+                    checked += 1
+    assert checked > 30  # rows were found, so the refusals above are not the only answers
