@@ -3,7 +3,6 @@ offline payment, refunds; and Stripe's webhook. They are the payments' own bluep
 order's URLs (``/orders``, ``/orders/{id}/payment`` ...): the orders blueprint serves what
 reads and moves the goods, this one what moves the money."""
 
-import functools
 from datetime import timedelta
 
 from flask import current_app, request
@@ -12,7 +11,6 @@ from flask.views import MethodView
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.accounts.scoping import Seen
-from marketplace.db import read_without_transaction
 from marketplace.extensions import db
 from marketplace.http_api import Blueprint
 from marketplace.orders.schemas import CheckoutIn
@@ -33,6 +31,7 @@ from marketplace.payments.schemas import (
     RefundIn,
     RefundOut,
 )
+from marketplace.request_cycle import outside_a_transaction
 
 blp = Blueprint(
     "payments",
@@ -43,24 +42,13 @@ blp = Blueprint(
 SECURITY = [{"bearerAuth": []}]
 
 
-def _outside_a_transaction(view):
-    """Placing an order reads the caller's token, then writes the order in one statement on
-    PostgreSQL (``orders/checkout_statement.py``), which is atomic on its own: both go outside
-    a transaction, which spares a checkout the BEGIN and COMMIT round trips. Where the
-    statement writes nothing, checkout begins a transaction for the steps that find out why
-    (``db.begin_after_reading_without_transaction``)."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        read_without_transaction(db.session)
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
 @blp.route("/orders")
 class PlaceOrder(MethodView):
-    @_outside_a_transaction
+    # Placing an order reads the caller's token, then writes the order in one statement on
+    # PostgreSQL (``orders/checkout_statement.py``): both outside a transaction. Where the
+    # statement writes nothing, checkout begins one for the steps that find out why
+    # (``db.begin_after_reading_without_transaction``).
+    @outside_a_transaction
     @login_required(Role.buyer, Role.unit)
     @blp.arguments(CheckoutIn)
     @blp.idempotent_response(201, CheckoutOut, key_required=True, repeats="the same order")

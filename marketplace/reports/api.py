@@ -52,7 +52,7 @@ from marketplace.reports.schemas import (
     TrailQuery,
 )
 from marketplace.reports.session_results_schemas import ResultsOut
-from marketplace.request_cycle import writes_when_read
+from marketplace.request_cycle import outside_a_transaction, writes_when_read
 
 blp = Blueprint(
     "reports",
@@ -102,6 +102,9 @@ class HouseholdMoneyTrail(MethodView):
 
 @blp.route("/reports/income")
 class IncomeReport(MethodView):
+    # A report only reads: outside a transaction on the main database. A replica's session
+    # (``report_session``) keeps its read-only transaction.
+    @outside_a_transaction
     @login_required(Role.admin, Role.official)
     @blp.arguments(IncomeQuery, location="query")
     @blp.response(200, IncomeReportOut)
