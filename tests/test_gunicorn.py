@@ -72,3 +72,24 @@ def test_two_servers_run_side_by_side_without_a_shared_control_socket(tmp_path):
         for server in servers:
             server.wait(timeout=30)
             server.stderr.close()
+
+
+def test_a_worker_leaves_the_loaded_app_out_of_garbage_collection():
+    """After loading the app, a worker freezes what it holds and collects its youngest objects
+    less often (``post_worker_init``): the collector's work otherwise fell on requests."""
+    import gc
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("gunicorn_settings", ROOT / "gunicorn.conf.py")
+    settings = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(settings)
+    before = gc.get_threshold()
+    worker = SimpleNamespace(wsgi=SimpleNamespace(config={"ORDER_SWEEP_SECONDS": 0}))
+    try:
+        settings.post_worker_init(worker)
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (settings.GC_YOUNG_THRESHOLD, *before[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
