@@ -25,17 +25,16 @@ import atexit
 import contextlib
 import logging
 import os
-import select
 import sqlite3
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
 import sqlalchemy as sa
-from psycopg import pq
+
+from marketplace.notices import Listener
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +43,6 @@ CHANNEL = "catalog_generation"
 MAX_PAGES = 256
 #: Lists' totals kept per worker (listing.list_storefront): a few hundred bytes each.
 MAX_TOTALS = 4096
-#: Reads of the listening socket per request at most (each takes all that has arrived).
-_MAX_READS = 16
-#: After a failed attempt to listen, the worker reads through the shared cache this long.
-RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -153,90 +148,40 @@ class LocalPages:
 
 
 class _PostgresWatch:
-    """The generation as announced on the ``catalog_generation`` channel."""
+    """The generation as announced on the ``catalog_generation`` channel (``notices.py``)."""
 
     def __init__(self, url: str):
-        self._url = url
-        self._connection: psycopg.Connection | None = None
-        self._pid: int | None = None
-        self._retry_at = 0.0
+        self._listener = Listener(url, CHANNEL, application_name="marketplace catalog watch")
 
     def poll(self, known: int | None) -> int | None:
-        if self._pid != os.getpid():
-            # A forked worker must not use its parent's connection: listen anew.
-            self._connection, self._pid = None, os.getpid()
-        if self._connection is None:
-            return self._listen()
+        heard = self._listener.poll()
+        if heard is None:
+            return None
         newest = known
         try:
-            for generation in self._read_notifications(self._connection.pgconn):
-                newest = generation if newest is None else max(newest, generation)
-        except (psycopg.Error, OSError, ValueError):
+            if heard.fresh:
+                # Listening first, then reading: a change committed in between is both read
+                # and told.
+                newest = self._generation_now(heard.connection)
+            for payload in heard.payloads:
+                newest = int(payload) if newest is None else max(newest, int(payload))
+        except (psycopg.Error, ValueError):
             logger.warning("catalog notifications lost; reading through the shared cache")
             self.close()
             return None
         return newest
 
     @staticmethod
-    def _read_notifications(pgconn) -> list[int]:
-        """What the server has sent, taken in without waiting for more. Reading until the
-        socket is drained matters: a server that closes the connection sends a farewell
-        message first, and only the read after it finds the end of the stream."""
-        generations = []
-        socket = select.poll()
-        socket.register(pgconn.socket, select.POLLIN)
-        for _ in range(_MAX_READS):
-            if not socket.poll(0):
-                break
-            pgconn.consume_input()  # raises once the stream has ended
-            while (notification := pgconn.notifies()) is not None:
-                generations.append(int(notification.extra))
-        if pgconn.status != pq.ConnStatus.OK:
-            raise psycopg.OperationalError("the listening connection is closed")
-        return generations
-
-    def _listen(self) -> int | None:
-        if time.monotonic() < self._retry_at:
-            return None
-        try:
-            connection = psycopg.connect(
-                self._url,
-                autocommit=True,
-                connect_timeout=2,
-                application_name="marketplace catalog watch",
-                # A request waits for this: never long. Keepalives find a peer that vanished
-                # without a word (its copies are bounded by their age meanwhile).
-                options="-c statement_timeout=2000",
-                keepalives=1,
-                keepalives_idle=30,
-                keepalives_interval=10,
-                keepalives_count=3,
-            )
-            try:
-                # LISTEN first, then read: a change committed in between is both read and told.
-                connection.execute(f"LISTEN {CHANNEL}")
-                row = connection.execute("SELECT value FROM catalog_generation WHERE id = 1")
-                generation = row.fetchone()[0]
-                # Notices that arrived while those ran were set aside by psycopg: take them.
-                for notification in connection.notifies(timeout=0):
-                    generation = max(generation, int(notification.payload))
-            except (psycopg.Error, ValueError):
-                connection.close()
-                raise
-        except (psycopg.Error, ValueError):
-            logger.warning("cannot listen for catalog changes; retrying later", exc_info=True)
-            self._retry_at = time.monotonic() + RETRY_SECONDS
-            return None
-        self._connection = connection
+    def _generation_now(connection) -> int:
+        row = connection.execute("SELECT value FROM catalog_generation WHERE id = 1")
+        generation = row.fetchone()[0]
+        # Notices that arrived while it ran were set aside by psycopg: take them.
+        for notification in connection.notifies(timeout=0):
+            generation = max(generation, int(notification.payload))
         return generation
 
     def close(self) -> None:
-        connection, self._connection = self._connection, None
-        self._retry_at = time.monotonic() + RETRY_SECONDS
-        # A forked child must not close (and so end) its parent's session.
-        if connection is not None and self._pid == os.getpid():
-            with contextlib.suppress(psycopg.Error):
-                connection.close()
+        self._listener.close()
 
 
 class _SqliteWatch:

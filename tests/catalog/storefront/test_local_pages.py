@@ -16,6 +16,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from marketplace import notices
 from marketplace.accounts.models import Role
 from marketplace.catalog.models import CatalogPage, Sku
 from marketplace.catalog.storefront import local_pages, page_cache
@@ -133,7 +134,7 @@ def test_a_change_through_this_worker_shows_on_the_very_next_request(served, sho
 def test_a_lost_listener_falls_back_to_the_shared_cache_then_listens_again(
     served, shop, monkeypatch
 ):
-    monkeypatch.setattr(local_pages, "RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(notices, "RETRY_SECONDS", 0.0)
     assert _price_listed(served, shop["sku_id"]) == 39900
     with served.session() as session:
         database = session.execute(sa.text("SELECT current_database()")).scalar_one()
