@@ -96,6 +96,11 @@ class Config:
     #: How long a cached anonymous catalog page may show old stock figures (prices and
     #: listings invalidate it at once).
     CATALOG_CACHE_SECONDS = _env_int("CATALOG_CACHE_SECONDS", 5)
+    #: How long a worker may answer a bearer token from what it read for it (PostgreSQL; 0:
+    #: read it every time). A change to the token or its user is heard at once (a notice);
+    #: this bounds only a worker that stopped hearing without knowing it
+    #: (accounts/known_tokens.py).
+    TOKEN_CACHE_SECONDS = _env_int("TOKEN_CACHE_SECONDS", 5)
 
     #: "offline" (default: stations record cash and transfers) or "stripe"
     PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "offline")

@@ -8,10 +8,12 @@ import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import g, request
+from flask import current_app, g, request
 
+from marketplace.accounts import known_tokens
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.db import utcnow
 from marketplace.errors import NotAuthenticated, PermissionDenied
@@ -81,6 +83,7 @@ def _actor_select() -> sa.Select:
 #: compiled form in SQLAlchemy's cache, and Core rows skip the ORM's per-row work.
 _ACTOR_FOR_TOKEN = (
     _actor_select()
+    .add_columns(_tokens.c.expires_at)
     .select_from(
         _users.join(_tokens, _tokens.c.user_id == _users.c.id).outerjoin(
             _regions, _regions.c.id == _users.c.region_id
@@ -101,14 +104,30 @@ _ACTOR_FOR_USERNAME = (
 
 
 def actor_for_token(session, token: str) -> Actor | None:
+    """The actor a bearer token stands for, or None when it names no active user's live
+    token. Read from the database, or from what this worker read a moment ago
+    (``known_tokens``)."""
+    token_hash, now = hash_token(token), utcnow()
+    known = known_tokens.for_session(session)
+    epoch = None
+    if known is not None:
+        max_age = timedelta(seconds=current_app.config["TOKEN_CACHE_SECONDS"])
+        actor = known.actor(token_hash, now=now, max_age=max_age)
+        if actor is not None:
+            return actor
+        epoch = known.epoch()
     row = (
         session.connection()
-        .execute(_ACTOR_FOR_TOKEN, {"token_hash": hash_token(token), "now": utcnow()})
+        .execute(_ACTOR_FOR_TOKEN, {"token_hash": token_hash, "now": now})
         .one_or_none()
     )
     if row is None:
         return None
-    return Actor(*row)
+    *values, expires_at = row
+    actor = Actor(*values)
+    if known is not None:
+        known.remember(token_hash, actor, expires_at=expires_at, read_at=now, epoch=epoch)
+    return actor
 
 
 _ACTOR_FOR_USER_ID = (
