@@ -34,7 +34,7 @@ _MAX_READS = 16
 class Heard:
     """What a poll found: the notices' payloads since the last poll, in order."""
 
-    payloads: list[str]
+    payloads: tuple[str, ...]
     #: listening began at this poll: whatever was known before must be read again
     fresh: bool
     #: the listening connection, to read what is current right after listening began
@@ -51,6 +51,10 @@ class Listener:
         self._connection: psycopg.Connection | None = None
         self._pid: int | None = None
         self._retry_at = 0.0
+        # Made when listening begins, not per poll: nearly every poll finds nothing, and it
+        # runs at the start of every request that cares (a cached page, a token).
+        self._socket: select.poll | None = None
+        self._quiet: Heard | None = None
 
     def poll(self) -> Heard | None:
         """What has arrived since the last poll; None while not listening."""
@@ -59,32 +63,37 @@ class Listener:
             self._connection, self._pid = None, os.getpid()
         if self._connection is None:
             connection = self._listen()
-            return None if connection is None else Heard([], True, connection)
+            if connection is None:
+                return None
+            self._socket = select.poll()
+            self._socket.register(connection.pgconn.socket, select.POLLIN)
+            self._quiet = Heard((), False, connection)
+            return Heard((), True, connection)
+        if not self._socket.poll(0):
+            return self._quiet
         try:
-            payloads = self._read(self._connection.pgconn)
+            payloads = self._read(self._connection.pgconn, self._socket)
         except (psycopg.Error, OSError):
             logger.warning("notices on %s lost; listening again later", self._channel)
             self.close()
             return None
-        return Heard(payloads, False, self._connection)
+        return Heard(payloads, False, self._connection) if payloads else self._quiet
 
     @staticmethod
-    def _read(pgconn) -> list[str]:
+    def _read(pgconn, socket: select.poll) -> tuple[str, ...]:
         """What the server has sent, taken in without waiting for more. Reading until the
         socket is drained matters: a server that closes the connection sends a farewell
         message first, and only the read after it finds the end of the stream."""
         payloads = []
-        socket = select.poll()
-        socket.register(pgconn.socket, select.POLLIN)
         for _ in range(_MAX_READS):
-            if not socket.poll(0):
-                break
             pgconn.consume_input()  # raises once the stream has ended
             while (notification := pgconn.notifies()) is not None:
                 payloads.append(notification.extra.decode())
+            if not socket.poll(0):
+                break
         if pgconn.status != pq.ConnStatus.OK:
             raise psycopg.OperationalError("the listening connection is closed")
-        return payloads
+        return tuple(payloads)
 
     def _listen(self) -> psycopg.Connection | None:
         if time.monotonic() < self._retry_at:
@@ -117,6 +126,7 @@ class Listener:
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
+        self._socket = self._quiet = None
         self._retry_at = time.monotonic() + RETRY_SECONDS
         # A forked child must not close (and so end) its parent's session.
         if connection is not None and self._pid == os.getpid():

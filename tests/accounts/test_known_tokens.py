@@ -38,7 +38,7 @@ class _Listener:
         if self.now is None:
             self._said = None
             return None
-        heard = notices.Heard([] if self.now == self._said else ["changed"], False, None)
+        heard = notices.Heard(() if self.now == self._said else ("changed",), False, None)
         self._said = self.now
         return heard
 
