@@ -11,7 +11,9 @@ makes remembering it safe:
   remembers when the notice arrives, well under a millisecond after the commit on one host.
   An actor read before a notice is tagged with the epoch it was read in, and refused once the
   epoch moved, even when it is remembered after the notice arrived;
-* **a silence is bounded**: a worker that cannot listen remembers nothing; one whose listening
+* **a silence is bounded**: a worker that cannot listen remembers nothing, nor does one whose
+  database lacks an enabled announcing trigger (a schema before migration 0027: the code
+  deployed ahead of its migration would otherwise serve a revoked token); one whose listening
   connection died without a word (found by keepalives within a minute) serves an actor at most
   ``TOKEN_CACHE_SECONDS`` after reading it, and a token's own expiry is checked every time;
 * **only what was found**: a token that names no actor is read every time, so nobody can fill
@@ -24,12 +26,14 @@ request reads its token.
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import psycopg
 import sqlalchemy as sa
 from flask import current_app
 
@@ -37,6 +41,8 @@ from marketplace.notices import Listener
 
 if TYPE_CHECKING:  # auth reads through this module
     from marketplace.accounts.auth import Actor
+
+logger = logging.getLogger(__name__)
 
 CHANNEL = "actors_changed"
 #: Tokens remembered per worker at most: an entry is a few hundred bytes.
@@ -60,6 +66,8 @@ class KnownTokens:
         self._known: OrderedDict[str, _Known] = OrderedDict()
         #: moves with every notice heard and every time listening begins anew
         self._epoch = 0
+        #: whether the database announces every change (checked when listening begins)
+        self._announced = False
 
     def epoch(self) -> int | None:
         """The epoch to read a token in (None: do not remember what is read)."""
@@ -100,13 +108,42 @@ class KnownTokens:
         """(Lock held.) The current epoch, None while not listening; what was remembered in
         an earlier one goes."""
         heard = self._listener.poll()
-        if heard is None:
+        if heard is not None and heard.fresh:
+            self._announced = _changes_announced(heard.connection)
+        if heard is None or not self._announced:
             self._known.clear()
             return None
         if heard.fresh or heard.payloads:
             self._epoch += 1
             self._known.clear()
         return self._epoch
+
+
+#: The triggers that announce a change to what a token stands for (migration 0027), by name:
+#: without every one of them enabled, a change could go unheard, so nothing is remembered.
+ANNOUNCING_TRIGGERS = (
+    "api_tokens_actors_changed",
+    "users_actors_changed",
+    "stations_actors_changed",
+    "regions_actors_changed",
+)
+
+
+def _changes_announced(connection) -> bool:
+    """Whether the database announces every change: its schema may predate migration 0027 (a
+    worker started before the upgrade), or a trigger may be off."""
+    try:
+        (enabled,) = connection.execute(
+            "SELECT count(*) FROM pg_trigger WHERE tgname = ANY(%s) AND tgenabled <> 'D'",
+            [list(ANNOUNCING_TRIGGERS)],
+        ).fetchone()
+    except psycopg.Error:
+        logger.warning("cannot tell whether token changes are announced", exc_info=True)
+        return False
+    if enabled != len(ANNOUNCING_TRIGGERS):
+        logger.warning("token changes are not announced (migration 0027): reading every token")
+        return False
+    return True
 
 
 #: Per process: the memory for each PostgreSQL engine this process serves.

@@ -45,7 +45,9 @@ class _Listener:
 
 def _known():
     listener = _Listener()
-    return known_tokens.KnownTokens(listener), listener
+    known = known_tokens.KnownTokens(listener)
+    known._announced = True  # the fake listener never begins afresh: its database announces
+    return known, listener
 
 
 def _remember(known, epoch, *, token="t", expires_at=NOW + timedelta(hours=1), read_at=NOW):
@@ -199,3 +201,17 @@ def test_sqlite_and_a_session_on_one_connection_read_every_token(app, session):
 
     with app.test_request_context():
         assert known_tokens.for_session(db.session) is None
+
+
+@pytest.mark.postgres
+def test_nothing_is_remembered_where_changes_are_not_announced(tmp_path):
+    """A worker started on a database without migration 0027's triggers (or with one off)
+    could not hear a revocation: it reads every token, and a revoked one is refused at once."""
+    with served_app(tmp_path, TOKEN_CACHE_SECONDS=300) as served:
+        with served.session() as session:
+            session.execute(sa.text("DROP TRIGGER users_actors_changed ON users"))
+        headers = _signed_in(served, "buyer_unannounced")
+        assert _me(served, headers) == 200
+        # Revoked unheard: a worker remembering tokens would still answer it.
+        _change_unheard(served, "UPDATE api_tokens SET revoked_at = now()", "api_tokens")
+        assert _me(served, headers) == 401
