@@ -112,10 +112,9 @@ def actor_for_token(session, token: str) -> Actor | None:
     epoch = None
     if known is not None:
         max_age = timedelta(seconds=current_app.config["TOKEN_CACHE_SECONDS"])
-        actor = known.actor(token_hash, now=now, max_age=max_age)
+        actor, epoch = known.look_up(token_hash, now=now, max_age=max_age)
         if actor is not None:
             return actor
-        epoch = known.epoch()
     row = (
         session.connection()
         .execute(_ACTOR_FOR_TOKEN, {"token_hash": token_hash, "now": now})

@@ -69,29 +69,27 @@ class KnownTokens:
         #: whether the database announces every change (checked when listening begins)
         self._announced = False
 
-    def epoch(self) -> int | None:
-        """The epoch to read a token in (None: do not remember what is read)."""
-        with self._lock:
-            return self._current_epoch()
-
-    def actor(self, token_hash: str, *, now: datetime, max_age: timedelta) -> Actor | None:
+    def look_up(
+        self, token_hash: str, *, now: datetime, max_age: timedelta
+    ) -> tuple[Actor | None, int | None]:
         """The actor remembered for the token, if it is of this epoch, young enough and the
-        token has not expired."""
+        token has not expired; and the epoch a read of it must be remembered in (None: do not
+        remember it). One poll of the listener for both."""
         with self._lock:
             epoch = self._current_epoch()
             known = self._known.get(token_hash)
             if known is None or epoch is None:
-                return None
+                return None, epoch
             if known.epoch != epoch or known.read_at <= now - max_age or known.expires_at <= now:
                 del self._known[token_hash]
-                return None
+                return None, epoch
             self._known.move_to_end(token_hash)
-            return known.actor
+            return known.actor, epoch
 
     def remember(
         self, token_hash: str, actor: Actor, *, expires_at: datetime, read_at: datetime, epoch
     ) -> None:
-        """Remember an actor read for a token in ``epoch`` (from ``epoch()`` before reading)."""
+        """Remember an actor read for a token in ``epoch`` (from ``look_up`` before reading)."""
         with self._lock:
             if epoch is None or self._current_epoch() != epoch:
                 return  # a change was heard while it was read: it may be stale already
