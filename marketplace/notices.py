@@ -56,6 +56,12 @@ class Listener:
         self._socket: select.poll | None = None
         self._quiet: Heard | None = None
 
+    @classmethod
+    def on_engine(cls, engine, channel: str, application_name: str) -> "Listener":
+        """A listener on the database of a SQLAlchemy ``engine`` (psycopg's own URL)."""
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return cls(url, channel, application_name)
+
     def poll(self) -> Heard | None:
         """What has arrived since the last poll; None while not listening."""
         if self._pid != os.getpid():

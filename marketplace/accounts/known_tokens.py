@@ -167,7 +167,8 @@ def for_session(session) -> KnownTokens | None:
         with _registry_lock:
             known = _by_engine.get(bind)
             if known is None:
-                url = bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                listener = Listener(url, CHANNEL, application_name="marketplace token watch")
+                listener = Listener.on_engine(
+                    bind, CHANNEL, application_name="marketplace token watch"
+                )
                 known = _by_engine[bind] = KnownTokens(listener)
     return known

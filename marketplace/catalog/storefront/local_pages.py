@@ -150,8 +150,10 @@ class LocalPages:
 class _PostgresWatch:
     """The generation as announced on the ``catalog_generation`` channel (``notices.py``)."""
 
-    def __init__(self, url: str):
-        self._listener = Listener(url, CHANNEL, application_name="marketplace catalog watch")
+    def __init__(self, engine: sa.Engine):
+        self._listener = Listener.on_engine(
+            engine, CHANNEL, application_name="marketplace catalog watch"
+        )
 
     def poll(self, known: int | None) -> int | None:
         heard = self._listener.poll()
@@ -255,8 +257,7 @@ def for_session(session) -> LocalPages | None:
 
 def _watch_for(engine: sa.Engine):
     if engine.dialect.name == "postgresql":
-        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return _PostgresWatch(url)
+        return _PostgresWatch(engine)
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         return _SqliteWatch(engine.url.database)
     return None
