@@ -13,6 +13,7 @@ def create_app(config: object | None = None) -> Flask:
     """Build the application. ``config`` is a Config class or object; tests pass TestConfig."""
     from marketplace import cli, console, health, i18n, pii, request_cycle
     from marketplace.api_document import document_reasons
+    from marketplace.catalog.storefront import front as storefront_front
     from marketplace.config import Config
     from marketplace.errors import register_error_handlers
     from marketplace.extensions import api, db, migrate
@@ -56,6 +57,9 @@ def create_app(config: object | None = None) -> Flask:
     i18n.init_app(app)
     register_error_handlers(app)
     request_cycle.register_request_cycle(app)
+    # The anonymous list's hits on a worker's own copies are answered in front of Flask, with
+    # the same headers and log line (catalog/storefront/front.py).
+    storefront_front.put_in_front(app)
 
     # 7. Command-line tools: flask seed, flask households import, ...
     cli.register(app)

@@ -134,9 +134,14 @@ def _start_request():
     # across requests: never let one request's caller leak into the next.
     g.pop("actor", None)
     sqlite_write_intent.set(_will_write())
-    incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_id = request_id_for(request.headers.get("X-Request-ID", ""))
     g.started_at = time.perf_counter()
+
+
+def request_id_for(incoming: str) -> str:
+    """The request's id: the caller's X-Request-ID when it is a sane one (so one id follows a
+    request through a proxy's logs and ours), else a new one."""
+    return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
 
 def _commit_or_rollback(response):
@@ -187,26 +192,52 @@ SECURITY_HEADERS = {
 
 
 def _finish_request(response):
-    response.headers["X-Request-ID"] = g.get("request_id", "")
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    started = g.get("started_at")
+    request_id = g.get("request_id", "")
+    stamp_response_headers(response.headers, request_id)
     actor = g.get("actor")
-    access_log.info(
-        "%s %s %s",
+    log_request(
         request.method,
         request.path,
         response.status_code,
-        extra={
-            "request_id": g.get("request_id"),
-            "method": request.method,
-            "path": request.path,
-            "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-            "user_id": actor.user_id if actor else None,
-        },
+        request_id=g.get("request_id"),
+        started=g.get("started_at"),
+        user_id=actor.user_id if actor else None,
     )
     return response
+
+
+def stamp_response_headers(headers, request_id: str) -> None:
+    """What every response carries: its request id and the security headers (unless the view
+    set its own). ``headers`` is a response's headers, or a dict of them."""
+    headers["X-Request-ID"] = request_id
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+
+
+def log_request(
+    method: str,
+    path: str,
+    status: int,
+    *,
+    request_id: str | None,
+    started: float | None,
+    user_id: int | None,
+) -> None:
+    """The access log's line for one request; ``started`` is its ``time.perf_counter()``."""
+    access_log.info(
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={
+            "request_id": request_id,
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+            "user_id": user_id,
+        },
+    )
 
 
 def _discard_session(exc):

@@ -255,6 +255,12 @@ def for_session(session) -> LocalPages | None:
     return pages
 
 
+def made_for(engine: sa.Engine) -> LocalPages | None:
+    """This worker's copies for ``engine`` if a request has made them (``for_session``), else
+    None. It makes none: that is for_session's to decide, from the session it is given."""
+    return _by_engine.get(engine)
+
+
 def _watch_for(engine: sa.Engine):
     if engine.dialect.name == "postgresql":
         return _PostgresWatch(engine)

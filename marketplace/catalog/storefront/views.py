@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 
 from flask import current_app, request
 from werkzeug.datastructures import MultiDict
+from werkzeug.http import parse_etags
 
 from marketplace.catalog.storefront import listing, local_pages, page_cache
 from marketplace.db import read_without_transaction, utcnow
@@ -71,21 +72,32 @@ def total_count(counted: int) -> str:
     return str(counted)
 
 
-_PUBLIC = "public, no-cache"
+#: Anonymous pages may be kept by shared caches; each use is revalidated by its ETag.
+PUBLIC = "public, no-cache"
 _PRIVATE = "private, no-cache"
 
 
 def _client_holds(etag: str) -> bool:
+    return client_holds(request.environ.get("HTTP_IF_NONE_MATCH"), etag)
+
+
+def client_holds(if_none_match: str | None, etag: str) -> bool:
+    """Whether a request whose If-None-Match header is ``if_none_match`` (None when it sent
+    none) already holds the version tagged ``etag``: a weak comparison, as werkzeug's
+    ``request.if_none_match.contains_weak`` makes it."""
     # Most requests send no If-None-Match: then there is nothing to parse.
-    if "HTTP_IF_NONE_MATCH" not in request.environ:
+    if if_none_match is None:
         return False
-    return request.if_none_match.contains_weak(etag.strip('"'))
+    return parse_etags(if_none_match).contains_weak(etag.strip('"'))
 
 
 def _not_modified(etag: str, cache_control: str):
-    return current_app.response_class(
-        status=304, headers={"ETag": etag, "Cache-Control": cache_control}
-    )
+    return current_app.response_class(status=304, headers=not_modified_headers(etag, cache_control))
+
+
+def not_modified_headers(etag: str, cache_control: str = PUBLIC) -> dict[str, str]:
+    """A 304's own headers."""
+    return {"ETag": etag, "Cache-Control": cache_control}
 
 
 def _finish(response, cache_control: str):
@@ -121,7 +133,7 @@ def _pagination(page: int, page_size: int, counted: int, following: str | None) 
 
 
 @functools.lru_cache(maxsize=4096)
-def _page_asked(query_string: bytes) -> tuple[str, str, str]:
+def page_asked(query_string: bytes) -> tuple[str, str, str]:
     """The cache key of the page a query string asks for, and its page number and size as
     sent, worked out once per distinct query string: parsing and hashing the parameters anew
     was a fifth of a hit's own time (profiled under bench/catalog.py). The query string is
@@ -130,6 +142,20 @@ def _page_asked(query_string: bytes) -> tuple[str, str, str]:
         parse_qsl(query_string.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
     )
     return page_cache.cache_key(args), args.get("page", "1"), args.get("page_size", str(PAGE_SIZE))
+
+
+def cached_page_headers(page, page_number: str, page_size: str) -> dict[str, str]:
+    """The headers of a cached page (a ``page_cache.CachedPage`` or a worker's
+    ``local_pages.LocalPage``) asked for as ``page_number`` and ``page_size`` (``page_asked``)."""
+    # Only pages whose arguments passed validation are stored, so these parse.
+    pagination = _pagination(int(page_number), int(page_size), page.total, page.next_cursor)
+    return {
+        "ETag": page.etag,
+        "X-Total-Count": total_count(page.total),
+        "X-Pagination": pagination,
+        "X-Next-Cursor": page.next_cursor or "",
+        "Cache-Control": PUBLIC,
+    }
 
 
 def _counted(total_count_header: str) -> int:
@@ -154,7 +180,7 @@ def cached_for_anonymous(view):
         if "Authorization" in request.headers or max_age <= 0:
             read_without_transaction(db.session)
             return _finish(view(*args, **kwargs), _PRIVATE)
-        key, page_number, page_size = _page_asked(request.query_string)
+        key, page_number, page_size = page_asked(request.query_string)
         now = utcnow()
         generation, page = page_cache.lookup_page(
             db.session,
@@ -173,21 +199,20 @@ def cached_for_anonymous(view):
                     response.headers["X-Next-Cursor"] or None,
                 )
                 page_cache.store_page(db.session, key, generation, built, now=now)
-            return _finish(response, _PUBLIC)
+            return _finish(response, PUBLIC)
         if _client_holds(page.etag):
-            return _not_modified(page.etag, _PUBLIC)
-        # Only pages whose arguments passed validation are stored, so these parse.
-        pagination = _pagination(int(page_number), int(page_size), page.total, page.next_cursor)
+            return _not_modified(page.etag, PUBLIC)
         return current_app.response_class(
             page.body,
             mimetype="application/json",
-            headers={
-                "ETag": page.etag,
-                "X-Total-Count": total_count(page.total),
-                "X-Pagination": pagination,
-                "X-Next-Cursor": page.next_cursor or "",
-                "Cache-Control": _PUBLIC,
-            },
+            headers=cached_page_headers(page, page_number, page_size),
         )
 
+    wrapper.cached_for_anonymous = True
     return wrapper
+
+
+def is_cached_for_anonymous(view) -> bool:
+    """Whether ``view`` is a list served through ``cached_for_anonymous`` (front.py finds the
+    routes it may answer by it)."""
+    return getattr(view, "cached_for_anonymous", False)

@@ -415,7 +415,7 @@ def test_a_query_strings_page_is_worked_out_once_as_the_request_parses_it(app, q
         from flask import request
 
         args = request.args
-        assert views._page_asked(request.query_string) == (
+        assert views.page_asked(request.query_string) == (
             page_cache.cache_key(args),
             args.get("page", "1"),
             args.get("page_size", str(views.PAGE_SIZE)),
