@@ -215,7 +215,10 @@ def lookup_page(
         if copy is not None:
             body = None if copy.etag == held_etag else copy.body
             return copy.generation, CachedPage(copy.etag, body, copy.total, copy.next_cursor)
-    parameters = {"key": key, "fresh_after": now - max_age, "held_etag": held_etag}
+    # A worker that keeps copies reads the body even for a client that holds the page: else,
+    # once its copy expired, a stream of conditional requests would each read the database.
+    asked_etag = held_etag if local is None else None
+    parameters = {"key": key, "fresh_after": now - max_age, "held_etag": asked_etag}
     on_postgresql = _own_postgresql_engine(session)
     row = _lookup(session, on_postgresql, parameters)
     generation, etag, body, total, next_cursor, created_at, fresh = row
@@ -239,6 +242,8 @@ def lookup_page(
         body = bytes(body)
         if local is not None:
             local.keep(key, LocalPage(generation, etag, body, total, created_at, next_cursor))
+            if etag == held_etag:
+                body = None
     return generation, CachedPage(etag, body, total, next_cursor)
 
 

@@ -10,13 +10,15 @@ worker does; the front and the reference are called as WSGI apps, side by side.
 import json
 import logging
 import urllib.request
+from datetime import timedelta
 
 import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from marketplace.accounts.models import Role
-from marketplace.catalog.storefront import page_cache
+from marketplace.catalog.storefront import local_pages, page_cache, views
 from marketplace.catalog.storefront.front import CachedListFront
+from marketplace.db import utcnow
 from tests.catalog.storefront.test_local_pages import _overwrite_shared_pages
 from tests.orders.test_races import _setup_shop
 from tests.payments.conftest import eventually
@@ -183,3 +185,24 @@ def test_a_signed_in_list_is_built_by_the_app(served, monkeypatch):
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.headers["Cache-Control"] == "private, no-cache"
     assert reached == [LIST]
+
+
+def test_a_conditional_request_after_the_copy_expired_keeps_a_copy_again(served):
+    """A stream of If-None-Match requests must not read the database once per request after
+    the worker's copy expired: the one that finds no copy reads the body too, and keeps it."""
+    front = _front(served)
+    query = "sort=price_asc&page_size=3"
+    _call(front.wsgi_app, query)
+    etag = dict(_call(front.wsgi_app, query)[1])["ETag"]
+    held = {"If-None-Match": etag}
+    assert front._answer_from_copy(_environ(query, held)) is not None
+    # Time passes for the copy (a fresh_copy that finds it expired drops it); the shared page,
+    # stored with the database's clock, is still fresh.
+    key = views.page_asked(query.encode())[0]
+    copies = local_pages.made_for(front._engine)
+    assert copies.fresh_copy(key, now=utcnow() + timedelta(days=1), max_age=timedelta(0)) is None
+    assert front._answer_from_copy(_environ(query, held)) is None
+
+    status, _, body = _call(front, query, headers=held)
+    assert (status, body) == ("304 NOT MODIFIED", b"")
+    assert front._answer_from_copy(_environ(query, held))[0] == "304 NOT MODIFIED"
