@@ -99,6 +99,14 @@ class Household(Base):
         # A county's report counts its registered households by village and status from this
         # index alone (``ledger/village_rollups.py`` counts the reached ones).
         sa.Index("ix_households_village_id_latest_status", "village_id", "latest_status"),
+        # A village's report lists its households in id order from this index alone
+        # (migration 0028); elsewhere than PostgreSQL it is a plain (village_id, id) index.
+        sa.Index(
+            "ix_households_village_listing",
+            "village_id",
+            "id",
+            postgresql_include=["head_name", "members_count", "latest_status"],
+        ),
     )
 
 
