@@ -192,14 +192,14 @@ SECURITY_HEADERS = {
 
 
 def _finish_request(response):
-    request_id = g.get("request_id", "")
-    stamp_response_headers(response.headers, request_id)
+    request_id = g.get("request_id")
+    stamp_response_headers(response.headers, request_id or "")
     actor = g.get("actor")
     log_request(
         request.method,
         request.path,
         response.status_code,
-        request_id=g.get("request_id"),
+        request_id=request_id,
         started=g.get("started_at"),
         user_id=actor.user_id if actor else None,
     )

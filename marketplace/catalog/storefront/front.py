@@ -46,13 +46,13 @@ class CachedListFront:
 
     def _answer_from_copy(self, environ):
         """The response's status, headers and body if a fresh copy answers it, else None."""
-        started = time.perf_counter()
         if (
             environ["REQUEST_METHOD"] != "GET"
             or environ.get("PATH_INFO") not in self._paths
             or "HTTP_AUTHORIZATION" in environ
         ):
             return None
+        started = time.perf_counter()
         max_age = self._config["CATALOG_CACHE_SECONDS"]
         copies = self._copies or local_pages.made_for(self._engine)
         if max_age <= 0 or copies is None:
