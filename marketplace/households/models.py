@@ -59,7 +59,8 @@ class Household(Base):
     head_id_masked: Mapped[str] = mapped_column(sa.String(18))
     phone: Mapped[str | None] = mapped_column(sa.String(20))
     members_count: Mapped[int]
-    village_id: Mapped[int] = mapped_column(sa.ForeignKey("regions.id"), index=True)
+    #: Looked up through the two indexes below that lead with it (migration 0029).
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("regions.id"))
     address: Mapped[str | None] = mapped_column(sa.String(200))
     #: list of PovertyCause values, most important first
     poverty_causes: Mapped[list] = mapped_column(sa.JSON, default=list)
