@@ -23,6 +23,8 @@ PROBLEM_BASE = "https://village-market.example/problems/"
 
 INVALID_FIELDS = reason("request.invalid_fields", "Invalid fields: {fields}")
 NOT_JSON = reason("request.not_json", "The body is not valid JSON.")
+QUERY_NOT_UTF8 = reason("request.query_not_utf8", "The query string is not UTF-8.")
+NOT_UTF8 = reason("text.not_utf8", "is not UTF-8: percent-encode its text as UTF-8")
 NO_SUCH_RESOURCE = reason("http.no_such_resource", "No such resource.")
 STALE_WRITE = reason(
     "version.changed_meanwhile",

@@ -15,7 +15,14 @@ from flask import Flask, current_app, g, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from marketplace.db import read_without_transaction, run_after_commit, sqlite_write_intent
-from marketplace.errors import CONSTRAINT_REFUSED, DATABASE_BUSY, problem_response
+from marketplace.errors import (
+    CONSTRAINT_REFUSED,
+    DATABASE_BUSY,
+    NOT_UTF8,
+    QUERY_NOT_UTF8,
+    DomainError,
+    problem_response,
+)
 from marketplace.extensions import db
 
 access_log = logging.getLogger("marketplace.access")
@@ -133,9 +140,35 @@ def _start_request():
     # g lives on the app context, which an enclosing context (a CLI command, a test) may share
     # across requests: never let one request's caller leak into the next.
     g.pop("actor", None)
+    refuse_query_not_utf8(request.query_string)
     sqlite_write_intent.set(_will_write())
     g.request_id = request_id_for(request.headers.get("X-Request-ID", ""))
     g.started_at = time.perf_counter()
+
+
+def refuse_query_not_utf8(query_string: bytes) -> None:
+    """A 400 naming each query parameter sent as raw bytes that are not UTF-8. gunicorn
+    refuses any raw byte above ASCII in the request line itself; other WSGI servers pass them
+    on, where werkzeug's ``request.args`` would fail on them (a 500). Raw UTF-8 is let be, as
+    werkzeug reads it; percent-encoded bytes are ASCII and always parse."""
+    if query_string.isascii():
+        return
+    if _is_utf8(query_string):
+        return
+    errors = {}
+    for parameter in query_string.split(b"&"):
+        if not _is_utf8(parameter):
+            name = parameter.partition(b"=")[0]
+            errors.setdefault(name.decode() if _is_utf8(name) else "query", [NOT_UTF8()])
+    raise DomainError(QUERY_NOT_UTF8(), errors=errors)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def request_id_for(incoming: str) -> str:

@@ -293,6 +293,52 @@ def test_a_control_character_in_a_query_is_a_422_naming_it(client):
     ]
 
 
+def _raw_query(client, path: str, raw: bytes, headers=None):
+    """A GET whose query string is ``raw`` as a server passes it on (werkzeug's environ holds
+    it decoded as Latin-1): raw bytes, not percent-encoded."""
+    return client.get(
+        path, headers=headers or {}, environ_overrides={"QUERY_STRING": raw.decode("latin-1")}
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        (b"q=\xff\xfe", "q"),
+        (b"sort=name&page=\xe8\x93", "page"),
+        (b"\xff=1", "query"),
+        (b"q=%E8%93%9D&region=\xc3", "region"),
+    ],
+)
+def test_raw_query_bytes_that_are_not_utf8_are_a_400_naming_the_parameter(client, raw, named):
+    body = problem(_raw_query(client, "/api/v1/products", raw), 400, named)
+    assert body["code"] == "request.query_not_utf8"
+    assert body["reasons"] == {named: [{"code": "text.not_utf8", "params": {}}]}
+
+
+def test_raw_query_bytes_that_are_not_utf8_are_refused_before_anything_else(client):
+    # Before the token is looked at and the arguments are parsed: no endpoint reads them.
+    for path in ("/api/v1/reports/income", "/api/v1/ping", "/api/v1/orders"):
+        body = problem(_raw_query(client, path, b"region_id=\xff"), 400, "region_id")
+        assert body["code"] == "request.query_not_utf8"
+
+
+def test_raw_query_bytes_read_in_chinese_when_asked(client):
+    body = problem(
+        _raw_query(client, "/api/v1/products", b"q=\xff", {"Accept-Language": "zh-CN"}), 400, "q"
+    )
+    assert body["detail"] == "网址中的查询参数不是 UTF-8 编码。"
+    assert body["errors"]["q"] == ["不是 UTF-8 编码：请把文字按 UTF-8 进行百分号编码"]
+
+
+def test_raw_utf8_in_a_query_is_read_as_werkzeug_reads_it(client, shop):
+    # Not what gunicorn lets through, but valid UTF-8: what a server passes on is read.
+    response = _raw_query(client, "/api/v1/products", "q=蓝莓".encode())
+    assert response.status_code == 200, response.json
+    percent_encoded = client.get("/api/v1/products", query_string={"q": "蓝莓"})
+    assert response.json == percent_encoded.json and response.json
+
+
 def test_the_quick_search_for_refused_characters_misses_none():
     """Text is passed in one search before any per-character look-up (http_api.py): every
     character that look-up refuses, and no other, is one the search finds."""

@@ -59,9 +59,11 @@ class CachedListFront:
             return None
         self._copies = copies
         # As werkzeug makes request.query_string of it.
-        key, page_number, page_size = views.page_asked(
-            environ.get("QUERY_STRING", "").encode("latin-1")
-        )
+        query_string = environ.get("QUERY_STRING", "").encode("latin-1")
+        try:
+            key, page_number, page_size = views.page_asked(query_string)
+        except UnicodeDecodeError:
+            return None  # raw bytes that are not UTF-8: the app refuses them, naming them
         page = copies.fresh_copy(key, now=utcnow(), max_age=timedelta(seconds=max_age))
         if page is None:
             return None

@@ -130,6 +130,20 @@ def test_what_no_fresh_copy_answers_goes_on_to_the_app(served, monkeypatch):
     assert front._answer_from_copy(_environ("sort=name", {})) is None
 
 
+def test_raw_bytes_that_are_not_utf8_go_on_to_the_app_which_refuses_them(served):
+    # A server other than gunicorn passes raw bytes on (gunicorn refuses them itself): the
+    # front must not fail on them (a 500 outside the app's handlers), and the app names them.
+    front = _front(served)
+    environ = _environ("sort=name", {})
+    environ["QUERY_STRING"] = b"sort=name&q=\xff\xfe".decode("latin-1")
+    assert front._answer_from_copy(dict(environ)) is None
+    body, status, _ = run_wsgi_app(front, environ, buffered=True)
+    answer = json.loads(b"".join(body))
+    assert status.startswith("400"), answer
+    assert answer["code"] == "request.query_not_utf8"
+    assert answer["reasons"] == {"q": [{"code": "text.not_utf8", "params": {}}]}
+
+
 def test_a_change_leaves_the_next_request_to_the_app(served):
     front = _front(served)
     _call(front.wsgi_app, "sort=price_asc")
