@@ -86,6 +86,15 @@ def in_language(message, language: str) -> str:
         return str(message)
 
 
+def kept_in_language(kept: dict, language: str) -> str:
+    """A reason kept in a row as its code and parameters (``reasons.coded``), as people
+    reading ``language`` read it: its code where no reason of that code is declared."""
+    declared = REASONS.get(kept["code"])
+    if declared is None:
+        return kept["code"]
+    return in_language(declared(**kept.get("params", {})), language)
+
+
 # --- the catalogs -----------------------------------------------------------------------------
 
 

@@ -3,7 +3,6 @@ from marshmallow import Schema, fields
 from marketplace import i18n
 from marketplace.jobs.models import JobState
 from marketplace.jobs.service import progress
-from marketplace.reasons import REASONS
 
 
 class JobQuery(Schema):
@@ -25,10 +24,7 @@ class FailureOut(Schema):
 def _failure(job) -> dict | None:
     if job.failure is None:
         return None
-    declared = REASONS.get(job.failure["code"])
-    params = job.failure.get("params", {})
-    detail = declared(**params) if declared else job.failure["code"]
-    return {**job.failure, "detail": i18n.in_language(detail, i18n.response_language())}
+    return {**job.failure, "detail": i18n.kept_in_language(job.failure, i18n.response_language())}
 
 
 def _progress(job) -> dict:

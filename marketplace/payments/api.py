@@ -8,6 +8,7 @@ from datetime import timedelta
 from flask import current_app, request
 from flask.views import MethodView
 
+from marketplace import i18n
 from marketplace.accounts.auth import current_actor, login_required
 from marketplace.accounts.models import Role
 from marketplace.accounts.scoping import Seen
@@ -67,7 +68,12 @@ class PlaceOrder(MethodView):
             hold=timedelta(minutes=current_app.config["ORDER_HOLD_MINUTES"]),
             gateway=checkout_gateway(),
         )
-        view = Seen(placed.order, payment=placed.payment, payment_error=placed.payment_error)
+        error = placed.payment_error
+        view = Seen(
+            placed.order,
+            payment=placed.payment,
+            payment_error=error and i18n.in_language(error, i18n.response_language()),
+        )
         return view, placed.replayed
 
 

@@ -35,7 +35,13 @@ class RecordedPaymentOut(PaymentOut):
 
 class CheckoutOut(OrderOut):
     payment = fields.Nested(PaymentOut, allow_none=True)
-    payment_error = fields.String(allow_none=True)
+    payment_error = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why no online payment could be started, in the request's language "
+            "(the order stands: ask for its payment again)."
+        },
+    )
 
     def dump(self, obj, *, many=None):
         """marshmallow's ``dump`` of one placed order, by a plan made once from these fields

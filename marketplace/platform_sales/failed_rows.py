@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from marketplace import i18n, spreadsheets
 from marketplace.platform_sales.cells import text_lines
 from marketplace.platform_sales.models import ImportProblem
-from marketplace.reasons import REASONS
 
 CSV_TYPE = "text/csv; charset=utf-8"
 #: What the file's own columns are preceded by.
@@ -44,15 +43,8 @@ def failed_rows_csv(session, import_id: int, source, language: str) -> bytes:
             [
                 line,
                 spreadsheets.csv_text(column or ""),
-                spreadsheets.csv_text(_text(kept, language)),
+                spreadsheets.csv_text(i18n.kept_in_language(kept, language)),
                 *(spreadsheets.csv_text(cell) for cell in cells),
             ]
         )
     return buffer.getvalue().encode("utf-8")
-
-
-def _text(kept: dict, language: str) -> str:
-    declared = REASONS.get(kept["code"])
-    if declared is None:
-        return kept["code"]
-    return i18n.in_language(declared(**kept["params"]), language)

@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields
 
 from marketplace.ledger.pledges.models import PledgeKind, PledgeState
+from marketplace.ledger.pledges.schemas import NotFunded
 from marketplace.livestreams.models import SessionState
 
 
@@ -56,7 +57,7 @@ class PledgeSummaryOut(Schema):
     state = fields.Enum(PledgeState)
     amount_fen = fields.Integer(allow_none=True)
     fund_id = fields.Integer(allow_none=True)
-    not_funded = fields.Dict(allow_none=True)
+    not_funded = NotFunded(allow_none=True)
     payer_receivable_fen = fields.Integer(
         metadata={
             "description": "What the paying producer owes back now (0 when nothing): a refund "

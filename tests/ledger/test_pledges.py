@@ -188,6 +188,15 @@ def test_a_share_of_the_net_sales_to_a_village(
     waiting = client.get(f"/api/v1/pledges/{made.json['id']}", headers=shop.station_headers)
     assert waiting.json["state"] == "pledged"
     assert "douyin" in waiting.json["not_funded"]["reason"]
+    assert waiting.json["not_funded"]["code"] == "pledge.awaits_platform_import"
+    in_chinese = client.get(
+        f"/api/v1/pledges/{made.json['id']}",
+        headers={**shop.station_headers, "Accept-Language": "zh-CN"},
+    )
+    assert in_chinese.json["not_funded"]["reason"] == (
+        "这项承诺按本场直播净销售额的比例计算，而销售大多在 douyin 上："
+        "请导入该平台本场的销售数据后再落实"
+    )
     funded = client.post(f"/api/v1/pledges/{made.json['id']}/fund", headers=shop.station_headers)
     assert funded.status_code == 200, funded.json
     pledge = funded.json
@@ -228,11 +237,27 @@ def test_a_pledge_the_end_cannot_fund_waits_with_its_figures(client, shop, campa
     assert waiting["state"] == "pledged" and waiting["fund_id"] is None
     owed_now = campaign.owed - each * 20
     assert "owed" in waiting["not_funded"].pop("reason")
-    assert waiting["not_funded"] == {
+    figures = {
         "owed_fen": owed_now,
         "pledged_fen": each * 20,
         "shortfall_fen": each * 20 - owed_now,
     }
+
+    def yuan(fen):
+        return f"{fen // 100}.{fen % 100:02d}"
+
+    params = waiting["not_funded"].pop("params")
+    assert waiting["not_funded"] == {"code": "pledge.payer_owed_too_little", **figures}
+    assert params["owed_yuan"] == yuan(owed_now)
+    # The reason reads in the station's language.
+    in_chinese = client.get(
+        f"/api/v1/pledges/{second['id']}",
+        headers={**shop.station_headers, "Accept-Language": "zh-CN"},
+    ).json["not_funded"]
+    assert in_chinese["reason"] == (
+        f"应付给 {params['payer']} 的款项只有 {yuan(owed_now)} 元，"
+        f"这项承诺需要 {yuan(each * 20)} 元，还差 {yuan(each * 20 - owed_now)} 元。"
+    )
     retry = client.post(f"/api/v1/pledges/{second['id']}/fund", headers=shop.station_headers)
     assert retry.status_code == 409 and retry.json["shortfall_fen"] == each * 20 - owed_now
 

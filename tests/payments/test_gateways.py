@@ -1,11 +1,14 @@
 """The one conversion between our fen and Stripe's amounts."""
 
+import socket
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from marketplace.payments.gateways import from_stripe_amount, to_stripe_amount
 from tests.orders.conftest import basket
+from tests.payments.conftest import payment_settings
 
 
 def test_cny_fen_are_stripe_minor_units():
@@ -55,3 +58,35 @@ def test_an_online_payment_of_an_order_paid_at_the_station_is_a_409(client, shop
     assert response.mimetype == "application/problem+json"
     assert response.json["type"].endswith("/no-online-payment")
     assert response.json["payment_status"] == "unpaid"
+
+
+@pytest.fixture
+def unreachable_stripe(app):
+    """The real gateway and stripe library, pointed at a loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with payment_settings(
+        app,
+        PAYMENT_GATEWAY="stripe",
+        STRIPE_API_KEY="sk_test_unreachable",
+        STRIPE_WEBHOOK_SECRET="whsec_unreachable",
+        STRIPE_API_BASE=f"http://127.0.0.1:{port}",
+        STRIPE_MAX_NETWORK_RETRIES=0,
+    ):
+        yield
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [(None, "Stripe did not start the payment: "), ("zh-CN", "Stripe 未能发起支付：")],
+)
+def test_an_order_whose_payment_could_not_start_says_why_in_the_buyers_language(
+    client, shop, place, unreachable_stripe, language, said
+):
+    headers = {**shop.buyer_headers, **({"Accept-Language": language} if language else {})}
+    placed = place(headers, basket((shop.sku_500g, 1)))
+    # The order stands; the buyer may ask for its payment again.
+    assert placed.status_code == 201, placed.json
+    assert placed.json["payment"] is None
+    assert placed.json["payment_error"].startswith(said), placed.json["payment_error"]

@@ -7,6 +7,7 @@ under it; the fund and the disbursement are unique to the pledge in the database
 
 import sqlalchemy as sa
 
+from marketplace import i18n
 from marketplace.accounts.approvals import check_not_a_maker
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import Role
@@ -28,7 +29,7 @@ from marketplace.livestreams.models import LivestreamSession, Platform, SessionS
 from marketplace.livestreams.signals import session_ended
 from marketplace.orders.models import Order, OrderLine, PaymentStatus
 from marketplace.producers.models import Producer
-from marketplace.reasons import reason
+from marketplace.reasons import coded, reason
 
 #: Payment states of an order whose lines count as sales (refunds are subtracted per line).
 _SOLD = (PaymentStatus.paid, PaymentStatus.partially_refunded, PaymentStatus.refunded)
@@ -56,6 +57,11 @@ ALREADY_DISBURSED = reason(
     "Pledge {pledge_id} was disbursed already (disbursement {disbursement_id}).",
 )
 NOT_YET_FUNDED = reason("pledge.not_yet_funded", "Pledge {pledge_id} is {state}: fund it first.")
+AWAITS_PLATFORM_IMPORT = reason(
+    "pledge.awaits_platform_import",
+    "its share is of sales mostly made on {platform}: fund it once the platform's exports of "
+    "the session are imported",
+)
 APPROVER_IS_PROPOSER = reason(
     "pledge.approver_is_proposer",
     "The user who recorded a pledge, or proposed its disbursement, cannot approve it.",
@@ -89,10 +95,7 @@ def fund_session_pledges(session, actor: Actor, live_session: LivestreamSession)
     ).scalars()
     for pledge in list(waiting):
         if pledge.kind is PledgeKind.share_of_net and live_session.platform is not Platform.own:
-            pledge.not_funded = {
-                "reason": f"its share is of sales mostly made on {live_session.platform.value}: "
-                "fund it once the platform's exports of the session are imported"
-            }
+            pledge.not_funded = _not_funded(AWAITS_PLATFORM_IMPORT(platform=live_session.platform))
             continue
         try:
             with session.begin_nested():
@@ -100,11 +103,25 @@ def fund_session_pledges(session, actor: Actor, live_session: LivestreamSession)
         except Conflict as refused:
             figures = ("owed_fen", "pledged_fen", "shortfall_fen")
             session.refresh(pledge)
-            pledge.not_funded = {
-                "reason": refused.detail,
+            pledge.not_funded = _not_funded(
+                refused.detail,
                 **{name: refused.extra[name] for name in figures if name in refused.extra},
-            }
+            )
     session.flush()
+
+
+def _not_funded(why, **figures) -> dict:
+    """What ``Pledge.not_funded`` keeps: the reason's English text, its code and parameters
+    (read back in the reader's language: ``not_funded_in_language``), and the figures."""
+    return {"reason": str(why), **coded(why), **figures}
+
+
+def not_funded_in_language(kept: dict | None, language: str) -> dict | None:
+    """``Pledge.not_funded`` with its reason in ``language``. Kept before it carried its
+    code, a reason stays the English it was written in."""
+    if kept is None or "code" not in kept:
+        return kept
+    return {**kept, "reason": i18n.kept_in_language(kept, language)}
 
 
 def fund_pledge(session, actor: Actor, pledge_id: int) -> Pledge:

@@ -2,8 +2,18 @@
 
 from marshmallow import Schema, fields, validate
 
+from marketplace import i18n
+from marketplace.ledger.pledges.funding import not_funded_in_language
 from marketplace.ledger.pledges.models import PayerKind, PledgeKind, PledgeState
 from marketplace.numbers import BoundedInteger, Fen, Id
+
+
+class NotFunded(fields.Dict):
+    """``Pledge.not_funded``, its reason in the request's language."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        value = not_funded_in_language(value, i18n.response_language())
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class PledgeIn(Schema):
@@ -63,11 +73,12 @@ class PledgeOut(Schema):
     basis_fen = fields.Integer(
         allow_none=True, metadata={"description": "The net sales a share was taken of."}
     )
-    not_funded = fields.Dict(
+    not_funded = NotFunded(
         allow_none=True,
         metadata={
-            "description": "Why the session's end did not fund it (reason), with owed_fen, "
-            "pledged_fen and shortfall_fen when the payer was owed too little."
+            "description": "Why the session's end did not fund it: reason, in the request's "
+            "language, with its code and params (x-reason-codes); owed_fen, pledged_fen and "
+            "shortfall_fen when the payer was owed too little."
         },
     )
     fund_id = fields.Integer(allow_none=True)
