@@ -9,6 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from marketplace.db import new_ids
 from marketplace.ledger import closing, rollups
 from marketplace.ledger.models import AccountKind, JournalEntry, LedgerAccount, Posting
 
@@ -156,6 +157,7 @@ _POSTING_COLUMNS = (
 )
 #: Below this many postings a plain INSERT is as quick and simpler to read in a statement log.
 _COPY_THRESHOLD = 200
+_ENTRIES = JournalEntry.__table__
 
 
 def write_entries(session, entries: list[Entry]) -> list[int]:
@@ -185,12 +187,7 @@ def write_entries(session, entries: list[Entry]) -> list[int]:
         }
         for entry in entries
     ]
-    entry_ids = list(
-        session.execute(
-            sa.insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
-            entry_rows,
-        ).scalars()
-    )
+    entry_ids = _insert_entries(session, entry_rows)
     rows = [
         (
             entry_id,
@@ -209,6 +206,24 @@ def write_entries(session, entries: list[Entry]) -> list[int]:
     _insert_postings(session, rows)
     rollups.add(session, entries)
     return entry_ids
+
+
+def _insert_entries(session, rows: list[dict]) -> list[int]:
+    """Insert the entries' rows; their ids, in the rows' order."""
+    if len(rows) > 1 and session.connection().dialect.name == "postgresql":
+        # A batch (an import's thousand sales, a payout run): its ids drawn first and written
+        # with the rows (``db.new_ids`` says why).
+        ids = new_ids(session, _ENTRIES, len(rows))
+        session.execute(
+            sa.insert(_ENTRIES), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        )
+        return ids
+    return list(
+        session.execute(
+            sa.insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
+            rows,
+        ).scalars()
+    )
 
 
 def _insert_postings(session, rows: list[tuple]) -> None:
