@@ -373,3 +373,13 @@ def test_a_refund_after_the_pledge_was_paid_leaves_a_receivable_later_proceeds_s
     settled = client.get(results_url, headers=shop.station_headers).json
     assert settled["pledges"][0]["payer_receivable_fen"] == 0
     assert reconciliation.run(session).differences == []
+
+
+def test_a_not_funded_reason_without_a_declared_code_stays_as_written():
+    from marketplace.ledger.pledges.funding import not_funded_in_language
+
+    written = {"reason": "its share waits for the platform's export"}
+    assert not_funded_in_language(written, "zh") == written
+    plain = {"reason": "a refusal in plain text", "code": "invalid", "params": {}}
+    assert not_funded_in_language(plain, "zh") == plain
+    assert not_funded_in_language(None, "zh") is None

@@ -29,7 +29,7 @@ from marketplace.livestreams.models import LivestreamSession, Platform, SessionS
 from marketplace.livestreams.signals import session_ended
 from marketplace.orders.models import Order, OrderLine, PaymentStatus
 from marketplace.producers.models import Producer
-from marketplace.reasons import coded, reason
+from marketplace.reasons import REASONS, coded, reason
 
 #: Payment states of an order whose lines count as sales (refunds are subtracted per line).
 _SOLD = (PaymentStatus.paid, PaymentStatus.partially_refunded, PaymentStatus.refunded)
@@ -117,9 +117,9 @@ def _not_funded(why, **figures) -> dict:
 
 
 def not_funded_in_language(kept: dict | None, language: str) -> dict | None:
-    """``Pledge.not_funded`` with its reason in ``language``. Kept before it carried its
-    code, a reason stays the English it was written in."""
-    if kept is None or "code" not in kept:
+    """``Pledge.not_funded`` with its reason in ``language``. One kept before it carried its
+    code, or whose code no reason declares, stays the English it was written in."""
+    if kept is None or kept.get("code") not in REASONS:
         return kept
     return {**kept, "reason": i18n.kept_in_language(kept, language)}
 
