@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test test-sqlite test-postgres lint fuzz format install install-dev bench clean
+.PHONY: run test test-sqlite test-postgres lint fuzz format install install-dev bench clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ test-sqlite: install-dev
 
 test-postgres: install-dev
 	TEST_BACKEND=postgres $(BIN)/pytest $(PYTEST_ARGS)
+
+## docs/screenshots taken anew by the browser tests (PostgreSQL, Debian's chromium).
+screenshots: install-dev
+	UPDATE_SCREENSHOTS=1 REQUIRE_BROWSER=1 TEST_BACKEND=postgres $(BIN)/pytest tests/console/test_browser*.py
 
 ## Style, formatting, and the layering of docs/architecture.md (import-linter, pyproject.toml).
 lint: install-dev
