@@ -16,12 +16,9 @@ rollup with the postings (``flask ledger check``). The database sums this rollup
 village as it is written (``village_rollups``), whichever of these writes it.
 """
 
-import functools
 from collections import defaultdict
-from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -34,15 +31,10 @@ from marketplace.ledger.models import (
     LedgerAccount,
     Posting,
 )
+from marketplace.ledger.rollup_tables import RollupTable
 from marketplace.orders.models import OrderLine
 
 _KEY = ("household_id", "month", "kind", "producer_id", "fund_id")
-_COLUMNS = (*_KEY, "amount_fen", "postings")
-_TYPES = (sa.Integer, sa.Date, sa.String, sa.Integer, sa.Integer, sa.BigInteger, sa.Integer)
-#: Rows per upsert statement: well inside PostgreSQL's 65,535 parameters and SQLite's 32,766.
-_CHUNK = 2_000
-#: What ``differences`` lists at most: a broken rollup is broken everywhere.
-_SHOWN = 20
 
 
 class month_of(FunctionElement):
@@ -94,18 +86,7 @@ def add(session, entries) -> None:
         )
         sums[key][0] += leg.amount_fen
         sums[key][1] += 1
-    # In key order: two transactions adding to the same rows lock them in the same order, so
-    # neither can wait for the other while holding what it needs.
-    rows = [(*key, amount, count) for key, (amount, count) in sorted(sums.items())]
-    if session.connection().dialect.name == "postgresql":
-        # One statement, each column an array: the village rollups' triggers run once a
-        # statement, and an executemany sends a statement a row.
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        session.execute(_upsert_arrays(), dict(zip(_COLUMNS, columns, strict=True)))
-        return
-    for start in range(0, len(rows), _CHUNK):
-        chunk = [dict(zip(_COLUMNS, row, strict=True)) for row in rows[start : start + _CHUNK]]
-        session.execute(_upsert(sqlite.insert(HouseholdIncomeMonth)), chunk)
+    HOUSEHOLD_INCOME.add(session, sums)
 
 
 def _lookup(session, key_column, value_column, keys) -> dict[int, int]:
@@ -114,31 +95,6 @@ def _lookup(session, key_column, value_column, keys) -> dict[int, int]:
         return {}
     return dict(
         session.execute(sa.select(key_column, value_column).where(key_column.in_(keys))).all()
-    )
-
-
-@functools.cache
-def _upsert_arrays():
-    """The upsert of rows given as one array a column (PostgreSQL)."""
-    arrays = [
-        sa.bindparam(name, type_=postgresql.ARRAY(kind))
-        for name, kind in zip(_COLUMNS, _TYPES, strict=True)
-    ]
-    rows = sa.func.unnest(*arrays).table_valued(*_COLUMNS).render_derived()
-    # On the table, not the mapped class: the ORM's insert does not take columns by name.
-    insert = postgresql.insert(HouseholdIncomeMonth.__table__).from_select(
-        list(_COLUMNS), sa.select(*rows.c)
-    )
-    return _upsert(insert)
-
-
-def _upsert(statement):
-    return statement.on_conflict_do_update(
-        index_elements=list(_KEY),
-        set_={
-            "amount_fen": HouseholdIncomeMonth.amount_fen + statement.excluded.amount_fen,
-            "postings": HouseholdIncomeMonth.postings + statement.excluded.postings,
-        },
     )
 
 
@@ -172,36 +128,29 @@ def from_postings():
     )
 
 
+HOUSEHOLD_INCOME = RollupTable(
+    HouseholdIncomeMonth.__table__,
+    key=_KEY,
+    types=(sa.Integer, sa.Date, sa.String, sa.Integer, sa.Integer, sa.BigInteger, sa.Integer),
+    from_postings=from_postings,
+)
+
+
 def rebuild(session) -> int:
     """Write the rollup again from the postings (after a bulk load that wrote postings itself):
     the number of rows it holds."""
-    session.execute(sa.delete(HouseholdIncomeMonth))
-    session.execute(
-        sa.insert(HouseholdIncomeMonth).from_select(
-            [*_KEY, "amount_fen", "postings"], from_postings()
-        )
-    )
-    return session.scalar(sa.select(sa.func.count()).select_from(HouseholdIncomeMonth))
+    return HOUSEHOLD_INCOME.rebuild(session)
 
 
 def differences(session) -> list[str]:
     """Every rollup row the postings do not give, and every sum of postings missing from the
     rollup, said as ``flask ledger check`` says a difference (the first few of each)."""
-    held = sa.select(
-        *(getattr(HouseholdIncomeMonth, name) for name in (*_KEY, "amount_fen", "postings"))
-    )
-    expected = from_postings()
     found = []
-    for label, statement in (
-        ("rollup holds", sa.except_(held, expected)),
-        ("postings give", sa.except_(expected, held)),
-    ):
-        rows = session.execute(statement.limit(_SHOWN)).all()
-        for household_id, month, kind, producer_id, fund_id, amount, postings in rows:
-            month = month if isinstance(month, date) else date.fromisoformat(month)
-            found.append(
-                f"household income rollup: {label} household {household_id} {month:%Y-%m} "
-                f"{kind} (producer {producer_id}, fund {fund_id}): {amount} fen in "
-                f"{postings} postings"
-            )
+    for side, row in HOUSEHOLD_INCOME.mismatches(session):
+        household_id, month, kind, producer_id, fund_id, amount, postings = row
+        found.append(
+            f"household income rollup: {side} household {household_id} {month:%Y-%m} "
+            f"{kind} (producer {producer_id}, fund {fund_id}): {amount} fen in "
+            f"{postings} postings"
+        )
     return found
