@@ -46,7 +46,7 @@ from marketplace.catalog.models import CatalogGeneration, Category, Product, Sku
 from marketplace.clock import shanghai_today
 from marketplace.db import utcnow
 from marketplace.households.models import Household, HouseholdStatusChange
-from marketplace.ledger import journal, rollups
+from marketplace.ledger import journal, rollups, sales_rollups
 from marketplace.ledger.allocation import basis_points, largest_remainder
 from marketplace.ledger.attribution import reversal_legs
 from marketplace.ledger.models import (
@@ -304,6 +304,7 @@ def generate(
     writer.reset_sequences(ID_TABLES)
     # The postings went in by COPY, past ``write_entries``: the ledger sums them for reports.
     rollups.rebuild(session)
+    sales_rollups.rebuild(session)
     session.execute(
         sa.update(CatalogGeneration)
         .where(CatalogGeneration.id == 1)

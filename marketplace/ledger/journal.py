@@ -10,7 +10,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from marketplace.db import new_ids
-from marketplace.ledger import closing, rollups
+from marketplace.ledger import closing, rollups, sales_rollups
 from marketplace.ledger.models import AccountKind, JournalEntry, LedgerAccount, Posting
 
 
@@ -205,6 +205,7 @@ def write_entries(session, entries: list[Entry]) -> list[int]:
     ]
     _insert_postings(session, rows)
     rollups.add(session, entries)
+    sales_rollups.add(session, entries)
     return entry_ids
 
 

@@ -374,3 +374,24 @@ class HouseholdIncomeMonth(Base):
             postgresql_include=["kind", "producer_id", "fund_id", "amount_fen", "postings"],
         ),
     )
+
+
+class SalesMonth(Base):
+    """A month's postings of the order lines attributed or refunded in it, to the accounts
+    the channel report reads (what the buyer paid, through the gateway's clearing account, and
+    what households got of it), summed by product, order, entry kind and account kind. Written
+    with the postings (``ledger/sales_rollups.py``); the channel report reads it instead of the
+    postings, which a co-op's sale writes a hundred of. The village (the product's origin), the
+    channel and the livestream session (the order's) are joined when read, so a product whose
+    origin changes takes its sales with it, as it did when the report read postings."""
+
+    __tablename__ = "sales_months"
+
+    #: the first day of the month of the postings' business day
+    month: Mapped[date] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"), primary_key=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), primary_key=True)
+    kind: Mapped[EntryKind] = mapped_column(enum_type(EntryKind, 32), primary_key=True)
+    account_kind: Mapped[AccountKind] = mapped_column(enum_type(AccountKind, 32), primary_key=True)
+    amount_fen: Mapped[Fen]
+    postings: Mapped[int]

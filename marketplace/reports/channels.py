@@ -4,9 +4,12 @@ region and a period.
 Read from the ledger like the income report, so the two agree and a closed month's figures
 stay put: the sales of the region's produce are the clearing postings of its order lines
 (attribution less refund reversals) dated in the period, and the attributed income the
-postings of those lines to household income accounts. A sale is placed in a region by where
-its produce comes from, the product's village of origin (as orders are for officials), so
-every sale lies in exactly one village and a region's money is the sum of its children's
+postings of those lines to household income accounts. They are read summed by month, product
+and order, from the rollup the ledger keeps with them (``ledger/sales_rollups.py``), so a
+report costs the orders of its period, not the hundred postings a co-op's line writes; reading
+the postings themselves is the reference it is held equal to. A sale is placed in a region by
+where its produce comes from, the product's village of origin (as orders are for officials),
+so every sale lies in exactly one village and a region's money is the sum of its children's
 (``by_region``). A channel is the order's (web, station counter, unit procurement,
 livestream), with imported sales split by the platform they came from (imported:douyin, ...).
 ``orders`` counts distinct orders: an order with produce of two townships counts once for
@@ -19,7 +22,15 @@ import sqlalchemy as sa
 
 from marketplace.accounts.auth import Actor
 from marketplace.catalog.models import Product
-from marketplace.ledger.models import AccountKind, EntryKind, JournalEntry, LedgerAccount, Posting
+from marketplace.ledger.models import (
+    AccountKind,
+    EntryKind,
+    JournalEntry,
+    LedgerAccount,
+    Posting,
+    SalesMonth,
+)
+from marketplace.ledger.sales_rollups import MONEY_ACCOUNTS, SELLING
 from marketplace.livestreams.models import LivestreamSession
 from marketplace.orders.models import Channel, Order, OrderLine
 from marketplace.payments.models import Gateway, Payment, PaymentState
@@ -28,10 +39,6 @@ from marketplace.regions.models import Region
 from marketplace.regions.service import child_of_villages, subtree, village_paths
 from marketplace.reports.frozen import CHANNELS, frozen_report
 from marketplace.reports.scoping import reported_region
-
-_ATTRIBUTING = (EntryKind.attribution, EntryKind.refund_reversal)
-#: The accounts a sale's money is read from: what was paid, and what households got of it.
-_MONEY_ACCOUNTS = (AccountKind.gateway_clearing, AccountKind.household_income)
 
 
 def _figures() -> dict:
@@ -66,12 +73,15 @@ def channel_report(session, actor: Actor, region_id: int, period: Period) -> dic
     return {**build_report(session, region, period), "close": None}
 
 
-def build_report(session, region: Region, period: Period) -> dict:
-    """The report computed from the ledger now (no scope check: the caller made it)."""
-    return build_reports(session, region, period, [region])[region.id]
+def build_report(session, region: Region, period: Period, *, from_postings: bool = False) -> dict:
+    """The report computed from the ledger now (no scope check: the caller made it); read from
+    the postings themselves with ``from_postings``: the reference the rollup is held equal to."""
+    return build_reports(session, region, period, [region], from_postings=from_postings)[region.id]
 
 
-def build_reports(session, root: Region, period: Period, regions) -> dict[int, dict]:
+def build_reports(
+    session, root: Region, period: Period, regions, *, from_postings: bool = False
+) -> dict[int, dict]:
     """The reports of ``regions`` (each in ``root``'s subtree), by region id, from one read of
     the ledger for ``root``'s villages: a close of ``root`` freezes every region below it
     (two hundred for a county) for the cost of one report, where each read on its own went
@@ -79,7 +89,8 @@ def build_reports(session, root: Region, period: Period, regions) -> dict[int, d
     as a single one is."""
     paths = village_paths(session, root)
     channel = _channel()
-    money, orders = _read(session, period, list(paths), channel)
+    by_order = (_by_order_from_postings if from_postings else _by_order)(period, list(paths))
+    money, orders = _read(session, by_order, channel)
     named = {each.id: each for each in subtree(session, root)}
     sessions = _sessions(session, {row[1] for row in money if row[1] is not None})
     return {
@@ -162,16 +173,16 @@ def _add(figures: dict, entry_kind, account_kind, amount: int) -> None:
         figures["attributed_fen"] -= amount
 
 
-def _read(session, period: Period, villages: list[int], channel) -> tuple[list, list]:
-    """One read of the period's postings of the lines of the villages' produce, attributed or
-    reversed (``_by_order``), from which come both parts of a report:
+def _read(session, by_order, channel) -> tuple[list, list]:
+    """One read of the period's sales of the villages' produce, attributed or reversed, by
+    order (``_by_order``), from which come both parts of a report:
 
     * the money: the clearing and household postings summed by channel, session, village of
       origin, entry kind and account kind (as ``(channel, session id, village id, entry kind,
       account kind, amount)``);
     * the orders attributed: each order with a line attributed in the period, once per village
       of origin (as ``(order id, village id, channel, session id)``)."""
-    by_order = _by_order(period, villages)
+    named = _named_orders(by_order, channel)
     found_money, found_orders = [], []
     for (
         part,
@@ -182,9 +193,7 @@ def _read(session, period: Period, villages: list[int], channel) -> tuple[list, 
         account_kind,
         amount,
         order_id,
-    ) in session.execute(
-        sa.union_all(_money_part(by_order, channel), _orders_part(by_order, channel))
-    ):
+    ) in session.execute(sa.union_all(_money_part(by_order, named), _orders_part(by_order, named))):
         if part == "money":
             entry_kind, account_kind = EntryKind(entry_kind), AccountKind(account_kind)
             found_money.append((name, session_id, village_id, entry_kind, account_kind, amount))
@@ -193,23 +202,33 @@ def _read(session, period: Period, villages: list[int], channel) -> tuple[list, 
     return found_money, found_orders
 
 
-def _money_part(by_order, channel):
+def _named_orders(by_order, channel):
+    """Each order of ``by_order`` once, with its channel and livestream session: an order is
+    looked up (its platform too, for an imported one) once, not once for each of its rows."""
+    return (
+        sa.select(Order.id.label("order_id"), channel.label("channel"), Order.livestream_session_id)
+        .where(Order.id.in_(sa.select(by_order.c.order_id)))
+        .cte("named_orders")
+    )
+
+
+def _money_part(by_order, named):
     return (
         sa.select(
             sa.literal("money").label("part"),
-            channel.label("channel"),
-            Order.livestream_session_id,
+            named.c.channel,
+            named.c.livestream_session_id,
             by_order.c.village_id,
             by_order.c.entry_kind,
             by_order.c.account_kind,
             sa.func.sum(by_order.c.amount_fen).label("amount_fen"),
             sa.null().label("order_id"),
         )
-        .join(Order, Order.id == by_order.c.order_id)
-        .where(by_order.c.account_kind.in_(_MONEY_ACCOUNTS))
+        .join(named, named.c.order_id == by_order.c.order_id)
+        .where(by_order.c.account_kind.in_(MONEY_ACCOUNTS))
         .group_by(
-            channel,
-            Order.livestream_session_id,
+            named.c.channel,
+            named.c.livestream_session_id,
             by_order.c.village_id,
             by_order.c.entry_kind,
             by_order.c.account_kind,
@@ -217,7 +236,7 @@ def _money_part(by_order, channel):
     )
 
 
-def _orders_part(by_order, channel):
+def _orders_part(by_order, named):
     attributed = (
         sa.select(by_order.c.order_id, by_order.c.village_id)
         .where(by_order.c.entry_kind == EntryKind.attribution)
@@ -226,22 +245,45 @@ def _orders_part(by_order, channel):
     )
     return sa.select(
         sa.literal("order").label("part"),
-        channel.label("channel"),
-        Order.livestream_session_id,
+        named.c.channel,
+        named.c.livestream_session_id,
         attributed.c.village_id,
         sa.null(),
         sa.null(),
         sa.null(),
         attributed.c.order_id,
-    ).join(Order, Order.id == attributed.c.order_id)
+    ).join(named, named.c.order_id == attributed.c.order_id)
 
 
 def _by_order(period: Period, villages: list[int]):
-    """The period's postings of the lines of the villages' produce, attributed or reversed,
-    summed by order, village of origin, entry kind and account kind. Summed by order before
-    anything names an order's channel: a co-op's line has a posting per member, and naming
-    each posting's (an imported order's platform is a payment looked up) cost more than the
-    sums."""
+    """The period's sales of the villages' produce, attributed or reversed, summed by order,
+    village of origin, entry kind and account kind, from the sales rollup (its months in the
+    period: periods are whole months). Summed by order before anything names an order's
+    channel: an imported order's platform is a payment looked up."""
+    assert period.start.day == 1, "reports cut whole months"
+    return (
+        sa.select(
+            SalesMonth.order_id,
+            Product.origin_village_id.label("village_id"),
+            SalesMonth.kind.label("entry_kind"),
+            SalesMonth.account_kind.label("account_kind"),
+            sa.func.sum(SalesMonth.amount_fen).label("amount_fen"),
+        )
+        .join(Product, Product.id == SalesMonth.product_id)
+        .where(
+            SalesMonth.month.between(period.start, period.end),
+            Product.origin_village_id.in_(villages),
+        )
+        .group_by(
+            SalesMonth.order_id, Product.origin_village_id, SalesMonth.kind, SalesMonth.account_kind
+        )
+        .cte("by_order")
+    )
+
+
+def _by_order_from_postings(period: Period, villages: list[int]):
+    """``_by_order`` read from the postings themselves, summed as the rollup sums them: the
+    reference."""
     return (
         sa.select(
             OrderLine.order_id,
@@ -257,7 +299,7 @@ def _by_order(period: Period, villages: list[int]):
         .join(Product, Product.id == OrderLine.product_id)
         .where(
             Posting.effective_on.between(period.start, period.end),
-            JournalEntry.kind.in_(_ATTRIBUTING),
+            JournalEntry.kind.in_(SELLING),
             Product.origin_village_id.in_(villages),
         )
         .group_by(

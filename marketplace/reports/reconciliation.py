@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from marketplace.households.status import latest_status_differences
-from marketplace.ledger import journal, rollups, village_rollups
+from marketplace.ledger import journal, rollups, sales_rollups, village_rollups
 from marketplace.ledger.models import AccountKind, EntryKind, JournalEntry, LedgerAccount, Posting
 from marketplace.orders.models import Order, PaymentStatus
 from marketplace.payments.models import Gateway, Payment
@@ -88,10 +88,12 @@ def as_body(report: Report) -> dict:
 
 
 def _rollups_match_postings(session, report: Report) -> None:
-    """The household income rollup reports read is the postings summed, row for row, and the
-    village rollups are the household rollup summed by village."""
+    """The household income rollup reports read is the postings summed, row for row, the
+    village rollups are the household rollup summed by village, and the sales rollup the
+    channel report reads is its postings summed."""
     report.differences.extend(rollups.differences(session))
     report.differences.extend(village_rollups.differences(session))
+    report.differences.extend(sales_rollups.differences(session))
 
 
 def _latest_statuses_match_history(session, report: Report) -> None:

@@ -1,12 +1,13 @@
-"""The household income rollup reports read (``ledger/rollups.py``): after any sequence of sales,
-refunds, platform imports, minimum dividends, fund disbursements, a month's close and the
-registry's own changes (a household moving village, changing status or members), every rollup
-row is the sum of its postings, every village rollup the sum of its households' rows, the
-reports above a village read from them equal those read from every household, and
-``flask ledger check`` says so; a rollup that drifts
-from its postings, or postings written past the ledger, are found. The rollup keeps what the
-reports resolve when read, so a household that moves village and a producer that changes kind
-give the figures the postings give."""
+"""The rollups reports read (``ledger/rollups.py``, ``ledger/sales_rollups.py``): after any
+sequence of sales, refunds, platform imports, minimum dividends, fund disbursements, a month's
+close and the registry's and catalog's own changes (a household moving village, changing status
+or members, a product's village of origin changing), every rollup row is the sum of its
+postings, every village rollup the sum of its households' rows, the income reports above a
+village read from them equal those read from every household, the channel reports equal those
+read from the postings, and ``flask ledger check`` says so; a rollup that drifts from its
+postings, or postings written past the ledger, are found. The rollups keep what the reports
+resolve when read, so a household that moves village, a producer that changes kind and a
+product whose origin changes give the figures the postings give."""
 
 import itertools
 from datetime import timedelta
@@ -16,16 +17,17 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from marketplace.catalog.models import Product
 from marketplace.clock import shanghai_today
 from marketplace.db import utcnow
 from marketplace.households.models import HouseholdStatus, HouseholdStatusChange
-from marketplace.ledger import dividends, rollups, village_rollups
-from marketplace.ledger.models import HouseholdIncomeMonth, Posting
+from marketplace.ledger import dividends, rollups, sales_rollups, village_rollups
+from marketplace.ledger.models import HouseholdIncomeMonth, Posting, SalesMonth
 from marketplace.orders.models import OrderStatus
 from marketplace.periods import next_month, parse_period
 from marketplace.platform_sales import recording as platform_sales
 from marketplace.producers.models import ProducerKind
-from marketplace.reports import closing, income, reconciliation
+from marketplace.reports import channels, closing, income, reconciliation
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 from tests.reports.test_income import ledger_net
 
@@ -101,19 +103,24 @@ steps = st.lists(
         st.tuples(st.just("move"), st.integers(0, 8)),
         st.tuples(st.just("status"), st.integers(0, 8)),
         st.tuples(st.just("members"), st.integers(0, 8)),
+        st.tuples(st.just("origin"), st.integers(0, 8)),
     ),
     min_size=1,
     max_size=10,
 )
 
 
-def _change_household(session, money, regions, what: str, number: int) -> None:
-    """A registry change written as any writer would (the database keeps the village rollups,
-    so the ORM's plain UPDATE and INSERT are enough): ``number`` picks the household and what
-    it becomes."""
+def _change_registry(session, shop, money, regions, what: str, number: int) -> None:
+    """A change of the registry or the catalog written as any writer would (the database keeps
+    the village rollups, so the ORM's plain UPDATE and INSERT are enough): ``number`` picks the
+    household (or the product's village) and what it becomes."""
     household = money.members[number % len(money.members)]
-    if what == "move":
-        villages = (regions.village_a1, regions.village_a2, regions.village_b1)
+    villages = (regions.village_a1, regions.village_a2, regions.village_b1)
+    if what == "origin":
+        # The shop's product, sold before, now comes from another village (or another county).
+        product = session.get(Product, shop.sku_500g.product_id)
+        product.origin_village_id = (*villages, regions.other_village)[number % 4].id
+    elif what == "move":
         household.village_id = villages[number % len(villages)].id
     elif what == "members":
         household.members_count = 1 + number
@@ -184,12 +191,14 @@ def test_every_rollup_is_the_sum_of_its_postings(
                 headers=money.official_headers,
             )
             assert closed.status_code in (201, 409), closed.json
-        elif what in ("move", "status", "members"):
-            _change_household(session, money, regions, what, amount)
+        elif what in ("move", "status", "members", "origin"):
+            _change_registry(session, shop, money, regions, what, amount)
     session.flush()
     assert rollups.differences(session) == []
     assert village_rollups.differences(session) == []
+    assert sales_rollups.differences(session) == []
     _village_sums_report_as_households_do(session, regions)
+    _channels_report_as_postings_do(session, regions)
     # flask ledger check says the same (its other findings are other invariants: a refund
     # after the year's minimum-dividend top-up can leave a co-op's retained earnings in debit).
     assert not [d for d in reconciliation.run(session).differences if "rollup" in d]
@@ -197,6 +206,27 @@ def test_every_rollup_is_the_sum_of_its_postings(
     if any(what in ("sale", "import", "disburse") for what, _ in plan):
         assert rows, "household income went somewhere"
     assert all(row.postings > 0 for row in rows)
+    sales = session.execute(sa.select(SalesMonth)).scalars().all()
+    if any(what in ("sale", "import") for what, _ in plan):
+        assert sales, "sales went somewhere"
+    assert all(row.postings > 0 for row in sales)
+
+
+def _channels_report_as_postings_do(session, regions) -> None:
+    """The channel reports, read from the sales rollup, equal the reference read from the
+    postings, for the month and the quarter around it, at every level."""
+    today = shanghai_today()
+    for label in (f"{today:%Y-%m}", f"{today.year}-Q{(today.month - 1) // 3 + 1}"):
+        period = parse_period(label)
+        for region in (
+            regions.county,
+            regions.township_a,
+            regions.township_b,
+            regions.village_a1,
+            regions.village_b1,
+        ):
+            fast = channels.build_report(session, region, period)
+            assert fast == channels.build_report(session, region, period, from_postings=True)
 
 
 def _village_sums_report_as_households_do(session, regions) -> None:
@@ -251,6 +281,51 @@ def test_rebuild_writes_what_the_postings_give(session, shop, money, pay):
         for r in session.execute(sa.select(HouseholdIncomeMonth)).scalars()
     )
     assert after == before
+
+
+def test_a_drifted_sales_rollup_is_found_and_rebuild_writes_what_the_postings_give(
+    client, session, shop, money, pay
+):
+    order = pay((shop.sku_500g, 3))
+    refunded = client.post(
+        f"/api/v1/orders/{order['id']}/refunds",
+        json={
+            "reason": "破损",
+            "lines": [{"order_line_id": order["lines"][0]["id"], "quantity": 1}],
+        },
+        headers=shop.station_headers,
+    )
+    assert refunded.status_code == 201, refunded.json
+    session.flush()
+
+    def held():
+        return sorted(
+            (r.month, r.product_id, r.order_id, r.kind, r.account_kind, r.amount_fen, r.postings)
+            for r in session.execute(sa.select(SalesMonth)).scalars()
+        )
+
+    before = held()
+    # The attribution and the refund's reversal, each to the clearing account and to the
+    # co-op's members' income accounts: no other account is kept.
+    assert {(kind, account) for _, _, _, kind, account, _, _ in before} == {
+        (kind, account)
+        for kind in sales_rollups.SELLING
+        for account in sales_rollups.MONEY_ACCOUNTS
+    }
+    assert sales_rollups.differences(session) == []
+    row = session.execute(sa.select(SalesMonth).limit(1)).scalar_one()
+    row.amount_fen += 1
+    session.flush()
+    found = reconciliation.run(session).differences
+    assert any(
+        line.startswith("sales rollup: rollup holds") and f"order {row.order_id}" in line
+        for line in found
+    )
+    assert any(line.startswith("sales rollup: postings give") for line in found)
+    assert sales_rollups.rebuild(session) == len(before)
+    session.expire_all()  # the rows were written again past the ORM
+    assert held() == before
+    assert sales_rollups.differences(session) == []
 
 
 def _county_report(client, money, regions):
