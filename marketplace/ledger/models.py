@@ -387,9 +387,11 @@ class SalesMonth(Base):
 
     __tablename__ = "sales_months"
 
+    # The product first: a region's report reads its products' months, each a range of the
+    # key, where a month first would read the province's month to keep its region's rows.
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"), primary_key=True)
     #: the first day of the month of the postings' business day
     month: Mapped[date] = mapped_column(primary_key=True)
-    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"), primary_key=True)
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), primary_key=True)
     kind: Mapped[EntryKind] = mapped_column(enum_type(EntryKind, 32), primary_key=True)
     account_kind: Mapped[AccountKind] = mapped_column(enum_type(AccountKind, 32), primary_key=True)

@@ -37,7 +37,7 @@ from marketplace.orders.models import OrderLine
 SELLING = (EntryKind.attribution, EntryKind.refund_reversal)
 #: The accounts a sale's money is read from: what was paid, and what households got of it.
 MONEY_ACCOUNTS = (AccountKind.gateway_clearing, AccountKind.household_income)
-_KEY = ("month", "product_id", "order_id", "kind", "account_kind")
+_KEY = ("product_id", "month", "order_id", "kind", "account_kind")
 
 
 def add(session, entries) -> None:
@@ -66,8 +66,8 @@ def add(session, entries) -> None:
     for entry, leg, account_kind in legs:
         product_id, order_id = lines[leg.order_line_id]
         key = (
-            entry.effective_on.replace(day=1),
             product_id,
+            entry.effective_on.replace(day=1),
             order_id,
             EntryKind(entry.kind),
             AccountKind(account_kind),
@@ -80,8 +80,8 @@ def add(session, entries) -> None:
 def from_postings():
     """The rollup as the postings give it: what ``rebuild`` writes and ``differences`` checks."""
     key = (
-        month_of(Posting.effective_on),
         OrderLine.product_id,
+        month_of(Posting.effective_on),
         OrderLine.order_id,
         JournalEntry.kind,
         LedgerAccount.kind,
@@ -103,7 +103,7 @@ def from_postings():
 SALES = RollupTable(
     SalesMonth.__table__,
     key=_KEY,
-    types=(sa.Date, sa.Integer, sa.Integer, sa.String, sa.String, sa.BigInteger, sa.Integer),
+    types=(sa.Integer, sa.Date, sa.Integer, sa.String, sa.String, sa.BigInteger, sa.Integer),
     from_postings=from_postings,
 )
 
@@ -119,7 +119,7 @@ def differences(session) -> list[str]:
     rollup, said as ``flask ledger check`` says a difference (the first few of each)."""
     found = []
     for side, row in SALES.mismatches(session):
-        month, product_id, order_id, kind, account_kind, amount, postings = row
+        product_id, month, order_id, kind, account_kind, amount, postings = row
         found.append(
             f"sales rollup: {side} {month:%Y-%m} product {product_id} order {order_id} "
             f"{kind} {account_kind}: {amount} fen in {postings} postings"

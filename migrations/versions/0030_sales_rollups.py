@@ -2,9 +2,10 @@
 
 The channel report reads the sales of order lines summed by month, product, order, entry kind
 and account kind (``sales_months``, kept by ``ledger/sales_rollups.py`` in the transaction that
-writes the postings) instead of the postings, a hundred of which a co-op's line writes. The
-table is filled here from the postings already written, grouped as
-``sales_rollups.from_postings`` groups them.
+writes the postings) instead of the postings, a hundred of which a co-op's line writes. Its
+key leads with the product, so a region's report reads its products' months. The table is
+filled here from the postings already written, grouped as ``sales_rollups.from_postings``
+groups them.
 
 Revision ID: 0030
 Revises: 0029
@@ -21,15 +22,15 @@ branch_labels = None
 depends_on = None
 
 BACKFILL = """
-INSERT INTO sales_months (month, product_id, order_id, kind, account_kind, amount_fen, postings)
-SELECT {month}, ol.product_id, ol.order_id, e.kind, a.kind, SUM(p.amount_fen), COUNT(*)
+INSERT INTO sales_months (product_id, month, order_id, kind, account_kind, amount_fen, postings)
+SELECT ol.product_id, {month}, ol.order_id, e.kind, a.kind, SUM(p.amount_fen), COUNT(*)
 FROM postings p
 JOIN ledger_accounts a ON a.id = p.account_id
 JOIN journal_entries e ON e.id = p.entry_id
 JOIN order_lines ol ON ol.id = p.order_line_id
 WHERE e.kind IN ('attribution', 'refund_reversal')
   AND a.kind IN ('gateway_clearing', 'household_income')
-GROUP BY {month}, ol.product_id, ol.order_id, e.kind, a.kind
+GROUP BY ol.product_id, {month}, ol.order_id, e.kind, a.kind
 """
 MONTH = {
     'postgresql': "CAST(date_trunc('month', p.effective_on) AS DATE)",
@@ -40,8 +41,8 @@ MONTH = {
 def upgrade():
     op.create_table(
         'sales_months',
-        sa.Column('month', sa.Date(), nullable=False),
         sa.Column('product_id', sa.Integer(), nullable=False),
+        sa.Column('month', sa.Date(), nullable=False),
         sa.Column('order_id', sa.Integer(), nullable=False),
         sa.Column('kind', sa.Enum(
             'attribution', 'refund_reversal', 'late_capture', 'late_capture_refund',
@@ -60,7 +61,7 @@ def upgrade():
                                 name=op.f('fk_sales_months_order_id_orders')),
         sa.ForeignKeyConstraint(['product_id'], ['products.id'],
                                 name=op.f('fk_sales_months_product_id_products')),
-        sa.PrimaryKeyConstraint('month', 'product_id', 'order_id', 'kind', 'account_kind',
+        sa.PrimaryKeyConstraint('product_id', 'month', 'order_id', 'kind', 'account_kind',
                                 name=op.f('pk_sales_months')),
     )
     dialect = op.get_bind().dialect.name

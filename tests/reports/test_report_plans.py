@@ -93,7 +93,7 @@ def _statements_of(client, headers, url, query) -> list[tuple[str, object]]:
     sent = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
             sent.append((statement, parameters))
 
     event.listen(flask_db.engine, "before_cursor_execute", record)

@@ -1,0 +1,139 @@
+"""On PostgreSQL, with a province's proportions of products and orders (the county reported on
+holds a twentieth of them, each sold every month for two years), every statement of a county's
+channels report for a month, a quarter and a year, and of a village's month, reads an index
+and scans no table that grows with the ledger, the catalog or the province: not the sales
+rollup it reads the money from, not the postings, not the orders or their payments it names
+each order from, not the products whose village places a sale."""
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace.catalog.models import Product
+from marketplace.orders.models import Order
+from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
+from tests.reports.test_report_plans import _nodes, _statements_of
+
+pytestmark = pytest.mark.postgres
+
+#: Products of the county reported on, and of the rest of the province; orders a product a
+#: month.
+COUNTY_PRODUCTS = 100
+PROVINCE_PRODUCTS = 1_900
+ORDERS_A_MONTH = 3
+MONTHS = 24
+GROWING = {"sales_months", "postings", "journal_entries", "orders", "payments", "products"}
+
+
+def _copies(session, table, template_id: int, count: int, changed: dict) -> None:
+    """``count`` copies of the row ``template_id`` of ``table``, numbered ``n`` from 1, the
+    columns of ``changed`` written as the SQL given (which may name ``n``), ids new."""
+    columns = [c.name for c in table.columns if c.name != "id"]
+    values = [changed.get(name, f"t.{name}") for name in columns]
+    session.execute(
+        sa.text(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"SELECT {', '.join(values)} FROM {table.name} t "
+            f"CROSS JOIN generate_series(1, :count) AS n WHERE t.id = :template"
+        ),
+        {"count": count, "template": template_id},
+    )
+
+
+@pytest.fixture
+def province_sales(session, regions, shop, pay):
+    """Products spread over the county's four villages and the other county's village, each
+    sold in a few orders every month of two years (attributed, and some refunded), as the
+    sales rollup holds them; analysed."""
+    template = pay((shop.sku_500g, 1))
+    session.flush()
+    county = [r.id for r in (regions.village_a1, regions.village_a2, regions.village_b1)]
+    county.append(regions.village_b2.id)
+    total = COUNTY_PRODUCTS + PROVINCE_PRODUCTS
+    _copies(
+        session,
+        Product.__table__,
+        shop.sku_500g.product_id,
+        total,
+        {
+            "name": "'规划' || n",
+            "search_text": "'规划' || n",
+            "origin_village_id": (
+                f"CASE WHEN n <= {COUNTY_PRODUCTS} THEN (ARRAY{county})[1 + n % 4] "
+                f"ELSE {regions.other_village.id} END"
+            ),
+        },
+    )
+    orders = total * ORDERS_A_MONTH * MONTHS
+    _copies(session, Order.__table__, template["id"], orders, {"number": "'PLAN' || n"})
+    session.execute(
+        sa.text(
+            """
+            WITH products AS (
+                SELECT id, row_number() OVER (ORDER BY id) - 1 AS p FROM products
+                WHERE name LIKE '规划%'
+            ), orders AS (
+                SELECT id, row_number() OVER (ORDER BY id) - 1 AS o FROM orders
+                WHERE number LIKE 'PLAN%'
+            )
+            INSERT INTO sales_months (month, product_id, order_id, kind, account_kind,
+                amount_fen, postings)
+            SELECT (DATE '2025-01-01'
+                    + make_interval(months => ((o.o / :each) % :months)::int))::date,
+                p.id, o.id, k.kind, k.account, k.amount, k.postings
+            FROM orders o
+            JOIN products p ON p.p = o.o / (:each * :months)
+            CROSS JOIN (VALUES ('attribution', 'gateway_clearing', 6800, 1),
+                               ('attribution', 'household_income', -3000, 100),
+                               ('refund_reversal', 'gateway_clearing', -100, 1))
+                AS k(kind, account, amount, postings)
+            WHERE k.kind = 'attribution' OR o.o % 10 = 0
+            """
+        ),
+        {"each": ORDERS_A_MONTH, "months": MONTHS},
+    )
+    for table in ("products", "orders", "sales_months"):
+        session.execute(sa.text(f"ANALYZE {table}"))
+    session.flush()
+
+
+@pytest.mark.parametrize(
+    ("region", "period"),
+    [("county", "2026-06"), ("county", "2026-Q2"), ("county", "2026"), ("village_a1", "2026-06")],
+)
+def test_a_channels_report_reads_indexes_only(
+    client, session, money, regions, province_sales, region, period
+):
+    statements = _statements_of(
+        client,
+        money.admin_headers,
+        "/api/v1/reports/channels",
+        {"region_id": getattr(regions, region).id, "period": period},
+    )
+    assert statements
+    # As the income report's plans are read (test_report_plans): no parallel scan, which at a
+    # test's size costs about what an index range does and at a province's does not.
+    session.connection().exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+    read = set()
+    for statement, parameters in statements:
+        document = (
+            session.connection()
+            .exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
+            .scalar_one()
+        )
+        if isinstance(document, str):
+            document = json.loads(document)
+        plan = document[0]["Plan"]
+        for node, per_row in _nodes(plan):
+            table = node.get("Relation Name")
+            read.add(table)
+            assert not (per_row and table in GROWING and "Index" not in node["Node Type"]), (
+                f"{node['Node Type']} on {table} per row in: {' '.join(statement.split())}"
+            )
+            assert not (table in GROWING and node["Node Type"] == "Seq Scan"), (
+                f"{node['Node Type']} on {table} in: {' '.join(statement.split())}\n"
+                + json.dumps(plan, indent=1)
+            )
+    assert "sales_months" in read
+    assert "postings" not in read
