@@ -21,9 +21,10 @@ _SHOWN = 20
 @dataclass(frozen=True)
 class RollupTable:
     """A rollup: its ``table``, its ``key`` columns (the primary key) with their ``types``,
-    and ``from_postings``, the select that gives its rows (the key's columns, then
-    ``amount_fen`` and ``postings``)."""
+    ``from_postings``, the select that gives its rows (the key's columns, then ``amount_fen``
+    and ``postings``), and the ``label`` its differences are said with."""
 
+    label: str
     table: sa.Table
     key: tuple[str, ...]
     types: tuple
@@ -72,6 +73,18 @@ class RollupTable:
         ):
             for row in session.execute(statement.limit(_SHOWN)):
                 found.append((side, tuple(map(_as_date, row, dates))))
+        return found
+
+    def differences(self, session) -> list[str]:
+        """``mismatches`` said as ``flask ledger check`` says a difference."""
+        found = []
+        for side, row in self.mismatches(session):
+            *key, amount, postings = row
+            named = ", ".join(
+                f"{name} {value:%Y-%m}" if isinstance(value, date) else f"{name} {value}"
+                for name, value in zip(self.key, key, strict=True)
+            )
+            found.append(f"{self.label}: {side} {named}: {amount} fen in {postings} postings")
         return found
 
     def _upsert(self, statement):

@@ -129,28 +129,13 @@ def from_postings():
 
 
 HOUSEHOLD_INCOME = RollupTable(
+    "household income rollup",
     HouseholdIncomeMonth.__table__,
     key=_KEY,
     types=(sa.Integer, sa.Date, sa.String, sa.Integer, sa.Integer, sa.BigInteger, sa.Integer),
     from_postings=from_postings,
 )
-
-
-def rebuild(session) -> int:
-    """Write the rollup again from the postings (after a bulk load that wrote postings itself):
-    the number of rows it holds."""
-    return HOUSEHOLD_INCOME.rebuild(session)
-
-
-def differences(session) -> list[str]:
-    """Every rollup row the postings do not give, and every sum of postings missing from the
-    rollup, said as ``flask ledger check`` says a difference (the first few of each)."""
-    found = []
-    for side, row in HOUSEHOLD_INCOME.mismatches(session):
-        household_id, month, kind, producer_id, fund_id, amount, postings = row
-        found.append(
-            f"household income rollup: {side} household {household_id} {month:%Y-%m} "
-            f"{kind} (producer {producer_id}, fund {fund_id}): {amount} fen in "
-            f"{postings} postings"
-        )
-    return found
+#: The rollup written again from the postings (after a bulk load that wrote postings itself),
+#: and compared with them row for row (``flask ledger check``).
+rebuild = HOUSEHOLD_INCOME.rebuild
+differences = HOUSEHOLD_INCOME.differences

@@ -101,27 +101,13 @@ def from_postings():
 
 
 SALES = RollupTable(
+    "sales rollup",
     SalesMonth.__table__,
     key=_KEY,
     types=(sa.Integer, sa.Date, sa.Integer, sa.String, sa.String, sa.BigInteger, sa.Integer),
     from_postings=from_postings,
 )
-
-
-def rebuild(session) -> int:
-    """Write the rollup again from the postings (after a bulk load that wrote postings itself):
-    the number of rows it holds."""
-    return SALES.rebuild(session)
-
-
-def differences(session) -> list[str]:
-    """Every rollup row the postings do not give, and every sum of postings missing from the
-    rollup, said as ``flask ledger check`` says a difference (the first few of each)."""
-    found = []
-    for side, row in SALES.mismatches(session):
-        product_id, month, order_id, kind, account_kind, amount, postings = row
-        found.append(
-            f"sales rollup: {side} {month:%Y-%m} product {product_id} order {order_id} "
-            f"{kind} {account_kind}: {amount} fen in {postings} postings"
-        )
-    return found
+#: The rollup written again from the postings (after a bulk load that wrote postings itself),
+#: and compared with them row for row (``flask ledger check``).
+rebuild = SALES.rebuild
+differences = SALES.differences

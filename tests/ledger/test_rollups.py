@@ -318,7 +318,7 @@ def test_a_drifted_sales_rollup_is_found_and_rebuild_writes_what_the_postings_gi
     session.flush()
     found = reconciliation.run(session).differences
     assert any(
-        line.startswith("sales rollup: rollup holds") and f"order {row.order_id}" in line
+        line.startswith("sales rollup: rollup holds") and f"order_id {row.order_id}," in line
         for line in found
     )
     assert any(line.startswith("sales rollup: postings give") for line in found)

@@ -5,15 +5,13 @@ and scans no table that grows with the ledger, the catalog or the province: not 
 rollup it reads the money from, not the postings, not the orders or their payments it names
 each order from, not the products whose village places a sale."""
 
-import json
-
 import pytest
 import sqlalchemy as sa
 
 from marketplace.catalog.models import Product
 from marketplace.orders.models import Order
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
-from tests.reports.test_report_plans import _nodes, _statements_of
+from tests.reports.test_report_plans import _statements_of, tables_read
 
 pytestmark = pytest.mark.postgres
 
@@ -112,28 +110,6 @@ def test_a_channels_report_reads_indexes_only(
         {"region_id": getattr(regions, region).id, "period": period},
     )
     assert statements
-    # As the income report's plans are read (test_report_plans): no parallel scan, which at a
-    # test's size costs about what an index range does and at a province's does not.
-    session.connection().exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
-    read = set()
-    for statement, parameters in statements:
-        document = (
-            session.connection()
-            .exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
-            .scalar_one()
-        )
-        if isinstance(document, str):
-            document = json.loads(document)
-        plan = document[0]["Plan"]
-        for node, per_row in _nodes(plan):
-            table = node.get("Relation Name")
-            read.add(table)
-            assert not (per_row and table in GROWING and "Index" not in node["Node Type"]), (
-                f"{node['Node Type']} on {table} per row in: {' '.join(statement.split())}"
-            )
-            assert not (table in GROWING and node["Node Type"] == "Seq Scan"), (
-                f"{node['Node Type']} on {table} in: {' '.join(statement.split())}\n"
-                + json.dumps(plan, indent=1)
-            )
+    read = tables_read(session, statements, GROWING)
     assert "sales_months" in read
     assert "postings" not in read

@@ -105,6 +105,39 @@ def _statements_of(client, headers, url, query) -> list[tuple[str, object]]:
     return sent
 
 
+def tables_read(session, statements, growing: set[str]) -> set[str]:
+    """The tables the statements' plans read, each plan asserted to scan none of ``growing``
+    and to run nothing but an index probe of them once per row of an outer node."""
+    # The test has a province's proportions, not its size: at 20,000 households a parallel
+    # sequential scan of them costs about what the county's index range does, and which one
+    # the planner takes then turns on the table's last analysis. At a province's millions the
+    # parallel scan is not close; without it, the plans here are the ones a province gets.
+    session.connection().exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+    read = set()
+    for statement, parameters in statements:
+        document = (
+            session.connection()
+            .exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
+            .scalar_one()
+        )
+        if isinstance(document, str):
+            document = json.loads(document)
+        plan = document[0]["Plan"]
+        for node, per_row in _nodes(plan):
+            table = node.get("Relation Name")
+            read.add(table)
+            # Run once per row, a subplan may only probe an index: anything else reads the
+            # table again for every household (a year's report once took minutes so).
+            assert not (per_row and table in growing and "Index" not in node["Node Type"]), (
+                f"{node['Node Type']} on {table} per row in: {' '.join(statement.split())}"
+            )
+            assert not (table in growing and node["Node Type"] == "Seq Scan"), (
+                f"{node['Node Type']} on {table} in: {' '.join(statement.split())}\n"
+                + json.dumps(plan, indent=1)
+            )
+    return read
+
+
 def _nodes(plan: dict, per_row: bool = False):
     """Each node, with whether it runs once per row of an outer one (a subplan not hashed)."""
     yield plan, per_row
@@ -127,33 +160,7 @@ def test_a_report_reads_indexes_only(client, session, money, regions, province, 
         {"region_id": getattr(regions, region).id, "period": period},
     )
     assert statements
-    # The test has a province's proportions, not its size: at 20,000 households a parallel
-    # sequential scan of them costs about what the county's index range does, and which one
-    # the planner takes then turns on the table's last analysis. At a province's millions the
-    # parallel scan is not close; without it, the plans here are the ones a province gets.
-    session.connection().exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
-    read = set()
-    for statement, parameters in statements:
-        document = (
-            session.connection()
-            .exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
-            .scalar_one()
-        )
-        if isinstance(document, str):
-            document = json.loads(document)
-        plan = document[0]["Plan"]
-        for node, per_row in _nodes(plan):
-            table = node.get("Relation Name")
-            read.add(table)
-            # Run once per household, a subplan may only probe an index: anything else reads
-            # the table again for every household (a year's report once took minutes so).
-            assert not (per_row and table in GROWING and "Index" not in node["Node Type"]), (
-                f"{node['Node Type']} on {table} per row in: {' '.join(statement.split())}"
-            )
-            assert not (table in GROWING and node["Node Type"] == "Seq Scan"), (
-                f"{node['Node Type']} on {table} in: {' '.join(statement.split())}\n"
-                + json.dumps(plan, indent=1)
-            )
+    read = tables_read(session, statements, GROWING)
     # Above a village the money is the village rollup's; a village's is its households'.
     money = "village_income_months" if region == "county" else "household_income_months"
     assert money in read
