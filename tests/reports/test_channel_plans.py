@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from marketplace.catalog.models import Product
 from marketplace.orders.models import Order
+from marketplace.payments.models import Payment
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
 from tests.reports.test_report_plans import _statements_of, tables_read
 
@@ -24,18 +25,19 @@ MONTHS = 24
 GROWING = {"sales_months", "postings", "journal_entries", "orders", "payments", "products"}
 
 
-def _copies(session, table, template_id: int, count: int, changed: dict) -> None:
-    """``count`` copies of the row ``template_id`` of ``table``, numbered ``n`` from 1, the
-    columns of ``changed`` written as the SQL given (which may name ``n``), ids new."""
+def _copies(session, table, template_id: int, numbered: str, changed: dict) -> None:
+    """Copies of the row ``template_id`` of ``table``, one for each ``n`` of the FROM item
+    ``numbered`` (which names ``n``), the columns of ``changed`` written as the SQL given
+    (which may name ``n`` and the item's other columns), ids new."""
     columns = [c.name for c in table.columns if c.name != "id"]
     values = [changed.get(name, f"t.{name}") for name in columns]
     session.execute(
         sa.text(
             f"INSERT INTO {table.name} ({', '.join(columns)}) "
             f"SELECT {', '.join(values)} FROM {table.name} t "
-            f"CROSS JOIN generate_series(1, :count) AS n WHERE t.id = :template"
+            f"CROSS JOIN {numbered} WHERE t.id = :template"
         ),
-        {"count": count, "template": template_id},
+        {"template": template_id},
     )
 
 
@@ -53,7 +55,7 @@ def province_sales(session, regions, shop, pay):
         session,
         Product.__table__,
         shop.sku_500g.product_id,
-        total,
+        f"generate_series(1, {total}) AS n",
         {
             "name": "'规划' || n",
             "search_text": "'规划' || n",
@@ -64,7 +66,25 @@ def province_sales(session, regions, shop, pay):
         },
     )
     orders = total * ORDERS_A_MONTH * MONTHS
-    _copies(session, Order.__table__, template["id"], orders, {"number": "'PLAN' || n"})
+    _copies(
+        session,
+        Order.__table__,
+        template["id"],
+        f"generate_series(1, {orders}) AS n",
+        {"number": "'PLAN' || n"},
+    )
+    # Each order paid, as the template was: the report names each order's channel through
+    # its payments, a table as large as the orders.
+    payment_id = session.execute(
+        sa.select(Payment.id).where(Payment.order_id == template["id"])
+    ).scalar_one()
+    _copies(
+        session,
+        Payment.__table__,
+        payment_id,
+        "(SELECT id AS n FROM orders WHERE number LIKE 'PLAN%') AS copied",
+        {"order_id": "n", "provider_reference": "'PLAN' || n"},
+    )
     session.execute(
         sa.text(
             """
@@ -91,7 +111,7 @@ def province_sales(session, regions, shop, pay):
         ),
         {"each": ORDERS_A_MONTH, "months": MONTHS},
     )
-    for table in ("products", "orders", "sales_months"):
+    for table in ("products", "orders", "payments", "sales_months"):
         session.execute(sa.text(f"ANALYZE {table}"))
     session.flush()
 
