@@ -18,6 +18,7 @@ def create_app(config: object | None = None) -> Flask:
     from marketplace.errors import register_error_handlers
     from marketplace.extensions import api, db, migrate
     from marketplace.http_api import IdConverter
+    from marketplace.payments import checkout_front
     from marketplace.payments import gateways as payment_gateways
     from marketplace.reports import reading as reports_reading
 
@@ -57,8 +58,9 @@ def create_app(config: object | None = None) -> Flask:
     i18n.init_app(app)
     register_error_handlers(app)
     request_cycle.register_request_cycle(app)
-    # The anonymous list's hits on a worker's own copies are answered in front of Flask, with
-    # the same headers and log line (catalog/storefront/front.py).
+    # Answered before Flask as the app would: a checkout that places its order, and the list's
+    # anonymous hits on a worker's copies (payments/checkout_front.py, storefront/front.py).
+    checkout_front.put_in_front(app)
     storefront_front.put_in_front(app)
 
     # 7. Command-line tools: flask seed, flask households import, ...

@@ -17,6 +17,7 @@ from http import HTTPStatus
 import flask_smorest
 import marshmallow as ma
 from flask import current_app, request
+from webargs.core import parse_json
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -110,6 +111,22 @@ def text_problems(value):
         if nested:
             found[key] = nested
     return found or None
+
+
+def json_arguments(schema_class: type[ma.Schema], body: bytes) -> dict | None:
+    """A JSON body read as ``@blp.arguments(schema_class)`` reads it (webargs' JSON parsing,
+    the text check, the one schema instance), or None where that would refuse it: for a
+    caller outside Flask that leaves every refusal to the app (the checkout's front)."""
+    try:
+        data = parse_json(body)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return None
+    if text_problems(data):
+        return None
+    try:
+        return _shared_instance(schema_class).load(data)
+    except ma.ValidationError:
+        return None
 
 
 class _SchemaReusingParser(FlaskParser):

@@ -18,6 +18,8 @@ import click
 from flask import Flask, g, has_app_context, has_request_context, request
 from flask.cli import AppGroup
 from flask_babel import Babel, force_locale, pgettext
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from marketplace.reasons import REASONS, Message
 
@@ -46,7 +48,13 @@ def response_language() -> str:
         return DEFAULT
     if "language" in g:
         return g.language
-    return request.accept_languages.best_match(LANGUAGES, default=DEFAULT)
+    return language_accepted(request.headers.get("Accept-Language"))
+
+
+def language_accepted(accept_language: str | None) -> str:
+    """The best of an ``Accept-Language`` header's languages that we have, else English."""
+    accepted = parse_accept_header(accept_language, LanguageAccept)
+    return accepted.best_match(LANGUAGES, default=DEFAULT)
 
 
 class _Fen(int):

@@ -187,9 +187,7 @@ def _commit_or_rollback(response):
         if not survivors:
             return response
     try:
-        for statement in survivors:
-            session.execute(statement)
-        session.commit()
+        commit_request(session, survivors)
         if response.status_code < 400:
             run_after_commit(session, logger)
     except IntegrityError:
@@ -212,6 +210,24 @@ def _commit_or_rollback(response):
             headers={"Retry-After": "1"},
         )
     return response
+
+
+def commit_request(session, survivors=None) -> None:
+    """Commit a request's work, with the writes it queued to be kept whatever happens
+    (``db.keep_despite_failure``; ``survivors``, when its caller took them already)."""
+    if survivors is None:
+        survivors = session.info.pop("keep_despite_failure", [])
+    for statement in survivors:
+        session.execute(statement)
+    session.commit()
+
+
+def abandon_request(session) -> None:
+    """Roll back all a request did, and forget what it queued for after its commit: for a
+    request handed on to be answered anew (the checkout's front)."""
+    session.rollback()
+    session.info.pop("keep_despite_failure", None)
+    session.info.pop("after_commit", None)
 
 
 #: On every response, the API document's pages included: no content sniffing, no referrer

@@ -60,21 +60,30 @@ class PlaceOrder(MethodView):
         With Stripe configured, the response carries the PaymentIntent's client secret; with
         the offline gateway, the order waits for the station to record the payment.
         """
-        placed = order_payment.place_and_start_payment(
-            db.session,
-            current_actor(),
-            data,
-            idempotency_key=idempotency_key,
-            hold=timedelta(minutes=current_app.config["ORDER_HOLD_MINUTES"]),
-            gateway=checkout_gateway(),
+        return place_order(
+            db.session, current_actor(), data, idempotency_key, i18n.response_language()
         )
-        error = placed.payment_error
-        view = Seen(
-            placed.order,
-            payment=placed.payment,
-            payment_error=error and i18n.in_language(error, i18n.response_language()),
-        )
-        return view, placed.replayed
+
+
+def place_order(session, actor, data: dict, idempotency_key: str | None, language: str):
+    """What placing an order answers: the order as its buyer sees it (with its payment, or why
+    none could be started, in ``language``) and whether it repeats an earlier request. The
+    view above and the checkout's front (``checkout_front.py``) both answer with it."""
+    placed = order_payment.place_and_start_payment(
+        session,
+        actor,
+        data,
+        idempotency_key=idempotency_key,
+        hold=timedelta(minutes=current_app.config["ORDER_HOLD_MINUTES"]),
+        gateway=checkout_gateway(),
+    )
+    error = placed.payment_error
+    view = Seen(
+        placed.order,
+        payment=placed.payment,
+        payment_error=error and i18n.in_language(error, language),
+    )
+    return view, placed.replayed
 
 
 @blp.route("/orders/<id:order_id>/payment")
