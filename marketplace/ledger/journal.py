@@ -204,8 +204,9 @@ def write_entries(session, entries: list[Entry]) -> list[int]:
         for leg in entry.legs
     ]
     _insert_postings(session, rows)
-    rollups.add(session, entries)
-    sales_rollups.add(session, entries)
+    lines = rollups.order_lines_named(session, entries)
+    rollups.add(session, entries, lines)
+    sales_rollups.add(session, entries, lines)
     return entry_ids
 
 

@@ -109,5 +109,6 @@ def _upsert_arrays(rollup: RollupTable):
         for name, kind in zip(rollup.columns, rollup.types, strict=True)
     ]
     rows = sa.func.unnest(*arrays).table_valued(*rollup.columns).render_derived()
+    # On the table, not its mapped class: the ORM's insert takes no columns by name.
     insert = postgresql.insert(rollup.table).from_select(list(rollup.columns), sa.select(*rows.c))
     return rollup._upsert(insert)

@@ -54,9 +54,25 @@ def _month_of_sqlite(element, compiler, **kw):
     return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
 
 
-def add(session, entries) -> None:
-    """Add the household income legs of ``entries`` (just written) to the
-    rollup: at most three statements, whatever the number of entries."""
+def order_lines_named(session, entries) -> dict[int, sa.Row]:
+    """The order lines the legs of ``entries`` name, with what the rollups key their postings
+    by (``producer_id``, ``product_id``, ``order_id``): one statement, read once for both
+    rollups of a batch (``journal.write_entries``), none when no leg names a line."""
+    line_ids = sorted({leg.order_line_id for entry in entries for leg in entry.legs} - {None})
+    if not line_ids:
+        return {}
+    rows = session.execute(
+        sa.select(
+            OrderLine.id, OrderLine.producer_id, OrderLine.product_id, OrderLine.order_id
+        ).where(OrderLine.id.in_(line_ids))
+    )
+    return {row.id: row for row in rows}
+
+
+def add(session, entries, lines: dict[int, sa.Row]) -> None:
+    """Add the household income legs of ``entries`` (just written) to the rollup, their
+    order ``lines`` read by ``order_lines_named``: at most two statements, whatever the number
+    of entries."""
     legs = [
         (entry, leg)
         for entry in entries
@@ -66,9 +82,6 @@ def add(session, entries) -> None:
     ]
     if not legs:
         return
-    producers = _lookup(
-        session, OrderLine.id, OrderLine.producer_id, {leg.order_line_id for _, leg in legs}
-    )
     funds = _lookup(
         session,
         FundDisbursement.id,
@@ -81,7 +94,7 @@ def add(session, entries) -> None:
             leg.household_id,
             entry.effective_on.replace(day=1),
             EntryKind(entry.kind),
-            producers.get(leg.order_line_id, 0),
+            lines[leg.order_line_id].producer_id if leg.order_line_id is not None else 0,
             funds.get(entry.fund_disbursement_id, 0),
         )
         sums[key][0] += leg.amount_fen

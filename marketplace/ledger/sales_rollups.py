@@ -40,9 +40,10 @@ MONEY_ACCOUNTS = (AccountKind.gateway_clearing, AccountKind.household_income)
 _KEY = ("product_id", "month", "order_id", "kind", "account_kind")
 
 
-def add(session, entries) -> None:
-    """Add the sales legs of ``entries`` (just written) to the rollup: two statements,
-    whatever the number of entries, and none for entries that are not sales."""
+def add(session, entries, lines: dict[int, sa.Row]) -> None:
+    """Add the sales legs of ``entries`` (just written) to the rollup, their order ``lines``
+    read by ``rollups.order_lines_named``: one statement, whatever the number of entries,
+    and none for entries that are not sales."""
     legs = [
         (entry, leg, kind)
         for entry in entries
@@ -53,22 +54,13 @@ def add(session, entries) -> None:
     ]
     if not legs:
         return
-    line_ids = sorted({leg.order_line_id for _, leg, _ in legs})
-    lines = {
-        line_id: (product_id, order_id)
-        for line_id, product_id, order_id in session.execute(
-            sa.select(OrderLine.id, OrderLine.product_id, OrderLine.order_id).where(
-                OrderLine.id.in_(line_ids)
-            )
-        )
-    }
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for entry, leg, account_kind in legs:
-        product_id, order_id = lines[leg.order_line_id]
+        line = lines[leg.order_line_id]
         key = (
-            product_id,
+            line.product_id,
             entry.effective_on.replace(day=1),
-            order_id,
+            line.order_id,
             EntryKind(entry.kind),
             AccountKind(account_kind),
         )

@@ -104,6 +104,20 @@ def test_paying_attributes_the_order_in_the_same_transaction(client, session, sh
     assert {household for _, household in postings} == {h.id for h in members}
 
 
+def test_both_rollups_read_the_sales_order_lines_once(
+    client, session, shop, place, coop, count_queries
+):
+    order = place(shop.buyer_headers, basket((shop.sku_500g, 3), (shop.sku_1kg, 1))).json
+    with count_queries() as counted:
+        pay(client, shop, order)
+    by_line_id = [
+        statement
+        for statement in counted.statements
+        if "FROM order_lines" in statement and "order_lines.id IN" in statement
+    ]
+    assert len(by_line_id) == 1, by_line_id
+
+
 def test_an_unpaid_order_attributes_nothing(session, shop, place, coop):
     place(shop.buyer_headers, basket((shop.sku_500g, 1)))
     assert session.execute(sa.select(sa.func.count()).select_from(JournalEntry)).scalar_one() == 0
