@@ -88,13 +88,15 @@ def add(session, entries, lines: dict[int, sa.Row]) -> None:
         FundDisbursement.fund_id,
         {entry.fund_disbursement_id for entry, _ in legs},
     )
+    # A plain dict for the loop over legs (a co-op's sale has one a member).
+    producers = {line_id: line.producer_id for line_id, line in lines.items()}
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for entry, leg in legs:
         key = (
             leg.household_id,
             entry.effective_on.replace(day=1),
             EntryKind(entry.kind),
-            lines[leg.order_line_id].producer_id if leg.order_line_id is not None else 0,
+            producers.get(leg.order_line_id, 0),
             funds.get(entry.fund_disbursement_id, 0),
         )
         sums[key][0] += leg.amount_fen

@@ -54,13 +54,17 @@ def add(session, entries, lines: dict[int, sa.Row]) -> None:
     ]
     if not legs:
         return
+    # Plain tuples for the loop over legs (a co-op's sale has one a member).
+    products_and_orders = {
+        line_id: (line.product_id, line.order_id) for line_id, line in lines.items()
+    }
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for entry, leg, account_kind in legs:
-        line = lines[leg.order_line_id]
+        product_id, order_id = products_and_orders[leg.order_line_id]
         key = (
-            line.product_id,
+            product_id,
             entry.effective_on.replace(day=1),
-            line.order_id,
+            order_id,
             EntryKind(entry.kind),
             AccountKind(account_kind),
         )
