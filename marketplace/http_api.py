@@ -119,14 +119,11 @@ def json_arguments(schema_class: type[ma.Schema], body: bytes) -> dict | None:
     caller outside Flask that leaves every refusal to the app (the checkout's front)."""
     try:
         data = parse_json(body)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        return None
-    if text_problems(data):
-        return None
-    try:
+        if text_problems(data):
+            return None
         return _shared_instance(schema_class).load(data)
-    except ma.ValidationError:
-        return None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ma.ValidationError):
+        return None  # RecursionError: nested deeper than Python's stack reads
 
 
 class _SchemaReusingParser(FlaskParser):

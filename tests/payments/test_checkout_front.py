@@ -159,6 +159,8 @@ def _refused(shop):
         "not json": ({}, b"lines=1", ""),
         "broken json": ({}, b'{"lines": [', ""),
         "not utf-8": ({}, b'{"note": "\xff"}', ""),
+        "nested too deeply": ({}, b'{"lines": ' + b"[" * 5000 + b"]" * 5000 + b"}", ""),
+        "nested deep": ({}, b'{"lines": ' + b"[" * 900 + b"]" * 900 + b"}", ""),
         "a NUL in the address": (
             {},
             {**good, "shipping_address": {**good["shipping_address"], "city": "长\u0000春"}},
@@ -182,6 +184,8 @@ REFUSED = [
     "not json",
     "broken json",
     "not utf-8",
+    "nested too deeply",
+    "nested deep",
     "a NUL in the address",
     "no lines",
     "an unknown field",
