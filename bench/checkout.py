@@ -296,7 +296,7 @@ def note_checkouts_handed_on(app) -> list:
     handed_on, app_itself = [], front.wsgi_app
 
     def noting(environ, start_response):
-        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"] == "/api/v1/orders":
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"] == front._path:
             handed_on.append(environ.get("HTTP_IDEMPOTENCY_KEY"))
         return app_itself(environ, start_response)
 

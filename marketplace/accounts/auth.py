@@ -150,18 +150,26 @@ def actor_for_username(session, username: str) -> Actor | None:
     return None if row is None else Actor(*row)
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token an ``Authorization`` header carries, or None when it is no bearer token."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
 def actor_from_request() -> Actor | None:
     """The request's actor, or None when it carries no bearer token."""
     if "actor" in g:
         return g.actor
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
     if not header:
         g.actor = None
         return None
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(header)
+    if token is None:
         raise NotAuthenticated(BEARER_EXPECTED())
-    actor = actor_for_token(db.session, token.strip())
+    actor = actor_for_token(db.session, token)
     if actor is None:
         raise NotAuthenticated(TOKEN_REFUSED())
     g.actor = actor

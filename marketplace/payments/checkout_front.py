@@ -34,7 +34,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy.exc import SQLAlchemyError
 
 from marketplace import i18n
-from marketplace.accounts.auth import actor_for_token
+from marketplace.accounts.auth import actor_for_token, bearer_token
 from marketplace.db import read_without_transaction, run_after_commit
 from marketplace.errors import DomainError
 from marketplace.extensions import db
@@ -94,14 +94,13 @@ class CheckoutFront:
         """The request's token, key and basket when it is a checkout the app would read without
         a word (a bearer token, a key, a JSON body of CheckoutIn's fields); else None. Its body
         is read and put back for the app."""
-        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        token = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
         key = environ.get(_KEY_VARIABLE)
         mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
         length = environ.get("CONTENT_LENGTH", "")
         limit = self._app.config["MAX_CONTENT_LENGTH"]
         if (
-            scheme.lower() != "bearer"
-            or not token.strip()
+            token is None
             or not key
             or environ.get("QUERY_STRING")
             or mimetype != "application/json"
@@ -114,7 +113,7 @@ class CheckoutFront:
         data = json_arguments(CheckoutIn, body) if len(body) == int(length) else None
         if data is None:
             return None
-        return token.strip(), key, data
+        return token, key, data
 
     def _place(self, environ, asked: tuple[str, str, dict], started: float):
         """The 201 placing the order, committed; or None, with nothing written, when the app

@@ -12,7 +12,7 @@ from marketplace.catalog.models import Product
 from marketplace.orders.models import Order
 from marketplace.payments.models import Payment
 from tests.ledger.conftest import money, pay  # noqa: F401  (shared fixtures)
-from tests.reports.test_report_plans import _statements_of, tables_read
+from tests.reports.test_report_plans import REGIONS_AND_PERIODS, _statements_of, tables_read
 
 pytestmark = pytest.mark.postgres
 
@@ -116,10 +116,7 @@ def province_sales(session, regions, shop, pay):
     session.flush()
 
 
-@pytest.mark.parametrize(
-    ("region", "period"),
-    [("county", "2026-06"), ("county", "2026-Q2"), ("county", "2026"), ("village_a1", "2026-06")],
-)
+@REGIONS_AND_PERIODS
 def test_a_channels_report_reads_indexes_only(
     client, session, money, regions, province_sales, region, period
 ):

@@ -155,10 +155,15 @@ def _nodes(plan: dict, per_row: bool = False):
         yield from _nodes(child, per_row or again)
 
 
-@pytest.mark.parametrize(
+#: The regions and periods a report's plan is read for: a county's month, quarter and year,
+#: and a village's month.
+REGIONS_AND_PERIODS = pytest.mark.parametrize(
     ("region", "period"),
     [("county", "2026-06"), ("county", "2026-Q2"), ("county", "2026"), ("village_a1", "2026-06")],
 )
+
+
+@REGIONS_AND_PERIODS
 def test_a_report_reads_indexes_only(client, session, money, regions, province, region, period):
     statements = _statements_of(
         client,
